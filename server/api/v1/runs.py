@@ -1,0 +1,173 @@
+"""Runs: submit, list, read, and the lifecycle calls the worker and the client library make."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import FileResponse
+
+from server.api.deps import Limit, Offset, QueueDep
+from server.auth import ApiAuth
+from server.db import SessionDep
+from server.schemas import (
+    Accepted,
+    ErrorsPage,
+    MetricSeries,
+    MetricsIn,
+    PredictionsIn,
+    RunCreate,
+    RunFinish,
+    RunProgress,
+    RunRead,
+    RunsPage,
+    RunStart,
+    RunStatus,
+    Split,
+    StatusRead,
+)
+from server.services import checkpoints, metrics, predictions, runs
+
+router = APIRouter(prefix="/runs", tags=["runs"])
+
+SortKey = Annotated[
+    str,
+    Query(
+        max_length=251,
+        pattern=r"^-?[A-Za-z0-9_.\-/:]+$",
+        description="A run field (id, name, status, created_at, started_at, finished_at) "
+        "or a summary metric; '-' first for descending.",
+    ),
+]
+
+
+@router.post("", status_code=201)
+def create_run(data: RunCreate, session: SessionDep, queue: QueueDep, _: ApiAuth) -> RunRead:
+    """Queue a training run for a worker, or open an external run that your own script logs to."""
+    return runs.to_read(runs.create_run(session=session, data=data, queue=queue))
+
+
+@router.get("")
+def read_runs(
+    session: SessionDep,
+    _: ApiAuth,
+    project_id: Annotated[int | None, Query(ge=1)] = None,
+    status: RunStatus | None = None,
+    sort: SortKey = "-id",
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> RunsPage:
+    """Runs, filtered by project and status, sorted by a field or a summary metric."""
+    return runs.list_runs(
+        session=session, project_id=project_id, status=status, sort=sort, limit=limit, offset=offset
+    )
+
+
+@router.get("/{run_id}")
+def read_run(run_id: int, session: SessionDep, _: ApiAuth) -> RunRead:
+    return runs.to_read(runs.get_run(session=session, run_id=run_id))
+
+
+@router.post("/{run_id}/cancel")
+def cancel_run(run_id: int, session: SessionDep, _: ApiAuth) -> RunRead:
+    """Cancel a queued or running run; a running one stops within one training step."""
+    return runs.to_read(runs.cancel_run(session=session, run_id=run_id))
+
+
+@router.post("/{run_id}/finish")
+def finish_run(run_id: int, data: RunFinish, session: SessionDep, _: ApiAuth) -> RunRead:
+    """Mark a run finished (external runs, and the worker at the end of training)."""
+    return runs.to_read(runs.finish_run(session=session, run_id=run_id, data=data))
+
+
+@router.post("/{run_id}/start")
+def start_run(run_id: int, data: RunStart, session: SessionDep, _: ApiAuth) -> RunRead:
+    """A worker claims a queued run (or resumes it after a crash); 409 when it is already finished."""
+    return runs.to_read(runs.start_run(session=session, run_id=run_id, data=data))
+
+
+@router.post("/{run_id}/progress")
+def report_progress(run_id: int, data: RunProgress, session: SessionDep, _: ApiAuth) -> StatusRead:
+    """Progress and heartbeat from the worker; the reply tells it whether the run was cancelled."""
+    return StatusRead(status=runs.report_progress(session=session, run_id=run_id, data=data))  # type: ignore[arg-type]
+
+
+@router.post("/{run_id}/metrics")
+def log_metrics(run_id: int, data: MetricsIn, session: SessionDep, _: ApiAuth) -> Accepted:
+    """Store metric points; idempotent on (run, key, step)."""
+    return Accepted(accepted=metrics.ingest_metrics(session=session, run_id=run_id, points=data.metrics))
+
+
+@router.get("/{run_id}/metrics")
+def read_metric_keys(run_id: int, session: SessionDep, _: ApiAuth) -> list[str]:
+    """The metric keys the run has logged."""
+    runs.get_run(session=session, run_id=run_id)
+    return metrics.metric_keys(session=session, run_id=run_id)
+
+
+@router.get("/{run_id}/metrics/{key}")
+def read_metric(
+    run_id: int,
+    key: str,
+    session: SessionDep,
+    _: ApiAuth,
+    max_points: Annotated[int | None, Query(ge=2, le=100_000)] = None,
+) -> MetricSeries:
+    """One metric's series; with max_points, reduced so that minima and maxima survive."""
+    return metrics.read_series(session=session, run_id=run_id, key=key, max_points=max_points)
+
+
+@router.post("/{run_id}/predictions")
+def log_predictions(run_id: int, data: PredictionsIn, session: SessionDep, _: ApiAuth) -> Accepted:
+    """Store predictions for one split; idempotent on (run, split, example_id)."""
+    count = predictions.ingest_predictions(
+        session=session, run_id=run_id, split=data.split, predictions=data.predictions
+    )
+    return Accepted(accepted=count)
+
+
+@router.get("/{run_id}/errors")
+def read_errors(
+    run_id: int,
+    session: SessionDep,
+    _: ApiAuth,
+    split: Split = "dev",
+    tag: Annotated[str | None, Query(max_length=100)] = None,
+    untagged: bool = False,
+    label: Annotated[str | None, Query(max_length=200)] = None,
+    predicted: Annotated[str | None, Query(max_length=200)] = None,
+    min_confidence: Annotated[float | None, Query(ge=0, le=1)] = None,
+    max_confidence: Annotated[float | None, Query(ge=0, le=1)] = None,
+    sort: predictions.ErrorSort = "-confidence",
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> ErrorsPage:
+    """The misclassified examples of one split, most confident mistakes first."""
+    return predictions.list_errors(
+        session=session,
+        run_id=run_id,
+        split=split,
+        label=label,
+        predicted=predicted,
+        tag=tag,
+        untagged=untagged,
+        min_confidence=min_confidence,
+        max_confidence=max_confidence,
+        sort=sort,
+        limit=limit,
+        offset=offset,
+    )
+
+
+@router.put("/{run_id}/checkpoint", status_code=204)
+async def save_checkpoint(run_id: int, request: Request, session: SessionDep, _: ApiAuth) -> Response:
+    """Store the run's latest checkpoint (raw bytes)."""
+    await checkpoints.save_checkpoint(session=session, run_id=run_id, chunks=request.stream())
+    return Response(status_code=204)
+
+
+@router.get("/{run_id}/checkpoint", response_class=FileResponse)
+def read_checkpoint(run_id: int, session: SessionDep, _: ApiAuth) -> FileResponse:
+    """The run's latest checkpoint, for a worker resuming it."""
+    path = checkpoints.find_checkpoint(session=session, run_id=run_id)
+    return FileResponse(path, media_type="application/octet-stream")

@@ -1,0 +1,31 @@
+"""Health and the dataset catalog."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from sqlalchemy import text
+
+from server.api.deps import QueueDep
+from server.auth import ApiAuth
+from server.datasets import BUILTIN_DATASETS
+from server.db import SessionDep
+from server.schemas import DatasetRead, Health
+
+router = APIRouter(tags=["system"])
+
+
+@router.get("/health")
+def read_health(session: SessionDep, queue: QueueDep) -> Health:
+    """Is the server up, and can it reach its database and its broker?"""
+    try:
+        session.execute(text("SELECT 1"))
+        database = "ok"
+    except Exception:
+        database = "down"
+    return Health(status="ok", database=database, broker="ok" if queue.ping() else "down")
+
+
+@router.get("/datasets")
+def read_datasets(_: ApiAuth) -> list[DatasetRead]:
+    """The built-in datasets a project can train on."""
+    return [DatasetRead.model_validate(info.to_dict()) for info in BUILTIN_DATASETS.values()]

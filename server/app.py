@@ -1,0 +1,72 @@
+"""create_app(): routers, error handlers, static files and the background reaper."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import plotly
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from server.api.v1 import projects as projects_api
+from server.api.v1 import runs as runs_api
+from server.api.v1 import system as system_api
+from server.db import get_sessionmaker
+from server.errors import install_error_handlers
+from server.pages import router as pages_router
+from server.queue import get_queue
+from server.security import SecurityHeadersMiddleware
+from server.services.reaper import reap_stale_runs
+from trainboard.settings import get_settings
+
+logger = logging.getLogger(__name__)
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+PLOTLY_DIR = Path(plotly.__file__).resolve().parent / "package_data"
+
+
+def _reaper_loop(stop: threading.Event) -> None:
+    settings = get_settings()
+    while not stop.wait(settings.reaper_interval_s):
+        try:
+            with get_sessionmaker()() as session:
+                reap_stale_runs(
+                    session=session,
+                    queue=get_queue(),
+                    heartbeat_timeout_s=settings.heartbeat_timeout_s,
+                    max_attempts=settings.max_attempts,
+                )
+        except Exception:
+            logger.exception("reaper pass failed; trying again in %s s", settings.reaper_interval_s)
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    stop = threading.Event()
+    thread = threading.Thread(target=_reaper_loop, args=(stop,), name="trainboard-reaper", daemon=True)
+    if app.state.run_reaper:
+        thread.start()
+    yield
+    stop.set()
+
+
+def create_app(*, run_reaper: bool = True) -> FastAPI:
+    """The Trainboard web app: JSON API under /api/v1, pages everywhere else."""
+    app = FastAPI(
+        title="Trainboard",
+        version="0.1.0",
+        description="Experiment tracker: bias/variance diagnosis, error analysis and hyperparameter search.",
+        lifespan=_lifespan,
+    )
+    app.state.run_reaper = run_reaper
+    install_error_handlers(app)
+    app.add_middleware(SecurityHeadersMiddleware)
+    for module in (system_api, projects_api, runs_api):
+        app.include_router(module.router, prefix="/api/v1")
+    app.include_router(pages_router)
+    app.mount("/static/vendor", StaticFiles(directory=PLOTLY_DIR), name="vendor")
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    return app

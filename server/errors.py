@@ -1,0 +1,123 @@
+"""Domain errors and the one place that turns them into responses: JSON under /api, a page elsewhere."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+logger = logging.getLogger(__name__)
+
+
+class TrainboardError(Exception):
+    status_code = 400
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def detail(self) -> object:
+        return self.message
+
+
+class NotFound(TrainboardError):
+    status_code = 404
+
+    def __init__(self, resource: str, ident: object) -> None:
+        super().__init__(f"{resource} {ident} not found")
+
+
+class Conflict(TrainboardError):
+    status_code = 409
+
+
+class Unauthorized(TrainboardError):
+    status_code = 401
+
+
+class InvalidInput(TrainboardError):
+    """Bad input found past schema validation; `loc` names the field as FastAPI's 422 does."""
+
+    status_code = 422
+
+    def __init__(self, loc: Sequence[str | int], message: str) -> None:
+        super().__init__(message)
+        self.loc = list(loc)
+
+    def detail(self) -> object:
+        return [{"loc": self.loc, "msg": self.message, "type": "value_error"}]
+
+
+def _wants_json(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+def _page(
+    request: Request, status: int, title: str, message: str, errors: list[str] | None = None
+) -> Response:
+    from server.templating import templates
+
+    return templates.TemplateResponse(
+        request=request,
+        name="error.html",
+        context={"status": status, "title": title, "message": message, "errors": errors or []},
+        status_code=status,
+    )
+
+
+def _readable(errors: Sequence[dict[str, object]]) -> list[str]:
+    lines = []
+    for error in errors:
+        loc = [str(part) for part in error.get("loc", ()) if part not in ("body", "query", "path")]  # type: ignore[attr-defined]
+        lines.append(f"{'.'.join(loc) or 'input'}: {error.get('msg')}")
+    return lines
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Map domain errors, validation errors and HTTP errors to one JSON shape or one error page."""
+
+    @app.exception_handler(TrainboardError)
+    async def _domain(request: Request, exc: TrainboardError) -> Response:
+        if _wants_json(request):
+            headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+            return JSONResponse({"detail": exc.detail()}, status_code=exc.status_code, headers=headers)
+        return _page(request, exc.status_code, _TITLES.get(exc.status_code, "Error"), exc.message)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
+        errors = [
+            {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+            for e in exc.errors()
+        ]
+        if _wants_json(request):
+            return JSONResponse({"detail": errors}, status_code=422)
+        return _page(request, 422, "Invalid input", "Some fields need fixing.", _readable(errors))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if _wants_json(request):
+            return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+        return _page(request, exc.status_code, _TITLES.get(exc.status_code, "Error"), str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        logger.exception("unhandled error on %s %s", request.method, request.url.path)
+        if _wants_json(request):
+            return JSONResponse({"detail": "Internal server error"}, status_code=500)
+        return _page(request, 500, "Something went wrong", "The error was logged on the server.")
+
+
+_TITLES = {
+    400: "Bad request",
+    401: "Log in needed",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    413: "Too large",
+    422: "Invalid input",
+}

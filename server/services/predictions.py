@@ -1,0 +1,151 @@
+"""Predictions in (idempotent per run, split and example) and the misclassified examples out."""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from sqlalchemy import Select, exists, func, select
+from sqlalchemy.orm import Session
+
+from server.schemas import ErrorItem, ErrorsPage, PredictionIn
+from server.services.runs import get_run
+from server.services.upsert import insert_for
+from server.tables import ExampleTag, Prediction, Tag
+
+CHUNK = 5000
+_INT = re.compile(r"^-?\d{1,18}$")
+ErrorSort = Literal["confidence", "-confidence", "loss", "-loss", "example_id", "-example_id"]
+
+
+def label_out(value: str) -> int | str:
+    """Labels are stored as text; whole numbers come back as the integers that were sent."""
+    return int(value) if _INT.match(value) else value
+
+
+def ingest_predictions(*, session: Session, run_id: int, split: str, predictions: list[PredictionIn]) -> int:
+    """Store each example's prediction once per (run, split); a repeat replaces the earlier one."""
+    get_run(session=session, run_id=run_id)
+    rows = list(
+        {
+            p.example_id: {
+                "run_id": run_id,
+                "split": split,
+                "example_id": p.example_id,
+                "label": str(p.label),
+                "predicted": str(p.predicted),
+                "is_error": str(p.label) != str(p.predicted),
+                "confidence": p.confidence,
+                "loss": p.loss,
+            }
+            for p in predictions
+        }.values()
+    )
+    insert = insert_for(session, Prediction)
+    statement = insert.on_conflict_do_update(
+        index_elements=["run_id", "split", "example_id"],
+        set_={
+            name: insert.excluded[name] for name in ("label", "predicted", "is_error", "confidence", "loss")
+        },
+    )
+    for start in range(0, len(rows), CHUNK):
+        session.execute(statement, rows[start : start + CHUNK])
+    session.commit()
+    return len(rows)
+
+
+def _filtered(
+    query: Select[tuple[Prediction]],
+    *,
+    project_id: int,
+    label: str | None,
+    predicted: str | None,
+    tag: str | None,
+    untagged: bool,
+    min_confidence: float | None,
+    max_confidence: float | None,
+) -> Select[tuple[Prediction]]:
+    if label is not None:
+        query = query.where(Prediction.label == label)
+    if predicted is not None:
+        query = query.where(Prediction.predicted == predicted)
+    if min_confidence is not None:
+        query = query.where(Prediction.confidence >= min_confidence)
+    if max_confidence is not None:
+        query = query.where(Prediction.confidence <= max_confidence)
+    tagged = select(ExampleTag.example_id).where(
+        ExampleTag.project_id == project_id, ExampleTag.example_id == Prediction.example_id
+    )
+    if tag is not None:
+        tag_ids = select(Tag.id).where(Tag.project_id == project_id, Tag.name == tag)
+        query = query.where(exists(tagged.where(ExampleTag.tag_id.in_(tag_ids))))
+    if untagged:
+        query = query.where(~exists(tagged))
+    return query
+
+
+def list_errors(
+    *,
+    session: Session,
+    run_id: int,
+    split: str,
+    label: str | None = None,
+    predicted: str | None = None,
+    tag: str | None = None,
+    untagged: bool = False,
+    min_confidence: float | None = None,
+    max_confidence: float | None = None,
+    sort: ErrorSort = "-confidence",
+    limit: int = 50,
+    offset: int = 0,
+) -> ErrorsPage:
+    """The run's misclassified examples of one split, filtered, sorted and paged, with their tags."""
+    run = get_run(session=session, run_id=run_id)
+    query = select(Prediction).where(
+        Prediction.run_id == run_id, Prediction.split == split, Prediction.is_error.is_(True)
+    )
+    query = _filtered(
+        query,
+        project_id=run.project_id,
+        label=label,
+        predicted=predicted,
+        tag=tag,
+        untagged=untagged,
+        min_confidence=min_confidence,
+        max_confidence=max_confidence,
+    )
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    column = getattr(Prediction, sort.lstrip("-"))
+    order = column.desc() if sort.startswith("-") else column.asc()
+    page = list(
+        session.scalars(query.order_by(order.nulls_last(), Prediction.example_id).limit(limit).offset(offset))
+    )
+    tags = tags_of(session=session, project_id=run.project_id, example_ids=[p.example_id for p in page])
+    items = [
+        ErrorItem(
+            example_id=p.example_id,
+            label=label_out(p.label),
+            predicted=label_out(p.predicted),
+            confidence=p.confidence,
+            loss=p.loss,
+            tags=tags.get(p.example_id, []),
+        )
+        for p in page
+    ]
+    return ErrorsPage(total=total, limit=limit, offset=offset, items=items)
+
+
+def tags_of(*, session: Session, project_id: int, example_ids: list[str]) -> dict[str, list[str]]:
+    """Each example's tag names, sorted."""
+    if not example_ids:
+        return {}
+    rows = session.execute(
+        select(ExampleTag.example_id, Tag.name)
+        .join(Tag, Tag.id == ExampleTag.tag_id)
+        .where(ExampleTag.project_id == project_id, ExampleTag.example_id.in_(example_ids))
+        .order_by(Tag.name)
+    )
+    result: dict[str, list[str]] = {}
+    for example_id, name in rows:
+        result.setdefault(example_id, []).append(name)
+    return result

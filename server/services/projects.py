@@ -1,0 +1,94 @@
+"""Projects: one learning problem, its dataset, its human-level error and its metrics."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from server.datasets import BUILTIN_DATASETS, EXTERNAL
+from server.errors import Conflict, InvalidInput, NotFound
+from server.schemas import ProjectCreate, ProjectRead, ProjectsPage, ProjectUpdate
+from server.tables import Project, Run
+
+
+def _check_dataset(name: str) -> None:
+    if name != EXTERNAL and name not in BUILTIN_DATASETS:
+        known = ", ".join([*sorted(BUILTIN_DATASETS), EXTERNAL])
+        raise InvalidInput(["body", "dataset"], f"Unknown dataset {name!r}; choose one of: {known}")
+
+
+def _check_name_free(session: Session, name: str, *, except_id: int | None = None) -> None:
+    clash = session.scalar(select(Project.id).where(Project.name == name))
+    if clash is not None and clash != except_id:
+        raise Conflict(f"A project named {name!r} already exists")
+
+
+def get_project(*, session: Session, project_id: int) -> Project:
+    """The project or NotFound."""
+    project = session.get(Project, project_id)
+    if project is None:
+        raise NotFound("Project", project_id)
+    return project
+
+
+def create_project(*, session: Session, data: ProjectCreate) -> Project:
+    """Record a new project."""
+    _check_dataset(data.dataset)
+    _check_name_free(session, data.name)
+    project = Project(
+        name=data.name,
+        dataset=data.dataset,
+        human_level_error=data.human_level_error,
+        optimizing_metric=data.optimizing_metric,
+        satisficing=[c.model_dump(exclude_none=True) for c in data.satisficing],
+        description=data.description,
+    )
+    session.add(project)
+    session.commit()
+    return project
+
+
+def update_project(*, session: Session, project_id: int, data: ProjectUpdate) -> Project:
+    """Change the fields the caller sent (an explicit null clears human-level error)."""
+    project = get_project(session=session, project_id=project_id)
+    fields = data.model_fields_set
+    if "name" in fields and data.name is not None:
+        _check_name_free(session, data.name, except_id=project.id)
+        project.name = data.name
+    if "human_level_error" in fields:
+        project.human_level_error = data.human_level_error
+    if "optimizing_metric" in fields and data.optimizing_metric is not None:
+        project.optimizing_metric = data.optimizing_metric
+    if "satisficing" in fields and data.satisficing is not None:
+        project.satisficing = [c.model_dump(exclude_none=True) for c in data.satisficing]
+    if "description" in fields and data.description is not None:
+        project.description = data.description
+    session.commit()
+    return project
+
+
+def list_projects(*, session: Session, name: str | None, limit: int, offset: int) -> ProjectsPage:
+    """Projects, newest first, each with its run count."""
+    query = select(Project)
+    if name is not None:
+        query = query.where(Project.name == name)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    projects = list(session.scalars(query.order_by(Project.id.desc()).limit(limit).offset(offset)))
+    counts = run_counts(session=session, project_ids=[p.id for p in projects])
+    items = [to_read(p, counts.get(p.id, 0)) for p in projects]
+    return ProjectsPage(total=total, limit=limit, offset=offset, items=items)
+
+
+def run_counts(*, session: Session, project_ids: list[int]) -> dict[int, int]:
+    if not project_ids:
+        return {}
+    rows = session.execute(
+        select(Run.project_id, func.count()).where(Run.project_id.in_(project_ids)).group_by(Run.project_id)
+    )
+    return {project_id: count for project_id, count in rows}
+
+
+def to_read(project: Project, run_count: int = 0) -> ProjectRead:
+    read = ProjectRead.model_validate(project)
+    read.run_count = run_count
+    return read

@@ -1,0 +1,97 @@
+"""Tags on a project's examples: they outlive runs, so a new run's errors keep the tags of the old."""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from server.errors import Conflict
+from server.schemas import BulkTagResult
+from server.services.projects import get_project
+from server.services.upsert import insert_for
+from server.tables import ExampleTag, Tag
+
+
+def list_tags(*, session: Session, project_id: int) -> list[Tag]:
+    get_project(session=session, project_id=project_id)
+    return list(session.scalars(select(Tag).where(Tag.project_id == project_id).order_by(Tag.name)))
+
+
+def create_tag(*, session: Session, project_id: int, name: str) -> Tag:
+    """A new tag; 409 if the project has one of that name."""
+    get_project(session=session, project_id=project_id)
+    name = name.strip()
+    if session.scalar(select(Tag.id).where(Tag.project_id == project_id, Tag.name == name)) is not None:
+        raise Conflict(f"Tag {name!r} already exists in project {project_id}")
+    tag = Tag(project_id=project_id, name=name)
+    session.add(tag)
+    session.commit()
+    return tag
+
+
+def ensure_tags(session: Session, project_id: int, names: list[str]) -> dict[str, int]:
+    """Tag ids by name, creating the missing tags on the fly."""
+    names = sorted({n.strip() for n in names if n.strip()})
+    if not names:
+        return {}
+    insert = insert_for(session, Tag).on_conflict_do_nothing(index_elements=["project_id", "name"])
+    session.execute(insert, [{"project_id": project_id, "name": n} for n in names])
+    rows = session.execute(select(Tag.name, Tag.id).where(Tag.project_id == project_id, Tag.name.in_(names)))
+    return {name: tag_id for name, tag_id in rows}
+
+
+def set_example_tags(*, session: Session, project_id: int, example_id: str, names: list[str]) -> list[str]:
+    """Replace one example's tags."""
+    get_project(session=session, project_id=project_id)
+    ids = ensure_tags(session, project_id, names)
+    session.execute(
+        delete(ExampleTag).where(ExampleTag.project_id == project_id, ExampleTag.example_id == example_id)
+    )
+    if ids:
+        session.execute(
+            insert_for(session, ExampleTag),
+            [
+                {"project_id": project_id, "example_id": example_id, "tag_id": tag_id}
+                for tag_id in ids.values()
+            ],
+        )
+    session.commit()
+    return sorted(ids)
+
+
+def bulk_update_tags(
+    *, session: Session, project_id: int, example_ids: list[str], add: list[str], remove: list[str]
+) -> BulkTagResult:
+    """Add and remove tags on many examples at once."""
+    get_project(session=session, project_id=project_id)
+    example_ids = sorted(set(example_ids))
+    added = removed = 0
+    remove_ids = [
+        tag_id
+        for tag_id in session.scalars(
+            select(Tag.id).where(Tag.project_id == project_id, Tag.name.in_(remove))
+        )
+    ]
+    if remove_ids:
+        result = session.execute(
+            delete(ExampleTag).where(
+                ExampleTag.project_id == project_id,
+                ExampleTag.example_id.in_(example_ids),
+                ExampleTag.tag_id.in_(remove_ids),
+            )
+        )
+        removed = result.rowcount or 0  # type: ignore[attr-defined]
+    add_ids = ensure_tags(session, project_id, add)
+    if add_ids:
+        rows = [
+            {"project_id": project_id, "example_id": e, "tag_id": t}
+            for e in example_ids
+            for t in add_ids.values()
+        ]
+        statement = insert_for(session, ExampleTag).on_conflict_do_nothing(
+            index_elements=["project_id", "example_id", "tag_id"]
+        )
+        session.execute(statement, rows)
+        added = len(rows)
+    session.commit()
+    return BulkTagResult(examples=len(example_ids), added=added, removed=removed)

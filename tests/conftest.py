@@ -1,0 +1,111 @@
+"""Shared fixtures: a real database migrated by Alembic (SQLite, and PostgreSQL when reachable), one
+transaction per test rolled back at the end, and a TestClient of the app using that session."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+# Settings are read once per process: point them at a throw-away data folder before anything imports them.
+_HOME = Path(tempfile.mkdtemp(prefix="trainboard-tests-"))
+os.environ["TRAINBOARD_HOME"] = str(_HOME)
+for _name in (
+    "TRAINBOARD_DATABASE_URL",
+    "TRAINBOARD_BROKER_URL",
+    "TRAINBOARD_API_TOKEN",
+    "TRAINBOARD_SERVER_URL",
+):
+    os.environ.pop(_name, None)
+
+from fastapi.testclient import TestClient  # noqa: E402
+from sqlalchemy import Engine, create_engine, text  # noqa: E402
+from sqlalchemy.orm import Session  # noqa: E402
+
+from server.app import create_app  # noqa: E402
+from server.db import get_session, make_engine  # noqa: E402
+from server.migrate import upgrade  # noqa: E402
+from tests.services import postgres_url, require_service  # noqa: E402
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # Fast tests first, so a broken API shows before the slow end-to-end runs.
+    order = {"browser": 3, "e2e": 2}
+    items.sort(key=lambda item: max((order.get(m.name, 0) for m in item.iter_markers()), default=0))
+
+
+@pytest.fixture(scope="session")
+def home() -> Path:
+    return _HOME
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(home: Path) -> Path:
+    """A SQLite file migrated to head once; each test gets its own copy."""
+    path = home / "template.db"
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    engine.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_engine() -> Iterator[Engine]:
+    url = postgres_url()
+    require_service("PostgreSQL", url)
+    schema = f"tb_test_{uuid.uuid4().hex[:10]}"
+    admin = make_engine(url)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    # One schema per test session keeps us off the shared database's other tables.
+    engine = create_engine(url, connect_args={"options": f"-csearch_path={schema}"})
+    upgrade(engine)
+    yield engine
+    engine.dispose()
+    with admin.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def session(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Session]:
+    """The same test on every database we support, isolated from the other tests.
+
+    SQLite: a fresh copy of the migrated template file. PostgreSQL: a session inside an outer transaction
+    that is rolled back at the end (services commit to savepoints).
+    """
+    if request.param == "sqlite":
+        path = tmp_path / "test.db"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        engine = make_engine(f"sqlite:///{path}")
+        with Session(engine, expire_on_commit=False) as test_session:
+            yield test_session
+        engine.dispose()
+        return
+    connection = request.getfixturevalue("postgres_engine").connect()
+    transaction = connection.begin()
+    test_session = Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+    yield test_session
+    test_session.close()
+    transaction.rollback()
+    connection.close()
+
+
+@pytest.fixture
+def app(session: Session):  # type: ignore[no-untyped-def]
+    application = create_app(run_reaper=False)
+    application.dependency_overrides[get_session] = lambda: session
+    return application
+
+
+@pytest.fixture
+def client(app) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
+    with TestClient(app, raise_server_exceptions=False) as test_client:
+        yield test_client

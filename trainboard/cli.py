@@ -1,0 +1,125 @@
+"""The `trainboard` command: up, serve, worker, db upgrade."""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import logging
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+
+from trainboard.settings import get_settings
+
+logger = logging.getLogger("trainboard")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _refuse_open_without_auth(host: str) -> None:
+    if not _is_loopback(host) and not get_settings().api_token:
+        sys.exit(
+            f"Refusing to serve on {host} without authentication: anyone on the network could read and "
+            "change your runs. Set TRAINBOARD_API_TOKEN=<a long random string> (workers and clients send the "
+            "same token), or bind to 127.0.0.1."
+        )
+
+
+def db_upgrade() -> None:
+    """Apply every migration to the configured database."""
+    from server.db import get_engine
+    from server.migrate import upgrade
+
+    upgrade(get_engine())
+    print(f"Database is up to date: {get_engine().url.render_as_string(hide_password=True)}")
+
+
+def serve(host: str, port: int, *, migrate: bool) -> None:
+    """Run the web server in this process."""
+    import uvicorn
+
+    _refuse_open_without_auth(host)
+    if migrate:
+        db_upgrade()
+    uvicorn.run("server.app:create_app", factory=True, host=host, port=port, log_level="info")
+
+
+def worker_argv(queues: str, concurrency: int) -> list[str]:
+    return ["worker", "--loglevel=INFO", "-Q", queues, "-c", str(concurrency), "-n", "trainboard@%h"]
+
+
+def worker(queues: str, concurrency: int) -> None:
+    """Run a Celery worker in this process."""
+    from worker.celery_app import app
+
+    app.worker_main(worker_argv(queues, concurrency))
+
+
+def up(host: str, port: int) -> None:
+    """Server and one real worker process with the embedded defaults (SQLite and a SQLite broker)."""
+    _refuse_open_without_auth(host)
+    settings = get_settings()
+    settings.resolved_home.mkdir(parents=True, exist_ok=True)
+    db_upgrade()
+    reach = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    url = f"http://{'[' + reach + ']' if ':' in reach else reach}:{port}"
+    env = {**os.environ, "TRAINBOARD_SERVER_URL": url, "TRAINBOARD_HOME": str(settings.resolved_home)}
+    command = [
+        sys.executable,
+        "-m",
+        "trainboard.cli",
+        "worker",
+        "--concurrency",
+        str(settings.worker_concurrency),
+    ]
+    worker_process = subprocess.Popen(command, env=env)
+    print(f"Trainboard is running at {url}  (data in {settings.resolved_home}; Ctrl+C stops it)", flush=True)
+    try:
+        serve(host, port, migrate=False)
+    finally:
+        worker_process.terminate()
+        try:
+            worker_process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            worker_process.kill()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="trainboard", description="Trainboard experiment tracker.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name, text in (("up", "server and one worker, embedded defaults"), ("serve", "the web server alone")):
+        sub = commands.add_parser(name, help=text)
+        sub.add_argument("--host", default="127.0.0.1")
+        sub.add_argument("--port", type=int, default=8000)
+    work = commands.add_parser("worker", help="a training worker alone")
+    work.add_argument("--queues", default="gpu,cpu", help="comma-separated queues (default: gpu,cpu)")
+    work.add_argument("--concurrency", type=int, default=None, help="training processes (default: settings)")
+    db = commands.add_parser("db", help="database maintenance")
+    db_commands = db.add_subparsers(dest="db_command", required=True)
+    db_commands.add_parser("upgrade", help="apply migrations")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    if args.command == "up":
+        up(args.host, args.port)
+    elif args.command == "serve":
+        serve(args.host, args.port, migrate=True)
+    elif args.command == "worker":
+        worker(args.queues, args.concurrency or get_settings().worker_concurrency)
+    elif args.command == "db":
+        db_upgrade()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,92 @@
+"""One settings object, read from TRAINBOARD_* environment variables."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every knob of Trainboard; each field's description is its documentation (README's settings table)."""
+
+    model_config = SettingsConfigDict(env_prefix="TRAINBOARD_", extra="ignore")
+
+    home: Path = Field(
+        default=Path(".trainboard"),
+        description="Data folder: the SQLite database, the embedded broker, uploads and checkpoints.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the database. Default: SQLite in the data folder. "
+        "Production: postgresql+psycopg://user@host/db.",
+    )
+    broker_url: str | None = Field(
+        default=None,
+        description="Celery broker URL. Default: kombu's SQLAlchemy transport over a SQLite file in the data "
+        "folder (needs no server). Production: redis://host:6379/0.",
+    )
+    server_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="Where workers and the client library reach the server.",
+    )
+    api_token: str | None = Field(
+        default=None,
+        description="When set, every /api/v1 call but /health needs 'Authorization: Bearer <token>', "
+        "and pages need a login with that token. Workers and clients send it.",
+    )
+    secret_key: str | None = Field(
+        default=None,
+        description="Key that signs session and CSRF cookies. Default: a random key kept in the data folder.",
+    )
+    heartbeat_timeout_s: float = Field(
+        default=120.0,
+        gt=0,
+        description="A running run whose worker has not reported for this long is re-queued or failed.",
+    )
+    max_attempts: int = Field(
+        default=3,
+        ge=1,
+        description="How many times a run whose worker vanished is queued again before it is marked failed.",
+    )
+    reaper_interval_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="How often the server looks for runs whose worker stopped reporting.",
+    )
+    worker_concurrency: int = Field(
+        default=1,
+        ge=1,
+        description="Training processes per worker (one per GPU is usual).",
+    )
+    device: str = Field(
+        default="auto",
+        description="Where workers train: auto (CUDA when present, else CPU), cpu, cuda or cuda:N.",
+    )
+
+    @field_validator("server_url")
+    @classmethod
+    def _strip_trailing_slash(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"server_url must start with http:// or https://, but got {value!r}")
+        return value.rstrip("/")
+
+    @property
+    def resolved_home(self) -> Path:
+        return self.home.expanduser().resolve()
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.resolved_home / 'trainboard.db'}"
+
+    @property
+    def resolved_broker_url(self) -> str:
+        return self.broker_url or f"sqla+sqlite:///{self.resolved_home / 'broker.db'}"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once from the environment."""
+    return Settings()
