@@ -1,0 +1,102 @@
+"""Learning-curve summaries: the best epoch, shape-keeping downsampling and curves over data size."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from server.diagnosis import validate_error_rate
+
+
+@dataclass(frozen=True)
+class DataSizePoint:
+    """Train and dev error of a run trained on ``train_examples`` examples; ``gap`` is dev - train."""
+
+    train_examples: int
+    train_error: float | None
+    dev_error: float | None
+    gap: float | None
+
+
+def best_epoch(points: Sequence[tuple[int, float]]) -> tuple[int, float] | None:
+    """The (epoch, dev error) with the lowest finite error, earliest on ties; None if there is none."""
+    finite = [(epoch, value) for epoch, value in points if math.isfinite(value)]
+    if not finite:
+        return None
+    return min(finite, key=lambda point: (point[1], point[0]))
+
+
+def downsample_minmax(
+    steps: np.ndarray, values: np.ndarray, max_points: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Reduce a series to at most ``max_points`` points that keep its shape.
+
+    Keeps the first and last points, and the minimum and maximum of each of ``(max_points - 2) // 2``
+    equal-count buckets in between, in step order; so the global minimum and maximum survive whenever
+    ``max_points >= 4``. A series already short enough comes back as a copy.
+
+    Args:
+        steps: 1-D array of distinct steps; sorted here when they are not.
+        values: 1-D array of the same length. A NaN wins its bucket's min and max, so divergence shows.
+        max_points: The most points to return, at least 2.
+    """
+    if isinstance(max_points, bool) or not isinstance(max_points, int | np.integer):
+        raise ValueError(f"max_points must be an integer, but got {max_points=}")
+    if max_points < 2:
+        raise ValueError(f"max_points must be at least 2, but got {max_points=}")
+    steps, values = np.asarray(steps), np.asarray(values)
+    if steps.ndim != 1 or steps.shape != values.shape:
+        raise ValueError(
+            f"steps and values must be 1-D of the same length, but got {steps.shape=}, {values.shape=}"
+        )
+    if steps.size > 1 and np.any(steps[1:] < steps[:-1]):
+        order = np.argsort(steps, kind="stable")
+        steps, values = steps[order], values[order]
+    if steps.size > 1 and np.any(steps[1:] == steps[:-1]):
+        repeated = steps[1:][steps[1:] == steps[:-1]][0]
+        raise ValueError(f"steps must be distinct, but got step={repeated} twice")
+    n = steps.size
+    if n <= max_points:
+        return steps.copy(), values.copy()
+    keep = np.concatenate([[0, n - 1], 1 + _bucket_extremes(values[1:-1], (max_points - 2) // 2)])
+    keep = np.unique(keep)  # sorted, and a point that is both min and max is kept once
+    return steps[keep], values[keep]
+
+
+def _bucket_extremes(values: np.ndarray, buckets: int) -> np.ndarray:
+    """Indexes of the min and the max of each of ``buckets`` equal-count buckets of ``values``."""
+    if buckets == 0:
+        return np.empty(0, dtype=np.intp)
+    width = -(-values.size // buckets)  # ceiling division
+    # Pad to a buckets x width grid with values that never win, then drop any hit on the padding.
+    offsets = np.arange(buckets) * width
+    lows = offsets + np.argmin(_grid(values, buckets, width, np.inf), axis=1)
+    highs = offsets + np.argmax(_grid(values, buckets, width, -np.inf), axis=1)
+    found = np.concatenate([lows, highs])
+    return found[found < values.size]
+
+
+def _grid(values: np.ndarray, rows: int, width: int, padding: float) -> np.ndarray:
+    grid = np.full(rows * width, padding)
+    grid[: values.size] = values
+    return grid.reshape(rows, width)
+
+
+def data_size_curve(runs: Sequence[tuple[int, float | None, float | None]]) -> tuple[DataSizePoint, ...]:
+    """Points of a learning curve over training-set size, one per run, sorted by number of examples.
+
+    Args:
+        runs: ``(train_examples, train_error, dev_error)`` per run; errors may be None when not logged.
+    """
+    points = []
+    for train_examples, train_error, dev_error in runs:
+        if isinstance(train_examples, bool) or not isinstance(train_examples, int) or train_examples < 1:
+            raise ValueError(f"train_examples must be a positive integer, but got {train_examples=}")
+        validate_error_rate("train_error", train_error)
+        validate_error_rate("dev_error", dev_error)
+        gap = None if train_error is None or dev_error is None else round(dev_error - train_error, 12)
+        points.append(DataSizePoint(train_examples, train_error, dev_error, gap))
+    return tuple(sorted(points, key=lambda point: point.train_examples))
