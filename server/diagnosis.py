@@ -218,7 +218,7 @@ def _variance_actions(hparams: Mapping[str, Any], dataset_kind: str | None) -> l
         text = f"{'Add' if keep_prob == 1 else 'Strengthen'} dropout {change}."
         actions.append(_knob(gap, "hparams.keep_prob", new, text, f"Dropout {change}"))
     if dataset_kind == "image" and "augment" in hparams and hparams["augment"] is not True:
-        text = "Augment the training images (flips, crops, shifts)."
+        text = "Augment the training images (small shifts, rotations and noise)."
         actions.append(_knob(gap, "hparams.augment", True, text, "Augment data"))
     if "early_stopping_patience" in hparams and hparams["early_stopping_patience"] is None:
         text = "Stop early once dev error stops improving (patience 5 epochs)."

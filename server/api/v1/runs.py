@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import FileResponse
@@ -26,7 +26,7 @@ from server.schemas import (
     Split,
     StatusRead,
 )
-from server.services import checkpoints, metrics, predictions, runs
+from server.services import analysis, checkpoints, metrics, predictions, runs
 
 router = APIRouter(prefix="/runs", tags=["runs"])
 
@@ -171,3 +171,15 @@ def read_checkpoint(run_id: int, session: SessionDep, _: ApiAuth) -> FileRespons
     """The run's latest checkpoint, for a worker resuming it."""
     path = checkpoints.find_checkpoint(session=session, run_id=run_id)
     return FileResponse(path, media_type="application/octet-stream")
+
+
+@router.get("/{run_id}/diagnosis")
+def read_diagnosis(run_id: int, session: SessionDep, _: ApiAuth) -> dict[str, Any]:
+    """Avoidable bias, variance, data mismatch and dev overfitting, the dominant one, and what to try."""
+    return analysis.diagnose_run(session=session, run_id=run_id).to_dict()
+
+
+@router.get("/{run_id}/error-analysis")
+def read_error_analysis(run_id: int, session: SessionDep, _: ApiAuth, split: Split = "dev") -> dict[str, Any]:
+    """Error counts per tag with the ceiling each sets, per-class metrics and the confusion matrix."""
+    return analysis.analyse_run_errors(session=session, run_id=run_id, split=split).to_dict()
