@@ -156,11 +156,27 @@ def list_runs(
     return RunsPage(total=total, limit=limit, offset=offset, items=items)
 
 
-def start_run(*, session: Session, run_id: int, data: RunStart) -> Run:
+def _is_alive(run: Run, heartbeat_timeout_s: float) -> bool:
+    beat = run.heartbeat_at
+    if beat is None:
+        return False
+    if beat.tzinfo is None:
+        beat = beat.replace(tzinfo=UTC)
+    return (now() - beat).total_seconds() < heartbeat_timeout_s
+
+
+def start_run(*, session: Session, run_id: int, data: RunStart, heartbeat_timeout_s: float = 120.0) -> Run:
     """A worker claims the run (again, after a crash: it resumes from its checkpoint)."""
     run = get_run(session=session, run_id=run_id)
     if run.status in TERMINAL_STATUSES:
         raise Conflict(f"Run {run_id} is already {run.status}")
+    if (
+        run.status == "running"
+        and _is_alive(run, heartbeat_timeout_s)
+        and run.worker != (data.worker or None)
+    ):
+        # A duplicate delivery while another worker still trains it: training it twice would mix two series.
+        raise Conflict(f"Run {run_id} is already running on {run.worker}")
     run.status = "running"
     run.worker = data.worker or None
     run.attempt += 1

@@ -27,6 +27,7 @@ from server.schemas import (
     StatusRead,
 )
 from server.services import analysis, checkpoints, metrics, predictions, runs
+from trainboard.settings import get_settings
 
 router = APIRouter(prefix="/runs", tags=["runs"])
 
@@ -83,7 +84,10 @@ def finish_run(run_id: int, data: RunFinish, session: SessionDep, _: ApiAuth) ->
 @router.post("/{run_id}/start")
 def start_run(run_id: int, data: RunStart, session: SessionDep, _: ApiAuth) -> RunRead:
     """A worker claims a queued run (or resumes it after a crash); 409 when it is already finished."""
-    return runs.to_read(runs.start_run(session=session, run_id=run_id, data=data))
+    timeout = get_settings().heartbeat_timeout_s
+    return runs.to_read(
+        runs.start_run(session=session, run_id=run_id, data=data, heartbeat_timeout_s=timeout)
+    )
 
 
 @router.post("/{run_id}/progress")

@@ -163,3 +163,15 @@ def test_checkpoint_round_trip(client: TestClient, project_id: int) -> None:
     blob = bytes(range(256)) * 100
     assert client.put(f"/api/v1/runs/{run_id}/checkpoint", content=blob).status_code == 204
     assert client.get(f"/api/v1/runs/{run_id}/checkpoint").content == blob
+
+
+def test_a_second_worker_cannot_take_a_run_that_is_alive(client: TestClient, project_id: int) -> None:
+    run_id = client.post("/api/v1/runs", json={"project_id": project_id}).json()["id"]
+    assert client.post(f"/api/v1/runs/{run_id}/start", json={"worker": "a@host"}).status_code == 200
+    taken = client.post(f"/api/v1/runs/{run_id}/start", json={"worker": "b@host"})
+    assert taken.status_code == 409
+    assert taken.json()["detail"] == f"Run {run_id} is already running on a@host"
+    again = client.post(
+        f"/api/v1/runs/{run_id}/start", json={"worker": "a@host"}
+    )  # redelivered to the same node
+    assert again.json()["attempt"] == 2
