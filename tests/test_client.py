@@ -1,0 +1,233 @@
+"""The client library against an in-memory stand-in for the API (httpx.MockTransport)."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import httpx
+import pytest
+
+import trainboard
+from trainboard.client import Client, Run, TrainboardError
+
+
+class FakeApi:
+    """Answers the handful of routes the client uses and records every request."""
+
+    def __init__(self) -> None:
+        self.requests: list[httpx.Request] = []
+        self.projects: list[dict[str, Any]] = []
+        self.metrics: dict[tuple[int, str, int], float] = {}
+        self.metric_posts: list[int] = []
+        self.finished: dict[int, tuple[str, str | None]] = {}
+        self.failures: list[int | Exception] = []  # served before the real answer, first first
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        if self.failures:
+            failure = self.failures.pop(0)
+            if isinstance(failure, Exception):
+                raise failure
+            return httpx.Response(failure, json={"detail": "boom"})
+        path, method = request.url.path.removeprefix("/api/v1"), request.method
+        body = json.loads(request.content) if request.content and method != "PUT" else None
+        if path == "/projects" and method == "GET":
+            name = request.url.params["name"]
+            items = [p for p in self.projects if p["name"] == name]
+            return httpx.Response(200, json={"total": len(items), "items": items})
+        if path == "/projects" and method == "POST":
+            project = {"id": len(self.projects) + 1, **body}
+            self.projects.append(project)
+            return httpx.Response(201, json=project)
+        if path == "/runs" and method == "POST":
+            return httpx.Response(201, json={"id": 7, "status": "running", **body})
+        if path.endswith("/metrics"):
+            run_id = int(path.split("/")[2])
+            for point in body["metrics"]:
+                if not math.isfinite(point["value"]):
+                    return httpx.Response(422, json={"detail": "value must be finite"})
+                self.metrics[(run_id, point["key"], point["step"])] = point["value"]
+            self.metric_posts.append(len(body["metrics"]))
+            return httpx.Response(200, json={"accepted": len(body["metrics"])})
+        if path.endswith("/predictions"):
+            return httpx.Response(200, json={"accepted": len(body["predictions"])})
+        if path.endswith("/finish"):
+            self.finished[int(path.split("/")[2])] = (body["status"], body["error"])
+            return httpx.Response(200, json={"id": 7, "status": body["status"]})
+        if path.endswith("/checkpoint") and method == "GET":
+            return httpx.Response(404, json={"detail": "Run has no checkpoint"})
+        if path.endswith("/checkpoint") and method == "PUT":
+            return httpx.Response(204)
+        return httpx.Response(404, json={"detail": "Not found"})
+
+
+@pytest.fixture
+def api() -> FakeApi:
+    return FakeApi()
+
+
+@pytest.fixture
+def client(api: FakeApi) -> Client:
+    return Client("http://tb.test", token="s3cret", transport=httpx.MockTransport(api), sleep=lambda _: None)
+
+
+def test_client_sends_the_bearer_token(api: FakeApi, client: Client) -> None:
+    client.find_project("nothing")
+    assert api.requests[0].headers["Authorization"] == "Bearer s3cret"
+    assert str(api.requests[0].url) == "http://tb.test/api/v1/projects?name=nothing"
+
+
+def test_client_without_token_sends_no_authorization(api: FakeApi) -> None:
+    client = Client("http://tb.test", token="", transport=httpx.MockTransport(api))
+    client.find_project("x")
+    assert "Authorization" not in api.requests[0].headers
+
+
+def test_client_retries_server_errors_and_connection_errors(api: FakeApi, client: Client) -> None:
+    api.failures = [503, httpx.ConnectError("refused"), 429]
+    assert client.find_project("p") is None
+    assert len(api.requests) == 4
+
+
+def test_client_backs_off_exponentially(api: FakeApi) -> None:
+    waits: list[float] = []
+    client = Client("http://tb.test", token="", transport=httpx.MockTransport(api), sleep=waits.append)
+    api.failures = [500, 500, 500]
+    client.find_project("p")
+    assert waits == [0.5, 1.0, 2.0]
+
+
+def test_client_gives_up_after_the_configured_retries(api: FakeApi) -> None:
+    client = Client(
+        "http://tb.test", token="", retries=2, transport=httpx.MockTransport(api), sleep=lambda _: None
+    )
+    api.failures = [502, 502, 502, 502]
+    with pytest.raises(TrainboardError) as info:
+        client.find_project("p")
+    assert info.value.status_code == 502 and len(api.requests) == 3
+
+
+def test_client_never_retries_4xx(api: FakeApi, client: Client) -> None:
+    api.failures = [422]
+    with pytest.raises(TrainboardError) as info:
+        client.create_project("p")
+    assert info.value.status_code == 422 and info.value.detail == "boom"
+    assert len(api.requests) == 1
+
+
+def test_get_checkpoint_returns_none_when_missing(client: Client) -> None:
+    assert client.get_checkpoint(7) is None
+
+
+def test_put_checkpoint_sends_raw_bytes(api: FakeApi, client: Client) -> None:
+    client.put_checkpoint(7, b"\x00\x01")
+    assert api.requests[0].content == b"\x00\x01"
+    assert api.requests[0].headers["Content-Type"] == "application/octet-stream"
+
+
+def test_log_predictions_batches_at_5000(api: FakeApi, client: Client) -> None:
+    rows = [
+        {"example_id": str(i), "label": 1, "predicted": 0, "confidence": 0.5, "loss": 1.0}
+        for i in range(12001)
+    ]
+    assert client.log_predictions(7, "dev", rows) == 12001
+    assert len(api.requests) == 3
+
+
+def test_log_predictions_refuses_an_unknown_split(client: Client) -> None:
+    with pytest.raises(ValueError, match="split"):
+        client.log_predictions(7, "validation", [])
+
+
+def test_init_creates_the_project_once(api: FakeApi, client: Client) -> None:
+    run = trainboard.init(project="mine", params={"lr": 0.01}, client=client)
+    trainboard.init(project="mine", client=client).finish()
+    assert run.id == 7 and len(api.projects) == 1 and api.projects[0]["dataset"] == "external"
+    create = json.loads(api.requests[2].content)
+    assert create == {"project_id": 1, "external": True, "params": {"lr": 0.01}}
+    run.finish()
+
+
+def test_run_buffers_until_finish(api: FakeApi, client: Client) -> None:
+    run = Run(client, {"id": 7}, flush_interval_s=None)
+    for epoch in range(1, 4):
+        run.log({"train_error": 0.5 / epoch, "dev_error": 0.6 / epoch}, step=epoch)
+    assert api.metric_posts == []
+    run.finish()
+    assert api.metric_posts == [6]
+    assert api.metrics[(7, "dev_error", 3)] == pytest.approx(0.2)
+    assert api.finished[7] == ("succeeded", None)
+
+
+def test_run_sends_a_batch_when_the_buffer_is_full(api: FakeApi, client: Client) -> None:
+    run = Run(client, {"id": 7}, batch_size=10, flush_interval_s=None)
+    for _ in range(12):
+        run.log({"loss": 1.0})
+    assert api.metric_posts == [10]
+    run.flush()
+    assert api.metric_posts == [10, 2]
+    run.finish()
+
+
+def test_run_steps_auto_increment_from_one(api: FakeApi, client: Client) -> None:
+    run = Run(client, {"id": 7}, flush_interval_s=None)
+    run.log({"a": 1.0})
+    run.log({"a": 2.0})
+    run.log({"a": 3.0}, step=10)
+    run.log({"a": 4.0})
+    run.finish()
+    assert sorted(step for (_, _, step) in api.metrics) == [1, 2, 10, 11]
+
+
+def test_run_flushes_in_the_background(api: FakeApi, client: Client) -> None:
+    import time
+
+    run = Run(client, {"id": 7}, flush_interval_s=0.05)
+    run.log({"a": 1.0})
+    deadline = time.monotonic() + 5
+    while not api.metric_posts and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert api.metric_posts == [1]
+    run.finish()
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf")])
+def test_run_refuses_non_finite_values(client: Client, value: float) -> None:
+    run = Run(client, {"id": 7}, flush_interval_s=None)
+    with pytest.raises(ValueError, match="'dev_error'"):
+        run.log({"train_error": 0.1, "dev_error": value})
+    run.finish()
+
+
+def test_run_accepts_numpy_scalars(api: FakeApi, client: Client) -> None:
+    import numpy as np
+
+    run = Run(client, {"id": 7}, flush_interval_s=None)
+    run.log({"a": np.float32(0.25)}, step=np.int64(2))
+    run.finish()
+    assert api.metrics[(7, "a", 2)] == 0.25
+
+
+def test_run_context_manager_marks_failures(api: FakeApi, client: Client) -> None:
+    with pytest.raises(RuntimeError), Run(client, {"id": 7}, flush_interval_s=None) as run:
+        run.log({"a": 1.0})
+        raise RuntimeError("loader crashed\nmore detail")
+    assert api.finished[7] == ("failed", "RuntimeError: loader crashed")
+    assert api.metrics[(7, "a", 1)] == 1.0
+
+
+def test_run_finish_twice_is_a_no_op(api: FakeApi, client: Client) -> None:
+    run = Run(client, {"id": 7}, flush_interval_s=None)
+    run.finish()
+    run.finish("failed")
+    assert api.finished[7] == ("succeeded", None)
+    assert sum(r.url.path.endswith("/finish") for r in api.requests) == 1
+
+
+def test_run_at_exit_finishes_an_open_run(api: FakeApi, client: Client) -> None:
+    run = Run(client, {"id": 7}, flush_interval_s=None)
+    run.log({"a": 1.0})
+    run._at_exit()
+    assert api.finished[7] == ("succeeded", None) and api.metric_posts == [1]

@@ -1,0 +1,30 @@
+"""The Celery app's configuration (the worker itself is exercised end to end by the lead's tests)."""
+
+from __future__ import annotations
+
+import pytest
+
+from worker.celery_app import TRAIN_TASK, app, transport_options
+
+
+def test_app_acknowledges_late_and_prefetches_one() -> None:
+    assert app.conf.task_acks_late and app.conf.task_reject_on_worker_lost
+    assert app.conf.worker_prefetch_multiplier == 1 and app.conf.task_default_queue == "gpu"
+
+
+def test_train_task_is_registered_by_name() -> None:
+    import worker.tasks  # noqa: F401  (registers the task)
+
+    assert TRAIN_TASK in app.tasks
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("redis://localhost:6379/0", {"visibility_timeout": 43200}),
+        ("sqla+sqlite:////tmp/broker.db", {}),  # create_engine would refuse the option
+        ("memory://", {}),
+    ],
+)
+def test_transport_options_only_set_a_visibility_timeout_where_it_exists(url: str, expected: dict) -> None:
+    assert transport_options(url) == expected

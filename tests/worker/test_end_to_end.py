@@ -1,0 +1,89 @@
+"""A real server and a real Celery worker process: submit through the API, wait for the trained run.
+
+Once with the embedded broker (a SQLite file: no server needed), once with Redis, and once with
+PostgreSQL + Redis as in production.
+"""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+import redis
+from sqlalchemy import create_engine, text
+
+from tests.processes import server_process, trainboard_env, wait_for_run, worker_process
+from tests.services import postgres_url, redis_url, require_service
+from trainboard.client import Client
+
+pytestmark = pytest.mark.e2e
+
+
+def _fresh_redis() -> str:
+    url = redis_url()
+    require_service("Redis", url)
+    redis.Redis.from_url(url).flushdb()  # the tests' own database number: no stale tasks from earlier runs
+    return url
+
+
+@pytest.fixture
+def postgres_schema_url():  # type: ignore[no-untyped-def]
+    url = postgres_url()
+    require_service("PostgreSQL", url)
+    schema = f"tb_e2e_{uuid.uuid4().hex[:8]}"
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    yield f"{url}?options=-csearch_path%3D{schema}"
+    with engine.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    engine.dispose()
+
+
+@pytest.mark.parametrize("backend", ["embedded", "redis", "postgres+redis"])
+def test_submitted_run_is_trained_by_a_real_worker(backend: str, tmp_path: Path, request) -> None:  # type: ignore[no-untyped-def]
+    settings: dict[str, str] = {}
+    if "redis" in backend:
+        settings["broker_url"] = _fresh_redis()
+    if backend.startswith("postgres"):
+        settings["database_url"] = request.getfixturevalue("postgres_schema_url")
+    env = trainboard_env(tmp_path / "home", **settings)
+    with (
+        server_process(env, tmp_path / "server.log") as url,
+        worker_process(env, url, tmp_path / "worker.log"),
+        Client(server_url=url) as client,
+    ):
+        project = client.create_project(name="digits e2e", dataset="digits")
+        submitted = client.create_run(project["id"], config={}, external=False)
+        assert submitted["status"] == "queued"
+        run = wait_for_run(client, submitted["id"], timeout=240)
+        logs = (tmp_path / "worker.log").read_text()[-3000:]
+        assert run["status"] == "succeeded", f"{run['error']}\n{logs}"
+
+        epochs = run["config"]["hparams"]["epochs"]
+        assert run["summary"]["dev_error"] < 0.10
+        for key in (
+            "train_error",
+            "train_dev_error",
+            "dev_error",
+            "test_error",
+            "train_loss",
+            "dev_loss",
+            "lr",
+        ):
+            series = client.request("GET", f"/runs/{run['id']}/metrics/{key}").json()
+            steps = [step for step, _ in series["points"]]
+            assert steps[-epochs:] == list(range(1, epochs + 1)) or steps == list(range(1, len(steps) + 1)), (
+                key
+            )
+        errors = client.request("GET", f"/runs/{run['id']}/errors", params={"split": "dev"}).json()
+        analysis = client.request("GET", f"/runs/{run['id']}/error-analysis").json()
+        assert analysis["errors"] == errors["total"]
+        assert analysis["error_rate"] == pytest.approx(run["summary"]["dev_error"], abs=1e-9)
+        assert (
+            client.request("GET", f"/runs/{run['id']}/error-analysis", params={"split": "test"}).json()[
+                "examples"
+            ]
+            > 0
+        )

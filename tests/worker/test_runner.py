@@ -1,0 +1,140 @@
+"""The worker's run lifecycle through the real client against an in-memory API (httpx.MockTransport)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+import pytest
+
+from trainboard.client import Client
+from worker import runner
+from worker.reporting import describe_error
+
+WINE_MODEL = {"name": "mlp", "hidden": [16], "activation": "relu", "init": "he", "batch_norm": False}
+
+
+class WorkerApi:
+    """The routes a worker calls, for one run; records metrics, predictions and the finish."""
+
+    def __init__(self, *, status: str = "queued", dataset: str = "wine", **hparams: Any) -> None:
+        self.run = {
+            "id": 5,
+            "status": status,
+            "dataset": dataset,
+            "external": False,
+            "attempt": 1,
+            "config": {
+                "model": WINE_MODEL,
+                "hparams": {"epochs": 3, "batch_size": 16, "lr": 0.01, **hparams},
+            },
+        }
+        self.metrics: dict[tuple[str, int], float] = {}
+        self.predictions: dict[str, list[dict[str, Any]]] = {}
+        self.progress: list[dict[str, Any]] = []
+        self.checkpoint: bytes | None = None
+        self.finished: tuple[str, str | None] | None = None
+        self.cancel_after_progress: int | None = None
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        action = request.url.path.removeprefix("/api/v1/runs/5").strip("/")
+        body = json.loads(request.content) if request.content and request.method == "POST" else None
+        if action == "start":
+            if self.run["status"] in ("succeeded", "failed", "diverged", "cancelled"):
+                return httpx.Response(409, json={"detail": "Run has already finished"})
+            self.run["status"] = "running"
+            return httpx.Response(200, json=self.run)
+        if action == "progress":
+            self.progress.append(body)
+            if self.cancel_after_progress is not None and len(self.progress) >= self.cancel_after_progress:
+                self.run["status"] = "cancelled"
+            return httpx.Response(200, json={"status": self.run["status"]})
+        if action == "metrics":
+            self.metrics.update({(p["key"], p["step"]): p["value"] for p in body["metrics"]})
+            return httpx.Response(200, json={"accepted": len(body["metrics"])})
+        if action == "predictions":
+            self.predictions.setdefault(body["split"], []).extend(body["predictions"])
+            return httpx.Response(200, json={"accepted": len(body["predictions"])})
+        if action == "checkpoint" and request.method == "PUT":
+            self.checkpoint = request.content
+            return httpx.Response(204)
+        if action == "checkpoint":
+            if self.checkpoint is None:
+                return httpx.Response(404, json={"detail": "No checkpoint"})
+            return httpx.Response(200, content=self.checkpoint)
+        if action == "finish":
+            self.finished = (body["status"], body["error"])
+            self.run["status"] = body["status"]
+            return httpx.Response(200, json=self.run)
+        return httpx.Response(404, json={"detail": "Not found"})
+
+
+def execute(api: WorkerApi) -> str:
+    client = Client("http://tb.test", token="", transport=httpx.MockTransport(api), sleep=lambda _: None)
+    return runner.execute(5, client=client, device_setting="cpu")
+
+
+def test_execute_trains_reports_and_finishes() -> None:
+    api = WorkerApi()
+    assert execute(api) == "succeeded"
+    assert api.finished == ("succeeded", None)
+    assert {step for (key, step) in api.metrics if key == "dev_error"} == {1, 2, 3}
+    assert api.metrics[("param_count", 0)] == 13 * 16 + 16 + 16 * 3 + 3
+    assert len(api.predictions["dev"]) == 27 and len(api.predictions["test"]) == 26
+    assert api.progress[-1]["epoch"] == 3 and api.checkpoint
+
+
+def test_execute_skips_a_finished_run() -> None:
+    api = WorkerApi(status="succeeded")
+    assert execute(api) == "skipped"
+    assert api.metrics == {} and api.finished is None
+
+
+def test_execute_stops_quietly_when_cancelled() -> None:
+    api = WorkerApi(epochs=20)
+    api.cancel_after_progress = 1
+    assert execute(api) == "cancelled"
+    assert api.finished is None and "dev" not in api.predictions
+
+
+def test_execute_resumes_a_redelivered_run_from_its_checkpoint() -> None:
+    first = WorkerApi(epochs=3)
+    first.cancel_after_progress = 1
+    execute(first)
+    second = WorkerApi(status="running", epochs=3)
+    second.checkpoint = first.checkpoint
+    assert execute(second) == "succeeded"
+    assert {step for (key, step) in second.metrics if key == "dev_error"} == {2, 3}
+
+
+def test_execute_marks_divergence() -> None:
+    api = WorkerApi(lr=1e6, optimizer="sgd")
+    assert execute(api) == "diverged"
+    status, error = api.finished
+    assert status == "diverged" and error.startswith("loss became")
+
+
+def test_execute_fails_with_a_readable_reason() -> None:
+    api = WorkerApi(dataset="imagenet")
+    assert execute(api) == "failed"
+    assert api.finished == ("failed", "unknown dataset 'imagenet'; built-in datasets are "
+                            "breast_cancer, digits, digits-shifted, wine")  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("exc", "expected"),
+    [
+        (
+            RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB\n..."),
+            "out of memory on cuda:0 with batch_size 4096: try a smaller batch or a smaller model",
+        ),
+        (
+            ValueError("hparams.lr must be a positive number, but got lr=-1"),
+            "hparams.lr must be a positive number, but got lr=-1",
+        ),
+        (KeyError("model"), "KeyError: 'model'"),
+    ],
+)
+def test_describe_error_gives_one_line(exc: Exception, expected: str) -> None:
+    assert describe_error(exc, device="cuda:0", batch_size=4096) == expected

@@ -1,0 +1,397 @@
+"""The client library: users' scripts and the worker report to the server through it (one ingestion path)."""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import math
+import sys
+import threading
+import time
+import types
+from collections.abc import Callable, Iterable, Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from trainboard.settings import get_settings
+
+logger = logging.getLogger(__name__)
+
+API_PREFIX = "/api/v1"
+METRICS_BATCH = 1000
+PREDICTIONS_BATCH = 5000
+SPLITS = ("dev", "test", "train_dev", "train")
+FINISHED = ("succeeded", "failed", "diverged", "cancelled")
+
+
+class TrainboardError(Exception):
+    """A call the server refused (`status_code` set) or could not be reached (`status_code` None)."""
+
+    def __init__(self, message: str, *, status_code: int | None = None, detail: Any = None) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.detail = detail
+
+
+def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _plain(value: Any) -> Any:
+    """Numpy and torch scalars become Python numbers so the payload is plain JSON."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if hasattr(value, "item") and callable(value.item):
+        return value.item()
+    return value
+
+
+def _detail_of(response: httpx.Response) -> Any:
+    try:
+        return response.json().get("detail", response.text)
+    except (ValueError, AttributeError):
+        return response.text
+
+
+class Client:
+    """Thin typed wrapper over /api/v1 with retries on connection errors, 5xx and 429 (never other 4xx)."""
+
+    def __init__(
+        self,
+        server_url: str | None = None,
+        token: str | None = None,
+        timeout: float = 30.0,
+        *,
+        retries: int = 4,
+        backoff_s: float = 0.5,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if server_url is None or token is None:
+            settings = get_settings()
+            server_url = server_url if server_url is not None else settings.server_url
+            token = token if token is not None else settings.api_token
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self.base_url = server_url.rstrip("/") + API_PREFIX
+        self.retries, self.backoff_s, self._sleep = retries, backoff_s, sleep
+        self._http = httpx.Client(
+            base_url=self.base_url, headers=headers, timeout=timeout, transport=transport
+        )
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def request(
+        self, method: str, path: str, *, ok_404: bool = False, **kwargs: Any
+    ) -> httpx.Response | None:
+        """Send one request, retrying transient failures with exponential back-off; 4xx raise at once."""
+        for attempt in range(self.retries + 1):
+            last_try = attempt == self.retries
+            try:
+                response = self._http.request(method, path, **kwargs)
+            except httpx.TransportError as exc:
+                if last_try:
+                    raise TrainboardError(f"cannot reach {self.base_url}: {exc}") from exc
+                logger.warning("%s %s failed (%s); retrying", method, path, exc)
+            else:
+                if response.status_code == 404 and ok_404:
+                    return None
+                if response.status_code < 400:
+                    return response
+                retryable = response.status_code >= 500 or response.status_code == 429
+                if not retryable or last_try:
+                    detail = _detail_of(response)
+                    raise TrainboardError(
+                        f"{method} {path} -> {response.status_code}: {detail}",
+                        status_code=response.status_code,
+                        detail=detail,
+                    )
+                logger.warning("%s %s -> %d; retrying", method, path, response.status_code)
+            self._sleep(min(self.backoff_s * 2**attempt, 30.0))
+        raise AssertionError("unreachable")  # the loop returns or raises
+
+    def _json(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = self.request(method, path, **kwargs)
+        assert response is not None
+        return response.json() if response.content else None
+
+    def health(self) -> dict[str, Any]:
+        """The server's health report."""
+        return self._json("GET", "/health")
+
+    def find_project(self, name: str) -> dict[str, Any] | None:
+        """The project called exactly `name`, or None."""
+        page = self._json("GET", "/projects", params={"name": name})
+        return next((p for p in page.get("items", []) if p.get("name") == name), None)
+
+    def create_project(self, name: str, dataset: str = "external", **fields: Any) -> dict[str, Any]:
+        """Create a project; `fields` may carry human_level_error, optimizing_metric, satisficing."""
+        return self._json("POST", "/projects", json=_plain({"name": name, "dataset": dataset, **fields}))
+
+    def get_or_create_project(self, name: str, dataset: str = "external") -> dict[str, Any]:
+        """Find the project called `name`, creating it when missing (a lost creation race is retried)."""
+        project = self.find_project(name)
+        if project is not None:
+            return project
+        try:
+            return self.create_project(name, dataset)
+        except TrainboardError as exc:
+            project = self.find_project(name) if exc.status_code == 409 else None
+            if project is None:
+                raise
+            return project
+
+    def create_run(
+        self,
+        project_id: int,
+        *,
+        name: str | None = None,
+        params: dict[str, Any] | None = None,
+        external: bool = True,
+        config: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Create an external run (the caller trains) or, with external=False, queue one for a worker."""
+        body: dict[str, Any] = {"project_id": project_id}
+        if name is not None:
+            body["name"] = name
+        if external:
+            body.update(external=True, params=params or {})
+        else:
+            body["config"] = config or {}
+        return self._json("POST", "/runs", json=_plain(body))
+
+    def get_run(self, run_id: int) -> dict[str, Any]:
+        """One run, with its resolved config."""
+        return self._json("GET", f"/runs/{run_id}")
+
+    def start_run(self, run_id: int, *, worker: str, device: str) -> dict[str, Any]:
+        """Claim a queued run for a worker; 409 (TrainboardError) when it has already finished."""
+        return self._json("POST", f"/runs/{run_id}/start", json={"worker": worker, "device": device})
+
+    def report_progress(
+        self,
+        run_id: int,
+        *,
+        epoch: int,
+        epochs: int,
+        step: int,
+        steps: int,
+        examples_per_sec: float | None = None,
+        eta_s: float | None = None,
+    ) -> str:
+        """Heartbeat with progress; returns the run's current status ("cancelled" means stop)."""
+        body: dict[str, Any] = {"epoch": epoch, "epochs": epochs, "step": step, "steps": steps}
+        if examples_per_sec is not None and math.isfinite(examples_per_sec):
+            body["examples_per_sec"] = examples_per_sec
+        if eta_s is not None and math.isfinite(eta_s):
+            body["eta_s"] = eta_s
+        return self._json("POST", f"/runs/{run_id}/progress", json=body)["status"]
+
+    def log_metrics(self, run_id: int, points: list[dict[str, Any]]) -> int:
+        """Send metric points {"key", "step", "value", "timestamp"?} in batches; returns accepted count."""
+        accepted = 0
+        for batch in _chunks(_plain(points), METRICS_BATCH):
+            accepted += self._json("POST", f"/runs/{run_id}/metrics", json={"metrics": batch})["accepted"]
+        return accepted
+
+    def log_predictions(self, run_id: int, split: str, predictions: Iterable[dict[str, Any]]) -> int:
+        """Send per-example predictions for a split in batches of at most 5000."""
+        if split not in SPLITS:
+            raise ValueError(f"split must be one of {SPLITS}, but got {split=}")
+        accepted = 0
+        for batch in _chunks(_plain(list(predictions)), PREDICTIONS_BATCH):
+            body = {"split": split, "predictions": batch}
+            accepted += self._json("POST", f"/runs/{run_id}/predictions", json=body)["accepted"]
+        return accepted
+
+    def finish_run(self, run_id: int, status: str = "succeeded", error: str | None = None) -> dict[str, Any]:
+        """Mark a run finished with `status` and an optional one-line error."""
+        if status not in FINISHED:
+            raise ValueError(f"status must be one of {FINISHED}, but got {status=}")
+        return self._json("POST", f"/runs/{run_id}/finish", json={"status": status, "error": error})
+
+    def put_checkpoint(self, run_id: int, data: bytes) -> None:
+        """Store the run's latest checkpoint bytes."""
+        headers = {"Content-Type": "application/octet-stream"}
+        self.request("PUT", f"/runs/{run_id}/checkpoint", content=data, headers=headers)
+
+    def get_checkpoint(self, run_id: int) -> bytes | None:
+        """The run's latest checkpoint bytes, or None when it has none."""
+        response = self.request("GET", f"/runs/{run_id}/checkpoint", ok_404=True)
+        return None if response is None else response.content
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+class Run:
+    """An external run: buffers logged metrics and sends them in batches (size, time, flush, finish, exit)."""
+
+    def __init__(
+        self,
+        client: Client,
+        run: dict[str, Any],
+        *,
+        batch_size: int = METRICS_BATCH,
+        flush_interval_s: float | None = 2.0,
+    ) -> None:
+        self.client, self.data, self.id = client, run, int(run["id"])
+        self.batch_size, self.flush_interval_s = batch_size, flush_interval_s
+        self.finished = False
+        self._next_step = 1
+        self._buffer: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+        self._send_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        _watch_uncaught_exceptions()
+        atexit.register(self._at_exit)
+
+    def log(self, metrics: dict[str, float], step: int | None = None) -> None:
+        """Record metric values at `step` (default: one after the last step; the first is 1)."""
+        points = []
+        for key, value in metrics.items():
+            number = float(_plain(value))
+            if not math.isfinite(number):
+                raise ValueError(f"metric {key!r} is {number}: only finite numbers can be logged")
+            points.append(number)
+        if step is None:
+            step = self._next_step
+        if step < 0:
+            raise ValueError(f"step must be non-negative, but got {step=}")
+        self._next_step = int(step) + 1
+        now = datetime.now(UTC).isoformat()
+        with self._lock:
+            self._buffer.extend(
+                {"key": str(key), "step": int(step), "value": value, "timestamp": now}
+                for key, value in zip(metrics, points, strict=True)
+            )
+            full = len(self._buffer) >= self.batch_size
+        if full:
+            self.flush()
+        self._ensure_flusher()
+
+    def flush(self) -> None:
+        """Send every buffered point now; points the server refused (4xx) are dropped with an error log."""
+        with self._send_lock:
+            with self._lock:
+                points, self._buffer = self._buffer, []
+            if not points:
+                return
+            try:
+                self.client.log_metrics(self.id, points)
+            except TrainboardError as exc:
+                if exc.status_code is not None and 400 <= exc.status_code < 500:
+                    logger.error("server refused %d metric points: %s", len(points), exc)
+                    return
+                with self._lock:
+                    self._buffer = points + self._buffer  # keep them for the next flush
+                raise
+
+    def log_predictions(self, split: str, predictions: Iterable[dict[str, Any]]) -> int:
+        """Send per-example predictions ({"example_id", "label", "predicted", "confidence"?, "loss"?})."""
+        return self.client.log_predictions(self.id, split, predictions)
+
+    def finish(self, status: str = "succeeded", error: str | None = None) -> None:
+        """Flush and mark the run finished (again is a no-op)."""
+        if self.finished:
+            return
+        self._stop.set()
+        try:
+            self.flush()
+        finally:
+            self.finished = True
+            atexit.unregister(self._at_exit)
+            self.client.finish_run(self.id, status, error)
+
+    def __enter__(self) -> Run:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: types.TracebackType | None
+    ) -> None:
+        if exc is None:
+            self.finish()
+        elif isinstance(exc, KeyboardInterrupt):
+            self.finish("cancelled", "interrupted")
+        else:
+            self.finish("failed", _one_line(exc))
+
+    def _ensure_flusher(self) -> None:
+        if self.flush_interval_s is None or self._thread is not None:
+            return
+        self._thread = threading.Thread(target=self._flush_periodically, name=f"trainboard-run-{self.id}")
+        self._thread.daemon = True
+        self._thread.start()
+
+    def _flush_periodically(self) -> None:
+        assert self.flush_interval_s is not None
+        while not self._stop.wait(self.flush_interval_s):
+            try:
+                self.flush()
+            except TrainboardError as exc:
+                logger.warning("could not send metrics yet: %s", exc)
+
+    def _at_exit(self) -> None:
+        """At interpreter exit: finish as failed after an uncaught exception, else as succeeded."""
+        if self.finished:
+            return
+        try:
+            if _uncaught is not None:
+                self.finish("failed", _one_line(_uncaught))
+            else:
+                self.finish()
+        except TrainboardError as exc:
+            logger.error("could not finish run %d at exit: %s", self.id, exc)
+
+
+_uncaught: BaseException | None = None
+_hook_installed = False
+
+
+def _watch_uncaught_exceptions() -> None:
+    """Remember an uncaught exception so the exit handler can mark open runs failed."""
+    global _hook_installed
+    if _hook_installed:
+        return
+    previous = sys.excepthook
+
+    def hook(exc_type: type[BaseException], exc: BaseException, tb: types.TracebackType | None) -> None:
+        global _uncaught
+        _uncaught = exc
+        previous(exc_type, exc, tb)
+
+    sys.excepthook = hook
+    _hook_installed = True
+
+
+def init(
+    project: str,
+    name: str | None = None,
+    params: dict[str, Any] | None = None,
+    dataset: str = "external",
+    client: Client | None = None,
+) -> Run:
+    """Find or create `project` and start an external run in it."""
+    client = client or Client()
+    found = client.get_or_create_project(project, dataset=dataset)
+    run = client.create_run(found["id"], name=name, params=params, external=True)
+    logger.info("trainboard run %s started in project %r", run["id"], project)
+    return Run(client, run)
+
+
+__all__ = ["Client", "Run", "TrainboardError", "init"]

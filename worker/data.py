@@ -1,0 +1,200 @@
+"""Built-in datasets and their four splits (train, train_dev, dev, test) with stable example ids.
+
+Everything comes from installed packages (scikit-learn); nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn import datasets as sk_datasets
+
+logger = logging.getLogger(__name__)
+
+#: The split seed is fixed (not the run seed) so the same example lands in the same split in every run.
+SPLIT_SEED = 20240601
+#: Seed of the corruption applied to digits-shifted's dev and test images.
+SHIFT_SEED = 7
+SPLIT_NAMES = ("train", "train_dev", "dev", "test")
+DEFAULT_FRACTIONS = (0.6, 0.1, 0.15, 0.15)
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """What the server's catalog and the model registry need to know about a dataset."""
+
+    kind: str
+    input_shape: tuple[int, ...]
+    n_classes: int
+    n_examples: int
+    description: str
+
+
+DATASETS: dict[str, DatasetInfo] = {
+    "digits": DatasetInfo(
+        "image", (1, 8, 8), 10, 1797, "Handwritten digits 0-9 as 8x8 greyscale images (scikit-learn)."
+    ),
+    "digits-shifted": DatasetInfo(
+        "image",
+        (1, 8, 8),
+        10,
+        1797,
+        "Digits whose dev and test images are blurred, noisy and shifted by a pixel, while train and "
+        "train-dev are clean: a data-mismatch exercise.",
+    ),
+    "breast_cancer": DatasetInfo(
+        "tabular",
+        (30,),
+        2,
+        569,
+        "Breast cancer Wisconsin: 30 cell-nucleus measurements, benign or malignant.",
+    ),
+    "wine": DatasetInfo("tabular", (13,), 3, 178, "Wine recognition: 13 chemical measurements, 3 cultivars."),
+}
+
+
+@dataclass(frozen=True)
+class Split:
+    """One split: inputs shaped (N, *input_shape) float32, labels (N,) int64, example ids (N,) str."""
+
+    x: np.ndarray
+    y: np.ndarray
+    ids: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+
+@dataclass(frozen=True)
+class Splits:
+    """The four splits of one dataset, already normalised with statistics of the training split."""
+
+    name: str
+    info: DatasetInfo
+    train: Split
+    train_dev: Split
+    dev: Split
+    test: Split
+    mean: np.ndarray
+    std: np.ndarray
+
+    def by_name(self, split: str) -> Split:
+        """The split called `split` ("train", "train_dev", "dev" or "test")."""
+        if split not in SPLIT_NAMES:
+            raise ValueError(f"split must be one of {SPLIT_NAMES}, but got {split=}")
+        return getattr(self, split)
+
+
+def split_indices(
+    n_examples: int, *, fractions: tuple[float, ...] = DEFAULT_FRACTIONS, seed: int = SPLIT_SEED
+) -> dict[str, np.ndarray]:
+    """Shuffle 0..n-1 with a fixed seed and cut it into the four splits (test takes the remainder)."""
+    if len(fractions) != 4 or any(f <= 0 for f in fractions) or not math.isclose(sum(fractions), 1.0):
+        raise ValueError(f"fractions must be four positive numbers summing to 1, but got {fractions=}")
+    order = np.random.default_rng(seed).permutation(n_examples)
+    sizes = [round(f * n_examples) for f in fractions[:3]]
+    bounds = np.cumsum([0, *sizes, n_examples - sum(sizes)])
+    return {name: order[bounds[i] : bounds[i + 1]] for i, name in enumerate(SPLIT_NAMES)}
+
+
+def blur_shift_noise(
+    images: np.ndarray, *, seed: int = SHIFT_SEED, shift_probability: float = 0.3, noise_std: float = 1.5
+) -> np.ndarray:
+    """Corrupt (N, H, W) images in [0, 16]: 3x3 blur, a one-pixel shift for some, Gaussian noise.
+
+    On 8x8 digits a shift of every image makes a plain MLP fail most of the time, so only a share
+    `shift_probability` of them move; dev error lands near 0.25 instead of 0.01.
+    """
+    rng = np.random.default_rng(seed)
+    height, width = images.shape[1:]
+    kernel = np.array([1.0, 2.0, 1.0]) / 4.0
+    padded = np.pad(images, ((0, 0), (1, 1), (1, 1)))
+    rows = sum(kernel[i] * padded[:, i : i + height, :] for i in range(3))
+    blurred = sum(kernel[j] * rows[:, :, j : j + width] for j in range(3))
+    moves = rng.integers(-1, 2, size=(len(images), 2))
+    chosen = rng.random(len(images)) < shift_probability
+    framed = np.pad(blurred, ((0, 0), (1, 1), (1, 1)))  # zeros come in from the edge, nothing wraps
+    shifted = blurred.copy()
+    for n in np.flatnonzero(chosen):
+        dy, dx = moves[n]
+        shifted[n] = framed[n, 1 - dy : 1 - dy + height, 1 - dx : 1 - dx + width]
+    noisy = shifted + rng.normal(0.0, noise_std, size=shifted.shape)
+    return np.clip(noisy, 0.0, 16.0)
+
+
+def _load_raw(name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Features (N, *input_shape) and labels (N,) of a built-in dataset, unnormalised."""
+    loaders: dict[str, Callable[[], tuple[np.ndarray, np.ndarray]]] = {
+        "digits": lambda: sk_datasets.load_digits(return_X_y=True),
+        "digits-shifted": lambda: sk_datasets.load_digits(return_X_y=True),
+        "breast_cancer": lambda: sk_datasets.load_breast_cancer(return_X_y=True),
+        "wine": lambda: sk_datasets.load_wine(return_X_y=True),
+    }
+    x, y = loaders[name]()
+    return x.reshape(len(x), *DATASETS[name].input_shape).astype(np.float64), y.astype(np.int64)
+
+
+def fit_normalizer(x_train: np.ndarray, *, kind: str) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and std from the training inputs: per feature for tabular data, one scalar for images."""
+    if kind == "image":
+        mean, std = np.asarray(x_train.mean()), np.asarray(x_train.std())
+    else:
+        mean, std = x_train.mean(axis=0), x_train.std(axis=0)
+    return mean, np.where(std > 1e-12, std, 1.0)
+
+
+def load_splits(
+    name: str,
+    *,
+    train_fraction: float = 1.0,
+    normalize: bool = True,
+    fractions: tuple[float, ...] = DEFAULT_FRACTIONS,
+) -> Splits:
+    """Load a built-in dataset and cut it into four normalised splits with ids "<name>-<original index>"."""
+    if name not in DATASETS:
+        raise ValueError(f"unknown dataset {name!r}; built-in datasets are {', '.join(sorted(DATASETS))}")
+    if not 0.0 < train_fraction <= 1.0:
+        raise ValueError(f"train_fraction must be in (0, 1], but got {train_fraction=}")
+    info = DATASETS[name]
+    x, y = _load_raw(name)
+    indices = split_indices(len(y), fractions=fractions)
+    # A deterministic prefix of the (already shuffled) training split, so smaller fractions nest.
+    keep = max(1, math.ceil(train_fraction * len(indices["train"])))
+    indices["train"] = indices["train"][:keep]
+    raw = {split: x[idx] for split, idx in indices.items()}
+    if name == "digits-shifted":
+        for split in ("dev", "test"):
+            raw[split] = blur_shift_noise(raw[split][:, 0], seed=SHIFT_SEED + len(split))[:, None]
+    if normalize:
+        mean, std = fit_normalizer(raw["train"], kind=info.kind)
+    else:
+        mean, std = np.asarray(0.0), np.asarray(1.0)
+    parts = {
+        split: Split(
+            x=((raw[split] - mean) / std).astype(np.float32),
+            y=y[idx],
+            ids=np.array([f"{name}-{i}" for i in idx]),
+        )
+        for split, idx in indices.items()
+    }
+    logger.debug("loaded %s: %s", name, {split: len(part) for split, part in parts.items()})
+    return Splits(name=name, info=info, mean=mean, std=std, **parts)
+
+
+__all__ = [
+    "DATASETS",
+    "DEFAULT_FRACTIONS",
+    "SPLIT_NAMES",
+    "SPLIT_SEED",
+    "DatasetInfo",
+    "Split",
+    "Splits",
+    "blur_shift_noise",
+    "fit_normalizer",
+    "load_splits",
+    "split_indices",
+]

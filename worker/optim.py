@@ -1,0 +1,52 @@
+"""Optimizer construction and the learning-rate schedule (a pure function of the epoch)."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from worker.hparams import Hparams
+
+
+def learning_rate(epoch: int, hparams: Hparams) -> float:
+    """The learning rate for `epoch` (1-based) under the run's decay schedule."""
+    if epoch < 1:
+        raise ValueError(f"epoch counts from 1, but got {epoch=}")
+    done = epoch - 1  # epochs already finished: the first epoch always uses the base rate
+    lr, rate = hparams.lr, hparams.decay_rate
+    if hparams.lr_decay == "step":
+        return lr * rate ** (done // hparams.decay_steps)
+    if hparams.lr_decay == "exponential":
+        return lr * rate**done
+    if hparams.lr_decay == "inverse":
+        return lr / (1.0 + rate * done)
+    if hparams.lr_decay == "cosine":
+        return lr * 0.5 * (1.0 + math.cos(math.pi * done / hparams.epochs))
+    return lr
+
+
+def make_optimizer(model: nn.Module, hparams: Hparams) -> torch.optim.Optimizer:
+    """The optimizer the hparams name; L2 applies to weight matrices and kernels, not biases or norms."""
+    decayed = [p for p in model.parameters() if p.requires_grad and p.dim() > 1]
+    plain = [p for p in model.parameters() if p.requires_grad and p.dim() <= 1]
+    groups = [{"params": decayed, "weight_decay": hparams.l2}, {"params": plain, "weight_decay": 0.0}]
+    if hparams.optimizer == "sgd":
+        return torch.optim.SGD(groups, lr=hparams.lr)
+    if hparams.optimizer == "momentum":
+        return torch.optim.SGD(groups, lr=hparams.lr, momentum=hparams.beta)
+    if hparams.optimizer == "rmsprop":
+        return torch.optim.RMSprop(groups, lr=hparams.lr, alpha=hparams.beta, eps=hparams.eps)
+    if hparams.optimizer == "adam":
+        return torch.optim.Adam(groups, lr=hparams.lr, betas=(hparams.beta1, hparams.beta2), eps=hparams.eps)
+    raise ValueError(f"unknown optimizer {hparams.optimizer!r}")
+
+
+def set_learning_rate(optimizer: torch.optim.Optimizer, lr: float) -> None:
+    """Use `lr` in every parameter group."""
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+
+
+__all__ = ["learning_rate", "make_optimizer", "set_learning_rate"]

@@ -1,0 +1,67 @@
+"""The bridge from the training loop to the server: a Reporter that posts through the client library."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from trainboard.client import Client, TrainboardError
+from worker.train import Progress
+
+logger = logging.getLogger(__name__)
+
+
+class ApiReporter:
+    """Posts progress (the heartbeat), per-epoch metrics and checkpoints for one run."""
+
+    def __init__(self, client: Client, run_id: int) -> None:
+        self.client, self.run_id = client, run_id
+        self.status = "running"
+
+    def on_progress(self, progress: Progress) -> bool:
+        """Heartbeat; False once the server says the run is no longer running (cancelled, or reaped)."""
+        try:
+            self.status = self.client.report_progress(
+                self.run_id,
+                epoch=progress.epoch,
+                epochs=progress.epochs,
+                step=progress.step,
+                steps=progress.steps,
+                examples_per_sec=progress.examples_per_sec,
+                eta_s=progress.eta_s,
+            )
+        except TrainboardError as exc:
+            if exc.status_code is not None:
+                raise
+            # An unreachable server should not throw away training; the next heartbeat tries again.
+            logger.warning("run %d: progress not sent: %s", self.run_id, exc)
+            return True
+        if self.status != "running":
+            logger.info("run %d is %s on the server; stopping", self.run_id, self.status)
+        return self.status == "running"
+
+    def on_epoch(self, epoch: int, metrics: dict[str, float]) -> None:
+        """Send one epoch's metrics with step = epoch."""
+        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        points = [{"key": k, "step": epoch, "value": v, "timestamp": now} for k, v in metrics.items()]
+        self.client.log_metrics(self.run_id, points)
+
+    def on_checkpoint(self, epoch: int, data: bytes) -> None:
+        """Store the checkpoint taken after `epoch`."""
+        self.client.put_checkpoint(self.run_id, data)
+        logger.debug("run %d: checkpoint after epoch %d (%d bytes)", self.run_id, epoch, len(data))
+
+
+def describe_error(exc: BaseException, *, device: str, batch_size: int | None) -> str:
+    """One line a user understands for an exception that ended a run."""
+    text = str(exc).strip()
+    first_line = text.splitlines()[0] if text else ""
+    if "out of memory" in text.lower():
+        batch = f" with batch_size {batch_size}" if batch_size is not None else ""
+        return f"out of memory on {device}{batch}: try a smaller batch or a smaller model"
+    if isinstance(exc, ValueError) and first_line:
+        return first_line
+    return f"{type(exc).__name__}: {first_line}" if first_line else type(exc).__name__
+
+
+__all__ = ["ApiReporter", "describe_error"]

@@ -1,0 +1,88 @@
+"""Run one queued training job end to end through the API (the Celery task is a thin wrapper)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from typing import Any
+
+import torch
+
+from models import build_model
+from trainboard.client import Client, TrainboardError
+from worker.data import load_splits
+from worker.hparams import Hparams
+from worker.reporting import ApiReporter, describe_error
+from worker.train import FitResult, fit, predict, resolve_device, set_seed, to_device
+
+logger = logging.getLogger(__name__)
+
+
+def worker_name() -> str:
+    """ "host:pid", how the server names the process that trains a run."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def train_run(
+    client: Client, run: dict[str, Any], *, device: torch.device, progress_interval_s: float = 2.0
+) -> FitResult:
+    """Train a started run from its resolved config, resuming from its checkpoint; posts predictions."""
+    run_id = int(run["id"])
+    config = run.get("config") or {}
+    hparams = Hparams.from_dict(config.get("hparams"))
+    splits = load_splits(run["dataset"], train_fraction=hparams.train_fraction, normalize=hparams.normalize)
+    info = splits.info
+    set_seed(hparams.seed)
+    model = build_model(
+        config.get("model") or {"name": "mlp"},
+        input_shape=info.input_shape,
+        n_classes=info.n_classes,
+        keep_prob=hparams.keep_prob,
+    )
+    checkpoint = client.get_checkpoint(run_id)
+    result = fit(
+        model,
+        splits,
+        hparams,
+        device=device,
+        reporter=ApiReporter(client, run_id),
+        checkpoint=checkpoint,
+        progress_interval_s=progress_interval_s,
+    )
+    if result.status == "succeeded":
+        for split in ("dev", "test"):
+            client.log_predictions(run_id, split, predict(model, to_device(splits.by_name(split), device)))
+    return result
+
+
+def execute(run_id: int, *, client: Client, device_setting: str = "auto") -> str:
+    """Claim, train and finish one run; returns the final status ("skipped" for a finished run)."""
+    try:
+        device = resolve_device(device_setting)
+        run = client.start_run(run_id, worker=worker_name(), device=str(device))
+    except TrainboardError as exc:
+        if exc.status_code == 409:
+            logger.info("run %d has already finished; nothing to do", run_id)
+            return "skipped"
+        raise
+    if run.get("external"):
+        logger.warning("run %d is an external run; workers do not train those", run_id)
+        return "skipped"
+    batch_size = ((run.get("config") or {}).get("hparams") or {}).get("batch_size")
+    try:
+        result = train_run(client, run, device=device)
+    except Exception as exc:
+        message = describe_error(exc, device=str(device), batch_size=batch_size)
+        logger.exception("run %d failed: %s", run_id, message)
+        client.finish_run(run_id, "failed", message)
+        return "failed"
+    if result.status == "cancelled":
+        logger.info("run %d stopped: no longer running on the server", run_id)
+        return "cancelled"
+    client.finish_run(run_id, result.status, result.error)
+    logger.info("run %d %s after %d epochs", run_id, result.status, result.epochs_run)
+    return result.status
+
+
+__all__ = ["execute", "train_run", "worker_name"]

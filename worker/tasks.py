@@ -1,0 +1,33 @@
+"""Celery tasks: thin wrappers that hand a run id to the runner."""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+import torch
+from celery.signals import worker_process_init
+
+from trainboard.client import Client
+from trainboard.settings import get_settings
+from worker import runner
+from worker.celery_app import TRAIN_TASK, app
+
+logger = logging.getLogger(__name__)
+
+
+@worker_process_init.connect
+def configure_process(**_: Any) -> None:
+    """Share the CPU cores between the worker's training processes."""
+    settings = get_settings()
+    threads = max(1, (os.cpu_count() or 1) // settings.worker_concurrency)
+    torch.set_num_threads(threads)
+    logger.info("worker process ready: %d torch threads, device %s", threads, settings.device)
+
+
+@app.task(name=TRAIN_TASK)
+def train(run_id: int) -> str:
+    """Train run `run_id` (a second delivery of a finished run does nothing)."""
+    with Client() as client:
+        return runner.execute(run_id, client=client, device_setting=get_settings().device)

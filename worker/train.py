@@ -1,0 +1,367 @@
+"""The training loop as plain functions: no HTTP, no Celery; results go to a `Reporter` callback."""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from worker.augment import augment_images
+from worker.checkpoint import TrainState, load_checkpoint, save_checkpoint
+from worker.data import Split, Splits
+from worker.hparams import Hparams
+from worker.optim import learning_rate, make_optimizer, set_learning_rate
+
+logger = logging.getLogger(__name__)
+
+EVAL_BATCH_SIZE = 4096
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A heartbeat: where training is and how fast it goes."""
+
+    epoch: int
+    epochs: int
+    step: int
+    steps: int
+    examples_per_sec: float | None = None
+    eta_s: float | None = None
+
+
+class Reporter(Protocol):
+    """Where `fit` sends what it learns; the worker posts it to the server, tests record it."""
+
+    def on_progress(self, progress: Progress) -> bool:
+        """Report progress; return False when the run was cancelled and training must stop."""
+        ...
+
+    def on_epoch(self, epoch: int, metrics: dict[str, float]) -> None:
+        """Metrics for `epoch` (step 0 carries one-off figures such as param_count)."""
+        ...
+
+    def on_checkpoint(self, epoch: int, data: bytes) -> None:
+        """Checkpoint bytes after `epoch`, from which `fit` can resume."""
+        ...
+
+
+@dataclass(frozen=True)
+class FitResult:
+    """How training ended: status is "succeeded", "diverged" or "cancelled"."""
+
+    status: str
+    error: str | None
+    epochs_run: int
+    best_epoch: int | None
+    metrics: dict[str, float]
+
+
+@dataclass(frozen=True)
+class TensorSplit:
+    """A split moved to the device once; batches are cut by index."""
+
+    x: torch.Tensor
+    y: torch.Tensor
+    ids: np.ndarray
+
+
+class Diverged(Exception):
+    """The loss stopped being a finite number."""
+
+
+def resolve_device(setting: str = "auto") -> torch.device:
+    """The torch device a "device" setting names: auto means CUDA when present, else CPU."""
+    if setting == "auto":
+        setting = "cuda" if torch.cuda.is_available() else "cpu"
+    device = torch.device(setting)
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"device {setting!r} was asked for, but CUDA is not available")
+        torch.backends.cudnn.benchmark = True
+    return device
+
+
+def set_seed(seed: int) -> None:
+    """Seed torch's generators (call before building the model so its initial weights repeat)."""
+    torch.manual_seed(seed)
+
+
+def to_device(split: Split, device: torch.device) -> TensorSplit:
+    """Copy a numpy split to `device` whole (the datasets are small)."""
+    return TensorSplit(torch.from_numpy(split.x).to(device), torch.from_numpy(split.y).to(device), split.ids)
+
+
+def diverged_message(value: float, *, epoch: int, step: int) -> str:
+    """The one-line reason shown for a diverged run."""
+    what = "NaN" if math.isnan(value) else "infinite"
+    return f"loss became {what} at epoch {epoch}, step {step}: try a lower learning rate or gradient clipping"
+
+
+def steps_per_epoch(n_examples: int, batch_size: int) -> int:
+    """Optimizer steps in one epoch (a trailing batch of one example is skipped)."""
+    full, rest = divmod(n_examples, batch_size)
+    return max(1, full + (1 if rest > 1 or (rest == 1 and n_examples == 1) else 0))
+
+
+def train_one_epoch(
+    model: nn.Module,
+    data: TensorSplit,
+    optimizer: torch.optim.Optimizer,
+    *,
+    hparams: Hparams,
+    epoch: int,
+    first_step: int,
+    shuffle: torch.Generator,
+    augment: torch.Generator,
+    on_step: Callable[[int, int], bool],
+) -> bool:
+    """One pass over `data` in shuffled mini-batches; returns False when `on_step(step, n)` asked to stop.
+
+    Raises Diverged when a mini-batch loss is not finite.
+    """
+    model.train()
+    n = len(data.y)
+    order = torch.randperm(n, generator=shuffle).to(data.x.device)
+    starts = range(0, n, hparams.batch_size)
+    step = first_step
+    for start in starts:
+        index = order[start : start + hparams.batch_size]
+        if len(index) == 1 and n > 1:
+            continue  # a lone example breaks batch norm and adds only noise
+        x, y = data.x[index], data.y[index]
+        if hparams.augment and x.dim() == 4:
+            x = augment_images(x, augment)
+        loss = F.cross_entropy(model(x), y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if hparams.grad_clip is not None:
+            nn.utils.clip_grad_norm_(model.parameters(), hparams.grad_clip)
+        step += 1
+        value = loss.item()
+        if not math.isfinite(value):
+            raise Diverged(diverged_message(value, epoch=epoch, step=step))
+        optimizer.step()
+        if not on_step(step, len(index)):
+            return False
+    return True
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, data: TensorSplit) -> tuple[float, float]:
+    """(error rate, mean cross-entropy) of `model` on `data`, in eval mode."""
+    was_training = model.training
+    model.eval()
+    wrong, total_loss = 0, 0.0
+    for start in range(0, len(data.y), EVAL_BATCH_SIZE):
+        x, y = data.x[start : start + EVAL_BATCH_SIZE], data.y[start : start + EVAL_BATCH_SIZE]
+        logits = model(x)  # (B, K)
+        total_loss += F.cross_entropy(logits, y, reduction="sum").item()
+        wrong += (logits.argmax(dim=1) != y).sum().item()
+    model.train(was_training)
+    n = max(1, len(data.y))
+    return wrong / n, total_loss / n
+
+
+@torch.no_grad()
+def predict(model: nn.Module, data: TensorSplit) -> list[dict[str, Any]]:
+    """Per-example predictions: label, predicted, confidence (max softmax) and cross-entropy loss."""
+    was_training = model.training
+    model.eval()
+    rows: list[dict[str, Any]] = []
+    for start in range(0, len(data.y), EVAL_BATCH_SIZE):
+        x, y = data.x[start : start + EVAL_BATCH_SIZE], data.y[start : start + EVAL_BATCH_SIZE]
+        logits = model(x)  # (B, K)
+        losses = F.cross_entropy(logits, y, reduction="none").tolist()
+        confidence, predicted = F.softmax(logits, dim=1).max(dim=1)
+        for i, (label, guess, conf, loss) in enumerate(
+            zip(y.tolist(), predicted.tolist(), confidence.tolist(), losses, strict=True)
+        ):
+            rows.append(
+                {
+                    "example_id": str(data.ids[start + i]),
+                    "label": label,
+                    "predicted": guess,
+                    "confidence": conf if math.isfinite(conf) else None,
+                    "loss": loss if math.isfinite(loss) else None,
+                }
+            )
+    model.train(was_training)
+    return rows
+
+
+@torch.no_grad()
+def measure_latency(model: nn.Module, input_shape: tuple[int, ...], device: torch.device) -> dict[str, float]:
+    """Inference milliseconds per example at batch sizes 1 and 256 (zeros in, so no RNG is used)."""
+    was_training = model.training
+    model.eval()
+    result = {}
+    for batch, repeats in ((1, 30), (256, 5)):
+        x = torch.zeros(batch, *input_shape, device=device)
+        model(x)  # warm-up
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        start = time.perf_counter()
+        for _ in range(repeats):
+            model(x)
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        result[f"latency_ms_b{batch}"] = (time.perf_counter() - start) * 1000 / (repeats * batch)
+    model.train(was_training)
+    return result
+
+
+def epoch_metrics(model: nn.Module, data: dict[str, TensorSplit], lr: float) -> dict[str, float]:
+    """The canonical per-epoch metrics on all four splits."""
+    metrics: dict[str, float] = {"lr": lr}
+    for split in ("train", "train_dev", "dev", "test"):
+        if len(data[split].y) == 0:
+            continue
+        error, loss = evaluate(model, data[split])
+        metrics[f"{split}_error"] = error
+        if split in ("train", "dev"):
+            metrics[f"{split}_loss"] = loss
+    return metrics
+
+
+def update_best(state: TrainState, model: nn.Module, epoch: int, dev_error: float) -> None:
+    """Remember the epoch with the lowest dev error (the earliest on ties)."""
+    if dev_error < state.best_dev_error:
+        state.best_epoch, state.best_dev_error, state.epochs_since_best = epoch, dev_error, 0
+        state.best_model = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    else:
+        state.epochs_since_best += 1
+
+
+class _Pacer:
+    """Calls `reporter.on_progress` at most every `interval_s` seconds during an epoch."""
+
+    def __init__(
+        self, reporter: Reporter, *, epochs: int, steps: int, first_step: int, interval_s: float
+    ) -> None:
+        self.reporter, self.epochs, self.steps, self.interval_s = reporter, epochs, steps, interval_s
+        self.started = self.last = time.perf_counter()
+        self.first_step, self.examples, self.epoch = first_step, 0, 1
+
+    def report(self, step: int, examples: int, *, force: bool = False) -> bool:
+        self.examples += examples
+        now = time.perf_counter()
+        if not force and now - self.last < self.interval_s:
+            return True
+        elapsed = max(now - self.started, 1e-9)
+        done = step - self.first_step
+        eta = elapsed / done * (self.steps - step) if done > 0 else None
+        progress = Progress(self.epoch, self.epochs, step, self.steps, self.examples / elapsed, eta)
+        self.last = now
+        return self.reporter.on_progress(progress)
+
+
+def fit(
+    model: nn.Module,
+    splits: Splits,
+    hparams: Hparams | dict[str, Any],
+    *,
+    device: torch.device,
+    reporter: Reporter,
+    checkpoint: bytes | None = None,
+    progress_interval_s: float = 2.0,
+) -> FitResult:
+    """Train `model` on `splits`, reporting metrics, progress and checkpoints; resumes from `checkpoint`.
+
+    When early stopping is on, the model ends with the weights of its best dev-error epoch.
+    """
+    hp = hparams if isinstance(hparams, Hparams) else Hparams.from_dict(hparams)
+    model.to(device)
+    if device.type == "cpu":
+        torch.use_deterministic_algorithms(True, warn_only=True)
+    data = {name: to_device(splits.by_name(name), device) for name in ("train", "train_dev", "dev", "test")}
+    optimizer = make_optimizer(model, hp)
+    generators = {
+        "shuffle": torch.Generator().manual_seed(hp.seed),
+        "augment": torch.Generator().manual_seed(hp.seed + 1),
+    }
+    if checkpoint is not None:
+        state = load_checkpoint(checkpoint, model=model, optimizer=optimizer, generators=generators)
+        logger.info("resuming after epoch %d", state.epoch)
+    else:
+        state = TrainState()
+        count = float(sum(p.numel() for p in model.parameters()))
+        reporter.on_epoch(
+            0, {"param_count": count, **measure_latency(model, splits.info.input_shape, device)}
+        )
+    per_epoch = steps_per_epoch(len(data["train"].y), hp.batch_size)
+    pacer = _Pacer(
+        reporter,
+        epochs=hp.epochs,
+        steps=per_epoch * hp.epochs,
+        first_step=state.step,
+        interval_s=progress_interval_s,
+    )
+    stopped_early = False
+    for epoch in range(state.epoch + 1, hp.epochs + 1):
+        lr = learning_rate(epoch, hp)
+        set_learning_rate(optimizer, lr)
+        pacer.epoch = epoch
+        try:
+            kept_going = train_one_epoch(
+                model,
+                data["train"],
+                optimizer,
+                hparams=hp,
+                epoch=epoch,
+                first_step=state.step,
+                shuffle=generators["shuffle"],
+                augment=generators["augment"],
+                on_step=pacer.report,
+            )
+        except Diverged as exc:
+            return FitResult("diverged", str(exc), epoch, state.best_epoch, state.last_metrics)
+        if not kept_going:
+            return FitResult("cancelled", None, epoch, state.best_epoch, state.last_metrics)
+        state.step = epoch * per_epoch
+        metrics = epoch_metrics(model, data, lr)
+        bad = sorted(key for key, value in metrics.items() if not math.isfinite(value))
+        if bad:
+            message = f"{bad[0]} became {metrics[bad[0]]} at epoch {epoch}: try a lower learning rate"
+            return FitResult("diverged", message, epoch, state.best_epoch, state.last_metrics)
+        reporter.on_epoch(epoch, metrics)
+        state.epoch, state.last_metrics = epoch, metrics
+        if hp.early_stopping_patience is not None:
+            update_best(state, model, epoch, metrics.get("dev_error", metrics["train_error"]))
+            stopped_early = state.epochs_since_best >= hp.early_stopping_patience
+        reporter.on_checkpoint(
+            epoch, save_checkpoint(model=model, optimizer=optimizer, state=state, generators=generators)
+        )
+        if not pacer.report(state.step, 0, force=True):
+            return FitResult("cancelled", None, epoch, state.best_epoch, state.last_metrics)
+        if stopped_early:
+            logger.info("early stopping after epoch %d; best was epoch %s", epoch, state.best_epoch)
+            break
+    if state.best_model is not None:
+        model.load_state_dict(state.best_model)
+        reporter.on_epoch(state.epoch, {"best_epoch": float(state.best_epoch or 0)})
+    return FitResult("succeeded", None, state.epoch, state.best_epoch, state.last_metrics)
+
+
+__all__ = [
+    "Diverged",
+    "FitResult",
+    "Progress",
+    "Reporter",
+    "TensorSplit",
+    "evaluate",
+    "fit",
+    "measure_latency",
+    "predict",
+    "resolve_device",
+    "set_seed",
+    "to_device",
+    "train_one_epoch",
+]
