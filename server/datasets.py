@@ -44,7 +44,7 @@ BUILTIN_DATASETS: dict[str, DatasetInfo] = {
             n_classes=10,
             n_examples=1797,
             description="Handwritten digits, 8x8 grey images, 10 classes (scikit-learn).",
-            default_hparams={"epochs": 30, "batch_size": 64, "lr": 0.003},
+            default_hparams={"epochs": 30, "batch_size": 64, "lr": 0.001},
         ),
         DatasetInfo(
             name="digits-shifted",
@@ -54,7 +54,7 @@ BUILTIN_DATASETS: dict[str, DatasetInfo] = {
             n_examples=1797,
             description="Digits whose dev and test examples are blurred, noisy and shifted: "
             "train and dev come from different distributions, so data mismatch shows.",
-            default_hparams={"epochs": 30, "batch_size": 64, "lr": 0.003},
+            default_hparams={"epochs": 30, "batch_size": 64, "lr": 0.001},
         ),
         DatasetInfo(
             name="breast_cancer",
@@ -63,7 +63,7 @@ BUILTIN_DATASETS: dict[str, DatasetInfo] = {
             n_classes=2,
             n_examples=569,
             description="Breast cancer Wisconsin, 30 features, benign or malignant (scikit-learn).",
-            default_hparams={"epochs": 40, "batch_size": 32, "lr": 0.003},
+            default_hparams={"epochs": 30, "batch_size": 32, "lr": 0.001},
         ),
         DatasetInfo(
             name="wine",
@@ -72,7 +72,7 @@ BUILTIN_DATASETS: dict[str, DatasetInfo] = {
             n_classes=3,
             n_examples=178,
             description="Wine recognition, 13 chemical features, 3 cultivars (scikit-learn).",
-            default_hparams={"epochs": 60, "batch_size": 16, "lr": 0.003},
+            default_hparams={"epochs": 40, "batch_size": 16, "lr": 0.001},
         ),
     )
 }

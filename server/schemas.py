@@ -125,7 +125,7 @@ class Hparams(BaseModel):
     batch_size: int = Field(
         default=64, ge=1, le=1_000_000, description="Mini-batch size (1 up to the whole set)."
     )
-    lr: float = Field(default=0.003, gt=0, le=10, description="Learning rate.")
+    lr: float = Field(default=0.001, gt=0, le=10, description="Learning rate.")
     optimizer: Literal["sgd", "momentum", "rmsprop", "adam"] = Field(default="adam", description="Optimiser.")
     beta: float = Field(default=0.9, ge=0, lt=1, description="Momentum / RMSprop decay beta.")
     beta1: float = Field(default=0.9, ge=0, lt=1, description="Adam's first-moment beta.")

@@ -1,0 +1,105 @@
+"""Real server and worker processes for end-to-end tests."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+TERMINAL = {"succeeded", "failed", "diverged", "cancelled"}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def trainboard_env(home: Path, **settings: str) -> dict[str, str]:
+    """The environment of a child process: our settings, none inherited from the developer's shell."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRAINBOARD_")}
+    env.update({"TRAINBOARD_HOME": str(home), "PYTHONUNBUFFERED": "1"})
+    env.update({f"TRAINBOARD_{k.upper()}": v for k, v in settings.items()})
+    return env
+
+
+def wait_until(predicate, timeout: float, what: str, interval: float = 0.25):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _server_up(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/api/v1/health", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+@contextmanager
+def server_process(env: dict[str, str], log: Path) -> Iterator[str]:
+    """`trainboard serve` on a free port (migrating its database first); yields its URL."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {**env, "TRAINBOARD_SERVER_URL": url}
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "trainboard.cli", "serve", "--port", str(port)],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_until(lambda: process.poll() is not None or _server_up(url), 60, "the server to start")
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}:\n{log.read_text()[-3000:]}")
+        yield url
+    finally:
+        _stop(process)
+
+
+@contextmanager
+def worker_process(env: dict[str, str], server_url: str, log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """`trainboard worker` reporting to `server_url`."""
+    env = {**env, "TRAINBOARD_SERVER_URL": server_url}
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "trainboard.cli", "worker", "--concurrency", "1"],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        yield process
+    finally:
+        _stop(process)
+
+
+def wait_for_run(client, run_id: int, timeout: float = 180) -> dict:  # type: ignore[no-untyped-def]
+    """Poll the run until it reaches a final status; returns it."""
+    return wait_until(
+        lambda: (run := client.get_run(run_id))["status"] in TERMINAL and run,
+        timeout,
+        f"run {run_id} to finish",
+    )
