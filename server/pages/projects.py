@@ -1,0 +1,287 @@
+"""Project pages: the list with its "new project" form, and one project with its runs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Query, Request, Response
+from pydantic import BaseModel, ValidationError
+
+from server.datasets import BUILTIN_DATASETS, EXTERNAL, DatasetInfo, get_dataset
+from server.db import SessionDep
+from server.errors import Conflict, InvalidInput
+from server.pages.common import FormErrors, PageAuth, PageRoute, check_csrf, redirect, render, url_with
+from server.schemas import ProjectCreate, ProjectRead, ProjectUpdate, RunRead, RunStatus
+from server.services import projects, runs
+
+router = APIRouter(route_class=PageRoute, dependencies=[PageAuth])
+
+PROJECTS_PER_PAGE = 50
+RUNS_PER_PAGE = 25
+STATUSES = ("queued", "running", "succeeded", "failed", "diverged", "cancelled")
+METRIC_CHOICES = ("dev_error", "test_error", "train_error", "train_dev_error", "dev_loss")
+LABELS = {
+    "name": "Name",
+    "dataset": "Dataset",
+    "human_level_error": "Human-level error",
+    "optimizing_metric": "Optimizing metric",
+}
+
+
+class ProjectForm(BaseModel):
+    """The new-project form as the browser sends it: text, converted and checked by ProjectCreate."""
+
+    csrf_token: str = ""
+    name: str = ""
+    dataset: str = "digits"
+    human_level_error: str = ""  # percent, e.g. "0.5" for 0.5 %
+    optimizing_metric: str = "dev_error"
+
+
+class ProjectEditForm(BaseModel):
+    csrf_token: str = ""
+    human_level_error: str = ""
+    optimizing_metric: str = "dev_error"
+
+
+@dataclass(frozen=True)
+class DatasetChoice:
+    name: str
+    description: str
+
+
+def dataset_choices() -> list[DatasetChoice]:
+    builtin = [DatasetChoice(d.name, d.description) for d in BUILTIN_DATASETS.values()]
+    return [*builtin, DatasetChoice(EXTERNAL, "No built-in data: your own script trains and logs its runs.")]
+
+
+@dataclass
+class ProjectsContext:
+    projects: list[ProjectRead]
+    total: int
+    prev_url: str | None
+    next_url: str | None
+    datasets: list[DatasetChoice]
+    metrics: tuple[str, ...]
+    form: ProjectForm
+    errors: FormErrors = field(default_factory=FormErrors)
+
+
+@dataclass(frozen=True)
+class Column:
+    """A runs-table header: its label, the link that sorts by it, and the arrow showing the current sort."""
+
+    label: str
+    href: str | None
+    arrow: str
+    numeric: bool
+
+
+@dataclass
+class ProjectContext:
+    project: ProjectRead
+    dataset: DatasetInfo | None
+    runs: list[RunRead]
+    total: int
+    columns: list[Column]
+    sort: str
+    status: str | None
+    statuses: tuple[str, ...]
+    first_row: int
+    prev_url: str | None
+    next_url: str | None
+    metrics: tuple[str, ...]
+    form: ProjectEditForm
+    errors: FormErrors = field(default_factory=FormErrors)
+
+
+def _percent_to_fraction(text: str, errors: FormErrors) -> float | None:
+    """ "0.5" (%) -> 0.005; blank -> None; anything else is a form error naming the field."""
+    text = text.strip().removesuffix("%").strip()
+    if not text:
+        return None
+    try:
+        percent = float(text)
+    except ValueError:
+        errors.add(
+            "human_level_error",
+            f"Human-level error (human_level_error): enter a percentage, e.g. 0.5, but got {text!r}",
+        )
+        return None
+    if not 0 <= percent <= 100:
+        errors.add(
+            "human_level_error",
+            f"Human-level error (human_level_error): must be between 0 and 100 %, but got {percent:g}",
+        )
+        return None
+    return percent / 100
+
+
+def _pydantic_errors(exc: ValidationError) -> FormErrors:
+    errors = FormErrors()
+    for error in exc.errors():
+        name = str(error["loc"][0]) if error["loc"] else "name"
+        message = error["msg"].removeprefix("Value error, ")
+        errors.add(name, f"{LABELS.get(name, name)} ({name}): {message}")
+    return errors
+
+
+def _projects_context(session: Any, offset: int, form: ProjectForm, errors: FormErrors) -> ProjectsContext:
+    page = projects.list_projects(session=session, name=None, limit=PROJECTS_PER_PAGE, offset=offset)
+    prev_offset = max(offset - PROJECTS_PER_PAGE, 0)
+    return ProjectsContext(
+        projects=page.items,
+        total=page.total,
+        prev_url=url_with("/", {"offset": prev_offset or None}) if offset > 0 else None,
+        next_url=url_with("/", {"offset": offset + PROJECTS_PER_PAGE})
+        if offset + PROJECTS_PER_PAGE < page.total
+        else None,
+        datasets=dataset_choices(),
+        metrics=METRIC_CHOICES,
+        form=form,
+        errors=errors,
+    )
+
+
+@router.get("/")
+def read_projects(request: Request, session: SessionDep, offset: Annotated[int, Query(ge=0)] = 0) -> Response:
+    """All projects, newest first, and the form that creates one."""
+    context = _projects_context(session, offset, ProjectForm(), FormErrors())
+    return render(request, "projects/list.html", context)
+
+
+@router.post("/projects")
+def create_project(request: Request, session: SessionDep, form: Annotated[ProjectForm, Form()]) -> Response:
+    """Create a project from the form (the same service as POST /api/v1/projects)."""
+    check_csrf(request, form.csrf_token)
+    errors = FormErrors()
+    human = _percent_to_fraction(form.human_level_error, errors)
+    if not errors:
+        try:
+            data = ProjectCreate(
+                name=form.name,
+                dataset=form.dataset,
+                human_level_error=human,
+                optimizing_metric=form.optimizing_metric,
+            )
+            project = projects.create_project(session=session, data=data)
+        except ValidationError as exc:
+            errors = _pydantic_errors(exc)
+        except InvalidInput as exc:
+            errors.add(str(exc.loc[-1]), f"{LABELS.get(str(exc.loc[-1]), '')} ({exc.loc[-1]}): {exc.message}")
+        except Conflict as exc:
+            errors.add("name", f"Name (name): {exc.message}")
+        else:
+            return redirect(f"/projects/{project.id}", f"Project {project.name!r} created.")
+    context = _projects_context(session, 0, form, errors)
+    return render(request, "projects/list.html", context, status_code=422)
+
+
+def _sort_columns(project_id: int, sort: str, status: str | None) -> list[Column]:
+    columns = []
+    for label, key, numeric in (
+        ("Name", "name", False),
+        ("Status", "status", False),
+        ("Progress", None, False),
+        ("Train error", "train_error", True),
+        ("Train-dev error", "train_dev_error", True),
+        ("Dev error", "dev_error", True),
+        ("Test error", "test_error", True),
+        ("Created", "created_at", False),
+        ("Parent", None, False),
+    ):
+        if key is None:
+            columns.append(Column(label, None, "", numeric))
+            continue
+        current = sort.lstrip("-") == key
+        descending = sort.startswith("-")
+        # A click on the current column flips it; a click elsewhere sorts ascending (errors: best first).
+        target = (key if descending else f"-{key}") if current else key
+        arrow = ("▼" if descending else "▲") if current else ""
+        href = url_with(f"/projects/{project_id}", {"sort": target, "status": status})
+        columns.append(Column(label, href, arrow, numeric))
+    return columns
+
+
+def _project_context(
+    session: Any,
+    project_id: int,
+    *,
+    sort: str,
+    status: str | None,
+    offset: int,
+    form: ProjectEditForm | None,
+    errors: FormErrors,
+) -> ProjectContext:
+    project = projects.get_project(session=session, project_id=project_id)
+    count = projects.run_counts(session=session, project_ids=[project.id]).get(project.id, 0)
+    page = runs.list_runs(
+        session=session, project_id=project.id, status=status, sort=sort, limit=RUNS_PER_PAGE, offset=offset
+    )
+    base = f"/projects/{project.id}"
+    keep = {"sort": sort if sort != "-id" else None, "status": status}
+    if form is None:
+        human = project.human_level_error
+        form = ProjectEditForm(
+            human_level_error=f"{human * 100:g}" if human is not None else "",
+            optimizing_metric=project.optimizing_metric,
+        )
+    return ProjectContext(
+        project=projects.to_read(project, count),
+        dataset=get_dataset(project.dataset),
+        runs=page.items,
+        total=page.total,
+        columns=_sort_columns(project.id, sort, status),
+        sort=sort,
+        status=status,
+        statuses=STATUSES,
+        first_row=offset + 1,
+        prev_url=url_with(base, {**keep, "offset": max(offset - RUNS_PER_PAGE, 0) or None})
+        if offset
+        else None,
+        next_url=url_with(base, {**keep, "offset": offset + RUNS_PER_PAGE})
+        if offset + RUNS_PER_PAGE < page.total
+        else None,
+        metrics=METRIC_CHOICES,
+        form=form,
+        errors=errors,
+    )
+
+
+@router.get("/projects/{project_id}")
+def read_project(
+    request: Request,
+    project_id: int,
+    session: SessionDep,
+    sort: Annotated[str, Query(max_length=251, pattern=r"^-?[A-Za-z0-9_.\-/:]+$")] = "-id",
+    status: Annotated[RunStatus | None, Query()] = None,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> Response:
+    """One project: its dataset, human-level error and a sortable, filterable, paged table of runs."""
+    context = _project_context(
+        session, project_id, sort=sort, status=status, offset=offset, form=None, errors=FormErrors()
+    )
+    return render(request, "projects/detail.html", context)
+
+
+@router.post("/projects/{project_id}")
+def update_project(
+    request: Request, project_id: int, session: SessionDep, form: Annotated[ProjectEditForm, Form()]
+) -> Response:
+    """Change the human-level error or the optimizing metric."""
+    check_csrf(request, form.csrf_token)
+    errors = FormErrors()
+    human = _percent_to_fraction(form.human_level_error, errors)
+    if not errors:
+        try:
+            data = ProjectUpdate(human_level_error=human, optimizing_metric=form.optimizing_metric)
+            projects.update_project(session=session, project_id=project_id, data=data)
+        except ValidationError as exc:
+            errors = _pydantic_errors(exc)
+        else:
+            return redirect(f"/projects/{project_id}", "Project updated.")
+    context = _project_context(
+        session, project_id, sort="-id", status=None, offset=0, form=form, errors=errors
+    )
+    return render(request, "projects/detail.html", context, status_code=422)

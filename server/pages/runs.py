@@ -1,0 +1,349 @@
+"""Run pages: the new-run form (model + hyperparameters) and one run with its live learning curves."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Query, Request, Response
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+
+import models
+from server.api.deps import QueueDep
+from server.datasets import DatasetInfo, get_dataset
+from server.db import SessionDep
+from server.errors import Conflict, InvalidInput
+from server.pages.common import (
+    FormData,
+    FormErrors,
+    PageAuth,
+    PageRoute,
+    check_csrf,
+    redirect,
+    render,
+    validation_errors,
+)
+from server.pages.forms import FieldError, FormField, as_text, schema_fields, submitted
+from server.schemas import TERMINAL_STATUSES, ErrorItem, Hparams, ProjectRead, RunCreate, RunRead
+from server.services import predictions, projects, runs
+
+router = APIRouter(route_class=PageRoute, dependencies=[PageAuth])
+
+MAIN_HPARAMS = ("epochs", "batch_size", "lr", "optimizer", "l2", "keep_prob", "seed", "train_fraction")
+HPARAM_LABELS = {
+    "epochs": "Epochs",
+    "batch_size": "Batch size",
+    "lr": "Learning rate",
+    "optimizer": "Optimizer",
+    "l2": "L2 regularisation λ",
+    "keep_prob": "Dropout keep probability",
+    "seed": "Seed",
+    "train_fraction": "Training fraction",
+    "beta1": "Adam β1",
+    "beta2": "Adam β2",
+    "beta": "Momentum / RMSprop β",
+    "eps": "Epsilon",
+    "lr_decay": "Learning-rate decay",
+    "early_stopping_patience": "Early-stopping patience",
+    "grad_clip": "Gradient clipping",
+}
+MODEL_LABELS = {
+    "hidden": "Hidden layer sizes",
+    "batch_norm": "Batch normalisation",
+    "use_1x1": "1x1 bottlenecks",
+}
+CANONICAL_KEYS = ("train_error", "train_dev_error", "dev_error", "test_error", "train_loss", "dev_loss", "lr")
+ERRORS_SHOWN = 20
+MAX_POINTS = 2000
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    name: str
+    description: str
+    fields: list[FormField]
+
+
+@dataclass
+class RunFormContext:
+    project: ProjectRead
+    dataset: DatasetInfo | None
+    models: list[ModelChoice]
+    model: str
+    hparams: list[FormField]
+    advanced: list[FormField]
+    name: str
+    parent_id: int | None
+    errors: FormErrors = field(default_factory=FormErrors)
+
+
+@dataclass(frozen=True)
+class Row:
+    key: str
+    value: str
+    numeric: bool = False
+
+
+@dataclass
+class RunContext:
+    run: RunRead
+    project: ProjectRead
+    active: bool
+    model_rows: list[Row]
+    hparam_rows: list[Row]
+    param_rows: list[Row]
+    summary_rows: list[Row]
+    progress: dict[str, Any] | None
+    eta: str
+    errors: list[ErrorItem]
+    errors_total: int
+    page_data: dict[str, Any]
+
+
+def _model_choices(dataset: DatasetInfo, values: dict[str, Any]) -> list[ModelChoice]:
+    """The architectures that fit the dataset, each with its option inputs (`values` fills the chosen one)."""
+    choices = []
+    for name, spec in models.MODELS.items():
+        if dataset.kind not in spec.options.supported_kinds:
+            continue
+        shown = values if values.get("name") == name else {}
+        fields = schema_fields(
+            spec.options,
+            input_prefix=f"m_{name}_",
+            path_prefix="model.",
+            values=shown,
+            labels=MODEL_LABELS,
+            skip=("name",),
+        )
+        description = spec.options.model_fields["name"].description or name
+        choices.append(ModelChoice(name=name, description=description, fields=fields))
+    return choices
+
+
+def _hparam_fields(values: dict[str, Any]) -> list[FormField]:
+    return schema_fields(
+        Hparams, input_prefix="hp_", path_prefix="hparams.", values=values, labels=HPARAM_LABELS
+    )
+
+
+def _form_context(
+    project: ProjectRead,
+    *,
+    model: dict[str, Any],
+    hparams: dict[str, Any],
+    name: str,
+    parent_id: int | None,
+    errors: FormErrors,
+) -> RunFormContext:
+    dataset = get_dataset(project.dataset)
+    fields = _hparam_fields(hparams)
+    choices = _model_choices(dataset, model) if dataset else []
+    default_model = models.DEFAULT_MODEL_BY_KIND.get(dataset.kind, "mlp") if dataset else "mlp"
+    return RunFormContext(
+        project=project,
+        dataset=dataset,
+        models=choices,
+        model=str(model.get("name") or default_model),
+        hparams=[f for f in fields if f.path.removeprefix("hparams.") in MAIN_HPARAMS],
+        advanced=[f for f in fields if f.path.removeprefix("hparams.") not in MAIN_HPARAMS],
+        name=name,
+        parent_id=parent_id,
+        errors=errors,
+    )
+
+
+@router.get("/projects/{project_id}/runs/new")
+def new_run(
+    request: Request,
+    project_id: int,
+    session: SessionDep,
+    parent: Annotated[int | None, Query(ge=1)] = None,
+) -> Response:
+    """The new-run form, filled with the dataset's defaults, or with a parent run's config to start from."""
+    project = projects.to_read(projects.get_project(session=session, project_id=project_id))
+    dataset = get_dataset(project.dataset)
+    hparams: dict[str, Any] = dict(dataset.default_hparams) if dataset else {}
+    model: dict[str, Any] = {}
+    if parent is not None:
+        config = runs.get_run(session=session, run_id=parent).config
+        model = dict(config.get("model") or {})
+        hparams.update(config.get("hparams") or {})
+    context = _form_context(
+        project, model=model, hparams=hparams, name="", parent_id=parent, errors=FormErrors()
+    )
+    return render(request, "runs/new.html", context)
+
+
+def _input_for(model_name: str) -> Any:
+    def input_for(loc: tuple[str | int, ...]) -> str:
+        # `loc` is a config path without "body" and "config": ("hparams", "lr"), ("model", "hidden", 0).
+        if loc[:1] == ("hparams",) and len(loc) > 1:
+            return f"hp_{loc[1]}"
+        if loc[:1] == ("model",) and len(loc) > 1:
+            return "model" if loc[1] == "name" else f"m_{model_name}_{loc[1]}"
+        return str(loc[0]) if loc else "name"
+
+    return input_for
+
+
+def _label_for(context: RunFormContext) -> Any:
+    labels = {f.input_name: f.label for f in [*context.hparams, *context.advanced]}
+    for choice in context.models:
+        labels.update({f.input_name: f.label for f in choice.fields})
+    labels.update(model="Model", name="Run name", parent_id="Parent run")
+    return lambda input_name: labels.get(input_name, "")
+
+
+def _submission(context: RunFormContext, form: dict[str, str]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(model config, hparams) from the form; raises FieldError for values the schema cannot even read."""
+    choice = next((c for c in context.models if c.name == context.model), None)
+    if choice is None:
+        known = ", ".join(c.name for c in context.models)
+        raise FieldError("model", f"Model (model.name): choose one of {known}, but got {context.model!r}")
+    model = {"name": choice.name, **submitted(choice.fields, form)}
+    return model, submitted([*context.hparams, *context.advanced], form)
+
+
+@router.post("/projects/{project_id}/runs")
+def create_run(
+    request: Request, project_id: int, session: SessionDep, queue: QueueDep, form: FormData
+) -> Response:
+    """Queue a run from the form (the same service as POST /api/v1/runs) and open its page."""
+    check_csrf(request, form.get("csrf_token"))
+    project = projects.to_read(projects.get_project(session=session, project_id=project_id))
+    parent_text = form.get("parent_id", "").strip()
+    model_name = form.get("model", "").strip()
+    # Re-render with what was typed: rebuild the inputs from the submitted text.
+    typed = {k.removeprefix("hp_"): v for k, v in form.items() if k.startswith("hp_")}
+    typed_model = {
+        k.removeprefix(f"m_{model_name}_"): v for k, v in form.items() if k.startswith(f"m_{model_name}_")
+    }
+    context = _form_context(
+        project,
+        model={"name": model_name, **typed_model},
+        hparams={f: typed.get(f, "") for f in Hparams.model_fields},
+        name=form.get("name", ""),
+        parent_id=int(parent_text) if parent_text.isdigit() else None,
+        errors=FormErrors(),
+    )
+    try:
+        model, hparams = _submission(context, form)
+        data = RunCreate.model_validate(
+            {
+                "project_id": project.id,
+                "name": form.get("name", "").strip() or None,
+                "parent_id": parent_text or None,
+                "config": {"model": model, "hparams": hparams},
+            }
+        )
+        run = runs.create_run(session=session, data=data, queue=queue)
+    except FieldError as exc:
+        context.errors.add(exc.input_name, exc.message)
+    except ValidationError as exc:
+        context.errors = validation_errors(
+            exc, input_for=_input_for(model_name), label_for=_label_for(context), skip=("config",)
+        )
+    except InvalidInput as exc:
+        loc = tuple(part for part in exc.loc if part not in ("body", "config"))
+        input_name = _input_for(model_name)(loc)
+        path = ".".join(str(p) for p in loc if not str(p).isdigit())
+        label = _label_for(context)(input_name)
+        context.errors.add(
+            input_name, f"{label} ({path}): {exc.message}" if label else f"{path}: {exc.message}"
+        )
+    else:
+        return redirect(f"/runs/{run.id}", f"Run {run.name!r} queued: a worker will pick it up.")
+    return render(request, "runs/new.html", context, status_code=422)
+
+
+def _rows(values: dict[str, Any]) -> list[Row]:
+    rows = []
+    for key, value in values.items():
+        text = (
+            value
+            if isinstance(value, str)
+            else json.dumps(value)
+            if isinstance(value, dict)
+            else as_text(value)
+        )
+        if isinstance(value, bool):
+            text = "yes" if value else "no"
+        numeric = isinstance(value, int | float) and not isinstance(value, bool)
+        rows.append(Row(key=key, value=text if text != "" else "—", numeric=numeric))
+    return rows
+
+
+def _summary_rows(summary: dict[str, float]) -> list[Row]:
+    keys = [k for k in CANONICAL_KEYS if k in summary] + sorted(k for k in summary if k not in CANONICAL_KEYS)
+    rows = []
+    for key in keys:
+        value = summary[key]
+        text = f"{value * 100:.2f} %" if key.endswith("_error") else f"{value:.4g}"
+        rows.append(Row(key=key, value=text, numeric=True))
+    return rows
+
+
+def format_eta(seconds: float | None) -> str:
+    """ETA as people read it: "45 s", "3 min 20 s", "2 h 5 min"."""
+    if seconds is None:
+        return "—"
+    total = int(round(seconds))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours} h {minutes} min"
+    if minutes:
+        return f"{minutes} min {secs} s"
+    return f"{secs} s"
+
+
+def _run_context(session: Session, run_id: int) -> RunContext:
+    run = runs.get_run(session=session, run_id=run_id)
+    read = runs.to_read(run)
+    project = projects.to_read(run.project)
+    errors = predictions.list_errors(session=session, run_id=run.id, split="dev", limit=ERRORS_SHOWN)
+    active = read.status not in TERMINAL_STATUSES
+    config = read.config or {}
+    return RunContext(
+        run=read,
+        project=project,
+        active=active,
+        model_rows=_rows(dict(config.get("model") or {})),
+        hparam_rows=_rows(dict(config.get("hparams") or {})),
+        param_rows=_rows(read.params),
+        summary_rows=_summary_rows(read.summary),
+        progress=read.progress if active else None,
+        eta=format_eta((read.progress or {}).get("eta_s")),
+        errors=errors.items,
+        errors_total=errors.total,
+        page_data={
+            "id": read.id,
+            "status": read.status,
+            "active": active,
+            "run_url": f"/api/v1/runs/{read.id}",
+            "metrics_url": f"/api/v1/runs/{read.id}/metrics/",
+            "max_points": MAX_POINTS,
+            "human_level_error": project.human_level_error,
+        },
+    )
+
+
+@router.get("/runs/{run_id}")
+def read_run(request: Request, run_id: int, session: SessionDep) -> Response:
+    """One run: status, progress, config, summary, learning curves and misclassified dev examples."""
+    return render(request, "runs/detail.html", _run_context(session, run_id))
+
+
+@router.post("/runs/{run_id}/cancel")
+def cancel_run(
+    request: Request, run_id: int, session: SessionDep, csrf_token: Annotated[str, Form()] = ""
+) -> Response:
+    """Cancel a queued or running run."""
+    check_csrf(request, csrf_token)
+    try:
+        run = runs.cancel_run(session=session, run_id=run_id)
+    except Conflict as exc:
+        return redirect(f"/runs/{run_id}", exc.message, level="warning")
+    return redirect(f"/runs/{run.id}", f"Run {run.name!r} cancelled.", level="info")

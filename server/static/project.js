@@ -1,0 +1,55 @@
+// Project page: refresh the rows of queued and running runs every 2 s until none is left.
+"use strict";
+
+(function () {
+  var ACTIVE = ["queued", "running"];
+  var INTERVAL_MS = 2000;
+
+  function pct(value) {
+    return value === undefined || value === null ? "—" : (value * 100).toFixed(2) + " %";
+  }
+
+  function setProgress(cell, run) {
+    cell.textContent = "";
+    var p = run.progress;
+    if (run.status !== "running" || !p || !p.epochs) { return; }
+    var bar = document.createElement("progress");
+    bar.max = p.epochs;
+    bar.value = p.epoch;
+    var text = document.createElement("span");
+    text.className = "progress-text";
+    text.textContent = p.epoch + "/" + p.epochs;
+    cell.appendChild(bar);
+    cell.appendChild(text);
+  }
+
+  function update(row, run) {
+    row.dataset.status = run.status;
+    var badge = row.querySelector("[data-role=status]");
+    badge.textContent = run.status;
+    badge.className = "badge status-" + run.status;
+    setProgress(row.querySelector("[data-role=progress]"), run);
+    row.querySelectorAll("[data-metric]").forEach(function (cell) {
+      cell.textContent = pct(run.summary[cell.dataset.metric]);
+    });
+  }
+
+  function activeRows() {
+    return Array.prototype.filter.call(document.querySelectorAll("tr[data-run-id]"), function (row) {
+      return ACTIVE.indexOf(row.dataset.status) >= 0;
+    });
+  }
+
+  function poll() {
+    var rows = activeRows();
+    if (rows.length === 0) { return; }
+    Promise.all(rows.map(function (row) {
+      return fetch("/api/v1/runs/" + row.dataset.runId, { headers: { Accept: "application/json" } })
+        .then(function (response) { return response.ok ? response.json() : null; })
+        .then(function (run) { if (run) { update(row, run); } })
+        .catch(function () { /* keep the last values; try again next tick */ });
+    })).then(function () { window.setTimeout(poll, INTERVAL_MS); });
+  }
+
+  if (activeRows().length > 0) { window.setTimeout(poll, INTERVAL_MS); }
+})();
