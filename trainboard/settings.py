@@ -61,6 +61,12 @@ class Settings(BaseSettings):
         ge=1,
         description="Training processes per worker (one per GPU is usual).",
     )
+    torch_threads: int | None = Field(
+        default=None,
+        ge=1,
+        description="PyTorch threads per training process. Default: the CPU cores less one (left to the "
+        "server and the OS), shared between the worker's processes; small models train fastest on one.",
+    )
     device: str = Field(
         default="auto",
         description="Where workers train: auto (CUDA when present, else CPU), cpu, cuda or cuda:N.",
