@@ -1,0 +1,251 @@
+"""Sweep pages: the new-sweep form (parameters from the config schema, a distribution and range for each, with
+a preview of the draws) and one sweep's progress, trials, best trial, plots and parameter importance."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+
+from server import search
+from server.api.deps import QueueDep
+from server.datasets import get_dataset
+from server.db import SessionDep
+from server.errors import Conflict, InvalidInput
+from server.pages.common import FormData, FormErrors, PageAuth, PageRoute, check_csrf, redirect, render
+from server.pages.sweep_form import KINDS, ParamRow, default_model, param_rows
+from server.schemas import ProjectRead, SweepCreate, SweepRead, SweepSummary, SweepZoom
+from server.services import projects, sweep_results, sweeps
+
+router = APIRouter(route_class=PageRoute, dependencies=[PageAuth])
+
+
+@dataclass
+class SweepFormContext:
+    project: ProjectRead
+    rows: list[ParamRow]
+    values: dict[str, str]
+    kinds: tuple[str, ...] = KINDS
+    errors: FormErrors = field(default_factory=FormErrors)
+
+
+@dataclass
+class SweepListContext:
+    project: ProjectRead
+    sweeps: list[SweepSummary]
+
+
+@dataclass
+class SweepContext:
+    sweep: SweepRead
+    project: ProjectRead
+    params: list[str]
+    best: dict[str, Any] | None
+    page_data: dict[str, Any]
+
+
+def _model_name(project: ProjectRead, session: Session) -> str:
+    dataset = get_dataset(project.dataset, session=session)
+    return default_model(dataset.kind if dataset else None)
+
+
+def _default_values(project: ProjectRead, session: Session) -> dict[str, str]:
+    dataset = get_dataset(project.dataset, session=session)
+    epochs = str((dataset.default_hparams if dataset else {}).get("epochs", 10))
+    return {
+        "name": "",
+        "strategy": "random",
+        "trials": "20",
+        "parallelism": "2",
+        "seed": "0",
+        "early_stopping": "asha",
+        "base_epochs": epochs,
+        "base_hidden": "64",
+    }
+
+
+def _choice_value(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def _rows_from_form(form: dict[str, str], defaults: list[ParamRow]) -> list[ParamRow]:
+    rows = []
+    for i, row in enumerate(defaults):
+        rows.append(
+            ParamRow(
+                row.path,
+                row.label,
+                form.get(f"dist_{i}", row.kind),
+                form.get(f"low_{i}", row.low),
+                form.get(f"high_{i}", row.high),
+                form.get(f"choices_{i}", row.choices),
+                on=form.get(f"on_{i}") == "true",
+            )
+        )
+    return rows
+
+
+def _space(rows: list[ParamRow], errors: FormErrors) -> dict[str, Any]:
+    space: dict[str, Any] = {}
+    for i, row in enumerate(rows):
+        if not row.on:
+            continue
+        if row.kind == "choice":
+            space[row.path] = {
+                "choice": [_choice_value(c.strip()) for c in row.choices.split(";") if c.strip()]
+            }
+            continue
+        try:
+            bounds = [float(row.low), float(row.high)]
+        except ValueError:
+            errors.add(f"param_{i}", f"{row.label} ({row.path}): low and high must be numbers")
+            continue
+        space[row.path] = {row.kind: bounds}
+    if not space and not errors:
+        errors.add("space", "Tick at least one parameter to search.")
+    return space
+
+
+def _sweep_create(project_id: int, model: str, form: dict[str, str], space: dict[str, Any]) -> SweepCreate:
+    early = form.get("early_stopping", "none")
+    hidden = [int(x) for x in form.get("base_hidden", "").replace(" ", "").split(",") if x]
+    base: dict[str, Any] = {"hparams": {"epochs": form.get("base_epochs") or 10}}
+    if hidden and model == "mlp":
+        base["model"] = {"name": "mlp", "hidden": hidden}
+    return SweepCreate.model_validate(
+        {
+            "project_id": project_id,
+            "name": form.get("name") or None,
+            "base_config": base,
+            "space": space,
+            "strategy": form.get("strategy", "random"),
+            "trials": form.get("trials") or None,
+            "parallelism": form.get("parallelism") or 1,
+            "early_stopping": None if early == "none" else {"rule": early},
+            "seed": form.get("seed") or 0,
+        }
+    )
+
+
+@router.get("/projects/{project_id}/sweeps")
+def read_sweeps(request: Request, project_id: int, session: SessionDep) -> Response:
+    """A project's sweeps, newest first."""
+    project = projects.to_read(projects.get_project(session=session, project_id=project_id))
+    page = sweep_results.list_sweeps(session=session, project_id=project_id, limit=200, offset=0)
+    return render(request, "sweeps/list.html", SweepListContext(project=project, sweeps=page.items))
+
+
+@router.get("/projects/{project_id}/sweeps/new")
+def new_sweep(request: Request, project_id: int, session: SessionDep) -> Response:
+    """The new-sweep form."""
+    project = projects.to_read(projects.get_project(session=session, project_id=project_id))
+    defaults = param_rows(_model_name(project, session))
+    rows = [ParamRow(**{**r.__dict__, "on": r.path == "hparams.lr"}) for r in defaults]
+    return render(
+        request, "sweeps/new.html", SweepFormContext(project, rows, _default_values(project, session))
+    )
+
+
+@router.post("/projects/{project_id}/sweeps")
+def create_sweep(
+    request: Request, project_id: int, session: SessionDep, queue: QueueDep, form: FormData
+) -> Response:
+    """Start a sweep from the form (the same service as POST /api/v1/sweeps) and open its page."""
+    check_csrf(request, form.get("csrf_token"))
+    project = projects.to_read(projects.get_project(session=session, project_id=project_id))
+    model = _model_name(project, session)
+    rows = _rows_from_form(form, param_rows(model))
+    defaults = _default_values(project, session)
+    values = {**defaults, **{k: v for k, v in form.items() if k in defaults}}
+    errors = FormErrors()
+    space = _space(rows, errors)
+    if not errors:
+        try:
+            sweep = sweeps.create_sweep(
+                session=session, data=_sweep_create(project_id, model, form, space), queue=queue
+            )
+            return redirect(f"/sweeps/{sweep.id}", f"Sweep {sweep.name!r} started.")
+        except ValidationError as exc:
+            for error in exc.errors():
+                errors.add(str(error["loc"][0]), f"{'.'.join(map(str, error['loc']))}: {error['msg']}")
+        except (InvalidInput, ValueError) as exc:
+            loc = [str(p) for p in getattr(exc, "loc", [])]
+            path = loc[2] if loc[:2] == ["body", "space"] and len(loc) > 2 else None
+            index = next((i for i, r in enumerate(rows) if r.path == path), None)
+            name = f"param_{index}" if index is not None else "space"
+            errors.add(name, f"{path}: {getattr(exc, 'message', str(exc))}" if path else str(exc))
+    context = SweepFormContext(project, rows, values, errors=errors)
+    return render(request, "sweeps/new.html", context, status_code=422)
+
+
+def _page_data(sweep: SweepRead) -> dict[str, Any]:
+    metric = sweep.optimizing_metric
+    ordered = sorted(sweep.trials, key=lambda t: (t.finished_at is None, t.finished_at or t.created_at))
+    finished = [t for t in ordered if t.status == "succeeded"]
+    values = [t.summary.get(metric) for t in finished]
+    elapsed, total = [], 0.0
+    for trial in finished:
+        if trial.started_at and trial.finished_at:
+            total += (trial.finished_at - trial.started_at).total_seconds()
+        elapsed.append(round(total, 2))
+    return {
+        "id": sweep.id,
+        "api_url": f"/api/v1/sweeps/{sweep.id}",
+        "status": sweep.status,
+        "metric": metric,
+        "maximize": search.is_maximized(metric),
+        "params": list(sweep.space),
+        "scales": sweep.scales,
+        "best_run_id": sweep.best_run_id,
+        "best_so_far": {
+            "trial": list(range(1, len(finished) + 1)),
+            "seconds": elapsed,
+            "value": search.best_so_far(values, maximize=search.is_maximized(metric)),
+            "run_ids": [t.id for t in finished],
+        },
+    }
+
+
+@router.get("/sweeps/{sweep_id}")
+def read_sweep(request: Request, sweep_id: int, session: SessionDep) -> Response:
+    """One sweep: progress, trials, best trial, plots and parameter importance."""
+    sweep = sweep_results.read_sweep(session=session, sweep_id=sweep_id)
+    project = projects.to_read(projects.get_project(session=session, project_id=sweep.project_id))
+    best = next((t.model_dump(mode="json") for t in sweep.trials if t.id == sweep.best_run_id), None)
+    context = SweepContext(
+        sweep=sweep, project=project, params=list(sweep.space), best=best, page_data=_page_data(sweep)
+    )
+    return render(request, "sweeps/detail.html", context)
+
+
+@router.post("/sweeps/{sweep_id}/{action}")
+def act_on_sweep(
+    request: Request, sweep_id: int, action: str, session: SessionDep, queue: QueueDep, form: FormData
+) -> Response:
+    """Pause, resume, cancel, or zoom in (a new, narrower sweep)."""
+    check_csrf(request, form.get("csrf_token"))
+    try:
+        if action == "pause":
+            sweeps.pause_sweep(session=session, sweep_id=sweep_id)
+        elif action == "resume":
+            sweeps.resume_sweep(session=session, sweep_id=sweep_id, queue=queue)
+        elif action == "cancel":
+            sweeps.cancel_sweep(session=session, sweep_id=sweep_id)
+        elif action == "zoom":
+            zoomed = sweep_results.zoom_sweep(
+                session=session, sweep_id=sweep_id, data=SweepZoom(), queue=queue
+            )
+            return redirect(f"/sweeps/{zoomed.id}", f"Zoomed in: sweep {zoomed.name!r} started.")
+        else:
+            return redirect(f"/sweeps/{sweep_id}", f"Unknown action {action!r}.", level="error")
+    except Conflict as exc:
+        return redirect(f"/sweeps/{sweep_id}", exc.message, level="warning")
+    labels = {"pause": "paused", "resume": "resumed", "cancel": "cancelled"}
+    return redirect(f"/sweeps/{sweep_id}", f"Sweep {labels[action]}.", level="info")

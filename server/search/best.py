@@ -1,0 +1,91 @@
+"""The best trial: the best optimizing metric among the trials that meet every satisficing constraint."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+#: Metrics where higher is better; every other metric (errors, losses, latency) is minimised.
+MAXIMIZED_HINTS = ("accuracy", "acc", "f1", "auc", "precision", "recall", "throughput")
+
+
+def is_maximized(metric: str) -> bool:
+    """Whether a larger value of `metric` is better (accuracy, f1, ...); errors and losses are minimised."""
+    words = metric.lower().replace("-", "_").replace(".", "_").split("_")
+    return any(hint in words for hint in MAXIMIZED_HINTS)
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """A satisficing metric that must stay at or under `max`, or at or over `min`."""
+
+    metric: str
+    max: float | None = None
+    min: float | None = None
+
+    def __post_init__(self) -> None:
+        if (self.max is None) == (self.min is None):
+            raise ValueError(f"give exactly one of max or min, but got max={self.max} and min={self.min}")
+
+    def broken_by(self, summary: Mapping[str, float]) -> str | None:
+        """Why `summary` breaks the constraint, or None when it meets it."""
+        value = summary.get(self.metric)
+        if value is None or not math.isfinite(value):
+            return f"{self.metric} was not logged"
+        if self.max is not None and value > self.max:
+            return f"{self.metric} {value:.4g} > {self.max:.4g}"
+        if self.min is not None and value < self.min:
+            return f"{self.metric} {value:.4g} < {self.min:.4g}"
+        return None
+
+
+@dataclass(frozen=True)
+class TrialResult:
+    """One finished trial's id and summary metrics."""
+
+    trial_id: int
+    summary: Mapping[str, float]
+
+
+@dataclass(frozen=True)
+class BestTrial:
+    """The best trial's id (None when none qualifies) and, for the others left out, the reason."""
+
+    best_id: int | None
+    best_value: float | None
+    excluded: dict[int, str]
+
+
+def best_trial(trials: Sequence[TrialResult], *, metric: str, constraints: Sequence[Constraint]) -> BestTrial:
+    """The best `metric` among trials meeting every constraint; ties go to the earlier trial."""
+    maximize = is_maximized(metric)
+    excluded: dict[int, str] = {}
+    best: tuple[float, int] | None = None
+    for trial in trials:
+        reasons = [reason for c in constraints if (reason := c.broken_by(trial.summary)) is not None]
+        value = trial.summary.get(metric)
+        if value is None or not math.isfinite(value):
+            reasons.insert(0, f"{metric} was not logged")
+        if reasons:
+            excluded[trial.trial_id] = "; ".join(dict.fromkeys(reasons))
+            continue
+        assert value is not None
+        key = (-value if maximize else value, trial.trial_id)
+        if best is None or key < best:
+            best = key
+    if best is None:
+        return BestTrial(None, None, excluded)
+    return BestTrial(best[1], -best[0] if maximize else best[0], excluded)
+
+
+def best_so_far(values: Sequence[float | None], *, maximize: bool = False) -> list[float | None]:
+    """The running best of a sequence of objective values (None where nothing finite has been seen yet)."""
+    result: list[float | None] = []
+    current: float | None = None
+    for value in values:
+        if value is not None and math.isfinite(value):
+            if current is None or (value > current if maximize else value < current):
+                current = value
+        result.append(current)
+    return result

@@ -1,0 +1,311 @@
+"""Sweeps: validate a search space, run its trials as ordinary runs `parallelism` at a time, stop hopeless
+trials early (ASHA or the median rule), and summarise the results (best trial, importance, zoom in)."""
+
+from __future__ import annotations
+
+import copy
+from collections import Counter
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from server import search
+from server.errors import Conflict, InvalidInput, NotFound
+from server.queue import RunQueue
+from server.schemas import (
+    TERMINAL_STATUSES,
+    EarlyStopping,
+    MetricPointIn,
+    RunConfig,
+    SweepCreate,
+)
+from server.services import runs
+from server.tables import MetricPoint, Project, Run, Sweep
+
+DEFAULT_TRIALS = 20
+#: Random candidates tried at submit time, on top of each parameter's extremes.
+VALIDATION_SAMPLES = 8
+EARLY_STOPPING_METRIC = "dev_error"
+
+
+def get_sweep(*, session: Session, sweep_id: int) -> Sweep:
+    """The sweep or NotFound."""
+    sweep = session.get(Sweep, sweep_id)
+    if sweep is None:
+        raise NotFound("Sweep", sweep_id)
+    return sweep
+
+
+# ---------------------------------------------------------------- validation
+
+
+def parse_space(space: Any, loc: tuple[str, ...] = ("body", "space")) -> search.SearchSpace:
+    """The parsed space, or a 422 whose loc names the bad path (["body", "space", "hparams.lr"])."""
+    try:
+        return search.parse_space(space)
+    except search.InvalidSearchSpace as exc:
+        where = [*loc] if exc.path == "space" else [*loc, exc.path]
+        raise InvalidInput(where, exc.message) from None
+
+
+def apply_params(base_config: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
+    """A copy of `base_config` with each dotted path set to its value."""
+    config = copy.deepcopy(base_config)
+    for path, value in params.items():
+        node = config
+        *parents, leaf = path.split(".")
+        for part in parents:
+            child = node.get(part)
+            if not isinstance(child, dict):
+                child = node[part] = {}
+            node = child
+        node[leaf] = value
+    return config
+
+
+def trial_config(*, project: Project, base_config: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
+    """The resolved run config of one trial; a refused value is a 422 naming its space path."""
+    config = apply_params(base_config, params)
+    try:
+        run_config = RunConfig.model_validate(config)
+        return runs.resolve_config(project=project, config=run_config)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        loc = [str(part) for part in error["loc"]]
+        raise _blame(params, loc, error["msg"]) from None
+    except InvalidInput as exc:
+        loc = [str(part) for part in exc.loc]
+        if loc[:2] == ["body", "config"]:
+            raise _blame(params, loc[2:], exc.message) from None
+        raise
+
+
+def _blame(params: dict[str, Any], loc: list[str], message: str) -> InvalidInput:
+    path = ".".join(loc)
+    for swept in params:
+        if path == swept or path.startswith(swept + ".") or swept.startswith(path + "."):
+            if "Extra inputs are not permitted" in message:
+                return InvalidInput(["body", "space", swept], f"unknown config path {swept!r}")
+            value = params[swept]
+            return InvalidInput(["body", "space", swept], f"the model refuses {swept}={value!r}: {message}")
+    return InvalidInput(["body", "base_config", *loc], message)
+
+
+def validate_space(
+    *, project: Project, base_config: dict[str, Any], space: search.SearchSpace, seed: int
+) -> None:
+    """Resolve candidate configs (each parameter at both ends of its range, then random draws) so that a
+    path the config does not have, or a value the model refuses, fails at submit time."""
+    draws = search.sample_random(space, VALIDATION_SAMPLES, seed)
+    candidates: list[dict[str, Any]] = []
+    for path, distribution in space.distributions.items():
+        for value in distribution.extremes():
+            candidates.append({**draws[0], path: value})
+    for path, values in space.grid_values.items():
+        candidates.extend({**draws[0], path: value} for value in values)
+    for candidate in [*candidates, *draws]:
+        trial_config(project=project, base_config=base_config, params=candidate)
+
+
+# ---------------------------------------------------------------- create and advance
+
+
+def create_sweep(
+    *, session: Session, data: SweepCreate, queue: RunQueue, parent_id: int | None = None
+) -> Sweep:
+    """Validate the space, record the sweep and queue its first `parallelism` trials."""
+    project = session.get(Project, data.project_id)
+    if project is None:
+        raise InvalidInput(["body", "project_id"], f"Project {data.project_id} not found")
+    base_config = data.base_config.model_dump(exclude_unset=True, mode="json")
+    base_config["hparams"] = data.base_config.hparams.model_dump(exclude_unset=True, mode="json")
+    space = parse_space(data.space)
+    validate_space(project=project, base_config=base_config, space=space, seed=data.seed)
+    if data.strategy == "grid":
+        try:
+            size = search.grid_size(space)
+        except search.InvalidSearchSpace as exc:
+            raise InvalidInput(["body", "space", exc.path], exc.message) from None
+        budget = min(data.trials or size, size)
+    else:
+        budget = data.trials or DEFAULT_TRIALS
+    sweep = Sweep(
+        project_id=project.id,
+        parent_id=parent_id,
+        name=data.name or "",
+        status="running",
+        strategy=data.strategy,
+        base_config=base_config,
+        space=space.to_json(),
+        trials=budget,
+        parallelism=data.parallelism,
+        early_stopping=data.early_stopping.model_dump() if data.early_stopping else None,
+        seed=data.seed,
+    )
+    session.add(sweep)
+    session.flush()
+    if not sweep.name:
+        sweep.name = f"sweep-{sweep.id}"
+    session.commit()
+    advance_sweep(session=session, sweep_id=sweep.id, queue=queue)
+    return sweep
+
+
+def trial_plan(sweep: Sweep) -> list[dict[str, Any]]:
+    """Every trial's parameters, in order; regenerated from the seed, so nothing extra is stored."""
+    space = search.parse_space(sweep.space)
+    return search.suggest(space, strategy=sweep.strategy, n_trials=sweep.trials, seed=sweep.seed)
+
+
+def _status_counts(session: Session, sweep_id: int) -> Counter[str]:
+    rows = session.execute(
+        select(Run.status, func.count()).where(Run.sweep_id == sweep_id).group_by(Run.status)
+    ).all()
+    return Counter({status: count for status, count in rows})
+
+
+def advance_sweep(*, session: Session, sweep_id: int, queue: RunQueue) -> list[int]:
+    """Queue trials up to `parallelism` while budget remains; mark the sweep finished when all are done.
+
+    Returns the ids of the trials created. Safe to call from several processes at once: the first statement
+    writes the sweep row, which locks it (PostgreSQL) or the database (SQLite) until the commit.
+    """
+    session.commit()
+    session.execute(update(Sweep).where(Sweep.id == sweep_id).values(status=Sweep.status))
+    sweep = get_sweep(session=session, sweep_id=sweep_id)
+    session.refresh(sweep)
+    if sweep.status != "running":
+        session.commit()
+        return []
+    counts = _status_counts(session, sweep_id)
+    created = sum(counts.values())
+    active = counts["queued"] + counts["running"]
+    if created >= sweep.trials and active == 0:
+        sweep.status, sweep.finished_at = "finished", runs.now()
+        session.commit()
+        return []
+    n_new = min(sweep.parallelism - active, sweep.trials - created)
+    if n_new <= 0:
+        session.commit()
+        return []
+    project = session.get(Project, sweep.project_id)
+    assert project is not None
+    plan = trial_plan(sweep)
+    new_runs = []
+    for index in range(created, created + n_new):
+        params = plan[index]
+        run = Run(
+            project_id=sweep.project_id,
+            sweep_id=sweep.id,
+            name=f"{sweep.name}-t{index + 1}",
+            params=params,
+            config=trial_config(project=project, base_config=sweep.base_config, params=params),
+        )
+        session.add(run)
+        new_runs.append(run)
+    session.commit()
+    for run in new_runs:
+        runs.enqueue_run(session=session, run=run, queue=queue)
+    return [run.id for run in new_runs]
+
+
+def advance_after_trial(*, session: Session, run_id: int, queue: RunQueue) -> None:
+    """When a sweep's trial has just ended (finished, cancelled, stopped early), queue the next one."""
+    run = session.get(Run, run_id)
+    if run is not None and run.sweep_id is not None and run.status in TERMINAL_STATUSES:
+        advance_sweep(session=session, sweep_id=run.sweep_id, queue=queue)
+
+
+def advance_all(*, session: Session, queue: RunQueue) -> None:
+    """Advance every running sweep: the reaper's periodic pass, so sweeps survive a server restart."""
+    for sweep_id in session.scalars(select(Sweep.id).where(Sweep.status == "running")).all():
+        advance_sweep(session=session, sweep_id=sweep_id, queue=queue)
+
+
+# ---------------------------------------------------------------- early stopping
+
+
+def _rule(config: dict[str, Any]) -> search.AshaRule | search.MedianRule:
+    options = EarlyStopping.model_validate(config)
+    if options.rule == "median":
+        return search.MedianRule(n_warmup_epochs=options.n_warmup_epochs, n_min_trials=options.n_min_trials)
+    return search.AshaRule(min_epochs=options.min_epochs, eta=options.eta)
+
+
+def on_metrics(*, session: Session, run: Run, points: list[MetricPointIn]) -> bool:
+    """Decide, for a running trial that just logged its dev error, whether to stop it; True if stopped.
+
+    A stopped trial becomes "cancelled" with stopped_early set; its worker stops at its next progress report.
+    """
+    if run.sweep_id is None or run.status != "running":
+        return False
+    sweep = session.get(Sweep, run.sweep_id)
+    if sweep is None or not sweep.early_stopping:
+        return False
+    rule = _rule(sweep.early_stopping)
+    epochs = sorted({p.step for p in points if p.key == EARLY_STOPPING_METRIC and p.step >= 1})
+    for epoch in epochs:
+        values = dict(
+            session.execute(
+                select(MetricPoint.run_id, MetricPoint.value)
+                .join(Run, Run.id == MetricPoint.run_id)
+                .where(
+                    Run.sweep_id == sweep.id,
+                    MetricPoint.key == EARLY_STOPPING_METRIC,
+                    MetricPoint.step == epoch,
+                )
+            ).all()
+        )
+        if run.id not in values:
+            continue
+        value = values[run.id]
+        if isinstance(rule, search.AshaRule):
+            decision = rule.decide(epoch, value, list(values.values()))
+        else:
+            decision = rule.decide(epoch, value, [v for rid, v in values.items() if rid != run.id])
+        if decision.stop:
+            run.status, run.stopped_early, run.error = "cancelled", True, decision.reason
+            run.finished_at = runs.now()
+            session.commit()
+            return True
+    return False
+
+
+# ---------------------------------------------------------------- pause, resume, cancel
+
+
+def pause_sweep(*, session: Session, sweep_id: int) -> Sweep:
+    """Queue no more trials; the running ones finish."""
+    sweep = get_sweep(session=session, sweep_id=sweep_id)
+    if sweep.status != "running":
+        raise Conflict(f"Sweep {sweep_id} is {sweep.status}, not running")
+    sweep.status = "paused"
+    session.commit()
+    return sweep
+
+
+def resume_sweep(*, session: Session, sweep_id: int, queue: RunQueue) -> Sweep:
+    """Start queueing trials again."""
+    sweep = get_sweep(session=session, sweep_id=sweep_id)
+    if sweep.status != "paused":
+        raise Conflict(f"Sweep {sweep_id} is {sweep.status}, not paused")
+    sweep.status = "running"
+    session.commit()
+    advance_sweep(session=session, sweep_id=sweep_id, queue=queue)
+    return sweep
+
+
+def cancel_sweep(*, session: Session, sweep_id: int) -> Sweep:
+    """Cancel the sweep and its queued and running trials."""
+    sweep = get_sweep(session=session, sweep_id=sweep_id)
+    if sweep.status in ("cancelled", "finished"):
+        raise Conflict(f"Sweep {sweep_id} is already {sweep.status}")
+    sweep.status, sweep.finished_at = "cancelled", runs.now()
+    for run in session.scalars(
+        select(Run).where(Run.sweep_id == sweep_id, Run.status.in_(("queued", "running")))
+    ):
+        run.status, run.finished_at, run.error = "cancelled", runs.now(), "the sweep was cancelled"
+    session.commit()
+    return sweep

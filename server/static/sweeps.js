@@ -1,0 +1,224 @@
+// Sweeps: the new-sweep form's sampling preview, and the sweep page's plots, sortable trials and live refresh.
+"use strict";
+
+(function () {
+  var LOG_SCALES = { log: true, one_minus_log: true };
+
+  function plot(element, traces, layout) {
+    if (!window.Plotly) { return; }
+    element.innerHTML = "";
+    var base = { margin: { l: 50, r: 10, t: 10, b: 40 }, showlegend: false, paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)" };
+    window.Plotly.newPlot(element, traces, Object.assign(base, layout), { displayModeBar: false, responsive: true });
+  }
+
+  // ------------------------------------------------------------ new-sweep form
+
+  function rowDistribution(row) {
+    var i = row.getAttribute("data-index");
+    var kind = document.getElementById("dist_" + i).value;
+    if (kind === "choice") {
+      var choices = document.getElementById("choices_" + i).value.split(";").map(function (c) { return c.trim(); })
+        .filter(function (c) { return c.length > 0; })
+        .map(function (c) { try { return JSON.parse(c); } catch (error) { return c; } });  // as the server reads them
+      var spec = {};
+      spec[kind] = choices;
+      return spec;
+    }
+    var low = parseFloat(document.getElementById("low_" + i).value);
+    var high = parseFloat(document.getElementById("high_" + i).value);
+    if (isNaN(low) || isNaN(high)) { return null; }
+    var range = {};
+    range[kind] = [low, high];
+    return range;
+  }
+
+  function drawPreview(element, preview) {
+    var values = preview.values;
+    if (preview.scale === "categorical") {
+      var counts = {};
+      values.forEach(function (v) { var k = JSON.stringify(v); counts[k] = (counts[k] || 0) + 1; });
+      plot(element, [{ type: "bar", x: Object.keys(counts), y: Object.keys(counts).map(function (k) { return counts[k]; }), marker: { color: "#2456d6" } }],
+        { height: 70, width: 220, margin: { l: 10, r: 10, t: 5, b: 25 }, yaxis: { visible: false } });
+      return;
+    }
+    var oneMinus = preview.scale === "one_minus_log";
+    var xs = oneMinus ? values.map(function (v) { return 1 - v; }) : values;
+    plot(element, [{
+      type: "scatter", mode: "markers", x: xs, y: xs.map(function () { return Math.random(); }),
+      text: values.map(function (v) { return String(v); }), hoverinfo: "text", marker: { size: 5, color: "#2456d6", opacity: 0.7 }
+    }], {
+      height: 70, width: 220, margin: { l: 10, r: 10, t: 5, b: 25 }, yaxis: { visible: false },
+      xaxis: { type: LOG_SCALES[preview.scale] ? "log" : "linear", title: { text: oneMinus ? "1 − value" : "", standoff: 0 }, tickfont: { size: 9 } }
+    });
+  }
+
+  function refreshPreview(row) {
+    var i = row.getAttribute("data-index");
+    var element = document.getElementById("preview_" + i);
+    var on = document.getElementById("on_" + i).checked;
+    if (!on) { element.innerHTML = ""; return; }
+    var distribution = rowDistribution(row);
+    if (!distribution) { element.textContent = "low and high must be numbers"; return; }
+    fetch("/api/v1/sweeps/preview", {
+      method: "POST", headers: { "Content-Type": "application/json", Accept: "application/json" },
+      body: JSON.stringify({ distribution: distribution, n: 40, seed: 0 })
+    }).then(function (response) {
+      return response.json().then(function (body) { return { ok: response.ok, body: body }; });
+    }).then(function (result) {
+      if (!result.ok) {
+        var detail = result.body.detail;
+        element.textContent = Array.isArray(detail) ? detail[0].msg : String(detail);
+        element.classList.add("field-error");
+        return;
+      }
+      element.classList.remove("field-error");
+      element.setAttribute("data-values", JSON.stringify(result.body.values));
+      drawPreview(element, result.body);
+    });
+  }
+
+  var form = document.getElementById("sweep-form");
+  if (form) {
+    var timers = {};
+    form.querySelectorAll("#space tbody tr").forEach(function (row) {
+      var schedule = function () {
+        var i = row.getAttribute("data-index");
+        clearTimeout(timers[i]);
+        timers[i] = setTimeout(function () { refreshPreview(row); }, 250);
+      };
+      row.querySelectorAll("input, select").forEach(function (input) {
+        input.addEventListener("input", schedule);
+        input.addEventListener("change", schedule);
+      });
+      window.addEventListener("load", function () { refreshPreview(row); });
+    });
+  }
+
+  // ------------------------------------------------------------ sweep page
+
+  var dataElement = document.getElementById("sweep-data");
+  if (!dataElement) { return; }
+  var page = JSON.parse(dataElement.textContent);
+  var SORT_KEY = "sweep-sort-" + page.id;
+
+  function axisType(path) { return LOG_SCALES[page.scales[path]] ? "log" : "linear"; }
+
+  function numeric(value) {
+    if (typeof value === "number") { return value; }
+    if (typeof value === "boolean") { return value ? 1 : 0; }
+    return null;
+  }
+
+  function drawCharts(sweep) {
+    var scored = sweep.trials.filter(function (t) { return typeof t.summary[page.metric] === "number"; });
+    var parcoords = document.getElementById("parcoords");
+    if (scored.length > 0 && parcoords) {
+      var dimensions = page.params.map(function (path) {
+        var raw = scored.map(function (t) { return t.params[path]; });
+        var categorical = raw.some(function (v) { return numeric(v) === null; });
+        if (categorical) {
+          var labels = [];
+          raw.forEach(function (v) { var k = JSON.stringify(v); if (labels.indexOf(k) < 0) { labels.push(k); } });
+          return { label: path, values: raw.map(function (v) { return labels.indexOf(JSON.stringify(v)); }), tickvals: labels.map(function (_, i) { return i; }), ticktext: labels };
+        }
+        if (page.scales[path] === "log") {
+          var logs = raw.map(function (v) { return Math.log10(v); });
+          return { label: path + " (log10)", values: logs };
+        }
+        if (page.scales[path] === "one_minus_log") {
+          return { label: "log10(1 − " + path + ")", values: raw.map(function (v) { return Math.log10(1 - v); }) };
+        }
+        return { label: path, values: raw };
+      });
+      var metric = scored.map(function (t) { return t.summary[page.metric]; });
+      dimensions.push({ label: page.metric, values: metric });
+      plot(parcoords, [{ type: "parcoords", line: { color: metric, colorscale: "Viridis", reversescale: !page.maximize, showscale: true }, dimensions: dimensions }],
+        { height: 320, margin: { l: 60, r: 60, t: 40, b: 20 } });
+    }
+    var scatters = document.getElementById("scatters");
+    if (scatters && scored.length > 0) {
+      scatters.innerHTML = "";
+      page.params.forEach(function (path) {
+        var box = document.createElement("div");
+        box.className = "sweep-scatter";
+        box.setAttribute("data-path", path);
+        scatters.appendChild(box);
+        var oneMinus = page.scales[path] === "one_minus_log";
+        var categorical = page.scales[path] === "categorical";
+        var xs = scored.map(function (t) { var v = t.params[path]; return oneMinus ? 1 - v : (categorical ? JSON.stringify(v) : v); });
+        plot(box, [{
+          type: "scatter", mode: "markers", x: xs, y: scored.map(function (t) { return t.summary[page.metric]; }),
+          text: scored.map(function (t) { return t.name + (t.stopped_early ? " (stopped early)" : ""); }),
+          marker: { size: 8, color: scored.map(function (t) { return t.id === sweep.best_run_id ? "#e67e22" : (t.stopped_early ? "#aaa" : "#2456d6"); }) }
+        }], {
+          height: 260,
+          xaxis: { title: { text: oneMinus ? "1 − " + path : path }, type: categorical ? "category" : axisType(path) },
+          yaxis: { title: { text: page.metric } }
+        });
+      });
+    }
+    var best = document.getElementById("best-so-far");
+    if (best && page.best_so_far.value.length > 0) {
+      plot(best, [
+        { type: "scatter", mode: "lines+markers", name: "over trials", x: page.best_so_far.trial, y: page.best_so_far.value, line: { shape: "hv", color: "#2456d6" } },
+        { type: "scatter", mode: "lines+markers", name: "over GPU time (s)", x: page.best_so_far.seconds, y: page.best_so_far.value, xaxis: "x2", line: { shape: "hv", color: "#e67e22" } }
+      ], {
+        height: 320, showlegend: true, legend: { orientation: "h", y: -0.25 },
+        xaxis: { title: { text: "finished trials" } },
+        xaxis2: { title: { text: "GPU seconds" }, overlaying: "x", side: "top" },
+        yaxis: { title: { text: "best " + page.metric }, rangemode: "tozero" }, margin: { l: 60, r: 10, t: 40, b: 60 }
+      });
+    }
+  }
+
+  function sortValue(row, key) {
+    var index = Array.prototype.indexOf.call(row.parentNode.parentNode.querySelectorAll("thead th"), row.parentNode.parentNode.querySelector('thead th[data-sort="' + key + '"]'));
+    var text = row.children[index].textContent.trim();
+    var number = parseFloat(text.replace(/,/g, ""));
+    if (key === "id") { return parseInt(row.getAttribute("data-run"), 10); }
+    return isNaN(number) || /^\[/.test(text) ? text : number;
+  }
+
+  function sortTable(key, descending) {
+    var table = document.getElementById("trials");
+    var body = table.querySelector("tbody");
+    var rows = Array.prototype.slice.call(body.querySelectorAll("tr"));
+    rows.sort(function (a, b) {
+      var x = sortValue(a, key), y = sortValue(b, key);
+      var blankX = x === "—" || x === "", blankY = y === "—" || y === "";
+      if (blankX !== blankY) { return blankX ? 1 : -1; }
+      var order = x < y ? -1 : (x > y ? 1 : 0);
+      return descending ? -order : order;
+    });
+    rows.forEach(function (row) { body.appendChild(row); });
+    table.querySelectorAll("thead th").forEach(function (th) {
+      th.removeAttribute("aria-sort");
+      if (th.getAttribute("data-sort") === key) { th.setAttribute("aria-sort", descending ? "descending" : "ascending"); }
+    });
+    sessionStorage.setItem(SORT_KEY, JSON.stringify([key, descending]));
+  }
+
+  document.querySelectorAll("#trials thead th[data-sort]").forEach(function (th) {
+    th.addEventListener("click", function () {
+      var key = th.getAttribute("data-sort");
+      sortTable(key, th.getAttribute("aria-sort") === "ascending");
+    });
+  });
+  var saved = sessionStorage.getItem(SORT_KEY);
+  if (saved) { var s = JSON.parse(saved); sortTable(s[0], s[1]); }
+
+  var last = null;
+  function load() {
+    fetch(page.api_url, { headers: { Accept: "application/json" } })
+      .then(function (response) { return response.ok ? response.json() : null; })
+      .then(function (sweep) {
+        if (!sweep) { return; }
+        var signature = sweep.status + ":" + sweep.counts.done + ":" + sweep.counts.running + ":" + sweep.counts.queued;
+        if (last !== null && signature !== last) { window.location.reload(); return; }
+        if (last === null) { drawCharts(sweep); }
+        last = signature;
+        if (sweep.status === "running" || sweep.status === "paused") { setTimeout(load, 2000); }
+      });
+  }
+  window.addEventListener("load", load);
+})();

@@ -1,0 +1,130 @@
+"""Sweep pages: the new-sweep form (and its errors), the sweep page's trials, best trial and actions."""
+
+from __future__ import annotations
+
+import json
+
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from server.pages.sweep_form import param_rows
+from server.tables import Run, Sweep
+from tests.factories import log_points, make_project
+from tests.server.pages.html import attrs_of, csrf_token, table_rows, texts
+
+PARAMS = param_rows("mlp")
+LR = next(i for i, row in enumerate(PARAMS) if row.path == "hparams.lr")
+HIDDEN = next(i for i, row in enumerate(PARAMS) if row.path == "model.hidden")
+
+
+def test_new_sweep_form_lists_searchable_parameters(client: TestClient, session: Session) -> None:
+    project = make_project(session)
+    response = client.get(f"/projects/{project.id}/sweeps/new")
+    assert response.status_code == 200
+    rows = table_rows(response.text, "space")
+    assert [row[1] for row in rows[:2]] == ["Learning ratehparams.lr", "Batch sizehparams.batch_size"]
+    checked = [
+        a["id"] for a in attrs_of(response.text, "input") if a.get("type") == "checkbox" and "checked" in a
+    ]
+    assert checked == [f"on_{LR}"]
+
+
+def test_create_sweep_from_form(client: TestClient, session: Session) -> None:
+    project = make_project(session)
+    form = {
+        "csrf_token": csrf_token(client),
+        "name": "form sweep",
+        "strategy": "random",
+        "trials": "4",
+        "parallelism": "2",
+        "early_stopping": "asha",
+        "seed": "1",
+        "base_epochs": "3",
+        "base_hidden": "32",
+        f"on_{LR}": "true",
+        f"dist_{LR}": "log_uniform",
+        f"low_{LR}": "0.001",
+        f"high_{LR}": "0.1",
+        f"on_{HIDDEN}": "true",
+        f"dist_{HIDDEN}": "choice",
+        f"choices_{HIDDEN}": "[16]; [32, 32]",
+    }
+    response = client.post(f"/projects/{project.id}/sweeps", data=form, follow_redirects=False)
+    assert response.status_code == 303, response.text
+    sweep = session.scalars(select(Sweep).where(Sweep.project_id == project.id)).one()
+    assert response.headers["location"] == f"/sweeps/{sweep.id}"
+    assert sweep.space == {
+        "hparams.lr": {"log_uniform": [0.001, 0.1]},
+        "model.hidden": {"choice": [[16], [32, 32]]},
+    }
+    assert sweep.early_stopping is not None and sweep.early_stopping["rule"] == "asha"
+    assert sweep.base_config == {"model": {"name": "mlp", "hidden": [32]}, "hparams": {"epochs": 3}}
+
+
+def test_form_error_names_the_parameter(client: TestClient, session: Session) -> None:
+    project = make_project(session)
+    form = {
+        "csrf_token": csrf_token(client),
+        "trials": "4",
+        f"on_{LR}": "true",
+        f"dist_{LR}": "log_uniform",
+        f"low_{LR}": "0",
+        f"high_{LR}": "0.1",
+    }
+    response = client.post(f"/projects/{project.id}/sweeps", data=form)
+    assert response.status_code == 422
+    assert texts(response.text, "field-error") == [
+        "hparams.lr: log_uniform needs positive bounds, but got low=0.0"
+    ]
+    assert session.scalars(select(Sweep)).all() == []
+
+
+def test_sweep_page_shows_trials_best_and_importance(client: TestClient, session: Session) -> None:
+    project = make_project(session)
+    body = {
+        "project_id": project.id,
+        "name": "page sweep",
+        "space": {"hparams.lr": {"log_uniform": [1e-3, 1e-1]}},
+        "trials": 2,
+        "parallelism": 2,
+    }
+    sweep_id = client.post("/api/v1/sweeps", json=body).json()["id"]
+    trials = session.scalars(select(Run).where(Run.sweep_id == sweep_id).order_by(Run.id)).all()
+    for run, error in zip(trials, (0.2, 0.1), strict=True):
+        log_points(session, run, {"dev_error": [error], "train_error": [error / 2]})
+        client.post(f"/api/v1/runs/{run.id}/start", json={})
+        client.post(f"/api/v1/runs/{run.id}/finish", json={"status": "succeeded"})
+
+    response = client.get(f"/sweeps/{sweep_id}")
+    assert response.status_code == 200
+    rows = table_rows(response.text, "trials")
+    assert [(row[0], row[1], row[3]) for row in rows] == [
+        (trials[0].name, "succeeded", "0.2"),
+        (trials[1].name, "succeeded", "0.1"),
+    ]
+    assert f'href="/runs/{trials[1].id}" id="best-link"' in response.text
+    data = json.loads(response.text.split('id="sweep-data">')[1].split("</script>")[0])
+    assert data["best_run_id"] == trials[1].id
+    assert data["scales"] == {"hparams.lr": "log"}
+    assert data["best_so_far"]["value"][-1] == 0.1
+    actions = [
+        a["action"] for a in attrs_of(response.text, "form") if a.get("action", "").startswith("/sweeps/")
+    ]
+    assert actions == [f"/sweeps/{sweep_id}/zoom"]  # finished: nothing to pause or cancel
+
+
+def test_pause_from_the_page(client: TestClient, session: Session) -> None:
+    project = make_project(session)
+    body = {"project_id": project.id, "space": {"hparams.lr": {"log_uniform": [1e-3, 1e-1]}}, "trials": 3}
+    sweep_id = client.post("/api/v1/sweeps", json=body).json()["id"]
+    token = csrf_token(client)
+    response = client.post(f"/sweeps/{sweep_id}/pause", data={"csrf_token": token}, follow_redirects=False)
+    assert response.status_code == 303
+    assert session.get(Sweep, sweep_id).status == "paused"  # type: ignore[union-attr]
+    listing = client.get(f"/projects/{project.id}/sweeps")
+    assert [row[:2] for row in table_rows(listing.text, "sweeps")] == [[f"sweep-{sweep_id}", "paused"]]
+
+
+def test_unknown_sweep_page_is_404(client: TestClient) -> None:
+    assert client.get("/sweeps/999").status_code == 404

@@ -1,0 +1,76 @@
+"""The best trial under satisficing constraints; the running best; parameter importance."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from server.search import (
+    Constraint,
+    TrialResult,
+    best_so_far,
+    best_trial,
+    is_maximized,
+    parameter_importance,
+    parse_space,
+    sample_random,
+)
+
+TRIALS = [
+    TrialResult(1, {"dev_error": 0.05, "latency_ms_b1": 40.0}),  # best error, too slow
+    TrialResult(2, {"dev_error": 0.08, "latency_ms_b1": 5.0}),
+    TrialResult(3, {"dev_error": 0.07, "latency_ms_b1": 9.0}),  # best of the fast ones
+    TrialResult(4, {"dev_error": 0.06}),  # latency never logged
+]
+
+
+def test_best_trial_respects_satisficing_constraints() -> None:
+    best = best_trial(TRIALS, metric="dev_error", constraints=[Constraint("latency_ms_b1", max=10.0)])
+    assert best.best_id == 3
+    assert best.best_value == 0.07
+    assert best.excluded == {1: "latency_ms_b1 40 > 10", 4: "latency_ms_b1 was not logged"}
+
+
+def test_best_trial_without_constraints_is_the_lowest_error() -> None:
+    assert best_trial(TRIALS, metric="dev_error", constraints=[]).best_id == 1
+
+
+def test_no_trial_meets_the_constraints() -> None:
+    best = best_trial(TRIALS, metric="dev_error", constraints=[Constraint("latency_ms_b1", max=1.0)])
+    assert best.best_id is None and set(best.excluded) == {1, 2, 3, 4}
+
+
+def test_min_constraints_and_maximised_metrics() -> None:
+    trials = [
+        TrialResult(1, {"dev_accuracy": 0.9, "recall": 0.5}),
+        TrialResult(2, {"dev_accuracy": 0.8, "recall": 0.9}),
+    ]
+    assert is_maximized("dev_accuracy") and not is_maximized("dev_error")
+    assert best_trial(trials, metric="dev_accuracy", constraints=[]).best_id == 1
+    assert best_trial(trials, metric="dev_accuracy", constraints=[Constraint("recall", min=0.8)]).best_id == 2
+
+
+def test_constraint_needs_one_bound() -> None:
+    with pytest.raises(ValueError, match="exactly one of max or min"):
+        Constraint("latency")
+
+
+def test_best_so_far() -> None:
+    assert best_so_far([None, 0.5, 0.7, 0.3, float("nan"), 0.4]) == [None, 0.5, 0.5, 0.3, 0.3, 0.3]
+
+
+def test_importance_finds_the_parameter_that_matters() -> None:
+    space = parse_space({"hparams.lr": {"log_uniform": [1e-4, 1.0]}, "hparams.l2": {"uniform": [0, 1]}})
+    params = sample_random(space, 40, seed=0)
+    rng = np.random.default_rng(0)
+    # The objective depends on log(lr) only (a bowl around 1e-2), plus a little noise.
+    trials = [(p, (np.log10(p["hparams.lr"]) + 2) ** 2 + rng.normal(0, 0.01)) for p in params]
+    ranking = parameter_importance(space.distributions, trials)
+    assert [path for path, _ in ranking] == ["hparams.lr", "hparams.l2"]
+    assert ranking[0][1] > 0.8
+    assert sum(value for _, value in ranking) == pytest.approx(1.0)
+
+
+def test_importance_needs_a_few_trials() -> None:
+    space = parse_space({"hparams.lr": {"log_uniform": [1e-4, 1.0]}})
+    assert parameter_importance(space.distributions, [({"hparams.lr": 0.1}, 0.2)]) == []
