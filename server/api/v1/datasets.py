@@ -1,0 +1,157 @@
+"""Datasets: the catalog, uploads (.npz, .csv, zip of images), registered folders, files for workers."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Request, Response
+from fastapi import Path as PathParam
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse
+from pydantic import ValidationError
+from starlette.datastructures import UploadFile
+from starlette.formparsers import MultiPartException, MultiPartParser
+
+from server.api.deps import Limit, Offset
+from server.auth import ApiAuth
+from server.db import SessionDep
+from server.errors import InvalidInput
+from server.schemas import (
+    DatasetRead,
+    DatasetRegister,
+    DatasetUpload,
+    UploadedDatasetRead,
+    UploadedDatasetsPage,
+)
+from server.services import datasets
+
+router = APIRouter(prefix="/datasets", tags=["datasets"])
+DatasetId = Annotated[int, PathParam(ge=1)]
+UPLOAD_DOC = {
+    "requestBody": {
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file", "name"],
+                    "properties": {
+                        "file": {"type": "string", "format": "binary"},
+                        **DatasetUpload.model_json_schema()["properties"],
+                    },
+                }
+            }
+        },
+        "required": True,
+    }
+}
+
+
+async def receive_upload(request: Request) -> tuple[dict[str, str], datasets.ReceivedFile]:
+    """Parse a multipart upload, refusing it (413) as soon as the body passes the size limit.
+
+    Returns the text fields and the file spooled to a temporary path the caller must delete.
+    """
+    max_bytes = datasets.limits().max_bytes
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > max_bytes + datasets.FORM_OVERHEAD_BYTES:
+        raise datasets.UploadTooLarge(f"The upload is larger than the {max_bytes // datasets.MIB} MiB limit")
+    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+        raise InvalidInput(["body", "file"], "send the dataset as multipart/form-data with a 'file' field")
+    stream = datasets.limited(request.stream(), max_bytes + datasets.FORM_OVERHEAD_BYTES)
+    try:
+        form = await MultiPartParser(request.headers, stream, max_files=1, max_fields=20).parse()
+    except MultiPartException as exc:
+        raise InvalidInput(["body", "file"], f"malformed multipart body: {exc.message}") from None
+    upload = form.get("file")
+    if not isinstance(upload, UploadFile):
+        raise InvalidInput(["body", "file"], "no file was sent in the 'file' field")
+    fields = {key: value for key, value in form.items() if isinstance(value, str)}
+    handle, name = tempfile.mkstemp(prefix="upload-", suffix=".part")
+    size = 0
+    try:
+        with os.fdopen(handle, "wb") as out:
+            while chunk := await upload.read(1 << 20):
+                size += len(chunk)
+                if size > max_bytes:
+                    raise datasets.UploadTooLarge(
+                        f"The upload is larger than the {max_bytes // datasets.MIB} MiB limit"
+                    )
+                out.write(chunk)
+    except BaseException:
+        Path(name).unlink(missing_ok=True)
+        raise
+    finally:
+        await form.close()
+    if size == 0:
+        Path(name).unlink(missing_ok=True)
+        raise InvalidInput(["body", "file"], "the file is empty")
+    return fields, datasets.ReceivedFile(Path(name), upload.filename or "", size)
+
+
+def upload_form(fields: dict[str, str]) -> DatasetUpload:
+    """The upload's form fields as the schema (blank inputs count as not given)."""
+    try:
+        return DatasetUpload.model_validate({k: v for k, v in fields.items() if v != ""})
+    except ValidationError as exc:
+        raise RequestValidationError(
+            [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]
+        ) from None
+
+
+@router.get("")
+def read_datasets(session: SessionDep, _: ApiAuth) -> list[DatasetRead]:
+    """Every dataset a project can use: built-ins by name, uploaded ones by id (the `id` field)."""
+    return datasets.catalog(session=session)
+
+
+@router.post("", status_code=201, openapi_extra=UPLOAD_DOC)
+async def create_dataset(request: Request, session: SessionDep, _: ApiAuth) -> UploadedDatasetRead:
+    """Upload an .npz, a .csv or a zip of class folders; it is validated completely before it is stored."""
+    fields, received = await receive_upload(request)
+    try:
+        data = upload_form(fields)
+        dataset = await run_in_threadpool(
+            lambda: datasets.create_dataset(session=session, data=data, upload=received)
+        )
+    finally:
+        received.path.unlink(missing_ok=True)
+    return UploadedDatasetRead.model_validate(dataset)
+
+
+@router.post("/register", status_code=201)
+def register_dataset(data: DatasetRegister, session: SessionDep, _: ApiAuth) -> UploadedDatasetRead:
+    """Convert a torchvision-format MNIST or CIFAR-10 folder on the server's disk into a dataset."""
+    return UploadedDatasetRead.model_validate(datasets.register_folder(session=session, data=data))
+
+
+@router.get("/uploaded")
+def read_uploaded_datasets(
+    session: SessionDep, _: ApiAuth, limit: Limit = 50, offset: Offset = 0
+) -> UploadedDatasetsPage:
+    """Uploaded and registered datasets, newest first."""
+    return datasets.list_datasets(session=session, limit=limit, offset=offset)
+
+
+@router.get("/{dataset_id}")
+def read_dataset(dataset_id: DatasetId, session: SessionDep, _: ApiAuth) -> UploadedDatasetRead:
+    return UploadedDatasetRead.model_validate(datasets.get_dataset(session=session, dataset_id=dataset_id))
+
+
+@router.delete("/{dataset_id}", status_code=204)
+def delete_dataset(dataset_id: DatasetId, session: SessionDep, _: ApiAuth) -> Response:
+    """Delete a dataset that no project uses."""
+    datasets.delete_dataset(session=session, dataset_id=dataset_id)
+    return Response(status_code=204)
+
+
+@router.get("/{dataset_id}/file", response_class=FileResponse)
+def read_dataset_file(dataset_id: DatasetId, session: SessionDep, _: ApiAuth) -> FileResponse:
+    """The normalised .npz, for workers; the X-Checksum-Sha256 header carries its checksum."""
+    dataset, path = datasets.find_file(session=session, dataset_id=dataset_id)
+    return FileResponse(
+        path, media_type="application/octet-stream", headers={"X-Checksum-Sha256": dataset.sha256}
+    )

@@ -1,0 +1,224 @@
+"""Uploaded and registered datasets: validate before storing, keep one normalised .npz per dataset."""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from server.datasets import BUILTIN_DATASETS, DatasetInfo
+from server.errors import Conflict, InvalidInput, NotFound, TrainboardError
+from server.schemas import DatasetRead, DatasetRegister, DatasetUpload, UploadedDatasetsPage
+from server.schemas import UploadedDatasetRead as UploadedRead
+from server.tables import Dataset, Project
+from server.uploads import FOLDER_FORMATS, DatasetFileError, Limits, ParsedDataset, parse_upload, write_npz
+from trainboard.settings import get_settings
+
+logger = logging.getLogger(__name__)
+MIB = 1024 * 1024
+#: Room for the multipart boundaries and the small form fields around the file.
+FORM_OVERHEAD_BYTES = 64 * 1024
+#: Suggested hyperparameters for an uploaded dataset (the user can change them per run).
+UPLOAD_HPARAMS = {"epochs": 20, "batch_size": 64, "lr": 0.001}
+
+
+class UploadTooLarge(TrainboardError):
+    status_code = 413
+
+
+class DatasetRefused(TrainboardError):
+    """A DatasetFileError as a response: 422 (or 413 for a size limit) naming the field."""
+
+    def __init__(self, error: DatasetFileError, *, prefix: str = "body") -> None:
+        super().__init__(error.message)
+        self.status_code = error.status_code
+        self.loc = [prefix, error.field]
+
+    def detail(self) -> object:
+        return [{"loc": self.loc, "msg": self.message, "type": "value_error"}]
+
+
+@dataclass(frozen=True)
+class ReceivedFile:
+    """An uploaded file spooled to disk (and deleted by the service once stored or refused)."""
+
+    path: Path
+    filename: str
+    size: int
+
+
+def limits() -> Limits:
+    settings = get_settings()
+    return Limits(
+        max_bytes=int(settings.max_upload_mb * MIB),
+        max_uncompressed_bytes=int(settings.max_uncompressed_mb * MIB),
+        max_files=settings.max_dataset_files,
+    )
+
+
+def datasets_dir() -> Path:
+    return get_settings().resolved_home / "datasets"
+
+
+def dataset_path(dataset_id: int) -> Path:
+    # An int id: the path cannot leave the folder.
+    return datasets_dir() / f"dataset-{int(dataset_id)}.npz"
+
+
+async def limited(chunks: AsyncIterator[bytes], max_bytes: int) -> AsyncIterator[bytes]:
+    """Pass the request body through, stopping with 413 as soon as it exceeds `max_bytes`."""
+    size = 0
+    async for chunk in chunks:
+        size += len(chunk)
+        if size > max_bytes:
+            raise UploadTooLarge(f"The upload is larger than the {max_bytes // MIB} MiB limit")
+        yield chunk
+
+
+def get_dataset(*, session: Session, dataset_id: int) -> Dataset:
+    """The dataset or NotFound."""
+    dataset = session.get(Dataset, dataset_id)
+    if dataset is None:
+        raise NotFound("Dataset", dataset_id)
+    return dataset
+
+
+def uploaded_info(*, session: Session, ref: str) -> DatasetInfo | None:
+    """A project's `dataset` string that is an uploaded dataset's id, as catalog info; else None."""
+    if not ref.isdigit() or len(ref) > 18:
+        return None
+    dataset = session.get(Dataset, int(ref))
+    if dataset is None:
+        return None
+    return DatasetInfo(
+        name=str(dataset.id),
+        kind=dataset.kind,
+        input_shape=tuple(dataset.input_shape),
+        n_classes=dataset.n_classes,
+        n_examples=dataset.n_examples,
+        description=dataset.description or f"Uploaded dataset {dataset.name!r}",
+        default_hparams=dict(UPLOAD_HPARAMS),
+    )
+
+
+def _check_name_free(session: Session, name: str) -> None:
+    if session.scalar(select(Dataset.id).where(Dataset.name == name)) is not None:
+        raise Conflict(f"A dataset named {name!r} already exists")
+
+
+def _store(session: Session, parsed: ParsedDataset, **fields: object) -> Dataset:
+    """Write the normalised file under a temporary name, record the row, then move the file into place."""
+    folder = datasets_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=folder, suffix=".npz.part")
+    os.close(handle)
+    partial = Path(temporary)
+    try:
+        checksum = write_npz(parsed, partial)
+        dataset = Dataset(
+            kind=parsed.kind,
+            input_shape=list(parsed.input_shape),
+            n_classes=len(parsed.classes),
+            n_examples=len(parsed.y),
+            classes=parsed.classes,
+            has_splits=parsed.split is not None,
+            size_bytes=partial.stat().st_size,
+            sha256=checksum,
+            **fields,
+        )
+        session.add(dataset)
+        session.flush()
+        os.replace(partial, dataset_path(dataset.id))
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        partial.unlink(missing_ok=True)
+    logger.info("stored dataset %d %r: %d examples", dataset.id, dataset.name, dataset.n_examples)
+    return dataset
+
+
+def create_dataset(*, session: Session, data: DatasetUpload, upload: ReceivedFile) -> Dataset:
+    """Validate the uploaded file completely, then store it normalised with its checksum."""
+    _check_name_free(session, data.name)
+    size = None
+    if data.image_size:
+        width, height = (int(v) for v in data.image_size.split("x"))
+        if not (1 <= width <= 1024 and 1 <= height <= 1024):
+            raise InvalidInput(["body", "image_size"], "width and height must be between 1 and 1024")
+        size = (width, height)
+    try:
+        source, parsed = parse_upload(
+            upload.path, limits=limits(), label_column=data.label_column, image_size=size, kind=data.kind
+        )
+    except DatasetFileError as exc:
+        raise DatasetRefused(exc) from None
+    return _store(
+        session,
+        parsed,
+        name=data.name,
+        source=source,
+        filename=upload.filename[:300],
+        description=data.description,
+    )
+
+
+def register_folder(*, session: Session, data: DatasetRegister) -> Dataset:
+    """Convert a torchvision-format MNIST or CIFAR-10 folder on the server's disk into a dataset."""
+    root = Path(data.path).expanduser()
+    if not root.is_absolute():
+        raise InvalidInput(["body", "path"], "must be an absolute path on the server")
+    if not root.is_dir():
+        raise InvalidInput(["body", "path"], f"{root} is not a folder on the server")
+    name = data.name or f"{data.format}-{root.name}"
+    _check_name_free(session, name)
+    try:
+        parsed = FOLDER_FORMATS[data.format](root)
+    except DatasetFileError as exc:
+        raise DatasetRefused(exc) from None
+    return _store(session, parsed, name=name, source=data.format, filename=str(root)[:300], description="")
+
+
+def list_datasets(*, session: Session, limit: int, offset: int) -> UploadedDatasetsPage:
+    """Uploaded datasets, newest first."""
+    total = session.scalar(select(func.count()).select_from(Dataset)) or 0
+    rows = session.scalars(select(Dataset).order_by(Dataset.id.desc()).limit(limit).offset(offset))
+    items = [UploadedRead.model_validate(row) for row in rows]
+    return UploadedDatasetsPage(total=total, limit=limit, offset=offset, items=items)
+
+
+def catalog(*, session: Session) -> list[DatasetRead]:
+    """Every dataset a project can use: the built-ins, then the uploaded ones (id as a string)."""
+    entries = [DatasetRead(**info.to_dict(), id=info.name) for info in BUILTIN_DATASETS.values()]
+    for row in session.scalars(select(Dataset).order_by(Dataset.id)):
+        info = uploaded_info(session=session, ref=str(row.id))
+        assert info is not None
+        entries.append(DatasetRead(**{**info.to_dict(), "name": row.name}, id=str(row.id), source=row.source))
+    return entries
+
+
+def delete_dataset(*, session: Session, dataset_id: int) -> None:
+    """Delete a dataset no project uses, with its file."""
+    dataset = get_dataset(session=session, dataset_id=dataset_id)
+    user = session.scalar(select(Project.name).where(Project.dataset == str(dataset.id)).limit(1))
+    if user is not None:
+        raise Conflict(f"Dataset {dataset.id} is used by project {user!r}; delete the project first")
+    session.delete(dataset)
+    session.commit()
+    dataset_path(dataset_id).unlink(missing_ok=True)
+
+
+def find_file(*, session: Session, dataset_id: int) -> tuple[Dataset, Path]:
+    """The dataset and its stored .npz (for workers)."""
+    dataset = get_dataset(session=session, dataset_id=dataset_id)
+    path = dataset_path(dataset_id)
+    if not path.exists():
+        raise NotFound("File of dataset", dataset_id)
+    return dataset, path
