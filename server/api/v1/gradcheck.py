@@ -1,0 +1,35 @@
+"""Numerical gradient checks of a model config, run by a worker on a tiny batch in float64."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+
+from server.auth import ApiAuth
+from server.db import SessionDep
+from server.schemas import GradcheckCreate, GradcheckRead, GradcheckResult
+from server.services import gradcheck
+
+router = APIRouter(prefix="/gradcheck", tags=["gradcheck"])
+GradcheckQueueDep = Annotated[gradcheck.GradcheckQueue, Depends(gradcheck.get_gradcheck_queue)]
+
+
+@router.post("", status_code=202)
+def create_gradcheck(
+    data: GradcheckCreate, session: SessionDep, queue: GradcheckQueueDep, _: ApiAuth
+) -> GradcheckRead:
+    """Queue a gradient check; poll GET /gradcheck/{id} until its status is done or failed."""
+    return gradcheck.create_gradcheck(session=session, data=data, queue=queue)
+
+
+@router.get("/{check_id}")
+def read_gradcheck(check_id: str, _: ApiAuth) -> GradcheckRead:
+    """The check: per parameter tensor, the relative difference and what it means."""
+    return gradcheck.get_gradcheck(check_id=check_id)
+
+
+@router.put("/{check_id}/result")
+def record_gradcheck_result(check_id: str, data: GradcheckResult, _: ApiAuth) -> GradcheckRead:
+    """The worker posts the relative differences (or why it could not run the check)."""
+    return gradcheck.record_result(check_id=check_id, data=data)
