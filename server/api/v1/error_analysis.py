@@ -1,0 +1,166 @@
+"""Error analysis beyond API.md's core: example images, label corrections, cohorts, run comparison, CSV."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+
+from server.api.deps import Limit, Offset
+from server.auth import ApiAuth
+from server.csv_export import to_csv
+from server.db import SessionDep
+from server.schemas import DatasetVersionRead, LabelCorrectionSet, LabelCorrectionsRead, Split
+from server.services import analysis, corrections, error_report, examples, predictions
+
+router = APIRouter(tags=["error analysis"])
+EXPORT_PAGE = 1000
+IMAGE_CACHE = "private, max-age=86400"
+
+TagFilter = Annotated[str | None, Query(max_length=100)]
+LabelFilter = Annotated[str | None, Query(max_length=200)]
+Confidence = Annotated[float | None, Query(ge=0, le=1)]
+
+
+@router.get("/projects/{project_id}/examples/{example_id}/image.png", response_class=Response)
+def read_example_image(
+    project_id: int, example_id: str, request: Request, session: SessionDep, _: ApiAuth
+) -> Response:
+    """The example drawn as a PNG (image datasets); cached by the browser, revalidated with its ETag."""
+    image = examples.example_image(session=session, project_id=project_id, example_id=example_id)
+    headers = {"ETag": image.etag, "Cache-Control": IMAGE_CACHE}
+    if request.headers.get("if-none-match") == image.etag:
+        return Response(status_code=304, headers=headers)
+    return Response(image.png, media_type="image/png", headers=headers)
+
+
+@router.get("/projects/{project_id}/examples/{example_id}/features")
+def read_example_features(
+    project_id: int, example_id: str, session: SessionDep, _: ApiAuth
+) -> dict[str, float]:
+    """A tabular example's feature values by name."""
+    return examples.example_features(session=session, project_id=project_id, example_id=example_id)
+
+
+@router.get("/projects/{project_id}/label-corrections")
+def read_label_corrections(
+    project_id: int, session: SessionDep, _: ApiAuth, version: Annotated[int | None, Query(ge=1)] = None
+) -> LabelCorrectionsRead:
+    """Corrected labels; with `version`, those in force in that dataset version (what a worker applies)."""
+    return corrections.list_corrections(session=session, project_id=project_id, version=version)
+
+
+@router.put("/projects/{project_id}/label-corrections/{example_id}", status_code=204)
+def set_label_correction(
+    project_id: int, example_id: str, data: LabelCorrectionSet, session: SessionDep, _: ApiAuth
+) -> Response:
+    """Correct an example's label (tags it "mislabeled"); it counts once the corrections are applied."""
+    corrections.set_correction(
+        session=session, project_id=project_id, example_id=example_id, corrected_label=data.corrected_label
+    )
+    return Response(status_code=204)
+
+
+@router.delete("/projects/{project_id}/label-corrections/{example_id}", status_code=204)
+def delete_label_correction(project_id: int, example_id: str, session: SessionDep, _: ApiAuth) -> Response:
+    """Drop a correction that has not been applied yet."""
+    corrections.delete_correction(session=session, project_id=project_id, example_id=example_id)
+    return Response(status_code=204)
+
+
+@router.post("/projects/{project_id}/label-corrections/apply")
+def apply_label_corrections(project_id: int, session: SessionDep, _: ApiAuth) -> DatasetVersionRead:
+    """Apply the pending corrections to dev and test as a new dataset version; later runs train on it."""
+    return DatasetVersionRead(
+        dataset_version=corrections.apply_corrections(session=session, project_id=project_id)
+    )
+
+
+@router.get("/runs/{run_id}/error-cohorts")
+def read_error_cohorts(run_id: int, session: SessionDep, _: ApiAuth, split: Split = "dev") -> dict[str, Any]:
+    """Error rate by class and confidence, slices of high error, and the PR curve of binary problems."""
+    counts = analysis.analyse_run_errors(session=session, run_id=run_id, split=split)
+    cohorts = error_report.error_cohorts(session=session, run_id=run_id, split=split, analysis=counts)
+    return error_report.cohorts_to_dict(cohorts)
+
+
+@router.get("/runs/{run_id}/compare/{other_id}")
+def read_run_comparison(
+    run_id: int,
+    other_id: int,
+    session: SessionDep,
+    _: ApiAuth,
+    split: Split = "dev",
+    group: error_report.CompareGroup = "fixed",
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> dict[str, Any]:
+    """Examples fixed, newly broken and still wrong from this run to the other, and one group's page."""
+    page = error_report.compare_runs(
+        session=session,
+        run_id=run_id,
+        other_id=other_id,
+        split=split,
+        group=group,
+        limit=limit,
+        offset=offset,
+    )
+    return error_report.comparison_to_dict(page)
+
+
+def _csv(text: str, filename: str) -> Response:
+    return Response(
+        text,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+@router.get("/runs/{run_id}/errors.csv", response_class=Response)
+def export_errors(
+    run_id: int,
+    session: SessionDep,
+    _: ApiAuth,
+    split: Split = "dev",
+    tag: TagFilter = None,
+    untagged: bool = False,
+    label: LabelFilter = None,
+    predicted: LabelFilter = None,
+    min_confidence: Confidence = None,
+    max_confidence: Confidence = None,
+    sort: predictions.ErrorSort = "-confidence",
+) -> Response:
+    """The misclassified examples (with the same filters as /errors) as CSV."""
+    filters: dict[str, Any] = dict(
+        split=split, tag=tag, untagged=untagged, label=label, predicted=predicted,
+        min_confidence=min_confidence, max_confidence=max_confidence, sort=sort,
+    )  # fmt: skip
+    rows: list[list[object]] = []
+    offset = 0
+    while True:
+        page = predictions.list_errors(
+            session=session, run_id=run_id, limit=EXPORT_PAGE, offset=offset, **filters
+        )
+        rows += [
+            [e.example_id, e.label, e.predicted, e.confidence, e.loss, ";".join(e.tags)] for e in page.items
+        ]
+        offset += EXPORT_PAGE
+        if offset >= page.total:
+            break
+    header = ["example_id", "label", "predicted", "confidence", "loss", "tags"]
+    return _csv(to_csv(header, rows), f"run-{run_id}-{split}-errors.csv")
+
+
+@router.get("/runs/{run_id}/error-analysis.csv", response_class=Response)
+def export_error_analysis(run_id: int, session: SessionDep, _: ApiAuth, split: Split = "dev") -> Response:
+    """The error-analysis spreadsheet (one row per tag, then the untagged errors) as CSV."""
+    counts = analysis.analyse_run_errors(session=session, run_id=run_id, split=split)
+    rows: list[list[object]] = [
+        [t.tag, t.count, t.fraction_of_errors, t.max_error_reduction] for t in counts.by_tag
+    ]
+    if counts.errors:
+        untagged = counts.untagged_errors
+        rows.append(["(untagged)", untagged, untagged / counts.errors, untagged / counts.examples])
+    rows.append(["(all errors)", counts.errors, 1.0 if counts.errors else 0.0, counts.error_rate])
+    header = ["tag", "count", "fraction_of_errors", "max_error_reduction"]
+    return _csv(to_csv(header, rows), f"run-{run_id}-{split}-error-analysis.csv")

@@ -1,0 +1,268 @@
+"""A run's error-analysis page: the table of mistakes, tagging, the counts, cohorts, run comparison."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Query, Request, Response
+from sqlalchemy.orm import Session
+
+from server.db import SessionDep
+from server.error_analysis import ErrorAnalysis
+from server.errors import Conflict
+from server.pages.common import PageAuth, PageRoute, check_csrf, redirect, render, url_with
+from server.schemas import ErrorsPage, ProjectRead, RunRead, Split
+from server.services import analysis, corrections, error_report, examples, predictions, projects, runs, tags
+from server.services.error_report import CompareGroup, ErrorCohorts, RunComparisonPage
+
+router = APIRouter(route_class=PageRoute, dependencies=[PageAuth])
+
+PAGE_SIZE = 50
+SPLITS = ("dev", "test", "train_dev")
+SORTS = {
+    "-confidence": "most confident first",
+    "confidence": "least confident first",
+    "-loss": "highest loss first",
+}
+GROUP_NAMES = {"fixed": "Fixed", "newly_broken": "Newly broken", "still_wrong": "Still wrong"}
+
+
+@dataclass(frozen=True)
+class ErrorFilters:
+    split: str
+    label: str | None
+    predicted: str | None
+    tag: str | None
+    untagged: bool
+    min_confidence: float | None
+    max_confidence: float | None
+    sort: str
+    offset: int
+
+    def query(self, **changes: Any) -> dict[str, Any]:
+        """The filters as query parameters (unset ones left out), with `changes` applied."""
+        values = {**asdict(self), **changes}
+        values["untagged"] = "1" if values["untagged"] else None
+        values["offset"] = values["offset"] or None
+        values["sort"] = None if values["sort"] == "-confidence" else values["sort"]
+        return values
+
+
+@dataclass
+class ErrorsContext:
+    run: RunRead
+    project: ProjectRead
+    filters: ErrorFilters
+    kind: str  # "image", "tabular" or "" (no stored examples)
+    errors: ErrorsPage
+    features: dict[str, list[float]]
+    feature_names: list[str]
+    counts: ErrorAnalysis
+    cohorts: ErrorCohorts
+    tag_names: list[str]
+    corrections: dict[str, str]
+    pending_corrections: int
+    dataset_version: int
+    prev_url: str | None
+    next_url: str | None
+    export_url: str
+    other_runs: list[RunRead]
+    splits: tuple[str, ...]
+    sorts: dict[str, str]
+    page_data: dict[str, Any]
+
+
+def _tag_names(session: Session, project_id: int) -> list[str]:
+    # "mislabeled" is built in: always offered first, created on first use.
+    names = [t.name for t in tags.list_tags(session=session, project_id=project_id)]
+    return [corrections.MISLABELED, *(n for n in names if n != corrections.MISLABELED)]
+
+
+def _chart_data(counts: ErrorAnalysis, cohorts: ErrorCohorts) -> dict[str, Any]:
+    return {
+        "counts": counts.to_dict(),
+        "by_confidence": [asdict(b) for b in cohorts.by_confidence],
+        "pr_curve": cohorts.pr_curve.to_dict() if cohorts.pr_curve else None,
+    }
+
+
+def _errors_context(session: Session, run_id: int, filters: ErrorFilters) -> ErrorsContext:
+    run = runs.get_run(session=session, run_id=run_id)
+    project = projects.to_read(run.project)
+    page = predictions.list_errors(
+        session=session,
+        run_id=run_id,
+        split=filters.split,
+        label=filters.label,
+        predicted=filters.predicted,
+        tag=filters.tag,
+        untagged=filters.untagged,
+        min_confidence=filters.min_confidence,
+        max_confidence=filters.max_confidence,
+        sort=filters.sort,  # type: ignore[arg-type]
+        limit=PAGE_SIZE,
+        offset=filters.offset,
+    )
+    counts = analysis.analyse_run_errors(session=session, run_id=run_id, split=filters.split)
+    cohorts = error_report.error_cohorts(session=session, run_id=run_id, split=filters.split, analysis=counts)
+    arrays = examples.dataset_arrays(run.project.dataset)
+    kind = arrays.kind if arrays else ""
+    shown = corrections.list_corrections(session=session, project_id=project.id).corrections
+    base = f"/runs/{run_id}/errors"
+    next_offset = filters.offset + PAGE_SIZE
+    tag_names = _tag_names(session, project.id)
+    return ErrorsContext(
+        run=runs.to_read(run),
+        project=project,
+        filters=filters,
+        kind=kind,
+        errors=page,
+        features=examples.features_of(run.project.dataset, [e.example_id for e in page.items])
+        if kind == "tabular"
+        else {},
+        feature_names=list(arrays.feature_names) if arrays and kind == "tabular" else [],
+        counts=counts,
+        cohorts=cohorts,
+        tag_names=tag_names,
+        corrections={c.example_id: c.corrected_label for c in shown},
+        pending_corrections=sum(1 for c in shown if c.applied_version is None),
+        dataset_version=run.project.dataset_version,
+        prev_url=url_with(base, filters.query(offset=max(filters.offset - PAGE_SIZE, 0)))
+        if filters.offset
+        else None,
+        next_url=url_with(base, filters.query(offset=next_offset)) if next_offset < page.total else None,
+        export_url=url_with(f"/api/v1/runs/{run_id}/errors.csv", {**filters.query(), "offset": None}),
+        other_runs=[
+            r
+            for r in runs.list_runs(
+                session=session, project_id=project.id, status=None, sort="-id", limit=50, offset=0
+            ).items
+            if r.id != run_id
+        ],
+        splits=SPLITS,
+        sorts=SORTS,
+        page_data={
+            "run_id": run_id,
+            "project_id": project.id,
+            "split": filters.split,
+            "tags": tag_names,
+            "mislabeled": corrections.MISLABELED,
+            "analysis_url": f"/api/v1/runs/{run_id}/error-analysis?split={filters.split}",
+            "filter_url": url_with(base, {"split": filters.split}),
+            **_chart_data(counts, cohorts),
+        },
+    )
+
+
+def _confidence(text: str | None) -> float | None:
+    """A confidence bound typed in the filter form: blank or unreadable means none; clipped to [0, 1]."""
+    try:
+        value = float(text) if text and text.strip() else None
+    except ValueError:
+        return None
+    return None if value is None or value != value else min(max(value, 0.0), 1.0)
+
+
+@router.get("/runs/{run_id}/errors")
+def read_errors(
+    request: Request,
+    run_id: int,
+    session: SessionDep,
+    split: Split = "dev",
+    label: Annotated[str | None, Query(max_length=200)] = None,
+    predicted: Annotated[str | None, Query(max_length=200)] = None,
+    tag: Annotated[str | None, Query(max_length=100)] = None,
+    untagged: bool = False,
+    min_confidence: Annotated[str | None, Query(max_length=20)] = None,
+    max_confidence: Annotated[str | None, Query(max_length=20)] = None,
+    sort: predictions.ErrorSort = "-confidence",
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> Response:
+    """The run's misclassified examples with filters, tagging, and the counts that rank what to fix."""
+    filters = ErrorFilters(
+        split=split,
+        label=label or None,
+        predicted=predicted or None,
+        tag=tag or None,
+        untagged=untagged,
+        min_confidence=_confidence(min_confidence),
+        max_confidence=_confidence(max_confidence),
+        sort=sort,
+        offset=offset,
+    )
+    return render(request, "errors/list.html", _errors_context(session, run_id, filters))
+
+
+@router.post("/projects/{project_id}/label-corrections/apply")
+def apply_corrections(
+    request: Request,
+    project_id: int,
+    session: SessionDep,
+    csrf_token: Annotated[str, Form()] = "",
+    back: Annotated[str, Form()] = "/",
+) -> Response:
+    """Apply the pending corrections as a new dataset version (the same service as the API)."""
+    check_csrf(request, csrf_token)
+    target = back if back.startswith("/") and not back.startswith("//") else "/"
+    try:
+        version = corrections.apply_corrections(session=session, project_id=project_id)
+    except Conflict as exc:
+        return redirect(target, exc.message, level="warning")
+    return redirect(
+        target, f"Dataset version {version} made: runs queued from now on use the corrected labels."
+    )
+
+
+@dataclass
+class CompareContext:
+    run: RunRead
+    other: RunRead
+    project: ProjectRead
+    split: str
+    comparison: RunComparisonPage
+    groups: dict[str, str]
+    prev_url: str | None
+    next_url: str | None
+    splits: tuple[str, ...]
+    offset: int
+
+
+@router.get("/runs/{run_id}/errors/compare")
+def compare_runs(
+    request: Request,
+    run_id: int,
+    session: SessionDep,
+    other: Annotated[int, Query(ge=1)],
+    split: Split = "dev",
+    group: CompareGroup = "fixed",
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> Response:
+    """Examples fixed, newly broken and still wrong from this run to another."""
+    run = runs.get_run(session=session, run_id=run_id)
+    comparison = error_report.compare_runs(
+        session=session,
+        run_id=run_id,
+        other_id=other,
+        split=split,
+        group=group,
+        limit=PAGE_SIZE,
+        offset=offset,
+    )
+    base = f"/runs/{run_id}/errors/compare"
+    params = {"other": other, "split": split, "group": group}
+    context = CompareContext(
+        run=runs.to_read(run),
+        other=runs.to_read(runs.get_run(session=session, run_id=other)),
+        project=projects.to_read(run.project),
+        split=split,
+        comparison=comparison,
+        groups=GROUP_NAMES,
+        prev_url=url_with(base, {**params, "offset": max(offset - PAGE_SIZE, 0) or None}) if offset else None,
+        next_url=url_with(base, {**params, "offset": offset + PAGE_SIZE})
+        if offset + PAGE_SIZE < comparison.total
+        else None,
+        splits=SPLITS,
+        offset=offset,
+    )
+    return render(request, "errors/compare.html", context)

@@ -1,0 +1,93 @@
+"""The error-analysis pages: the table of mistakes with its filters, the counts, and run comparison."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+
+from server.tables import Project
+from tests.factories import log_predictions, make_project, make_run
+from tests.server.pages.html import attrs_of, csrf_token, table_rows, texts
+
+ROWS = [
+    ("digits-1", 1, 7, 0.95),
+    ("digits-2", 2, 2, 0.8),
+    ("digits-3", 3, 8, 0.6),
+    ("digits-7", 7, 1, 0.55),
+]
+
+
+def _setup(session: Session, client: TestClient) -> tuple[Project, int]:
+    project = make_project(session, dataset="digits")
+    run = make_run(session, project)
+    log_predictions(session, run, ROWS)
+    client.post(
+        f"/api/v1/projects/{project.id}/examples/tags", json={"example_ids": ["digits-3"], "add": ["blurry"]}
+    )
+    return project, run.id
+
+
+def test_errors_page_lists_mistakes_with_images_and_counts(client: TestClient, session: Session) -> None:
+    project, run_id = _setup(session, client)
+    response = client.get(f"/runs/{run_id}/errors?split=dev")
+    assert response.status_code == 200
+    rows = table_rows(response.text, "errors")
+    assert [r[1:7] for r in rows] == [
+        ["digits-1", "1", "7", "95.0 %", "—", ""],
+        ["digits-3", "3", "8", "60.0 %", "—", "blurry"],
+        ["digits-7", "7", "1", "55.0 %", "—", ""],
+    ]
+    images = [a["src"] for a in attrs_of(response.text, "img") if "examples" in (a.get("src") or "")]
+    assert images[0] == f"/api/v1/projects/{project.id}/examples/digits-1/image.png"
+    assert table_rows(response.text, "tag-counts") == [
+        ["blurry", "1", "33.3 %", "25.00 %"],
+        ["untagged", "2", "66.7 %", "50.00 %"],
+    ]
+    assert "dev and test" in response.text  # the corrections card says why both splits change together
+
+
+def test_errors_page_filters_by_label_and_tag(client: TestClient, session: Session) -> None:
+    _, run_id = _setup(session, client)
+    by_label = table_rows(client.get(f"/runs/{run_id}/errors?label=7&predicted=1").text, "errors")
+    assert [r[1] for r in by_label] == ["digits-7"]
+    by_tag = table_rows(client.get(f"/runs/{run_id}/errors?tag=blurry").text, "errors")
+    assert [r[1] for r in by_tag] == ["digits-3"]
+    untagged = table_rows(client.get(f"/runs/{run_id}/errors?untagged=1&sort=confidence").text, "errors")
+    assert [r[1] for r in untagged] == ["digits-7", "digits-1"]
+    assert "No misclassified examples match" in client.get(f"/runs/{run_id}/errors?min_confidence=0.99").text
+
+
+def test_run_page_links_to_error_analysis(client: TestClient, session: Session) -> None:
+    _, run_id = _setup(session, client)
+    links = [a.get("href") for a in attrs_of(client.get(f"/runs/{run_id}").text, "a")]
+    assert f"/runs/{run_id}/errors?split=dev" in links
+
+
+def test_compare_page_shows_each_group(client: TestClient, session: Session) -> None:
+    project, run_id = _setup(session, client)
+    other = make_run(session, project)
+    log_predictions(
+        session, other, [("digits-1", 1, 1, 0.9), ("digits-3", 3, 5, 0.8), ("digits-2", 2, 6, 0.7)]
+    )
+    html = client.get(f"/runs/{run_id}/errors/compare?other={other.id}&group=still_wrong").text
+    assert [r[:4] for r in table_rows(html, "compared")] == [["digits-3", "3", "8", "5"]]
+    assert texts(html, "group-tab") == ["1 Fixed", "1 Newly broken", "1 Still wrong"]
+
+
+def test_apply_corrections_form_needs_csrf_and_bumps_the_version(
+    client: TestClient, session: Session
+) -> None:
+    project, run_id = _setup(session, client)
+    client.put(f"/api/v1/projects/{project.id}/label-corrections/digits-1", json={"corrected_label": 7})
+    url = f"/projects/{project.id}/label-corrections/apply"
+    assert client.post(url, data={"back": "/"}).status_code == 403
+    response = client.post(
+        url, data={"csrf_token": csrf_token(client), "back": f"/runs/{run_id}/errors"}, follow_redirects=False
+    )
+    assert response.status_code == 303 and response.headers["location"] == f"/runs/{run_id}/errors"
+    session.refresh(project)
+    assert project.dataset_version == 2
+
+
+def test_errors_page_of_unknown_run_is_404(client: TestClient) -> None:
+    assert client.get("/runs/999999/errors").status_code == 404
