@@ -1,0 +1,41 @@
+"""Next experiments: "try next" clones of a run and its learning curve over data size."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from server.api.deps import QueueDep
+from server.auth import ApiAuth
+from server.db import SessionDep
+from server.errors import NotFound
+from server.schemas import RunClone, RunRead
+from server.services import experiments, runs
+
+router = APIRouter(prefix="/runs", tags=["runs"])
+
+
+@router.post("/{run_id}/clone", status_code=201)
+def clone_run(run_id: int, data: RunClone, session: SessionDep, queue: QueueDep, _: ApiAuth) -> RunRead:
+    """Queue a child of the run with the same config and `changes` (dotted paths) applied."""
+    child = experiments.clone_run(
+        session=session, run_id=run_id, changes=data.changes, queue=queue, name=data.name
+    )
+    return runs.to_read(child)
+
+
+@router.post("/{run_id}/data-size-curve", status_code=201)
+def create_data_size_curve(run_id: int, session: SessionDep, queue: QueueDep, _: ApiAuth) -> list[RunRead]:
+    """Queue the run's config at 10, 25, 50 and 100 % of the training data, as children of the run."""
+    children = experiments.queue_data_size_curve(session=session, run_id=run_id, queue=queue)
+    return [runs.to_read(child) for child in children]
+
+
+@router.get("/{run_id}/data-size-curve")
+def read_data_size_curve(run_id: int, session: SessionDep, _: ApiAuth) -> dict[str, Any]:
+    """Train and dev error against the number of training examples, and one sentence reading it."""
+    curve = experiments.data_size_curve_of(session=session, run_id=run_id)
+    if curve is None:
+        raise NotFound("Data-size curve of run", run_id)
+    return curve.to_dict()

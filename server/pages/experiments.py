@@ -1,0 +1,104 @@
+"""Next-experiment pages: "try next" and data-size-curve buttons of the run page, and the compare page."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Query, Request, Response
+
+from server.api.deps import QueueDep
+from server.db import SessionDep
+from server.errors import Conflict, InvalidInput
+from server.pages.common import FormData, PageAuth, PageRoute, check_csrf, redirect, render
+from server.pages.ladder import LadderView, ladder_view
+from server.schemas import RunRead
+from server.services import comparisons, experiments
+from server.services.comparisons import ConfigRow
+
+router = APIRouter(route_class=PageRoute, dependencies=[PageAuth])
+
+#: One colour per compared run (up to comparisons.MAX_RUNS), shared by the table swatches and the chart.
+RUN_COLORS = (
+    "#2456d6", "#e67e22", "#1e8449", "#8e44ad", "#c0392b",
+    "#16a085", "#7f8c8d", "#d4ac0d", "#2c3e50", "#e84393",
+)  # fmt: skip
+
+
+@router.post("/runs/{run_id}/try-next")
+def try_next(request: Request, run_id: int, session: SessionDep, queue: QueueDep, form: FormData) -> Response:
+    """Clone the run with one recommended change (path = JSON value), queue it and open the child."""
+    check_csrf(request, form.get("csrf_token"))
+    path = form.get("path", "").strip()
+    try:
+        value = json.loads(form.get("value", ""))
+    except ValueError:
+        return redirect(f"/runs/{run_id}", f"{path or 'value'}: the new value is not valid JSON.", "error")
+    try:
+        child = experiments.clone_run(session=session, run_id=run_id, changes={path: value}, queue=queue)
+    except InvalidInput as exc:
+        return redirect(f"/runs/{run_id}", f"Could not queue the experiment: {exc.message}", "error")
+    message = f"Run {child.name!r} queued with {path} = {json.dumps(value)}, as a child of run #{run_id}."
+    return redirect(f"/runs/{child.id}", message)
+
+
+@router.post("/runs/{run_id}/data-size-curve")
+def create_data_size_curve(
+    request: Request,
+    run_id: int,
+    session: SessionDep,
+    queue: QueueDep,
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
+    """Queue the run's config at 10, 25, 50 and 100 % of the training data."""
+    check_csrf(request, csrf_token)
+    try:
+        children = experiments.queue_data_size_curve(session=session, run_id=run_id, queue=queue)
+    except (InvalidInput, Conflict) as exc:
+        return redirect(f"/runs/{run_id}#data-size", exc.message, "error")
+    ids = ", ".join(f"#{child.id}" for child in children)
+    return redirect(
+        f"/runs/{run_id}#data-size", f"Queued {len(children)} runs for the data-size curve: {ids}."
+    )
+
+
+@dataclass(frozen=True)
+class ComparedRun:
+    run: RunRead
+    color: str
+    ladder: LadderView
+
+
+@dataclass
+class CompareContext:
+    runs: list[ComparedRun]
+    differing: list[ConfigRow]
+    same: list[ConfigRow]
+    page_data: dict[str, Any]
+
+
+@router.get("/compare")
+def compare_runs(
+    request: Request, session: SessionDep, runs: Annotated[list[str] | None, Query()] = None
+) -> Response:
+    """Two to ten runs side by side: config differences first, error ladders, overlaid learning curves."""
+    run_ids = comparisons.parse_run_ids(runs or [])
+    comparison = comparisons.compare_runs(session=session, run_ids=run_ids)
+    compared = [
+        ComparedRun(run, RUN_COLORS[i % len(RUN_COLORS)], ladder_view(diagnosis))
+        for i, (run, diagnosis) in enumerate(zip(comparison.runs, comparison.diagnoses, strict=True))
+    ]
+    page_data = {
+        "runs": [
+            {
+                "id": c.run.id,
+                "name": c.run.name,
+                "color": c.color,
+                "metrics_url": f"/api/v1/runs/{c.run.id}/metrics/",
+            }
+            for c in compared
+        ]
+    }
+    context = CompareContext(compared, comparison.differing, comparison.same, page_data)
+    return render(request, "runs/compare.html", context)

@@ -1,0 +1,177 @@
+"""Next experiments from a run: clones with one knob changed, and the learning curve over data size."""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session, object_session
+
+from server.datasets import get_dataset
+from server.errors import Conflict, InvalidInput
+from server.learning_curves import DataSizePoint, data_size_curve, read_data_size_curve
+from server.queue import RunQueue
+from server.schemas import Hparams, RunCreate
+from server.services.analysis import error_ladder
+from server.services.runs import create_run, get_run
+from server.tables import Run, RunSummary
+
+SECTIONS = ("model", "hparams")
+DATA_SIZE_FRACTIONS = (0.1, 0.25, 0.5, 1.0)
+#: params marker that groups the runs of one data-size curve: {"data_size_curve_of": <parent run id>}.
+CURVE_MARKER = "data_size_curve_of"
+#: Share of a built-in dataset in the train split (worker/data.py DEFAULT_FRACTIONS), for runs that did
+#: not log `train_examples` themselves.
+TRAIN_SHARE = 0.6
+DEAD_STATUSES = frozenset({"failed", "diverged", "cancelled"})
+
+
+def _refuse(path: str, message: str) -> InvalidInput:
+    return InvalidInput(["body", "changes", path], f"{path}: {message}")
+
+
+def apply_changes(config: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    """The ``model`` and ``hparams`` of ``config`` with each dotted path set; refuses an unknown path.
+
+    Changing ``model.name`` drops the other model options (they belong to the old architecture).
+    """
+    new = {section: copy.deepcopy(dict(config.get(section) or {})) for section in SECTIONS}
+    for path in sorted(changes, key=lambda p: p != "model.name"):
+        section, _, key = path.partition(".")
+        if section not in SECTIONS or not key or "." in key:
+            raise _refuse(path, "unknown config path; use model.<option> or hparams.<name>")
+        if section == "hparams" and key not in Hparams.model_fields:
+            raise _refuse(path, f"unknown hyperparameter; choose one of {', '.join(Hparams.model_fields)}")
+        if path == "model.name":
+            new["model"] = {}
+        new[section][key] = copy.deepcopy(changes[path])
+    return new
+
+
+def _config_path(loc: list[str | int] | tuple[str | int, ...]) -> str:
+    return ".".join(str(p) for p in loc if p not in ("body", "config") and not isinstance(p, int))
+
+
+def clone_run(
+    *,
+    session: Session,
+    run_id: int,
+    changes: dict[str, Any],
+    queue: RunQueue,
+    name: str | None = None,
+    params: dict[str, Any] | None = None,
+) -> Run:
+    """Queue a child of the run with the same config but ``changes`` applied ("try next").
+
+    Raises NotFound for an unknown run and InvalidInput, located at ``["body", "changes", path]``, for an
+    unknown path or a value the config schema (or the model) refuses.
+    """
+    parent = get_run(session=session, run_id=run_id)
+    config = apply_changes(parent.config or {}, changes)
+    label = ", ".join(f"{path}={value}" for path, value in changes.items())
+    try:
+        data = RunCreate.model_validate(
+            {
+                "project_id": parent.project_id,
+                "parent_id": parent.id,
+                "name": (name or f"{parent.name} {label}")[:200],
+                "config": config,
+                "params": {**(params or {}), "changes": changes},
+            }
+        )
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        path = _config_path(error["loc"])
+        raise _refuse(path, error["msg"].removeprefix("Value error, ")) from None
+    try:
+        return create_run(session=session, data=data, queue=queue)
+    except InvalidInput as exc:
+        path = _config_path(exc.loc)
+        if path in changes or path.startswith("model."):
+            raise _refuse(path, exc.message) from None
+        raise
+
+
+def curve_runs(*, session: Session, run_id: int) -> list[Run]:
+    """The children queued as the run's data-size curve, oldest first."""
+    children = session.scalars(select(Run).where(Run.parent_id == run_id).order_by(Run.id))
+    return [child for child in children if (child.params or {}).get(CURVE_MARKER) == run_id]
+
+
+def queue_data_size_curve(*, session: Session, run_id: int, queue: RunQueue) -> list[Run]:
+    """Queue the run's config at 10, 25, 50 and 100 % of the training data, as children of the run."""
+    parent = get_run(session=session, run_id=run_id)
+    live = [r for r in curve_runs(session=session, run_id=run_id) if r.status not in DEAD_STATUSES]
+    if live:
+        ids = ", ".join(f"#{r.id}" for r in live)
+        raise Conflict(f"Run {run_id} already has a data-size curve (runs {ids})")
+    return [
+        clone_run(
+            session=session,
+            run_id=run_id,
+            changes={"hparams.train_fraction": fraction},
+            queue=queue,
+            name=f"{parent.name} @ {fraction:.0%} data",
+            params={CURVE_MARKER: run_id},
+        )
+        for fraction in DATA_SIZE_FRACTIONS
+    ]
+
+
+def train_examples(run: Run, summary: dict[str, float]) -> int | None:
+    """How many training examples the run saw: its logged `train_examples`, else the catalog's count."""
+    logged = summary.get("train_examples")
+    if logged is not None and math.isfinite(logged) and logged >= 1:
+        return int(round(logged))
+    dataset = get_dataset(run.project.dataset, session=object_session(run))
+    fraction = ((run.config or {}).get("hparams") or {}).get("train_fraction", 1.0)
+    if dataset is None or not isinstance(fraction, int | float):
+        return None
+    # As worker/data.py cuts it: a prefix of ceil(fraction * train split) examples.
+    return max(1, math.ceil(fraction * round(TRAIN_SHARE * dataset.n_examples)))
+
+
+@dataclass(frozen=True)
+class DataSizeCurve:
+    """The runs of a data-size curve, its points (train and dev error by examples) and how to read it."""
+
+    runs: list[Run]
+    points: tuple[DataSizePoint, ...]
+    reading: str
+    pending: int  # runs still queued or running
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "runs": [r.id for r in self.runs],
+            "points": [vars(p) for p in self.points],
+            "reading": self.reading,
+            "pending": self.pending,
+        }
+
+
+def data_size_curve_of(*, session: Session, run_id: int) -> DataSizeCurve | None:
+    """The run's data-size curve, or None when none was queued; the newest run per size counts."""
+    get_run(session=session, run_id=run_id)
+    runs = [r for r in curve_runs(session=session, run_id=run_id) if r.status not in DEAD_STATUSES]
+    if not runs:
+        return None
+    summaries: dict[int, dict[str, float]] = {run.id: {} for run in runs}
+    rows = session.execute(
+        select(RunSummary.run_id, RunSummary.key, RunSummary.value).where(RunSummary.run_id.in_(summaries))
+    )
+    for summary_run_id, key, value in rows:
+        summaries[summary_run_id][key] = value
+    by_size: dict[int, tuple[int, float | None, float | None]] = {}
+    for run in runs:  # oldest first, so a newer run at the same size wins
+        examples = train_examples(run, summaries[run.id])
+        if examples is None:
+            continue
+        ladder = error_ladder(None, summaries[run.id])
+        by_size[examples] = (examples, ladder.train_error, ladder.dev_error)
+    points = data_size_curve(list(by_size.values()))
+    pending = sum(1 for r in runs if r.status in ("queued", "running"))
+    return DataSizeCurve(runs=runs, points=points, reading=read_data_size_curve(points), pending=pending)

@@ -1,0 +1,27 @@
+"""Reading a learning curve over data size in one sentence."""
+
+from __future__ import annotations
+
+import pytest
+
+from server.learning_curves import data_size_curve, read_data_size_curve
+
+
+@pytest.mark.parametrize(
+    ("runs", "phrase"),
+    [
+        ([(100, 0.0, 0.30), (250, 0.01, 0.20), (500, 0.02, 0.12), (1000, 0.03, 0.07)], "keeps closing"),
+        ([(100, 0.05, 0.06), (1000, 0.055, 0.06)], "have met at 1,000 examples"),
+        ([(100, 0.0, 0.30), (500, 0.0, 0.15), (1000, 0.0, 0.149)], "flattened out"),
+        ([(100, 0.0, 0.20), (1000, 0.0, 0.20)], "not closing"),
+        ([(100, 0.0, 0.20), (1000, None, 0.10)], "Not enough finished runs"),
+        ([], "Not enough finished runs"),
+    ],
+)
+def test_read_data_size_curve(runs: list, phrase: str) -> None:
+    assert phrase in read_data_size_curve(data_size_curve(runs))
+
+
+def test_read_data_size_curve_refuses_a_negative_threshold() -> None:
+    with pytest.raises(ValueError, match="threshold must be a non-negative number"):
+        read_data_size_curve((), threshold=-0.1)
