@@ -36,5 +36,14 @@ lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
+# MLflow, for bench/vs_mlflow.py only: its own virtual environment, so it never meets our dependencies.
+MLFLOW ?= mlflow==3.*
+MLFLOW_VENV := bench/.venv-mlflow
+bench-deps:
+	test -x $(MLFLOW_VENV)/bin/python || $(PYTHON) -m venv $(MLFLOW_VENV)
+	$(MLFLOW_VENV)/bin/python -m pip install -q --upgrade pip
+	$(MLFLOW_VENV)/bin/python -m pip install -q "$(MLFLOW)" "psycopg[binary]" psycopg2-binary
+	$(MLFLOW_VENV)/bin/mlflow --version
+
 clean:
 	rm -rf $(VENV) .trainboard .pytest_cache

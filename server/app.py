@@ -12,8 +12,13 @@ import plotly
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from server.api.v1 import datasets as datasets_api
+from server.api.v1 import error_analysis as error_analysis_api
+from server.api.v1 import experiments as experiments_api
+from server.api.v1 import gradcheck as gradcheck_api
 from server.api.v1 import projects as projects_api
 from server.api.v1 import runs as runs_api
+from server.api.v1 import sweeps as sweeps_api
 from server.api.v1 import system as system_api
 from server.db import get_sessionmaker
 from server.errors import install_error_handlers
@@ -21,6 +26,7 @@ from server.pages import router as pages_router
 from server.queue import get_queue
 from server.security import SecurityHeadersMiddleware
 from server.services.reaper import reap_stale_runs
+from server.services.sweeps import advance_all as advance_all_sweeps
 from trainboard.settings import get_settings
 
 logger = logging.getLogger(__name__)
@@ -39,6 +45,7 @@ def _reaper_loop(stop: threading.Event) -> None:
                     heartbeat_timeout_s=settings.heartbeat_timeout_s,
                     max_attempts=settings.max_attempts,
                 )
+                advance_all_sweeps(session=session, queue=get_queue())
         except Exception:
             logger.exception("reaper pass failed; trying again in %s s", settings.reaper_interval_s)
 
@@ -64,8 +71,10 @@ def create_app(*, run_reaper: bool = True) -> FastAPI:
     app.state.run_reaper = run_reaper
     install_error_handlers(app)
     app.add_middleware(SecurityHeadersMiddleware)
-    for module in (system_api, projects_api, runs_api):
+    for module in (system_api, projects_api, runs_api, experiments_api, datasets_api, gradcheck_api):
         app.include_router(module.router, prefix="/api/v1")
+    app.include_router(error_analysis_api.router, prefix="/api/v1")
+    app.include_router(sweeps_api.router, prefix="/api/v1")
     app.include_router(pages_router)
     app.mount("/static/vendor", StaticFiles(directory=PLOTLY_DIR), name="vendor")
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -7,7 +7,10 @@ defaults, so that a config that does not fit the dataset is refused at submit ti
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 EXTERNAL = "external"
 
@@ -78,6 +81,11 @@ BUILTIN_DATASETS: dict[str, DatasetInfo] = {
 }
 
 
-def get_dataset(name: str) -> DatasetInfo | None:
-    """The built-in dataset called `name`, or None."""
-    return BUILTIN_DATASETS.get(name)
+def get_dataset(name: str, *, session: Session | None = None) -> DatasetInfo | None:
+    """The built-in dataset called `name`; with a session, also an uploaded dataset by its id; else None."""
+    info = BUILTIN_DATASETS.get(name)
+    if info is None and session is not None:
+        from server.services.datasets import uploaded_info  # the catalog itself needs no database
+
+        info = uploaded_info(session=session, ref=name)
+    return info

@@ -216,12 +216,41 @@ def analyse_errors(
     k = len(names)
     # One bincount builds the whole k x k matrix: cell (true, predicted) is bucket true * k + predicted.
     matrix = np.bincount(y * k + p, minlength=k * k).reshape(k, k)
-    is_error = y != p
-    examples, errors = len(y), int(is_error.sum())
-    counts, tagged = _tag_counts(is_error, tags_by_index or {})
+    counts, tagged = _tag_counts(y != p, tags_by_index or {})
+    return _analysis(names, matrix, counts, tagged)
+
+
+def analyse_confusion(
+    cells: Mapping[tuple[Any, Any], int], tag_counts: Mapping[str, int], tagged_errors: int
+) -> ErrorAnalysis:
+    """The same counts as ``analyse_errors`` from pre-aggregated numbers (what a GROUP BY returns).
+
+    Args:
+        cells: Number of examples per (true label, predicted label).
+        tag_counts: Number of misclassified examples carrying each tag.
+        tagged_errors: Number of misclassified examples carrying at least one tag.
+    """
+    bad = next(((pair, n) for pair, n in cells.items() if n < 0), None)
+    if bad is not None:
+        raise ValueError(f"cell counts must be >= 0, but got cells[{bad[0]!r}]={bad[1]}")
+    names = sorted({name for pair in cells for name in pair}, key=_natural_key)
+    index = {name: i for i, name in enumerate(names)}
+    matrix = np.zeros((len(names), len(names)), dtype=np.int64)
+    for (true, guess), n in cells.items():
+        matrix[index[true], index[guess]] += n
+    errors = int(matrix.sum() - np.trace(matrix))
+    if not 0 <= tagged_errors <= errors or any(n > tagged_errors for n in tag_counts.values()):
+        raise ValueError(f"tag counts cannot exceed the tagged errors, but got {tagged_errors=} of {errors=}")
+    return _analysis(names, matrix, Counter(dict(tag_counts)), tagged_errors)
+
+
+def _analysis(names: list[Any], matrix: np.ndarray, counts: Counter[str], tagged: int) -> ErrorAnalysis:
+    examples = int(matrix.sum())
+    errors = examples - int(np.trace(matrix))
     by_tag = tuple(
         TagCount(tag, n, n / errors, n / examples)
         for tag, n in sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+        if n > 0
     )
     per_class, macro, weighted = _class_metrics(names, matrix)
     return ErrorAnalysis(

@@ -85,6 +85,34 @@ def _grid(values: np.ndarray, rows: int, width: int, padding: float) -> np.ndarr
     return grid.reshape(rows, width)
 
 
+def merge_extremes(
+    min_steps: np.ndarray, min_values: np.ndarray, max_steps: np.ndarray, max_values: np.ndarray, buckets: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Merge consecutive per-bucket extremes into at most ``buckets`` groups; returns their points in step order.
+
+    Row ``i`` holds the minimum ``(min_steps[i], min_values[i])`` and the maximum of one bucket of a series,
+    buckets in step order. Rows are merged into ``buckets`` equal-count groups, keeping the minimum and the
+    maximum of each, so at most ``2 * buckets`` points come back and the global extremes always survive.
+    """
+    if isinstance(buckets, bool) or not isinstance(buckets, int | np.integer) or buckets < 1:
+        raise ValueError(f"buckets must be a positive integer, but got {buckets=}")
+    n = min_values.size
+    if not (min_steps.size == max_steps.size == max_values.size == n):
+        raise ValueError(f"the four arrays must have the same length, but got {n=}, {max_values.size=}")
+    if n <= buckets:
+        lows = highs = np.arange(n)
+    else:
+        width = -(-n // buckets)
+        offsets = np.arange(buckets) * width
+        lows = offsets + np.argmin(_grid(min_values, buckets, width, np.inf), axis=1)
+        highs = offsets + np.argmax(_grid(max_values, buckets, width, -np.inf), axis=1)
+        lows, highs = lows[lows < n], highs[highs < n]
+    steps = np.concatenate([min_steps[lows], max_steps[highs]])
+    values = np.concatenate([min_values[lows], max_values[highs]])
+    steps, keep = np.unique(steps, return_index=True)
+    return steps, values[keep]
+
+
 def data_size_curve(runs: Sequence[tuple[int, float | None, float | None]]) -> tuple[DataSizePoint, ...]:
     """Points of a learning curve over training-set size, one per run, sorted by number of examples.
 
@@ -100,3 +128,45 @@ def data_size_curve(runs: Sequence[tuple[int, float | None, float | None]]) -> t
         gap = None if train_error is None or dev_error is None else round(dev_error - train_error, 12)
         points.append(DataSizePoint(train_examples, train_error, dev_error, gap))
     return tuple(sorted(points, key=lambda point: point.train_examples))
+
+
+def _points(value: float) -> str:
+    return f"{value * 100:.1f}"
+
+
+def read_data_size_curve(points: Sequence[DataSizePoint], *, threshold: float = 0.01) -> str:
+    """One sentence reading a data-size curve: does the dev - train gap keep closing as data grows?
+
+    Args:
+        points: The curve, as :func:`data_size_curve` returns it (sorted by ``train_examples``).
+        threshold: A gap (or a change of gap) below this fraction counts as closed (or as flat).
+    """
+    if isinstance(threshold, bool) or not isinstance(threshold, int | float) or not threshold >= 0:
+        raise ValueError(f"threshold must be a non-negative number, but got {threshold=}")
+    full = [p for p in points if p.gap is not None]
+    if len(full) < 2:
+        return "Not enough finished runs to read the curve yet: it needs train and dev error at two sizes."
+    first, previous, last = full[0], full[-2], full[-1]
+    assert first.gap is not None and previous.gap is not None and last.gap is not None
+    if last.gap <= threshold:
+        return (
+            f"Train and dev error have met at {last.train_examples:,} examples "
+            f"(gap {_points(last.gap)} points): more data will not help much; "
+            "reduce bias instead (a bigger network, training longer)."
+        )
+    span = f"{previous.train_examples:,} to {last.train_examples:,} examples"
+    if previous.gap - last.gap >= threshold / 2:
+        return (
+            "The gap between dev and train error keeps closing as data grows "
+            f"({_points(previous.gap)} -> {_points(last.gap)} points from {span}): "
+            "more data is likely to help."
+        )
+    if first.gap - last.gap >= threshold:
+        return (
+            f"The gap closed from {_points(first.gap)} to {_points(last.gap)} points but has flattened out "
+            f"({span}): more data of the same kind helps little now; try regularisation."
+        )
+    return (
+        f"The gap between dev and train error is not closing ({_points(first.gap)} -> {_points(last.gap)} "
+        "points): more data of the same kind is unlikely to help; look at regularisation or data mismatch."
+    )

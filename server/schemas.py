@@ -187,6 +187,11 @@ class RunStart(BaseModel):
 
     worker: str = Field(default="", max_length=200)
     device: str = Field(default="", max_length=50)
+    replaces: str | None = Field(
+        default=None,
+        max_length=200,
+        description="A worker the caller knows is dead (same host, process gone): its claim is taken over.",
+    )
 
 
 class RunFinish(BaseModel):
@@ -215,14 +220,31 @@ class RunRead(BaseModel):
     started_at: UTCDatetime | None
     finished_at: UTCDatetime | None
     heartbeat_at: UTCDatetime | None
+    sweep_id: int | None = None
+    stopped_early: bool = False
 
 
 class RunsPage(Page):
     items: list[RunRead]
+    # Pass it back as ?cursor= for the next page (keyset paging); null on the last page.
+    next_cursor: str | None = None
 
 
 class StatusRead(BaseModel):
     status: RunStatus
+
+
+class RunClone(BaseModel):
+    """A "try next" experiment: the parent's config with a few fields (dotted paths) changed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    changes: dict[Annotated[str, Field(min_length=1, max_length=200)], Any] = Field(
+        min_length=1,
+        max_length=50,
+        description='Dotted config paths and their new values, e.g. {"hparams.l2": 0.001}.',
+    )
+    name: str | None = Field(default=None, max_length=200)
 
 
 # ---------------------------------------------------------------- metrics
@@ -330,6 +352,30 @@ class BulkTagResult(BaseModel):
     removed: int
 
 
+# ---------------------------------------------------------------- label corrections
+
+
+class LabelCorrectionSet(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    corrected_label: Label
+
+
+class LabelCorrectionRead(BaseModel):
+    example_id: str
+    corrected_label: str
+    applied_version: int | None
+
+
+class LabelCorrectionsRead(BaseModel):
+    dataset_version: int
+    corrections: list[LabelCorrectionRead]
+
+
+class DatasetVersionRead(BaseModel):
+    dataset_version: int
+
+
 # ---------------------------------------------------------------- health and datasets
 
 
@@ -347,3 +393,234 @@ class DatasetRead(BaseModel):
     n_examples: int
     description: str
     default_hparams: dict[str, Any]
+    id: str | None = Field(
+        default=None,
+        description="What a project's `dataset` names: the built-in's name or an uploaded dataset's id.",
+    )
+    source: str = "builtin"
+
+
+class UploadedDatasetRead(BaseModel):
+    """An uploaded or registered dataset; a project uses it with `"dataset": "<id>"`."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    name: str
+    source: Literal["npz", "csv", "images", "mnist", "cifar10"]
+    filename: str
+    kind: str
+    input_shape: list[int]
+    n_classes: int
+    n_examples: int
+    classes: list[str]
+    has_splits: bool
+    size_bytes: int
+    sha256: str
+    description: str
+    created_at: UTCDatetime
+
+
+class UploadedDatasetsPage(Page):
+    items: list[UploadedDatasetRead]
+
+
+DatasetName = Annotated[
+    str, Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f]*[^\d\s][^\x00-\x1f]*$")
+]
+
+
+class DatasetUpload(BaseModel):
+    """The form fields that come with an uploaded file."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: DatasetName = Field(description="Unique name (not only digits: ids are digits).")
+    label_column: str | None = Field(default=None, max_length=200, description="CSV: the label column.")
+    image_size: str | None = Field(
+        default=None,
+        pattern=r"^\d{1,4}x\d{1,4}$",
+        description="Zip of images: resize all to WxH, e.g. 28x28.",
+    )
+    kind: Literal["tabular", "image", "sequence"] | None = Field(
+        default=None, description=".npz: how to read X with 3 dimensions (image by default, or sequence)."
+    )
+    description: str = Field(default="", max_length=5000)
+
+
+class DatasetRegister(BaseModel):
+    """A folder of torchvision-format files already on the server's disk."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    path: str = Field(min_length=1, max_length=4096)
+    format: Literal["mnist", "cifar10"]
+    name: DatasetName | None = None
+
+
+class GradcheckCreate(BaseModel):
+    """A numerical gradient check of a model config on a tiny batch of a project's or a named dataset."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    project_id: int | None = None
+    dataset: str | None = Field(default=None, min_length=1, max_length=200)
+    config: RunConfig = Field(default_factory=RunConfig)
+    batch_size: int = Field(default=4, ge=1, le=64)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> GradcheckCreate:
+        if (self.project_id is None) == (self.dataset is None):
+            raise ValueError("give exactly one of 'project_id' or 'dataset'")
+        return self
+
+
+class GradcheckParameter(BaseModel):
+    name: str = Field(max_length=300)
+    relative_difference: float = Field(ge=0)
+    reading: str = ""
+
+
+class GradcheckResult(BaseModel):
+    """What the worker posts back: one relative difference per parameter tensor, or an error."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    parameters: list[GradcheckParameter] = Field(default_factory=list, max_length=10_000)
+    error: str | None = Field(default=None, max_length=2000)
+
+
+class GradcheckRead(BaseModel):
+    id: str
+    status: Literal["queued", "done", "failed"]
+    dataset: str
+    config: dict[str, Any]
+    batch_size: int
+    parameters: list[GradcheckParameter] = Field(default_factory=list)
+    max_relative_difference: float | None = None
+    reading: str | None = None
+    error: str | None = None
+    created_at: UTCDatetime
+
+
+# ---------------------------------------------------------------- sweeps
+
+SweepStatus = Literal["running", "paused", "cancelled", "finished"]
+SweepStrategy = Literal["random", "grid", "coarse_to_fine"]
+
+
+class EarlyStopping(BaseModel):
+    """Stop hopeless trials on their dev error: ASHA (`min_epochs`, `eta`) or the median rule."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rule: Literal["asha", "median"] = Field(default="asha", description="asha or median.")
+    min_epochs: int = Field(default=1, ge=1, le=1000, description="ASHA: epochs before the first rung.")
+    eta: int = Field(default=3, ge=2, le=10, description="ASHA: keep the top 1/eta at each rung.")
+    n_warmup_epochs: int = Field(default=1, ge=0, le=1000, description="Median: epochs before any stop.")
+    n_min_trials: int = Field(default=3, ge=1, le=1000, description="Median: other trials needed to compare.")
+
+
+class SweepCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    project_id: int = Field(ge=1)
+    name: str | None = Field(default=None, max_length=200)
+    base_config: RunConfig = Field(default_factory=RunConfig)
+    space: dict[str, Any] = Field(
+        description='Dotted config path -> distribution, e.g. {"hparams.lr": {"log_uniform": [1e-4, 1e-1]}}.'
+    )
+    strategy: SweepStrategy = "random"
+    trials: int | None = Field(
+        default=None, ge=1, le=10_000, description="Trial budget (default 20; grid: the whole grid)."
+    )
+    parallelism: int = Field(default=1, ge=1, le=256, description="Trials running at once.")
+    early_stopping: EarlyStopping | None = None
+    seed: int = Field(default=0, ge=0, le=2**31 - 1)
+
+
+class SweepZoom(BaseModel):
+    """Coarse to fine: a new sweep whose ranges shrink around the best `top_k` trials of this one."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, max_length=200)
+    top_k: int = Field(default=3, ge=1, le=100)
+    trials: int | None = Field(default=None, ge=1, le=10_000)
+    parallelism: int | None = Field(default=None, ge=1, le=256)
+    seed: int | None = Field(default=None, ge=0, le=2**31 - 1)
+
+
+class SweepPreviewIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    distribution: dict[str, Any]
+    n: int = Field(default=30, ge=1, le=1000)
+    seed: int = Field(default=0, ge=0, le=2**31 - 1)
+
+
+class SweepPreview(BaseModel):
+    values: list[Any]
+    scale: str
+
+
+class SweepCounts(BaseModel):
+    total: int
+    done: int
+    running: int
+    queued: int
+    stopped_early: int
+    failed: int
+    remaining: int
+
+
+class SweepTrial(BaseModel):
+    id: int
+    name: str
+    status: RunStatus
+    stopped_early: bool
+    params: dict[str, Any]
+    summary: dict[str, float]
+    progress: dict[str, Any] | None
+    error: str | None
+    created_at: UTCDatetime
+    started_at: UTCDatetime | None
+    finished_at: UTCDatetime | None
+
+
+class ParameterImportance(BaseModel):
+    path: str
+    importance: float
+
+
+class SweepSummary(BaseModel):
+    id: int
+    project_id: int
+    parent_id: int | None
+    name: str
+    status: SweepStatus
+    strategy: SweepStrategy
+    trial_budget: int
+    parallelism: int
+    created_at: UTCDatetime
+    finished_at: UTCDatetime | None
+    counts: SweepCounts
+
+
+class SweepRead(SweepSummary):
+    base_config: dict[str, Any]
+    space: dict[str, Any]
+    scales: dict[str, str]
+    early_stopping: EarlyStopping | None
+    seed: int
+    optimizing_metric: str
+    satisficing: list[SatisficingConstraint]
+    trials: list[SweepTrial]
+    best_run_id: int | None
+    best_value: float | None
+    excluded: dict[int, str] = Field(description="Trials left out of the best, and why.")
+    importance: list[ParameterImportance]
+
+
+class SweepsPage(Page):
+    items: list[SweepSummary]

@@ -80,8 +80,10 @@ def server_process(env: dict[str, str], log: Path) -> Iterator[str]:
 
 
 @contextmanager
-def worker_process(env: dict[str, str], server_url: str, log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """`trainboard worker` reporting to `server_url`."""
+def worker_process(
+    env: dict[str, str], server_url: str, log: Path, *, own_group: bool = False
+) -> Iterator[subprocess.Popen[bytes]]:
+    """`trainboard worker` reporting to `server_url` (with `own_group`, in its own process group)."""
     env = {**env, "TRAINBOARD_SERVER_URL": server_url}
     with log.open("ab") as out:
         process = subprocess.Popen(
@@ -89,6 +91,7 @@ def worker_process(env: dict[str, str], server_url: str, log: Path) -> Iterator[
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
+            start_new_session=own_group,
         )
     try:
         yield process

@@ -11,6 +11,7 @@ import time
 import types
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -176,9 +177,15 @@ class Client:
         """One run, with its resolved config."""
         return self._json("GET", f"/runs/{run_id}")
 
-    def start_run(self, run_id: int, *, worker: str, device: str) -> dict[str, Any]:
-        """Claim a queued run for a worker; 409 (TrainboardError) when it has already finished."""
-        return self._json("POST", f"/runs/{run_id}/start", json={"worker": worker, "device": device})
+    def start_run(
+        self, run_id: int, *, worker: str, device: str, replaces: str | None = None
+    ) -> dict[str, Any]:
+        """Claim a queued run for a worker; 409 (TrainboardError) when it has already finished.
+
+        `replaces` names a worker known to be dead whose claim this one takes over.
+        """
+        body = {"worker": worker, "device": device, "replaces": replaces}
+        return self._json("POST", f"/runs/{run_id}/start", json=body)
 
     def report_progress(
         self,
@@ -216,6 +223,11 @@ class Client:
             accepted += self._json("POST", f"/runs/{run_id}/predictions", json=body)["accepted"]
         return accepted
 
+    def label_corrections(self, project_id: int, version: int) -> dict[str, int | str]:
+        """Corrected labels (example id -> label) in force in the project's dataset `version`."""
+        body = self._json("GET", f"/projects/{project_id}/label-corrections", params={"version": version})
+        return {c["example_id"]: c["corrected_label"] for c in body["corrections"]}
+
     def finish_run(self, run_id: int, status: str = "succeeded", error: str | None = None) -> dict[str, Any]:
         """Mark a run finished with `status` and an optional one-line error."""
         if status not in FINISHED:
@@ -226,6 +238,25 @@ class Client:
         """Store the run's latest checkpoint bytes."""
         headers = {"Content-Type": "application/octet-stream"}
         self.request("PUT", f"/runs/{run_id}/checkpoint", content=data, headers=headers)
+
+    def get_dataset(self, dataset_id: int) -> dict[str, Any]:
+        """An uploaded dataset's metadata (kind, input_shape, n_classes, sha256, ...)."""
+        return self._json("GET", f"/datasets/{int(dataset_id)}")
+
+    def download_dataset(self, dataset_id: int, dest: Path) -> str:
+        """Stream an uploaded dataset's .npz to `dest`; returns the checksum the server announced."""
+        with self._http.stream("GET", f"/datasets/{int(dataset_id)}/file") as response:
+            if response.status_code >= 400:
+                response.read()
+                raise TrainboardError(
+                    f"GET /datasets/{dataset_id}/file -> {response.status_code}: {_detail_of(response)}",
+                    status_code=response.status_code,
+                    detail=_detail_of(response),
+                )
+            with dest.open("wb") as handle:
+                for chunk in response.iter_bytes(1 << 20):
+                    handle.write(chunk)
+            return response.headers.get("x-checksum-sha256", "")
 
     def get_checkpoint(self, run_id: int) -> bytes | None:
         """The run's latest checkpoint bytes, or None when it has none."""

@@ -72,6 +72,27 @@ class Settings(BaseSettings):
         description="Where workers train: auto (CUDA when present, else CPU), cpu, cuda or cuda:N.",
     )
 
+    max_upload_mb: float = Field(
+        default=200.0,
+        gt=0,
+        description="Largest dataset upload accepted, in MiB; the server stops reading a larger body.",
+    )
+    max_uncompressed_mb: float = Field(
+        default=2048.0,
+        gt=0,
+        description="Largest total size, in MiB, the files inside an uploaded zip or .npz may expand to "
+        "(refuses zip bombs before decompressing).",
+    )
+    max_dataset_files: int = Field(
+        default=100_000,
+        ge=1,
+        description="Most files an uploaded zip of images may hold.",
+    )
+    cache_dir: Path | None = Field(
+        default=None,
+        description="Where workers cache downloaded datasets. Default: worker-cache/ in the data folder.",
+    )
+
     @field_validator("server_url")
     @classmethod
     def _strip_trailing_slash(cls, value: str) -> str:
@@ -82,6 +103,10 @@ class Settings(BaseSettings):
     @property
     def resolved_home(self) -> Path:
         return self.home.expanduser().resolve()
+
+    @property
+    def resolved_cache_dir(self) -> Path:
+        return (self.cache_dir or self.resolved_home / "worker-cache").expanduser().resolve()
 
     @property
     def resolved_database_url(self) -> str:

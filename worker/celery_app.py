@@ -34,5 +34,6 @@ app.conf.update(
 )
 
 TRAIN_TASK = "worker.tasks.train"
+GRADCHECK_TASK = "worker.tasks.gradcheck"
 
-__all__ = ["TRAIN_TASK", "app", "transport_options"]
+__all__ = ["GRADCHECK_TASK", "TRAIN_TASK", "app", "transport_options"]

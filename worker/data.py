@@ -8,7 +8,8 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 from sklearn import datasets as sk_datasets
@@ -147,21 +148,56 @@ def fit_normalizer(x_train: np.ndarray, *, kind: str) -> tuple[np.ndarray, np.nd
     return mean, np.where(std > 1e-12, std, 1.0)
 
 
+def read_dataset_file(
+    name: str, path: Path
+) -> tuple[DatasetInfo, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    """An uploaded dataset's normalised .npz: (info, x, y, example ids, split names or None); no pickles."""
+    with np.load(path, allow_pickle=False) as data:
+        x, y, ids = data["x"].astype(np.float64), data["y"].astype(np.int64), data["example_ids"]
+        split = data["split"] if "split" in data.files else None
+        kind, n_classes = str(data["kind"]), len(data["classes"])
+    info = DatasetInfo(
+        kind, tuple(int(d) for d in x.shape[1:]), n_classes, len(y), f"uploaded dataset {name}"
+    )
+    return info, x, y, ids, split
+
+
+def _file_indices(
+    n_examples: int, split: np.ndarray | None, fractions: tuple[float, ...]
+) -> dict[str, np.ndarray]:
+    """The file's own split column when it has one (train order shuffled once, for train_fraction)."""
+    if split is None:
+        return split_indices(n_examples, fractions=fractions)
+    indices = {name: np.flatnonzero(split == name) for name in SPLIT_NAMES}
+    indices["train"] = np.random.default_rng(SPLIT_SEED).permutation(indices["train"])
+    return indices
+
+
 def load_splits(
     name: str,
     *,
     train_fraction: float = 1.0,
     normalize: bool = True,
     fractions: tuple[float, ...] = DEFAULT_FRACTIONS,
+    file: Path | None = None,
 ) -> Splits:
-    """Load a built-in dataset and cut it into four normalised splits with ids "<name>-<original index>"."""
-    if name not in DATASETS:
+    """Load a dataset and cut it into four normalised splits with stable example ids.
+
+    Built-ins get ids "<name>-<original index>"; an uploaded dataset (`file`, its cached .npz) keeps the
+    ids stored in the file, and its own split column when it has one.
+    """
+    if file is not None:
+        info, x, y, ids, split = read_dataset_file(name, file)
+        indices = _file_indices(len(y), split, fractions)
+    elif name not in DATASETS:
         raise ValueError(f"unknown dataset {name!r}; built-in datasets are {', '.join(sorted(DATASETS))}")
+    else:
+        info = DATASETS[name]
+        x, y = _load_raw(name)
+        ids = np.array([f"{name}-{i}" for i in range(len(y))])
+        indices = split_indices(len(y), fractions=fractions)
     if not 0.0 < train_fraction <= 1.0:
         raise ValueError(f"train_fraction must be in (0, 1], but got {train_fraction=}")
-    info = DATASETS[name]
-    x, y = _load_raw(name)
-    indices = split_indices(len(y), fractions=fractions)
     # A deterministic prefix of the (already shuffled) training split, so smaller fractions nest.
     keep = max(1, math.ceil(train_fraction * len(indices["train"])))
     indices["train"] = indices["train"][:keep]
@@ -177,7 +213,7 @@ def load_splits(
         split: Split(
             x=((raw[split] - mean) / std).astype(np.float32),
             y=y[idx],
-            ids=np.array([f"{name}-{i}" for i in idx]),
+            ids=ids[idx],
         )
         for split, idx in indices.items()
     }
@@ -185,16 +221,37 @@ def load_splits(
     return Splits(name=name, info=info, mean=mean, std=std, **parts)
 
 
+def apply_label_corrections(splits: Splits, corrections: dict[str, int | str]) -> Splits:
+    """Splits whose dev and test labels carry the corrections; train and train-dev keep theirs.
+
+    Dev and test must come from one distribution, so both are corrected together; the training split may
+    keep some label noise, to which deep networks are robust when it is random.
+    """
+    if not corrections:
+        return splits
+    fixed = {}
+    for name in ("dev", "test"):
+        part = splits.by_name(name)
+        y = part.y.copy()
+        for i, example_id in enumerate(part.ids.tolist()):
+            if example_id in corrections:
+                y[i] = int(corrections[example_id])
+        fixed[name] = Split(x=part.x, y=y, ids=part.ids)
+    return replace(splits, **fixed)
+
+
 __all__ = [
     "DATASETS",
     "DEFAULT_FRACTIONS",
     "SPLIT_NAMES",
     "SPLIT_SEED",
+    "apply_label_corrections",
     "DatasetInfo",
     "Split",
     "Splits",
     "blur_shift_noise",
     "fit_normalizer",
     "load_splits",
+    "read_dataset_file",
     "split_indices",
 ]

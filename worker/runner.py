@@ -11,7 +11,8 @@ import torch
 
 from models import build_model
 from trainboard.client import Client, TrainboardError
-from worker.data import load_splits
+from worker.data import apply_label_corrections, load_splits
+from worker.dataset_cache import fetch_dataset, is_uploaded
 from worker.hparams import Hparams
 from worker.reporting import ApiReporter, describe_error
 from worker.train import FitResult, fit, predict, resolve_device, set_seed, to_device
@@ -31,7 +32,14 @@ def train_run(
     run_id = int(run["id"])
     config = run.get("config") or {}
     hparams = Hparams.from_dict(config.get("hparams"))
-    splits = load_splits(run["dataset"], train_fraction=hparams.train_fraction, normalize=hparams.normalize)
+    dataset = str(run["dataset"])
+    file = fetch_dataset(client, int(dataset)) if is_uploaded(dataset) else None
+    splits = load_splits(
+        dataset, train_fraction=hparams.train_fraction, normalize=hparams.normalize, file=file
+    )
+    version = int(config.get("dataset_version") or 1)
+    if version > 1:  # label corrections made version 2 and later: dev and test carry them
+        splits = apply_label_corrections(splits, client.label_corrections(int(run["project_id"]), version))
     info = splits.info
     set_seed(hparams.seed)
     model = build_model(
@@ -56,11 +64,43 @@ def train_run(
     return result
 
 
+def is_dead_local_worker(name: str | None) -> bool:
+    """True when `name` ("host:pid") is a process of this host that no longer exists."""
+    host, _, pid = (name or "").rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def claim(client: Client, run_id: int, device: torch.device) -> dict[str, Any]:
+    """Start the run; after a SIGKILLed pool process, its redelivered task takes over the dead claim.
+
+    The server refuses a second worker while the first's heartbeat is fresh; a sibling process on the same
+    host can prove the first is gone, so the run resumes now instead of after the heartbeat timeout.
+    """
+    try:
+        return client.start_run(run_id, worker=worker_name(), device=str(device))
+    except TrainboardError as exc:
+        if exc.status_code != 409 or "already running on" not in str(exc.detail):
+            raise  # finished runs are skipped by the caller
+        holder = client.get_run(run_id)
+        if holder["status"] != "running" or not is_dead_local_worker(holder.get("worker")):
+            raise
+        logger.warning("run %d: its worker %s is gone; taking it over", run_id, holder["worker"])
+        return client.start_run(run_id, worker=worker_name(), device=str(device), replaces=holder["worker"])
+
+
 def execute(run_id: int, *, client: Client, device_setting: str = "auto") -> str:
     """Claim, train and finish one run; returns the final status ("skipped" for a finished run)."""
     try:
         device = resolve_device(device_setting)
-        run = client.start_run(run_id, worker=worker_name(), device=str(device))
+        run = claim(client, run_id, device)
     except TrainboardError as exc:
         if exc.status_code == 409:
             logger.info("run %d has already finished; nothing to do", run_id)

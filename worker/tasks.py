@@ -11,8 +11,8 @@ from celery.signals import worker_process_init
 
 from trainboard.client import Client
 from trainboard.settings import get_settings
-from worker import runner
-from worker.celery_app import TRAIN_TASK, app
+from worker import gradcheck, runner
+from worker.celery_app import GRADCHECK_TASK, TRAIN_TASK, app
 
 logger = logging.getLogger(__name__)
 
@@ -34,3 +34,10 @@ def train(run_id: int) -> str:
     """Train run `run_id` (a second delivery of a finished run does nothing)."""
     with Client() as client:
         return runner.execute(run_id, client=client, device_setting=get_settings().device)
+
+
+@app.task(name=GRADCHECK_TASK)
+def check_gradients(check_id: str) -> str:
+    """Run the numerical gradient check `check_id` and post its result."""
+    with Client() as client:
+        return gradcheck.run_check(client, check_id)

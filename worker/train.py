@@ -293,9 +293,9 @@ def fit(
     else:
         state = TrainState()
         count = float(sum(p.numel() for p in model.parameters()))
-        reporter.on_epoch(
-            0, {"param_count": count, **measure_latency(model, splits.info.input_shape, device)}
-        )
+        # train_examples places the run on a learning curve over data size (train_fraction of the split).
+        one_off = {"param_count": count, "train_examples": float(len(data["train"].y))}
+        reporter.on_epoch(0, {**one_off, **measure_latency(model, splits.info.input_shape, device)})
     per_epoch = steps_per_epoch(len(data["train"].y), hp.batch_size)
     pacer = _Pacer(
         reporter,

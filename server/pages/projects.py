@@ -7,13 +7,17 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request, Response
 from pydantic import BaseModel, ValidationError
+from sqlalchemy.orm import Session
 
-from server.datasets import BUILTIN_DATASETS, EXTERNAL, DatasetInfo, get_dataset
+from server.datasets import EXTERNAL, DatasetInfo, get_dataset
 from server.db import SessionDep
 from server.errors import Conflict, InvalidInput
 from server.pages.common import FormErrors, PageAuth, PageRoute, check_csrf, redirect, render, url_with
+from server.pages.constraints import format_constraints, parse_constraints
 from server.schemas import ProjectCreate, ProjectRead, ProjectUpdate, RunRead, RunStatus
-from server.services import projects, runs
+from server.services import analysis, leaderboards, projects, runs
+from server.services import datasets as datasets_service
+from server.services.leaderboards import Leaderboard
 
 router = APIRouter(route_class=PageRoute, dependencies=[PageAuth])
 
@@ -26,6 +30,7 @@ LABELS = {
     "dataset": "Dataset",
     "human_level_error": "Human-level error",
     "optimizing_metric": "Optimizing metric",
+    "satisficing": "Satisficing constraints",
 }
 
 
@@ -43,17 +48,23 @@ class ProjectEditForm(BaseModel):
     csrf_token: str = ""
     human_level_error: str = ""
     optimizing_metric: str = "dev_error"
+    satisficing: str | None = None  # "metric <= bound" per line; None (not sent) keeps the constraints
 
 
 @dataclass(frozen=True)
 class DatasetChoice:
+    value: str  # what the project stores: a built-in's name or an upload's id
     name: str
     description: str
 
 
-def dataset_choices() -> list[DatasetChoice]:
-    builtin = [DatasetChoice(d.name, d.description) for d in BUILTIN_DATASETS.values()]
-    return [*builtin, DatasetChoice(EXTERNAL, "No built-in data: your own script trains and logs its runs.")]
+def dataset_choices(session: Session) -> list[DatasetChoice]:
+    """Built-in and uploaded datasets, then 'external'."""
+    known = [DatasetChoice(d.id, d.name, d.description) for d in datasets_service.catalog(session=session)]
+    return [
+        *known,
+        DatasetChoice(EXTERNAL, EXTERNAL, "No built-in data: your own script trains and logs its runs."),
+    ]
 
 
 @dataclass
@@ -93,6 +104,8 @@ class ProjectContext:
     next_url: str | None
     metrics: tuple[str, ...]
     form: ProjectEditForm
+    gaps: dict[int, dict[str, float | None]]
+    leaderboard: Leaderboard
     errors: FormErrors = field(default_factory=FormErrors)
 
 
@@ -137,7 +150,7 @@ def _projects_context(session: Any, offset: int, form: ProjectForm, errors: Form
         next_url=url_with("/", {"offset": offset + PROJECTS_PER_PAGE})
         if offset + PROJECTS_PER_PAGE < page.total
         else None,
-        datasets=dataset_choices(),
+        datasets=dataset_choices(session),
         metrics=METRIC_CHOICES,
         form=form,
         errors=errors,
@@ -188,6 +201,9 @@ def _sort_columns(project_id: int, sort: str, status: str | None) -> list[Column
         ("Train-dev error", "train_dev_error", True),
         ("Dev error", "dev_error", True),
         ("Test error", "test_error", True),
+        ("Avoidable bias", "avoidable_bias", True),
+        ("Variance", "variance", True),
+        ("Mismatch", "data_mismatch", True),
         ("Created", "created_at", False),
         ("Parent", None, False),
     ):
@@ -226,10 +242,11 @@ def _project_context(
         form = ProjectEditForm(
             human_level_error=f"{human * 100:g}" if human is not None else "",
             optimizing_metric=project.optimizing_metric,
+            satisficing=format_constraints(project.satisficing or []),
         )
     return ProjectContext(
         project=projects.to_read(project, count),
-        dataset=get_dataset(project.dataset),
+        dataset=get_dataset(project.dataset, session=session),
         runs=page.items,
         total=page.total,
         columns=_sort_columns(project.id, sort, status),
@@ -245,6 +262,8 @@ def _project_context(
         else None,
         metrics=METRIC_CHOICES,
         form=form,
+        gaps={run.id: analysis.run_gaps(project.human_level_error, run.summary) for run in page.items},
+        leaderboard=leaderboards.project_leaderboard(session=session, project_id=project.id),
         errors=errors,
     )
 
@@ -269,13 +288,19 @@ def read_project(
 def update_project(
     request: Request, project_id: int, session: SessionDep, form: Annotated[ProjectEditForm, Form()]
 ) -> Response:
-    """Change the human-level error or the optimizing metric."""
+    """Change the human-level error, the optimizing metric or the satisficing constraints."""
     check_csrf(request, form.csrf_token)
     errors = FormErrors()
     human = _percent_to_fraction(form.human_level_error, errors)
+    changes: dict[str, Any] = {"human_level_error": human, "optimizing_metric": form.optimizing_metric}
+    if form.satisficing is not None:
+        try:
+            changes["satisficing"] = parse_constraints(form.satisficing)
+        except ValueError as exc:
+            errors.add("satisficing", f"Satisficing constraints (satisficing): {exc}")
     if not errors:
         try:
-            data = ProjectUpdate(human_level_error=human, optimizing_metric=form.optimizing_metric)
+            data = ProjectUpdate(**changes)
             projects.update_project(session=session, project_id=project_id, data=data)
         except ValidationError as exc:
             errors = _pydantic_errors(exc)

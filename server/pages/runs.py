@@ -26,8 +26,10 @@ from server.pages.common import (
     validation_errors,
 )
 from server.pages.forms import FieldError, FormField, as_text, schema_fields, submitted
+from server.pages.ladder import LadderView, ladder_view
 from server.schemas import TERMINAL_STATUSES, ErrorItem, Hparams, ProjectRead, RunCreate, RunRead
-from server.services import predictions, projects, runs
+from server.services import analysis, experiments, predictions, projects, runs
+from server.services.experiments import DataSizeCurve
 
 router = APIRouter(route_class=PageRoute, dependencies=[PageAuth])
 
@@ -100,6 +102,8 @@ class RunContext:
     errors: list[ErrorItem]
     errors_total: int
     page_data: dict[str, Any]
+    ladder: LadderView
+    data_size: DataSizeCurve | None
 
 
 def _model_choices(dataset: DatasetInfo, values: dict[str, Any]) -> list[ModelChoice]:
@@ -136,8 +140,8 @@ def _form_context(
     name: str,
     parent_id: int | None,
     errors: FormErrors,
+    dataset: DatasetInfo | None,
 ) -> RunFormContext:
-    dataset = get_dataset(project.dataset)
     fields = _hparam_fields(hparams)
     choices = _model_choices(dataset, model) if dataset else []
     default_model = models.DEFAULT_MODEL_BY_KIND.get(dataset.kind, "mlp") if dataset else "mlp"
@@ -163,7 +167,7 @@ def new_run(
 ) -> Response:
     """The new-run form, filled with the dataset's defaults, or with a parent run's config to start from."""
     project = projects.to_read(projects.get_project(session=session, project_id=project_id))
-    dataset = get_dataset(project.dataset)
+    dataset = get_dataset(project.dataset, session=session)
     hparams: dict[str, Any] = dict(dataset.default_hparams) if dataset else {}
     model: dict[str, Any] = {}
     if parent is not None:
@@ -171,7 +175,7 @@ def new_run(
         model = dict(config.get("model") or {})
         hparams.update(config.get("hparams") or {})
     context = _form_context(
-        project, model=model, hparams=hparams, name="", parent_id=parent, errors=FormErrors()
+        project, model=model, hparams=hparams, name="", parent_id=parent, errors=FormErrors(), dataset=dataset
     )
     return render(request, "runs/new.html", context)
 
@@ -222,6 +226,7 @@ def create_run(
     }
     context = _form_context(
         project,
+        dataset=get_dataset(project.dataset, session=session),
         model={"name": model_name, **typed_model},
         hparams={f: typed.get(f, "") for f in Hparams.model_fields},
         name=form.get("name", ""),
@@ -327,6 +332,8 @@ def _run_context(session: Session, run_id: int) -> RunContext:
             "max_points": MAX_POINTS,
             "human_level_error": project.human_level_error,
         },
+        ladder=ladder_view(analysis.diagnose_run(session=session, run_id=run.id)),
+        data_size=experiments.data_size_curve_of(session=session, run_id=run.id),
     )
 
 

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from collections.abc import Mapping
 
-from sqlalchemy import select
+from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import Session
 
 from server.datasets import get_dataset
-from server.diagnosis import Diagnosis, ErrorLadder, diagnose
-from server.error_analysis import ErrorAnalysis, analyse_errors
+from server.diagnosis import Diagnosis, ErrorLadder, compute_gaps, diagnose
+from server.error_analysis import ErrorAnalysis, analyse_confusion
 from server.services.predictions import label_out
 from server.services.runs import get_run
 from server.tables import ExampleTag, Prediction, Tag
@@ -25,28 +25,37 @@ def _fraction(value: float | None) -> float | None:
     return value
 
 
+def error_ladder(human_level_error: float | None, summary: Mapping[str, float]) -> ErrorLadder:
+    """The ladder of a run from its project's human-level error and its summary metrics."""
+    return ErrorLadder(
+        human_level_error=_fraction(human_level_error),
+        **{key: _fraction(summary.get(key)) for key in LADDER_KEYS},
+    )
+
+
+def run_gaps(human_level_error: float | None, summary: Mapping[str, float]) -> dict[str, float | None]:
+    """Avoidable bias, variance, data mismatch and dev overfitting of one run (None where unknown)."""
+    return compute_gaps(error_ladder(human_level_error, summary))
+
+
 def diagnose_run(*, session: Session, run_id: int) -> Diagnosis:
     """Bias, variance, data mismatch and dev overfitting of the run's latest errors."""
     run = get_run(session=session, run_id=run_id)
-    summary = {s.key: s.value for s in run.summaries}
-    ladder = ErrorLadder(
-        human_level_error=_fraction(run.project.human_level_error),
-        **{key: _fraction(summary.get(key)) for key in LADDER_KEYS},
-    )
-    dataset = get_dataset(run.project.dataset)
+    ladder = error_ladder(run.project.human_level_error, {s.key: s.value for s in run.summaries})
+    dataset = get_dataset(run.project.dataset, session=session)
     return diagnose(ladder, run.config, dataset_kind=dataset.kind if dataset else None)
 
 
 def analyse_run_errors(*, session: Session, run_id: int, split: str) -> ErrorAnalysis:
     """Counts per tag with their ceilings, per-class precision/recall/F1 and the confusion matrix."""
     run = get_run(session=session, run_id=run_id)
-    rows = session.execute(
-        select(Prediction.example_id, Prediction.label, Prediction.predicted).where(
-            Prediction.run_id == run_id, Prediction.split == split
-        )
+    # Counted in SQL: 100,000 predictions come back as at most k x k cells and one row per tag.
+    cells = session.execute(
+        select(Prediction.label, Prediction.predicted, func.count())
+        .where(Prediction.run_id == run_id, Prediction.split == split)
+        .group_by(Prediction.label, Prediction.predicted)
     ).all()
-    index = {example_id: i for i, (example_id, _, _) in enumerate(rows)}
-    tag_rows = session.execute(
+    tagged_errors = (
         select(ExampleTag.example_id, Tag.name)
         .join(Tag, Tag.id == ExampleTag.tag_id)
         .join(
@@ -56,10 +65,14 @@ def analyse_run_errors(*, session: Session, run_id: int, split: str) -> ErrorAna
             & (Prediction.split == split),
         )
         .where(ExampleTag.project_id == run.project_id, Prediction.is_error.is_(True))
+        .subquery()
+    )
+    tag_counts = session.execute(
+        select(tagged_errors.c.name, func.count()).group_by(tagged_errors.c.name)
     ).all()
-    tags_by_index: dict[int, list[str]] = {}
-    for example_id, name in tag_rows:
-        tags_by_index.setdefault(index[example_id], []).append(name)
-    labels: list[Any] = [label_out(r[1]) for r in rows]
-    predicted: list[Any] = [label_out(r[2]) for r in rows]
-    return analyse_errors(labels, predicted, tags_by_index)
+    tagged = session.scalar(select(func.count(distinct(tagged_errors.c.example_id)))) or 0
+    return analyse_confusion(
+        {(label_out(label), label_out(guess)): n for label, guess, n in cells},
+        {name: n for name, n in tag_counts},
+        tagged,
+    )

@@ -9,19 +9,14 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from server.errors import NotFound, TrainboardError
+from server.services.checkpoint_files import checkpoint_path
 from server.services.runs import get_run
-from trainboard.settings import get_settings
 
 MAX_CHECKPOINT_BYTES = 2 * 1024**3
 
 
 class CheckpointTooLarge(TrainboardError):
     status_code = 413
-
-
-def checkpoint_path(run_id: int) -> Path:
-    # run_id is an int, so the path cannot leave the folder.
-    return get_settings().resolved_home / "checkpoints" / f"run-{int(run_id)}.pt"
 
 
 async def save_checkpoint(*, session: Session, run_id: int, chunks: AsyncIterator[bytes]) -> int:

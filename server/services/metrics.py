@@ -6,23 +6,61 @@ import math
 from datetime import datetime
 
 import numpy as np
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session, lazyload
 
 from server.errors import InvalidInput, NotFound
-from server.learning_curves import downsample_minmax
+from server.learning_curves import downsample_minmax, merge_extremes
 from server.schemas import MetricPointIn, MetricSeries
+from server.services import sweeps
 from server.services.runs import get_run, now
-from server.services.upsert import insert_for
-from server.tables import MetricPoint, RunSummary
+from server.tables import MetricPoint, MetricRollup, Run, RunSummary
 
-# Rows per INSERT statement: below SQLite's bound-parameter limit, large enough to amortise round trips.
-CHUNK = 5000
+# Bucket widths (in steps) of the rollups kept on write: 64, 1024, ..., 64 * 16**7 (about 1.7e10 steps).
+ROLLUP_WIDTHS = tuple(64 * 16**level for level in range(8))
+# A series of up to this many points is downsampled from its points; a longer one from its rollups.
+RAW_LIMIT = 50_000
+# The most rollup rows one read takes: the finest width that fits, merged in numpy down to max_points.
+ROLLUP_READ_LIMIT = 20_000
+# Rows per multi-row INSERT on SQLite: 5 bound parameters each, under its 32,766-parameter limit.
+SQLITE_ROWS = 6000
+
+# One statement per batch on PostgreSQL: the points travel as five arrays. RETURNING names the points
+# actually stored (not the duplicates), so the rollups count each point once.
+_PG_INSERT = text(
+    "INSERT INTO metric_points (run_id, key, step, value, timestamp) "
+    "SELECT :run_id, t.key, t.step, t.value, t.stamp FROM unnest(CAST(:keys AS VARCHAR[]), "
+    "CAST(:steps AS BIGINT[]), CAST(:values AS DOUBLE PRECISION[]), CAST(:stamps AS TIMESTAMPTZ[])) "
+    "AS t(key, step, value, stamp) ON CONFLICT DO NOTHING RETURNING key, step, value"
+)
+_ROLLUP_UPSERT = (
+    "INSERT INTO metric_rollups (run_id, key, width, bucket, n, min_step, min_value, max_step, max_value) "
+    "VALUES (:run_id, :key, :width, :bucket, :n, :min_step, :min_value, :max_step, :max_value) "
+    "ON CONFLICT (run_id, key, width, bucket) DO UPDATE SET n = metric_rollups.n + excluded.n, "
+    "min_step = CASE WHEN excluded.min_value < metric_rollups.min_value "
+    "THEN excluded.min_step ELSE metric_rollups.min_step END, "
+    "min_value = CASE WHEN excluded.min_value < metric_rollups.min_value "
+    "THEN excluded.min_value ELSE metric_rollups.min_value END, "
+    "max_step = CASE WHEN excluded.max_value > metric_rollups.max_value "
+    "THEN excluded.max_step ELSE metric_rollups.max_step END, "
+    "max_value = CASE WHEN excluded.max_value > metric_rollups.max_value "
+    "THEN excluded.max_value ELSE metric_rollups.max_value END"
+)
+_SUMMARY_UPSERT = (
+    "INSERT INTO run_summaries (run_id, key, step, value) VALUES (:run_id, :key, :step, :value) "
+    "ON CONFLICT (run_id, key) DO UPDATE SET step = excluded.step, value = excluded.value "
+    "WHERE run_summaries.step <= excluded.step"
+)
+
+PointRow = tuple[str, int, float, datetime]  # key, step, value, timestamp
 
 
 def ingest_metrics(*, session: Session, run_id: int, points: list[MetricPointIn]) -> int:
     """Store the points once each per (run, key, step) and keep the run's summary current."""
-    run = get_run(session=session, run_id=run_id)
+    # The run without its summaries (a second query that a batch never needs).
+    run = session.get(Run, run_id, options=[lazyload(Run.summaries)])
+    if run is None:
+        raise NotFound("Run", run_id)
     finite = [p for p in points if math.isfinite(p.value)]
     # Non-finite points are refused, except from a run already marked diverged: those are dropped.
     if len(finite) != len(points) and run.status != "diverged":
@@ -34,60 +72,142 @@ def ingest_metrics(*, session: Session, run_id: int, points: list[MetricPointIn]
             "(finish the run as 'diverged' to report a blown-up loss)",
         )
     stamp = now()
-    rows = list({(p.key, p.step): _row(run_id, p, stamp) for p in finite}.values())
-    statement = insert_for(session, MetricPoint).on_conflict_do_nothing(
-        index_elements=["run_id", "key", "step"]
-    )
-    for start in range(0, len(rows), CHUNK):
-        session.execute(statement, rows[start : start + CHUNK])
-    _update_summaries(session, run_id, rows)
+    # Plain tuples, not ORM objects or dicts: the per-point cost is what limits a batch's throughput.
+    rows = list({(p.key, p.step): (p.key, p.step, p.value, p.timestamp or stamp) for p in finite}.values())
+    stored = _insert_points(session, run_id, rows)
+    _update_rollups(session, run_id, stored)
+    _update_summaries(session, run_id, stored)  # from stored points only: a re-sent duplicate changes nothing
     if run.status == "running":
         run.heartbeat_at = stamp
     session.commit()
+    if run.sweep_id is not None:
+        sweeps.on_metrics(session=session, run=run, points=finite)  # ASHA / median: maybe stop the trial
     return len(finite)
 
 
-def _row(run_id: int, point: MetricPointIn, stamp: datetime) -> dict[str, object]:
-    return {
-        "run_id": run_id,
-        "key": point.key,
-        "step": point.step,
-        "value": point.value,
-        "timestamp": point.timestamp or stamp,
-    }
+def _insert_points(session: Session, run_id: int, rows: list[PointRow]) -> list[tuple[str, int, float]]:
+    """INSERT ... ON CONFLICT DO NOTHING; returns (key, step, value) of the points that were new."""
+    if not rows:
+        return []
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        keys, steps, values, stamps = (list(column) for column in zip(*rows, strict=True))
+        params = {"run_id": run_id, "keys": keys, "steps": steps, "values": values, "stamps": stamps}
+        return [tuple(row) for row in connection.execute(_PG_INSERT, params)]  # type: ignore[misc]
+    if connection.dialect.name != "sqlite":
+        raise RuntimeError(f"unsupported database dialect {connection.dialect.name!r}")
+    # Store timestamps exactly as SQLAlchemy would; a batch usually carries a handful of distinct ones.
+    column_type = MetricPoint.__table__.c.timestamp.type
+    process = column_type.dialect_impl(connection.dialect).bind_processor(connection.dialect)
+    stamps: dict[datetime, object] = {}
+    stored: list[tuple[str, int, float]] = []
+    for start in range(0, len(rows), SQLITE_ROWS):
+        chunk = rows[start : start + SQLITE_ROWS]
+        params: list[object] = []
+        for key, step, value, when in chunk:
+            if when not in stamps:
+                stamps[when] = process(when) if process else when
+            params += (run_id, key, step, value, stamps[when])
+        sql = (
+            "INSERT INTO metric_points (run_id, key, step, value, timestamp) VALUES "  # noqa: S608
+            + ", ".join(["(?, ?, ?, ?, ?)"] * len(chunk))
+            + " ON CONFLICT DO NOTHING RETURNING key, step, value"
+        )
+        # The DB-API cursor, inside the session's transaction: RETURNING rows as plain tuples.
+        cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        stored += cursor.execute(sql, params).fetchall()
+        cursor.close()
+    return stored
 
 
-def _update_summaries(session: Session, run_id: int, rows: list[dict[str, object]]) -> None:
-    latest: dict[str, dict[str, object]] = {}
-    for row in rows:
-        key = str(row["key"])
-        if key not in latest or int(row["step"]) >= int(latest[key]["step"]):  # type: ignore[call-overload]
-            latest[key] = row
-    if not latest:
+def _update_rollups(session: Session, run_id: int, stored: list[tuple[str, int, float]]) -> None:
+    """Merge the new points into each width's per-bucket minimum and maximum (and count)."""
+    if not stored:
         return
-    insert = insert_for(session, RunSummary)
-    statement = insert.on_conflict_do_update(
-        index_elements=["run_id", "key"],
-        set_={"step": insert.excluded.step, "value": insert.excluded.value},
-        where=RunSummary.step <= insert.excluded.step,
-    )
-    session.execute(
-        statement,
-        [
-            {"run_id": run_id, "key": key, "step": row["step"], "value": row["value"]}
-            for key, row in latest.items()
-        ],
-    )
+    names, key_index = np.unique(np.array([row[0] for row in stored], dtype=object), return_inverse=True)
+    steps = np.fromiter((row[1] for row in stored), dtype=np.int64, count=len(stored))
+    values = np.fromiter((row[2] for row in stored), dtype=np.float64, count=len(stored))
+    params = []
+    for width in ROLLUP_WIDTHS:
+        buckets = steps // width
+        # Sorted by key, bucket, then value: each (key, bucket) group starts at its min and ends at its max.
+        order = np.lexsort((steps, values, buckets, key_index))
+        group_key, group_bucket = key_index[order], buckets[order]
+        starts = np.flatnonzero(
+            np.concatenate(
+                [[True], (group_key[1:] != group_key[:-1]) | (group_bucket[1:] != group_bucket[:-1])]
+            )
+        )
+        ends = np.append(starts[1:], order.size) - 1
+        lows, highs = order[starts], order[ends]
+        for k, bucket, n, lo, hi in zip(
+            group_key[starts].tolist(),
+            group_bucket[starts].tolist(),
+            (ends - starts + 1).tolist(),
+            lows.tolist(),
+            highs.tolist(),
+            strict=True,
+        ):
+            params.append(
+                {
+                    "run_id": run_id, "key": names[k], "width": width, "bucket": bucket, "n": n,
+                    "min_step": stored[lo][1], "min_value": stored[lo][2],
+                    "max_step": stored[hi][1], "max_value": stored[hi][2],
+                }
+            )  # fmt: skip
+    _execute_many(session, _ROLLUP_UPSERT, params)
+
+
+def _execute_many(session: Session, sql: str, params: list[dict[str, object]]) -> None:
+    """Run one statement (named :params) for many rows: SQLite's own executemany skips SQLAlchemy's
+    per-row bookkeeping, a few microseconds a row."""
+    connection = session.connection()
+    if connection.dialect.name == "sqlite":
+        cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        cursor.executemany(sql, params)
+        cursor.close()
+    else:
+        connection.execute(text(sql), params)
+
+
+def _update_summaries(session: Session, run_id: int, rows: list[tuple[str, int, float]]) -> None:
+    latest: dict[str, tuple[str, int, float]] = {}
+    for row in rows:
+        if row[0] not in latest or row[1] >= latest[row[0]][1]:
+            latest[row[0]] = row
+    if latest:
+        params = [
+            {"run_id": run_id, "key": key, "step": row[1], "value": row[2]} for key, row in latest.items()
+        ]
+        _execute_many(session, _SUMMARY_UPSERT, params)  # type: ignore[arg-type]
 
 
 def read_series(*, session: Session, run_id: int, key: str, max_points: int | None) -> MetricSeries:
-    """One metric's points in step order; with max_points, reduced to at most that many, keeping its shape."""
+    """One metric's points in step order; with max_points, reduced to at most that many, keeping its shape.
+
+    A series longer than RAW_LIMIT is reduced from its rollups (per-bucket minima and maxima kept on
+    write) plus its first and last points, so a million-point series reads a few thousand rows."""
     get_run(session=session, run_id=run_id)
-    rows = session.execute(
-        select(MetricPoint.step, MetricPoint.value)
-        .where(MetricPoint.run_id == run_id, MetricPoint.key == key)
-        .order_by(MetricPoint.step)
-    ).all()
+    if max_points is not None:
+        total = session.scalar(
+            select(func.sum(MetricRollup.n)).where(
+                MetricRollup.run_id == run_id,
+                MetricRollup.key == key,
+                MetricRollup.width == ROLLUP_WIDTHS[-1],
+            )
+        )
+        if total is not None and total > max(RAW_LIMIT, max_points):
+            return _read_from_rollups(session, run_id, key, max_points, int(total))
+    points = MetricPoint.__table__.c
+    rows = (
+        session.connection()
+        .execute(
+            select(points.step, points.value)
+            .where(points.run_id == run_id, points.key == key)
+            .order_by(points.step)
+        )
+        .all()
+    )
     if not rows:
         raise NotFound("Metric", f"{key!r} of run {run_id}")
     steps = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
@@ -95,8 +215,47 @@ def read_series(*, session: Session, run_id: int, key: str, max_points: int | No
     downsampled = max_points is not None and len(rows) > max_points
     if downsampled and max_points is not None:
         steps, values = downsample_minmax(steps, values, max_points)
-    points = list(zip(steps.tolist(), values.tolist(), strict=True))
-    return MetricSeries(key=key, points=points, downsampled=downsampled, total_points=len(rows))
+    return MetricSeries(
+        key=key, points=_pairs(steps, values), downsampled=downsampled, total_points=len(rows)
+    )
+
+
+def _read_from_rollups(session: Session, run_id: int, key: str, max_points: int, total: int) -> MetricSeries:
+    points = MetricPoint.__table__.c
+    ends = select(points.step, points.value).where(points.run_id == run_id, points.key == key).limit(1)
+    first = session.connection().execute(ends.order_by(points.step)).one()
+    last = session.connection().execute(ends.order_by(points.step.desc())).one()
+    span = int(last[0]) - int(first[0])
+    # The finest width whose bucket count (at most the span over the width, and the point count) fits.
+    width = next(
+        (w for w in ROLLUP_WIDTHS if min(total, span // w + 1) <= ROLLUP_READ_LIMIT), ROLLUP_WIDTHS[-1]
+    )
+    rollups = MetricRollup.__table__.c
+    rows = (
+        session.connection()
+        .execute(
+            select(rollups.min_step, rollups.min_value, rollups.max_step, rollups.max_value)
+            .where(rollups.run_id == run_id, rollups.key == key, rollups.width == width)
+            .order_by(rollups.bucket)
+        )
+        .all()
+    )
+    table = np.array(rows, dtype=np.float64).reshape(-1, 4)
+    steps, values = merge_extremes(
+        np.array([r[0] for r in rows], dtype=np.int64),
+        table[:, 1],
+        np.array([r[2] for r in rows], dtype=np.int64),
+        table[:, 3],
+        (max_points - 2) // 2,
+    )
+    steps = np.concatenate([[first[0]], steps, [last[0]]]).astype(np.int64)
+    values = np.concatenate([[first[1]], values, [last[1]]])
+    steps, keep = np.unique(steps, return_index=True)
+    return MetricSeries(key=key, points=_pairs(steps, values[keep]), downsampled=True, total_points=total)
+
+
+def _pairs(steps: np.ndarray, values: np.ndarray) -> list[tuple[int, float]]:
+    return list(zip(steps.tolist(), values.tolist(), strict=True))
 
 
 def metric_keys(*, session: Session, run_id: int) -> list[str]:

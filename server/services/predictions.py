@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from sqlalchemy import Select, exists, func, select
+from sqlalchemy import Select, func, select, text
 from sqlalchemy.orm import Session
 
 from server.schemas import ErrorItem, ErrorsPage, PredictionIn
@@ -14,6 +14,7 @@ from server.services.upsert import insert_for
 from server.tables import ExampleTag, Prediction, Tag
 
 CHUNK = 5000
+ANALYZE_AFTER = 10_000
 _INT = re.compile(r"^-?\d{1,18}$")
 ErrorSort = Literal["confidence", "-confidence", "loss", "-loss", "example_id", "-example_id"]
 
@@ -50,6 +51,10 @@ def ingest_predictions(*, session: Session, run_id: int, split: str, predictions
     )
     for start in range(0, len(rows), CHUNK):
         session.execute(statement, rows[start : start + CHUNK])
+    if len(rows) >= ANALYZE_AFTER and session.get_bind().dialect.name == "postgresql":
+        # Fresh statistics right away: until autovacuum gets to it, PostgreSQL believes a just-filled table
+        # is empty and picks nested loops that turn a 50 ms tag filter into 30 s.
+        session.execute(text("ANALYZE predictions"))
     session.commit()
     return len(rows)
 
@@ -73,14 +78,14 @@ def _filtered(
         query = query.where(Prediction.confidence >= min_confidence)
     if max_confidence is not None:
         query = query.where(Prediction.confidence <= max_confidence)
-    tagged = select(ExampleTag.example_id).where(
-        ExampleTag.project_id == project_id, ExampleTag.example_id == Prediction.example_id
-    )
+    # Uncorrelated IN / NOT IN: one pass over the project's tags (a hash semi- or anti-join), where a
+    # correlated EXISTS probed example_tags once per error and took seconds on PostgreSQL at 100,000 rows.
+    tagged = select(ExampleTag.example_id).where(ExampleTag.project_id == project_id)
     if tag is not None:
         tag_ids = select(Tag.id).where(Tag.project_id == project_id, Tag.name == tag)
-        query = query.where(exists(tagged.where(ExampleTag.tag_id.in_(tag_ids))))
+        query = query.where(Prediction.example_id.in_(tagged.where(ExampleTag.tag_id.in_(tag_ids))))
     if untagged:
-        query = query.where(~exists(tagged))
+        query = query.where(Prediction.example_id.not_in(tagged))
     return query
 
 

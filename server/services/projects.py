@@ -5,16 +5,19 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from server.datasets import BUILTIN_DATASETS, EXTERNAL
+from server.datasets import BUILTIN_DATASETS, EXTERNAL, get_dataset
 from server.errors import Conflict, InvalidInput, NotFound
 from server.schemas import ProjectCreate, ProjectRead, ProjectsPage, ProjectUpdate
 from server.tables import Project, Run
 
 
-def _check_dataset(name: str) -> None:
-    if name != EXTERNAL and name not in BUILTIN_DATASETS:
+def _check_dataset(name: str, *, session: Session) -> None:
+    if name != EXTERNAL and get_dataset(name, session=session) is None:
         known = ", ".join([*sorted(BUILTIN_DATASETS), EXTERNAL])
-        raise InvalidInput(["body", "dataset"], f"Unknown dataset {name!r}; choose one of: {known}")
+        raise InvalidInput(
+            ["body", "dataset"],
+            f"Unknown dataset {name!r}; choose one of: {known}, or an uploaded dataset's id",
+        )
 
 
 def _check_name_free(session: Session, name: str, *, except_id: int | None = None) -> None:
@@ -33,7 +36,7 @@ def get_project(*, session: Session, project_id: int) -> Project:
 
 def create_project(*, session: Session, data: ProjectCreate) -> Project:
     """Record a new project."""
-    _check_dataset(data.dataset)
+    _check_dataset(data.dataset, session=session)
     _check_name_free(session, data.name)
     project = Project(
         name=data.name,

@@ -53,3 +53,9 @@
 
   if (activeRows().length > 0) { window.setTimeout(poll, INTERVAL_MS); }
 })();
+
+// A link to #edit-project (e.g. "set the human-level error" on a run page) opens the edit form.
+(function () {
+  var edit = document.getElementById("edit-project");
+  if (edit && window.location.hash === "#edit-project") { edit.open = true; }
+})();

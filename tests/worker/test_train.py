@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pytest
@@ -73,17 +72,16 @@ def weights(model: torch.nn.Module) -> list[torch.Tensor]:
 
 
 def test_default_digits_mlp_reaches_dev_error_below_ten_percent() -> None:
-    started = time.perf_counter()
+    # How long it takes is measured in bench/train_overhead.py, not asserted here.
     _, reporter, result, _ = train("digits")
     assert result.status == "succeeded"
     final = reporter.metrics[Hparams.from_dict(RECOMMENDED_HPARAMS["digits"]).epochs]
     assert final["dev_error"] < 0.10
-    assert time.perf_counter() - started < 30
 
 
 def test_fit_logs_the_canonical_keys_every_epoch() -> None:
     _, reporter, result, _ = train(epochs=2, train_fraction=0.2)
-    assert set(reporter.metrics[0]) == {"param_count", "latency_ms_b1", "latency_ms_b256"}
+    assert set(reporter.metrics[0]) == {"param_count", "train_examples", "latency_ms_b1", "latency_ms_b256"}
     for epoch in (1, 2):
         assert set(reporter.metrics[epoch]) == {
             "train_error", "train_dev_error", "dev_error", "test_error", "train_loss", "dev_loss", "lr"

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse
+from pydantic import ValidationError
 
 from server.api.deps import Limit, Offset, QueueDep
 from server.auth import ApiAuth
@@ -26,7 +28,7 @@ from server.schemas import (
     Split,
     StatusRead,
 )
-from server.services import analysis, checkpoints, metrics, predictions, runs
+from server.services import analysis, checkpoints, metrics, predictions, runs, sweeps
 from trainboard.settings import get_settings
 
 router = APIRouter(prefix="/runs", tags=["runs"])
@@ -57,10 +59,19 @@ def read_runs(
     sort: SortKey = "-id",
     limit: Limit = 50,
     offset: Offset = 0,
+    cursor: Annotated[
+        str | None, Query(max_length=2000, description="next_cursor of the previous page (keyset paging).")
+    ] = None,
 ) -> RunsPage:
     """Runs, filtered by project and status, sorted by a field or a summary metric."""
     return runs.list_runs(
-        session=session, project_id=project_id, status=status, sort=sort, limit=limit, offset=offset
+        session=session,
+        project_id=project_id,
+        status=status,
+        sort=sort,
+        limit=limit,
+        offset=offset,
+        cursor=cursor,
     )
 
 
@@ -70,15 +81,19 @@ def read_run(run_id: int, session: SessionDep, _: ApiAuth) -> RunRead:
 
 
 @router.post("/{run_id}/cancel")
-def cancel_run(run_id: int, session: SessionDep, _: ApiAuth) -> RunRead:
+def cancel_run(run_id: int, session: SessionDep, queue: QueueDep, _: ApiAuth) -> RunRead:
     """Cancel a queued or running run; a running one stops within one training step."""
-    return runs.to_read(runs.cancel_run(session=session, run_id=run_id))
+    run = runs.cancel_run(session=session, run_id=run_id)
+    sweeps.advance_after_trial(session=session, run_id=run_id, queue=queue)
+    return runs.to_read(run)
 
 
 @router.post("/{run_id}/finish")
-def finish_run(run_id: int, data: RunFinish, session: SessionDep, _: ApiAuth) -> RunRead:
+def finish_run(run_id: int, data: RunFinish, session: SessionDep, queue: QueueDep, _: ApiAuth) -> RunRead:
     """Mark a run finished (external runs, and the worker at the end of training)."""
-    return runs.to_read(runs.finish_run(session=session, run_id=run_id, data=data))
+    run = runs.finish_run(session=session, run_id=run_id, data=data)
+    sweeps.advance_after_trial(session=session, run_id=run_id, queue=queue)
+    return runs.to_read(run)
 
 
 @router.post("/{run_id}/start")
@@ -96,10 +111,40 @@ def report_progress(run_id: int, data: RunProgress, session: SessionDep, _: ApiA
     return StatusRead(status=runs.report_progress(session=session, run_id=run_id, data=data))  # type: ignore[arg-type]
 
 
-@router.post("/{run_id}/metrics")
-def log_metrics(run_id: int, data: MetricsIn, session: SessionDep, _: ApiAuth) -> Accepted:
-    """Store metric points; idempotent on (run, key, step)."""
-    return Accepted(accepted=metrics.ingest_metrics(session=session, run_id=run_id, points=data.metrics))
+async def read_metrics_body(request: Request) -> MetricsIn:
+    """The batch validated straight from the raw JSON bytes: no intermediate dicts, several times faster
+    than FastAPI's json.loads + validate for 1,000-100,000 points. Errors keep FastAPI's 422 shape."""
+    body = await request.body()
+    try:
+        return MetricsIn.model_validate_json(body)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False, include_context=False, include_input=False)
+        raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in errors]) from None
+
+
+def _metrics_body_schema() -> dict[str, Any]:
+    """MetricsIn's JSON schema with the point schema inlined, for the OpenAPI request body."""
+    schema = MetricsIn.model_json_schema()
+    point = schema.pop("$defs")["MetricPointIn"]
+    schema["properties"]["metrics"]["items"] = point
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
+_METRICS_BODY = _metrics_body_schema()
+
+
+@router.post("/{run_id}/metrics", openapi_extra=_METRICS_BODY)
+def log_metrics(
+    run_id: int,
+    data: Annotated[MetricsIn, Depends(read_metrics_body)],
+    session: SessionDep,
+    queue: QueueDep,
+    _: ApiAuth,
+) -> Accepted:
+    """Store metric points; idempotent on (run, key, step). A sweep trial may be stopped early here."""
+    accepted = metrics.ingest_metrics(session=session, run_id=run_id, points=data.metrics)
+    sweeps.advance_after_trial(session=session, run_id=run_id, queue=queue)
+    return Accepted(accepted=accepted)
 
 
 @router.get("/{run_id}/metrics")

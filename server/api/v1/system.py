@@ -1,4 +1,4 @@
-"""Health and the dataset catalog."""
+"""Health (the dataset catalog is in datasets.py)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,8 @@ from fastapi import APIRouter
 from sqlalchemy import text
 
 from server.api.deps import QueueDep
-from server.auth import ApiAuth
-from server.datasets import BUILTIN_DATASETS
 from server.db import SessionDep
-from server.schemas import DatasetRead, Health
+from server.schemas import Health
 
 router = APIRouter(tags=["system"])
 
@@ -23,9 +21,3 @@ def read_health(session: SessionDep, queue: QueueDep) -> Health:
     except Exception:
         database = "down"
     return Health(status="ok", database=database, broker="ok" if queue.ping() else "down")
-
-
-@router.get("/datasets")
-def read_datasets(_: ApiAuth) -> list[DatasetRead]:
-    """The built-in datasets a project can train on."""
-    return [DatasetRead.model_validate(info.to_dict()) for info in BUILTIN_DATASETS.values()]

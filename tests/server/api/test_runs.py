@@ -2,7 +2,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from server.services.checkpoints import checkpoint_path
+from server.services.checkpoint_files import checkpoint_path
 from tests.factories import log_points, make_project, make_run
 
 
@@ -175,3 +175,13 @@ def test_a_second_worker_cannot_take_a_run_that_is_alive(client: TestClient, pro
         f"/api/v1/runs/{run_id}/start", json={"worker": "a@host"}
     )  # redelivered to the same node
     assert again.json()["attempt"] == 2
+
+
+def test_a_new_run_never_inherits_a_stale_checkpoint_under_its_id(client: TestClient, project_id: int) -> None:
+    first = client.post("/api/v1/runs", json={"project_id": project_id}).json()["id"]
+    # As after a database reset over a kept data folder: a file already sits under the next id.
+    checkpoint_path(first + 1).parent.mkdir(parents=True, exist_ok=True)
+    checkpoint_path(first + 1).write_bytes(b"another run's weights")
+    second = client.post("/api/v1/runs", json={"project_id": project_id}).json()["id"]
+    assert second == first + 1
+    assert client.get(f"/api/v1/runs/{second}/checkpoint").status_code == 404

@@ -191,11 +191,19 @@ def test_run_page_shows_status_config_summary_and_charts(client: TestClient, ses
     assert table_rows(response.text, "params") == [["note", "<i>x</i>"]]
     assert 'id="error-chart"' in response.text and 'id="loss-chart"' in response.text
     scripts = [a.get("src") for a in attrs_of(response.text, "script")]
-    assert scripts == ["/static/vendor/plotly.min.js", None, "/static/app.js", "/static/run.js"]
+    # plotly, the ladder's JSON, the page's JSON, then the page scripts (no inline code: the CSP forbids it)
+    assert scripts == [
+        "/static/vendor/plotly.min.js",
+        None,
+        None,
+        "/static/app.js",
+        "/static/run.js",
+        "/static/diagnosis.js",
+    ]
     assert '<script type="application/json" id="run-data">' in response.text
     assert f'href="/runs/{parent.id}"' in response.text and f'href="/projects/{project.id}"' in response.text
     assert "digits &lt;b&gt;bold&lt;/b&gt;" in response.text
-    assert 'action="/runs/' not in response.text  # no cancel button once finished
+    assert f'action="/runs/{run.id}/cancel"' not in response.text  # no cancel button once finished
 
 
 def test_run_page_of_running_run_has_progress_and_cancel(client: TestClient, session: Session) -> None:
