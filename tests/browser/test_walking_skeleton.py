@@ -47,9 +47,9 @@ def test_submit_from_the_form_and_watch_the_run_finish(browser, trainboard_with_
     screenshot(page, "10-skeleton-run-finished")
 
     page.get_by_role("link", name="Handwritten digits").first.click()
-    row = page.locator("tr", has_text="baseline-mlp")
+    row = page.locator("#runs tr", has_text="baseline-mlp")
     row.locator(".badge", has_text="succeeded").wait_for()
-    headers = [h.strip() for h in page.locator("table thead th").all_inner_texts()]
+    headers = [h.strip() for h in page.locator("#runs thead th").all_inner_texts()]
     column = next(i for i, h in enumerate(headers) if h.startswith("Dev error"))
     dev_error = float(row.locator("td").nth(column).inner_text().replace("%", "").strip()) / 100
     assert dev_error < 0.10
