@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 logger = logging.getLogger(__name__)
@@ -102,6 +103,15 @@ def install_error_handlers(app: FastAPI) -> None:
         if _wants_json(request):
             return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
         return _page(request, exc.status_code, _TITLES.get(exc.status_code, "Error"), str(exc.detail))
+
+    @app.exception_handler(OverflowError)
+    @app.exception_handler(DataError)
+    async def _out_of_range(request: Request, exc: Exception) -> Response:
+        # A number the database cannot hold (an id past 64 bits, say): the request's fault, not ours.
+        message = "A number in the request is larger than the database can store"
+        if _wants_json(request):
+            return JSONResponse({"detail": message}, status_code=422)
+        return _page(request, 422, "Invalid input", message)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 
+from server.api.deps import IdPath
 from server.api.v1.datasets import receive_upload, upload_form
 from server.db import SessionDep
 from server.errors import Conflict, InvalidInput, NotFound
@@ -84,7 +85,7 @@ async def upload_dataset_page(request: Request, session: SessionDep) -> Response
 
 
 @router.post("/datasets/{dataset_id}/delete")
-async def delete_dataset_page(dataset_id: int, request: Request, session: SessionDep) -> Response:
+async def delete_dataset_page(dataset_id: IdPath, request: Request, session: SessionDep) -> Response:
     """Delete an uploaded dataset that no project uses."""
     form = await request.form()
     token = form.get("csrf_token")

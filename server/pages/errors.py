@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Query, Request, Response
 from sqlalchemy.orm import Session
 
+from server.api.deps import IdPath
 from server.db import SessionDep
 from server.error_analysis import ErrorAnalysis
 from server.errors import Conflict
@@ -167,7 +168,7 @@ def _confidence(text: str | None) -> float | None:
 @router.get("/runs/{run_id}/errors")
 def read_errors(
     request: Request,
-    run_id: int,
+    run_id: IdPath,
     session: SessionDep,
     split: Split = "dev",
     label: Annotated[str | None, Query(max_length=200)] = None,
@@ -197,7 +198,7 @@ def read_errors(
 @router.post("/projects/{project_id}/label-corrections/apply")
 def apply_corrections(
     request: Request,
-    project_id: int,
+    project_id: IdPath,
     session: SessionDep,
     csrf_token: Annotated[str, Form()] = "",
     back: Annotated[str, Form()] = "/",
@@ -231,7 +232,7 @@ class CompareContext:
 @router.get("/runs/{run_id}/errors/compare")
 def compare_runs(
     request: Request,
-    run_id: int,
+    run_id: IdPath,
     session: SessionDep,
     other: Annotated[int, Query(ge=1)],
     split: Split = "dev",

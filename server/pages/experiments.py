@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request, Response
 
-from server.api.deps import QueueDep
+from server.api.deps import IdPath, QueueDep
 from server.db import SessionDep
 from server.errors import Conflict, InvalidInput
 from server.pages.common import FormData, PageAuth, PageRoute, check_csrf, redirect, render
@@ -27,7 +27,9 @@ RUN_COLORS = (
 
 
 @router.post("/runs/{run_id}/try-next")
-def try_next(request: Request, run_id: int, session: SessionDep, queue: QueueDep, form: FormData) -> Response:
+def try_next(
+    request: Request, run_id: IdPath, session: SessionDep, queue: QueueDep, form: FormData
+) -> Response:
     """Clone the run with one recommended change (path = JSON value), queue it and open the child."""
     check_csrf(request, form.get("csrf_token"))
     path = form.get("path", "").strip()
@@ -46,7 +48,7 @@ def try_next(request: Request, run_id: int, session: SessionDep, queue: QueueDep
 @router.post("/runs/{run_id}/data-size-curve")
 def create_data_size_curve(
     request: Request,
-    run_id: int,
+    run_id: IdPath,
     session: SessionDep,
     queue: QueueDep,
     csrf_token: Annotated[str, Form()] = "",

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request, Response
 
+from server.api.deps import IdPath
 from server.db import SessionDep
 from server.pages.common import PageAuth, PageRoute, check_csrf, redirect, render
 from server.schemas import GradcheckCreate, GradcheckRead, RunConfig
@@ -25,7 +26,7 @@ class GradcheckContext:
 @router.post("/runs/{run_id}/gradcheck")
 def check_run_gradients(
     request: Request,
-    run_id: int,
+    run_id: IdPath,
     session: SessionDep,
     queue: GradcheckQueueDep,
     csrf_token: Annotated[str, Form()] = "",

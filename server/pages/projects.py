@@ -9,6 +9,7 @@ from fastapi import APIRouter, Form, Query, Request, Response
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
 
+from server.api.deps import IdPath
 from server.datasets import EXTERNAL, DatasetInfo, get_dataset
 from server.db import SessionDep
 from server.errors import Conflict, InvalidInput
@@ -271,7 +272,7 @@ def _project_context(
 @router.get("/projects/{project_id}")
 def read_project(
     request: Request,
-    project_id: int,
+    project_id: IdPath,
     session: SessionDep,
     sort: Annotated[str, Query(max_length=251, pattern=r"^-?[A-Za-z0-9_.\-/:]+$")] = "-id",
     status: Annotated[RunStatus | None, Query()] = None,
@@ -286,7 +287,7 @@ def read_project(
 
 @router.post("/projects/{project_id}")
 def update_project(
-    request: Request, project_id: int, session: SessionDep, form: Annotated[ProjectEditForm, Form()]
+    request: Request, project_id: IdPath, session: SessionDep, form: Annotated[ProjectEditForm, Form()]
 ) -> Response:
     """Change the human-level error, the optimizing metric or the satisficing constraints."""
     check_csrf(request, form.csrf_token)

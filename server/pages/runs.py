@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 import models
-from server.api.deps import QueueDep
+from server.api.deps import IdPath, QueueDep
 from server.datasets import DatasetInfo, get_dataset
 from server.db import SessionDep
 from server.errors import Conflict, InvalidInput
@@ -161,7 +161,7 @@ def _form_context(
 @router.get("/projects/{project_id}/runs/new")
 def new_run(
     request: Request,
-    project_id: int,
+    project_id: IdPath,
     session: SessionDep,
     parent: Annotated[int | None, Query(ge=1)] = None,
 ) -> Response:
@@ -212,7 +212,7 @@ def _submission(context: RunFormContext, form: dict[str, str]) -> tuple[dict[str
 
 @router.post("/projects/{project_id}/runs")
 def create_run(
-    request: Request, project_id: int, session: SessionDep, queue: QueueDep, form: FormData
+    request: Request, project_id: IdPath, session: SessionDep, queue: QueueDep, form: FormData
 ) -> Response:
     """Queue a run from the form (the same service as POST /api/v1/runs) and open its page."""
     check_csrf(request, form.get("csrf_token"))
@@ -338,14 +338,14 @@ def _run_context(session: Session, run_id: int) -> RunContext:
 
 
 @router.get("/runs/{run_id}")
-def read_run(request: Request, run_id: int, session: SessionDep) -> Response:
+def read_run(request: Request, run_id: IdPath, session: SessionDep) -> Response:
     """One run: status, progress, config, summary, learning curves and misclassified dev examples."""
     return render(request, "runs/detail.html", _run_context(session, run_id))
 
 
 @router.post("/runs/{run_id}/cancel")
 def cancel_run(
-    request: Request, run_id: int, session: SessionDep, csrf_token: Annotated[str, Form()] = ""
+    request: Request, run_id: IdPath, session: SessionDep, csrf_token: Annotated[str, Form()] = ""
 ) -> Response:
     """Cancel a queued or running run."""
     check_csrf(request, csrf_token)

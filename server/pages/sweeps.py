@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from server import search
-from server.api.deps import QueueDep
+from server.api.deps import IdPath, QueueDep
 from server.datasets import get_dataset
 from server.db import SessionDep
 from server.errors import Conflict, InvalidInput
@@ -135,7 +135,7 @@ def _sweep_create(project_id: int, model: str, form: dict[str, str], space: dict
 
 
 @router.get("/projects/{project_id}/sweeps")
-def read_sweeps(request: Request, project_id: int, session: SessionDep) -> Response:
+def read_sweeps(request: Request, project_id: IdPath, session: SessionDep) -> Response:
     """A project's sweeps, newest first."""
     project = projects.to_read(projects.get_project(session=session, project_id=project_id))
     page = sweep_results.list_sweeps(session=session, project_id=project_id, limit=200, offset=0)
@@ -143,7 +143,7 @@ def read_sweeps(request: Request, project_id: int, session: SessionDep) -> Respo
 
 
 @router.get("/projects/{project_id}/sweeps/new")
-def new_sweep(request: Request, project_id: int, session: SessionDep) -> Response:
+def new_sweep(request: Request, project_id: IdPath, session: SessionDep) -> Response:
     """The new-sweep form."""
     project = projects.to_read(projects.get_project(session=session, project_id=project_id))
     defaults = param_rows(_model_name(project, session))
@@ -155,7 +155,7 @@ def new_sweep(request: Request, project_id: int, session: SessionDep) -> Respons
 
 @router.post("/projects/{project_id}/sweeps")
 def create_sweep(
-    request: Request, project_id: int, session: SessionDep, queue: QueueDep, form: FormData
+    request: Request, project_id: IdPath, session: SessionDep, queue: QueueDep, form: FormData
 ) -> Response:
     """Start a sweep from the form (the same service as POST /api/v1/sweeps) and open its page."""
     check_csrf(request, form.get("csrf_token"))
@@ -214,7 +214,7 @@ def _page_data(sweep: SweepRead) -> dict[str, Any]:
 
 
 @router.get("/sweeps/{sweep_id}")
-def read_sweep(request: Request, sweep_id: int, session: SessionDep) -> Response:
+def read_sweep(request: Request, sweep_id: IdPath, session: SessionDep) -> Response:
     """One sweep: progress, trials, best trial, plots and parameter importance."""
     sweep = sweep_results.read_sweep(session=session, sweep_id=sweep_id)
     project = projects.to_read(projects.get_project(session=session, project_id=sweep.project_id))
@@ -227,7 +227,7 @@ def read_sweep(request: Request, sweep_id: int, session: SessionDep) -> Response
 
 @router.post("/sweeps/{sweep_id}/{action}")
 def act_on_sweep(
-    request: Request, sweep_id: int, action: str, session: SessionDep, queue: QueueDep, form: FormData
+    request: Request, sweep_id: IdPath, action: str, session: SessionDep, queue: QueueDep, form: FormData
 ) -> Response:
     """Pause, resume, cancel, or zoom in (a new, narrower sweep)."""
     check_csrf(request, form.get("csrf_token"))

@@ -72,6 +72,14 @@ def parse_npz(path: Path, *, limits: Limits, kind: str | None = None) -> ParsedD
 def parse_csv(path: Path, *, label_column: str | None = None) -> ParsedDataset:
     """A header row, a label column ("label" unless named), optional split / example_id columns, numbers."""
     label_column = label_column or "label"
+    try:
+        return _parse_csv_text(path, label_column)
+    except UnicodeDecodeError as exc:
+        message = f"the CSV is not UTF-8 text (bad byte at position {exc.start})"
+        raise DatasetFileError("file", message) from None
+
+
+def _parse_csv_text(path: Path, label_column: str) -> ParsedDataset:
     with path.open(newline="", encoding="utf-8") as handle:
         reader = csv.reader(handle)
         header = [name.strip() for name in next(reader, [])]

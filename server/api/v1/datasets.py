@@ -5,10 +5,8 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
-from typing import Annotated
 
 from fastapi import APIRouter, Request, Response
-from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse
@@ -16,7 +14,7 @@ from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 
-from server.api.deps import Limit, Offset
+from server.api.deps import IdPath, Limit, Offset
 from server.auth import ApiAuth
 from server.db import SessionDep
 from server.errors import InvalidInput
@@ -30,7 +28,7 @@ from server.schemas import (
 from server.services import datasets
 
 router = APIRouter(prefix="/datasets", tags=["datasets"])
-DatasetId = Annotated[int, PathParam(ge=1)]
+DatasetId = IdPath
 UPLOAD_DOC = {
     "requestBody": {
         "content": {

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 
-from server.api.deps import Limit, Offset
+from server.api.deps import IdPath, Limit, Offset
 from server.auth import ApiAuth
 from server.csv_export import to_csv
 from server.db import SessionDep
@@ -24,7 +24,7 @@ Confidence = Annotated[float | None, Query(ge=0, le=1)]
 
 @router.get("/projects/{project_id}/examples/{example_id}/image.png", response_class=Response)
 def read_example_image(
-    project_id: int, example_id: str, request: Request, session: SessionDep, _: ApiAuth
+    project_id: IdPath, example_id: str, request: Request, session: SessionDep, _: ApiAuth
 ) -> Response:
     """The example drawn as a PNG (image datasets); cached by the browser, revalidated with its ETag."""
     image = examples.example_image(session=session, project_id=project_id, example_id=example_id)
@@ -36,7 +36,7 @@ def read_example_image(
 
 @router.get("/projects/{project_id}/examples/{example_id}/features")
 def read_example_features(
-    project_id: int, example_id: str, session: SessionDep, _: ApiAuth
+    project_id: IdPath, example_id: str, session: SessionDep, _: ApiAuth
 ) -> dict[str, float]:
     """A tabular example's feature values by name."""
     return examples.example_features(session=session, project_id=project_id, example_id=example_id)
@@ -44,7 +44,7 @@ def read_example_features(
 
 @router.get("/projects/{project_id}/label-corrections")
 def read_label_corrections(
-    project_id: int, session: SessionDep, _: ApiAuth, version: Annotated[int | None, Query(ge=1)] = None
+    project_id: IdPath, session: SessionDep, _: ApiAuth, version: Annotated[int | None, Query(ge=1)] = None
 ) -> LabelCorrectionsRead:
     """Corrected labels; with `version`, those in force in that dataset version (what a worker applies)."""
     return corrections.list_corrections(session=session, project_id=project_id, version=version)
@@ -52,7 +52,7 @@ def read_label_corrections(
 
 @router.put("/projects/{project_id}/label-corrections/{example_id}", status_code=204)
 def set_label_correction(
-    project_id: int, example_id: str, data: LabelCorrectionSet, session: SessionDep, _: ApiAuth
+    project_id: IdPath, example_id: str, data: LabelCorrectionSet, session: SessionDep, _: ApiAuth
 ) -> Response:
     """Correct an example's label (tags it "mislabeled"); it counts once the corrections are applied."""
     corrections.set_correction(
@@ -62,14 +62,14 @@ def set_label_correction(
 
 
 @router.delete("/projects/{project_id}/label-corrections/{example_id}", status_code=204)
-def delete_label_correction(project_id: int, example_id: str, session: SessionDep, _: ApiAuth) -> Response:
+def delete_label_correction(project_id: IdPath, example_id: str, session: SessionDep, _: ApiAuth) -> Response:
     """Drop a correction that has not been applied yet."""
     corrections.delete_correction(session=session, project_id=project_id, example_id=example_id)
     return Response(status_code=204)
 
 
 @router.post("/projects/{project_id}/label-corrections/apply")
-def apply_label_corrections(project_id: int, session: SessionDep, _: ApiAuth) -> DatasetVersionRead:
+def apply_label_corrections(project_id: IdPath, session: SessionDep, _: ApiAuth) -> DatasetVersionRead:
     """Apply the pending corrections to dev and test as a new dataset version; later runs train on it."""
     return DatasetVersionRead(
         dataset_version=corrections.apply_corrections(session=session, project_id=project_id)
@@ -77,7 +77,9 @@ def apply_label_corrections(project_id: int, session: SessionDep, _: ApiAuth) ->
 
 
 @router.get("/runs/{run_id}/error-cohorts")
-def read_error_cohorts(run_id: int, session: SessionDep, _: ApiAuth, split: Split = "dev") -> dict[str, Any]:
+def read_error_cohorts(
+    run_id: IdPath, session: SessionDep, _: ApiAuth, split: Split = "dev"
+) -> dict[str, Any]:
     """Error rate by class and confidence, slices of high error, and the PR curve of binary problems."""
     counts = analysis.analyse_run_errors(session=session, run_id=run_id, split=split)
     cohorts = error_report.error_cohorts(session=session, run_id=run_id, split=split, analysis=counts)
@@ -86,8 +88,8 @@ def read_error_cohorts(run_id: int, session: SessionDep, _: ApiAuth, split: Spli
 
 @router.get("/runs/{run_id}/compare/{other_id}")
 def read_run_comparison(
-    run_id: int,
-    other_id: int,
+    run_id: IdPath,
+    other_id: IdPath,
     session: SessionDep,
     _: ApiAuth,
     split: Split = "dev",
@@ -118,7 +120,7 @@ def _csv(text: str, filename: str) -> Response:
 
 @router.get("/runs/{run_id}/errors.csv", response_class=Response)
 def export_errors(
-    run_id: int,
+    run_id: IdPath,
     session: SessionDep,
     _: ApiAuth,
     split: Split = "dev",
@@ -152,7 +154,7 @@ def export_errors(
 
 
 @router.get("/runs/{run_id}/error-analysis.csv", response_class=Response)
-def export_error_analysis(run_id: int, session: SessionDep, _: ApiAuth, split: Split = "dev") -> Response:
+def export_error_analysis(run_id: IdPath, session: SessionDep, _: ApiAuth, split: Split = "dev") -> Response:
     """The error-analysis spreadsheet (one row per tag, then the untagged errors) as CSV."""
     counts = analysis.analyse_run_errors(session=session, run_id=run_id, split=split)
     rows: list[list[object]] = [

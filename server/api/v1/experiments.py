@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from server.api.deps import QueueDep
+from server.api.deps import IdPath, QueueDep
 from server.auth import ApiAuth
 from server.db import SessionDep
 from server.errors import NotFound
@@ -17,7 +17,7 @@ router = APIRouter(prefix="/runs", tags=["runs"])
 
 
 @router.post("/{run_id}/clone", status_code=201)
-def clone_run(run_id: int, data: RunClone, session: SessionDep, queue: QueueDep, _: ApiAuth) -> RunRead:
+def clone_run(run_id: IdPath, data: RunClone, session: SessionDep, queue: QueueDep, _: ApiAuth) -> RunRead:
     """Queue a child of the run with the same config and `changes` (dotted paths) applied."""
     child = experiments.clone_run(
         session=session, run_id=run_id, changes=data.changes, queue=queue, name=data.name
@@ -26,14 +26,14 @@ def clone_run(run_id: int, data: RunClone, session: SessionDep, queue: QueueDep,
 
 
 @router.post("/{run_id}/data-size-curve", status_code=201)
-def create_data_size_curve(run_id: int, session: SessionDep, queue: QueueDep, _: ApiAuth) -> list[RunRead]:
+def create_data_size_curve(run_id: IdPath, session: SessionDep, queue: QueueDep, _: ApiAuth) -> list[RunRead]:
     """Queue the run's config at 10, 25, 50 and 100 % of the training data, as children of the run."""
     children = experiments.queue_data_size_curve(session=session, run_id=run_id, queue=queue)
     return [runs.to_read(child) for child in children]
 
 
 @router.get("/{run_id}/data-size-curve")
-def read_data_size_curve(run_id: int, session: SessionDep, _: ApiAuth) -> dict[str, Any]:
+def read_data_size_curve(run_id: IdPath, session: SessionDep, _: ApiAuth) -> dict[str, Any]:
     """Train and dev error against the number of training examples, and one sentence reading it."""
     curve = experiments.data_size_curve_of(session=session, run_id=run_id)
     if curve is None:

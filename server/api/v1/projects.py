@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from server.api.deps import Limit, Offset
+from server.api.deps import IdPath, Limit, Offset
 from server.auth import ApiAuth
 from server.db import SessionDep
 from server.schemas import (
@@ -45,7 +45,7 @@ def read_projects(
 
 
 @router.get("/{project_id}")
-def read_project(project_id: int, session: SessionDep, _: ApiAuth) -> ProjectRead:
+def read_project(project_id: IdPath, session: SessionDep, _: ApiAuth) -> ProjectRead:
     project = projects.get_project(session=session, project_id=project_id)
     return projects.to_read(
         project, projects.run_counts(session=session, project_ids=[project.id]).get(project.id, 0)
@@ -53,25 +53,25 @@ def read_project(project_id: int, session: SessionDep, _: ApiAuth) -> ProjectRea
 
 
 @router.patch("/{project_id}")
-def update_project(project_id: int, data: ProjectUpdate, session: SessionDep, _: ApiAuth) -> ProjectRead:
+def update_project(project_id: IdPath, data: ProjectUpdate, session: SessionDep, _: ApiAuth) -> ProjectRead:
     """Change a project, e.g. set its human-level error."""
     return projects.to_read(projects.update_project(session=session, project_id=project_id, data=data))
 
 
 @router.get("/{project_id}/tags")
-def read_tags(project_id: int, session: SessionDep, _: ApiAuth) -> list[TagRead]:
+def read_tags(project_id: IdPath, session: SessionDep, _: ApiAuth) -> list[TagRead]:
     return [TagRead.model_validate(t) for t in tags.list_tags(session=session, project_id=project_id)]
 
 
 @router.post("/{project_id}/tags", status_code=201)
-def create_tag(project_id: int, data: TagCreate, session: SessionDep, _: ApiAuth) -> TagRead:
+def create_tag(project_id: IdPath, data: TagCreate, session: SessionDep, _: ApiAuth) -> TagRead:
     """Create a tag for error analysis."""
     return TagRead.model_validate(tags.create_tag(session=session, project_id=project_id, name=data.name))
 
 
 @router.put("/{project_id}/examples/{example_id}/tags")
 def set_example_tags(
-    project_id: int, example_id: str, data: ExampleTagsSet, session: SessionDep, _: ApiAuth
+    project_id: IdPath, example_id: str, data: ExampleTagsSet, session: SessionDep, _: ApiAuth
 ) -> ExampleTagsRead:
     """Replace one example's tags (unknown tags are created)."""
     names = tags.set_example_tags(
@@ -81,7 +81,9 @@ def set_example_tags(
 
 
 @router.post("/{project_id}/examples/tags")
-def bulk_update_tags(project_id: int, data: BulkTagUpdate, session: SessionDep, _: ApiAuth) -> BulkTagResult:
+def bulk_update_tags(
+    project_id: IdPath, data: BulkTagUpdate, session: SessionDep, _: ApiAuth
+) -> BulkTagResult:
     """Add and remove tags on many examples at once."""
     return tags.bulk_update_tags(
         session=session, project_id=project_id, example_ids=data.example_ids, add=data.add, remove=data.remove

@@ -9,7 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse
 from pydantic import ValidationError
 
-from server.api.deps import Limit, Offset, QueueDep
+from server.api.deps import IdPath, Limit, Offset, QueueDep
 from server.auth import ApiAuth
 from server.db import SessionDep
 from server.schemas import (
@@ -76,12 +76,12 @@ def read_runs(
 
 
 @router.get("/{run_id}")
-def read_run(run_id: int, session: SessionDep, _: ApiAuth) -> RunRead:
+def read_run(run_id: IdPath, session: SessionDep, _: ApiAuth) -> RunRead:
     return runs.to_read(runs.get_run(session=session, run_id=run_id))
 
 
 @router.post("/{run_id}/cancel")
-def cancel_run(run_id: int, session: SessionDep, queue: QueueDep, _: ApiAuth) -> RunRead:
+def cancel_run(run_id: IdPath, session: SessionDep, queue: QueueDep, _: ApiAuth) -> RunRead:
     """Cancel a queued or running run; a running one stops within one training step."""
     run = runs.cancel_run(session=session, run_id=run_id)
     sweeps.advance_after_trial(session=session, run_id=run_id, queue=queue)
@@ -89,7 +89,7 @@ def cancel_run(run_id: int, session: SessionDep, queue: QueueDep, _: ApiAuth) ->
 
 
 @router.post("/{run_id}/finish")
-def finish_run(run_id: int, data: RunFinish, session: SessionDep, queue: QueueDep, _: ApiAuth) -> RunRead:
+def finish_run(run_id: IdPath, data: RunFinish, session: SessionDep, queue: QueueDep, _: ApiAuth) -> RunRead:
     """Mark a run finished (external runs, and the worker at the end of training)."""
     run = runs.finish_run(session=session, run_id=run_id, data=data)
     sweeps.advance_after_trial(session=session, run_id=run_id, queue=queue)
@@ -97,7 +97,7 @@ def finish_run(run_id: int, data: RunFinish, session: SessionDep, queue: QueueDe
 
 
 @router.post("/{run_id}/start")
-def start_run(run_id: int, data: RunStart, session: SessionDep, _: ApiAuth) -> RunRead:
+def start_run(run_id: IdPath, data: RunStart, session: SessionDep, _: ApiAuth) -> RunRead:
     """A worker claims a queued run (or resumes it after a crash); 409 when it is already finished."""
     timeout = get_settings().heartbeat_timeout_s
     return runs.to_read(
@@ -106,7 +106,7 @@ def start_run(run_id: int, data: RunStart, session: SessionDep, _: ApiAuth) -> R
 
 
 @router.post("/{run_id}/progress")
-def report_progress(run_id: int, data: RunProgress, session: SessionDep, _: ApiAuth) -> StatusRead:
+def report_progress(run_id: IdPath, data: RunProgress, session: SessionDep, _: ApiAuth) -> StatusRead:
     """Progress and heartbeat from the worker; the reply tells it whether the run was cancelled."""
     return StatusRead(status=runs.report_progress(session=session, run_id=run_id, data=data))  # type: ignore[arg-type]
 
@@ -135,7 +135,7 @@ _METRICS_BODY = _metrics_body_schema()
 
 @router.post("/{run_id}/metrics", openapi_extra=_METRICS_BODY)
 def log_metrics(
-    run_id: int,
+    run_id: IdPath,
     data: Annotated[MetricsIn, Depends(read_metrics_body)],
     session: SessionDep,
     queue: QueueDep,
@@ -148,7 +148,7 @@ def log_metrics(
 
 
 @router.get("/{run_id}/metrics")
-def read_metric_keys(run_id: int, session: SessionDep, _: ApiAuth) -> list[str]:
+def read_metric_keys(run_id: IdPath, session: SessionDep, _: ApiAuth) -> list[str]:
     """The metric keys the run has logged."""
     runs.get_run(session=session, run_id=run_id)
     return metrics.metric_keys(session=session, run_id=run_id)
@@ -156,7 +156,7 @@ def read_metric_keys(run_id: int, session: SessionDep, _: ApiAuth) -> list[str]:
 
 @router.get("/{run_id}/metrics/{key}")
 def read_metric(
-    run_id: int,
+    run_id: IdPath,
     key: str,
     session: SessionDep,
     _: ApiAuth,
@@ -167,7 +167,7 @@ def read_metric(
 
 
 @router.post("/{run_id}/predictions")
-def log_predictions(run_id: int, data: PredictionsIn, session: SessionDep, _: ApiAuth) -> Accepted:
+def log_predictions(run_id: IdPath, data: PredictionsIn, session: SessionDep, _: ApiAuth) -> Accepted:
     """Store predictions for one split; idempotent on (run, split, example_id)."""
     count = predictions.ingest_predictions(
         session=session, run_id=run_id, split=data.split, predictions=data.predictions
@@ -177,7 +177,7 @@ def log_predictions(run_id: int, data: PredictionsIn, session: SessionDep, _: Ap
 
 @router.get("/{run_id}/errors")
 def read_errors(
-    run_id: int,
+    run_id: IdPath,
     session: SessionDep,
     _: ApiAuth,
     split: Split = "dev",
@@ -209,26 +209,28 @@ def read_errors(
 
 
 @router.put("/{run_id}/checkpoint", status_code=204)
-async def save_checkpoint(run_id: int, request: Request, session: SessionDep, _: ApiAuth) -> Response:
+async def save_checkpoint(run_id: IdPath, request: Request, session: SessionDep, _: ApiAuth) -> Response:
     """Store the run's latest checkpoint (raw bytes)."""
     await checkpoints.save_checkpoint(session=session, run_id=run_id, chunks=request.stream())
     return Response(status_code=204)
 
 
 @router.get("/{run_id}/checkpoint", response_class=FileResponse)
-def read_checkpoint(run_id: int, session: SessionDep, _: ApiAuth) -> FileResponse:
+def read_checkpoint(run_id: IdPath, session: SessionDep, _: ApiAuth) -> FileResponse:
     """The run's latest checkpoint, for a worker resuming it."""
     path = checkpoints.find_checkpoint(session=session, run_id=run_id)
     return FileResponse(path, media_type="application/octet-stream")
 
 
 @router.get("/{run_id}/diagnosis")
-def read_diagnosis(run_id: int, session: SessionDep, _: ApiAuth) -> dict[str, Any]:
+def read_diagnosis(run_id: IdPath, session: SessionDep, _: ApiAuth) -> dict[str, Any]:
     """Avoidable bias, variance, data mismatch and dev overfitting, the dominant one, and what to try."""
     return analysis.diagnose_run(session=session, run_id=run_id).to_dict()
 
 
 @router.get("/{run_id}/error-analysis")
-def read_error_analysis(run_id: int, session: SessionDep, _: ApiAuth, split: Split = "dev") -> dict[str, Any]:
+def read_error_analysis(
+    run_id: IdPath, session: SessionDep, _: ApiAuth, split: Split = "dev"
+) -> dict[str, Any]:
     """Error counts per tag with the ceiling each sets, per-class metrics and the confusion matrix."""
     return analysis.analyse_run_errors(session=session, run_id=run_id, split=split).to_dict()

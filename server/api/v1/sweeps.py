@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from server.api.deps import Limit, Offset, QueueDep
+from server.api.deps import IdPath, Limit, Offset, QueueDep
 from server.auth import ApiAuth
 from server.db import SessionDep
 from server.schemas import SweepCreate, SweepPreview, SweepPreviewIn, SweepRead, SweepsPage, SweepZoom
@@ -41,34 +41,36 @@ def preview_distribution(data: SweepPreviewIn, _: ApiAuth) -> SweepPreview:
 
 
 @router.get("/{sweep_id}")
-def read_sweep(sweep_id: int, session: SessionDep, _: ApiAuth) -> SweepRead:
+def read_sweep(sweep_id: IdPath, session: SessionDep, _: ApiAuth) -> SweepRead:
     """The sweep's trials, progress, best trial (meeting every satisficing constraint) and importance."""
     return sweep_results.read_sweep(session=session, sweep_id=sweep_id)
 
 
 @router.post("/{sweep_id}/pause")
-def pause_sweep(sweep_id: int, session: SessionDep, _: ApiAuth) -> SweepRead:
+def pause_sweep(sweep_id: IdPath, session: SessionDep, _: ApiAuth) -> SweepRead:
     """Queue no more trials; running ones finish."""
     sweeps.pause_sweep(session=session, sweep_id=sweep_id)
     return sweep_results.read_sweep(session=session, sweep_id=sweep_id)
 
 
 @router.post("/{sweep_id}/resume")
-def resume_sweep(sweep_id: int, session: SessionDep, queue: QueueDep, _: ApiAuth) -> SweepRead:
+def resume_sweep(sweep_id: IdPath, session: SessionDep, queue: QueueDep, _: ApiAuth) -> SweepRead:
     """Queue trials again."""
     sweeps.resume_sweep(session=session, sweep_id=sweep_id, queue=queue)
     return sweep_results.read_sweep(session=session, sweep_id=sweep_id)
 
 
 @router.post("/{sweep_id}/cancel")
-def cancel_sweep(sweep_id: int, session: SessionDep, _: ApiAuth) -> SweepRead:
+def cancel_sweep(sweep_id: IdPath, session: SessionDep, _: ApiAuth) -> SweepRead:
     """Cancel the sweep and its queued and running trials."""
     sweeps.cancel_sweep(session=session, sweep_id=sweep_id)
     return sweep_results.read_sweep(session=session, sweep_id=sweep_id)
 
 
 @router.post("/{sweep_id}/zoom", status_code=201)
-def zoom_sweep(sweep_id: int, data: SweepZoom, session: SessionDep, queue: QueueDep, _: ApiAuth) -> SweepRead:
+def zoom_sweep(
+    sweep_id: IdPath, data: SweepZoom, session: SessionDep, queue: QueueDep, _: ApiAuth
+) -> SweepRead:
     """Coarse to fine: a new sweep whose ranges shrink around this one's best trials."""
     sweep = sweep_results.zoom_sweep(session=session, sweep_id=sweep_id, data=data, queue=queue)
     return sweep_results.read_sweep(session=session, sweep_id=sweep.id)

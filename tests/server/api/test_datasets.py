@@ -357,3 +357,11 @@ def test_upload_without_file_or_name_names_the_field(client: TestClient) -> None
     json_body = client.post(URL, json={"name": "x"})
     assert json_body.status_code == 422
     assert "multipart/form-data" in refusal(json_body)[1]
+
+
+def test_csv_with_invalid_utf8_past_the_first_bytes_is_refused(client: TestClient) -> None:
+    # Found by schemathesis: the sniffer read only the start, and the parser raised a 500.
+    body = b"a,label\n" + b"1,0\n" * 10 + b"\xfa\xfb,1\n"
+    response = client.post("/api/v1/datasets", data={"name": "bad-bytes"}, files={"file": ("x.csv", body)})
+    assert response.status_code in (400, 422)
+    assert "UTF-8" in str(response.json()["detail"])

@@ -29,3 +29,24 @@ def test_openapi_and_docs_are_served(client: TestClient) -> None:
     spec = client.get("/openapi.json").json()
     assert "/api/v1/runs/{run_id}/metrics/{key}" in spec["paths"]
     assert client.get("/docs").status_code == 200
+
+
+def test_ids_beyond_the_database_range_are_422_naming_the_parameter(client: TestClient) -> None:
+    # Found by schemathesis: ids past 64 bits reached SQLite and came back as a 500.
+    for path, name in [
+        ("/api/v1/runs/18858865274733283458815098880", "run_id"),
+        ("/api/v1/sweeps/1052555558320353960787968", "sweep_id"),
+        ("/api/v1/datasets/99999999999", "dataset_id"),
+    ]:
+        response = client.get(path)
+        assert response.status_code == 422, path
+        assert response.json()["detail"][0]["loc"] == ["path", name]
+
+
+def test_a_query_number_beyond_the_database_range_is_422(client: TestClient) -> None:
+    project = client.post("/api/v1/projects", json={"name": "p", "dataset": "digits"}).json()
+    response = client.get(
+        f"/api/v1/projects/{project['id']}/label-corrections", params={"version": 5604092500229836767232}
+    )
+    assert response.status_code == 422
+    assert "detail" in response.json()

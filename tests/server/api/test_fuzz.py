@@ -1,0 +1,45 @@
+"""schemathesis over the whole OpenAPI document against a real server: no 5xx, whatever the input.
+
+A bounded run here; `make fuzz` runs many more examples."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.processes import server_process, trainboard_env
+
+pytestmark = pytest.mark.e2e
+EXAMPLES = os.environ.get("TRAINBOARD_FUZZ_EXAMPLES", "5")
+
+
+def test_no_generated_request_gets_a_server_error(tmp_path: Path) -> None:
+    env = trainboard_env(tmp_path / "home")
+    with server_process(env, tmp_path / "server.log") as url:
+        # Something to find, so that the id-taking operations reach past their 404s.
+        project = httpx.post(f"{url}/api/v1/projects", json={"name": "fuzz", "dataset": "digits"}).json()
+        httpx.post(f"{url}/api/v1/runs", json={"project_id": project["id"], "external": True})
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "schemathesis.cli",
+                "run",
+                f"{url}/openapi.json",
+                "--checks",
+                "not_a_server_error",
+                "--max-examples",
+                EXAMPLES,
+                "--seed",
+                "1",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+    assert result.returncode == 0, result.stdout[-4000:] + (tmp_path / "server.log").read_text()[-3000:]
