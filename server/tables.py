@@ -125,6 +125,8 @@ class Prediction(Base):
         Index("ix_predictions_errors", "run_id", "split", "is_error", "confidence"),
         # Covers the confusion-matrix GROUP BY, so counting 100,000 predictions reads only this index.
         Index("ix_predictions_confusion", "run_id", "split", "label", "predicted"),
+        # "Highest loss first" walks this index and stops after one page instead of sorting every error.
+        Index("ix_predictions_errors_loss", "run_id", "split", "is_error", "loss"),
     )
 
     run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
@@ -135,6 +137,24 @@ class Prediction(Base):
     is_error: Mapped[bool] = mapped_column(Boolean)
     confidence: Mapped[float | None] = mapped_column(Float)
     loss: Mapped[float | None] = mapped_column(Float)
+
+
+class PredictionCount(Base):
+    """How many of a run's predictions on a split share (label, predicted, confidence bin); kept by ingest.
+
+    The error-analysis counts read these few hundred rows instead of grouping every prediction per request.
+    confidence_bin is floor(confidence * 10) clipped to 9, or -1 where the confidence is missing.
+    """
+
+    __tablename__ = "prediction_counts"
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    split: Mapped[str] = mapped_column(String(20), primary_key=True)
+    label: Mapped[str] = mapped_column(String(200), primary_key=True)
+    predicted: Mapped[str] = mapped_column(String(200), primary_key=True)
+    confidence_bin: Mapped[int] = mapped_column(Integer, primary_key=True)
+    n: Mapped[int] = mapped_column(BigInteger)
+    confidence_sum: Mapped[float | None] = mapped_column(Float)
 
 
 class Tag(Base):

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Mapping
 
-from sqlalchemy import distinct, func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server.datasets import get_dataset
 from server.diagnosis import Diagnosis, ErrorLadder, compute_gaps, diagnose
 from server.error_analysis import ErrorAnalysis, analyse_confusion
+from server.services.prediction_counts import prediction_counts
 from server.services.predictions import label_out
 from server.services.runs import get_run
 from server.tables import ExampleTag, Prediction, Tag
@@ -49,13 +51,13 @@ def diagnose_run(*, session: Session, run_id: int) -> Diagnosis:
 def analyse_run_errors(*, session: Session, run_id: int, split: str) -> ErrorAnalysis:
     """Counts per tag with their ceilings, per-class precision/recall/F1 and the confusion matrix."""
     run = get_run(session=session, run_id=run_id)
-    # Counted in SQL: 100,000 predictions come back as at most k x k cells and one row per tag.
-    cells = session.execute(
-        select(Prediction.label, Prediction.predicted, func.count())
-        .where(Prediction.run_id == run_id, Prediction.split == split)
-        .group_by(Prediction.label, Prediction.predicted)
-    ).all()
-    tagged_errors = (
+    # The stored counts: at most k x k x 11 rows, however many predictions the split has.
+    cells: dict[tuple[int | str, int | str], int] = {}
+    for cell in prediction_counts(session=session, run_id=run_id, split=split):
+        key = (label_out(cell.label), label_out(cell.predicted))
+        cells[key] = cells.get(key, 0) + cell.n
+    # One pass over the tagged errors (the project's tags joined to the predictions' primary key).
+    rows = session.execute(
         select(ExampleTag.example_id, Tag.name)
         .join(Tag, Tag.id == ExampleTag.tag_id)
         .join(
@@ -65,14 +67,6 @@ def analyse_run_errors(*, session: Session, run_id: int, split: str) -> ErrorAna
             & (Prediction.split == split),
         )
         .where(ExampleTag.project_id == run.project_id, Prediction.is_error.is_(True))
-        .subquery()
-    )
-    tag_counts = session.execute(
-        select(tagged_errors.c.name, func.count()).group_by(tagged_errors.c.name)
     ).all()
-    tagged = session.scalar(select(func.count(distinct(tagged_errors.c.example_id)))) or 0
-    return analyse_confusion(
-        {(label_out(label), label_out(guess)): n for label, guess, n in cells},
-        {name: n for name, n in tag_counts},
-        tagged,
-    )
+    tag_counts = Counter(name for _, name in rows)
+    return analyse_confusion(cells, dict(tag_counts), len({example_id for example_id, _ in rows}))

@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 import numpy as np
-from sqlalchemy import Integer, and_, cast, func, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session, aliased
 
 from server.error_analysis import (
@@ -18,11 +18,11 @@ from server.error_analysis import (
 )
 from server.error_slices import ErrorSlice, error_slices
 from server.services.examples import dataset_arrays
+from server.services.prediction_counts import CONFIDENCE_BINS, NO_CONFIDENCE, prediction_counts
 from server.services.predictions import label_out, tags_of
 from server.services.runs import get_run
 from server.tables import Prediction
 
-CONFIDENCE_BINS = 10
 #: The tree is fit on every example of the split; beyond this many it would slow the page down.
 MAX_SLICE_EXAMPLES = 50_000
 CompareGroup = Literal["fixed", "newly_broken", "still_wrong"]
@@ -58,20 +58,16 @@ def class_error_rates(analysis: ErrorAnalysis) -> tuple[ClassErrorRate, ...]:
 
 
 def _confidence_bins(session: Session, run_id: int, split: str) -> tuple[ConfidenceBin, ...]:
-    # Confidences are >= 0, so CAST truncation is floor on SQLite; PostgreSQL's CAST rounds, hence floor().
-    scaled = Prediction.confidence * CONFIDENCE_BINS
-    if session.get_bind().dialect.name == "postgresql":
-        index = func.least(cast(func.floor(scaled), Integer), CONFIDENCE_BINS - 1)
-    else:
-        index = func.min(cast(scaled, Integer), CONFIDENCE_BINS - 1)  # two-argument min() is scalar
-    rows = session.execute(
-        select(
-            index, func.count(), func.sum(cast(Prediction.is_error, Integer)), func.sum(Prediction.confidence)
+    found: dict[int, tuple[int, int, float]] = {}
+    for cell in prediction_counts(session=session, run_id=run_id, split=split):
+        if cell.confidence_bin == NO_CONFIDENCE:
+            continue
+        n, e, s = found.get(cell.confidence_bin, (0, 0, 0.0))
+        found[cell.confidence_bin] = (
+            n + cell.n,
+            e + (cell.n if cell.is_error else 0),
+            s + cell.confidence_sum,
         )
-        .where(Prediction.run_id == run_id, Prediction.split == split, Prediction.confidence.is_not(None))
-        .group_by(index)
-    ).all()
-    found = {int(i): (int(n), int(e or 0), float(s or 0.0)) for i, n, e, s in rows}
     bins = []
     for i in range(CONFIDENCE_BINS):
         n, e, s = found.get(i, (0, 0, 0.0))
