@@ -42,6 +42,50 @@ def restore_rng_states(states: dict[str, Any], generators: dict[str, torch.Gener
         gen.set_state(states[name])
 
 
+def _copied(value: Any) -> Any:
+    if isinstance(value, torch.Tensor):
+        return value.detach().clone()
+    if isinstance(value, dict):
+        return {k: _copied(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_copied(v) for v in value)
+    return value
+
+
+def checkpoint_payload(
+    *,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    state: TrainState,
+    generators: dict[str, torch.Generator],
+) -> dict[str, Any]:
+    """The training state after an epoch as a dict of copied tensors: training may go on while it is saved."""
+    return _copied(
+        {
+            "version": CHECKPOINT_VERSION,
+            "epoch": state.epoch,
+            "step": state.step,
+            "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "best": {
+                "epoch": state.best_epoch,
+                "dev_error": state.best_dev_error,
+                "model": state.best_model,
+                "epochs_since_best": state.epochs_since_best,
+            },
+            "last_metrics": dict(state.last_metrics),
+            "rng": rng_states(generators),
+        }
+    )
+
+
+def serialize_checkpoint(payload: dict[str, Any]) -> bytes:
+    """torch.save bytes of a `checkpoint_payload`."""
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    return buffer.getvalue()
+
+
 def save_checkpoint(
     *,
     model: torch.nn.Module,
@@ -50,24 +94,8 @@ def save_checkpoint(
     generators: dict[str, torch.Generator],
 ) -> bytes:
     """Serialise the training state after an epoch to bytes."""
-    payload = {
-        "version": CHECKPOINT_VERSION,
-        "epoch": state.epoch,
-        "step": state.step,
-        "model": model.state_dict(),
-        "optimizer": optimizer.state_dict(),
-        "best": {
-            "epoch": state.best_epoch,
-            "dev_error": state.best_dev_error,
-            "model": state.best_model,
-            "epochs_since_best": state.epochs_since_best,
-        },
-        "last_metrics": state.last_metrics,
-        "rng": rng_states(generators),
-    }
-    buffer = io.BytesIO()
-    torch.save(payload, buffer)
-    return buffer.getvalue()
+    payload = checkpoint_payload(model=model, optimizer=optimizer, state=state, generators=generators)
+    return serialize_checkpoint(payload)
 
 
 def load_checkpoint(
@@ -96,4 +124,10 @@ def load_checkpoint(
     )
 
 
-__all__ = ["TrainState", "load_checkpoint", "save_checkpoint"]
+__all__ = [
+    "TrainState",
+    "checkpoint_payload",
+    "load_checkpoint",
+    "save_checkpoint",
+    "serialize_checkpoint",
+]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 
 from trainboard.client import Client, TrainboardError
@@ -12,16 +13,52 @@ logger = logging.getLogger(__name__)
 
 
 class ApiReporter:
-    """Posts progress (the heartbeat), per-epoch metrics and checkpoints for one run."""
+    """Posts progress (the heartbeat), per-epoch metrics and checkpoints for one run.
 
-    def __init__(self, client: Client, run_id: int) -> None:
-        self.client, self.run_id = client, run_id
+    Used as a context manager, it also polls the run's status every `poll_interval_s` on a daemon thread and
+    sets `stop` once the run is no longer running (cancelled from the UI or API, or reaped), so that `fit`,
+    which checks the event every step, stops within one step instead of at the next heartbeat.
+    """
+
+    def __init__(self, client: Client, run_id: int, *, poll_interval_s: float = 0.5) -> None:
+        self.client, self.run_id, self.poll_interval_s = client, run_id, poll_interval_s
         self.status = "running"
+        self.stop = threading.Event()
+        self._closed = threading.Event()
+        self._poller: threading.Thread | None = None
+
+    def __enter__(self) -> ApiReporter:
+        self._poller = threading.Thread(target=self._poll, name=f"run-{self.run_id}-status", daemon=True)
+        self._poller.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._closed.set()
+        if self._poller is not None:
+            self._poller.join(timeout=5)
+
+    def _poll(self) -> None:
+        while not self._closed.wait(self.poll_interval_s):
+            try:
+                status = str(self.client.get_run(self.run_id)["status"])
+            except TrainboardError as exc:
+                # The heartbeat reports a lost server; this thread only ever adds a faster stop.
+                logger.debug("run %d: status poll failed: %s", self.run_id, exc)
+                continue
+            if status != "running":
+                self._stopped(status)
+                return
+
+    def _stopped(self, status: str) -> None:
+        if not self.stop.is_set():
+            logger.info("run %d is %s on the server; stopping", self.run_id, status)
+        self.status = status
+        self.stop.set()
 
     def on_progress(self, progress: Progress) -> bool:
         """Heartbeat; False once the server says the run is no longer running (cancelled, or reaped)."""
         try:
-            self.status = self.client.report_progress(
+            status = self.client.report_progress(
                 self.run_id,
                 epoch=progress.epoch,
                 epochs=progress.epochs,
@@ -36,9 +73,9 @@ class ApiReporter:
             # An unreachable server should not throw away training; the next heartbeat tries again.
             logger.warning("run %d: progress not sent: %s", self.run_id, exc)
             return True
-        if self.status != "running":
-            logger.info("run %d is %s on the server; stopping", self.run_id, self.status)
-        return self.status == "running"
+        if status != "running":
+            self._stopped(status)
+        return status == "running"
 
     def on_epoch(self, epoch: int, metrics: dict[str, float]) -> None:
         """Send one epoch's metrics with step = epoch."""

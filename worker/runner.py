@@ -49,15 +49,17 @@ def train_run(
         keep_prob=hparams.keep_prob,
     )
     checkpoint = client.get_checkpoint(run_id)
-    result = fit(
-        model,
-        splits,
-        hparams,
-        device=device,
-        reporter=ApiReporter(client, run_id),
-        checkpoint=checkpoint,
-        progress_interval_s=progress_interval_s,
-    )
+    with ApiReporter(client, run_id) as reporter:
+        result = fit(
+            model,
+            splits,
+            hparams,
+            device=device,
+            reporter=reporter,
+            checkpoint=checkpoint,
+            progress_interval_s=progress_interval_s,
+            stop=reporter.stop,
+        )
     if result.status == "succeeded":
         for split in ("dev", "test"):
             client.log_predictions(run_id, split, predict(model, to_device(splits.by_name(split), device)))

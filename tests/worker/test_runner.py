@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import httpx
@@ -10,7 +11,7 @@ import pytest
 
 from trainboard.client import Client
 from worker import runner
-from worker.reporting import describe_error
+from worker.reporting import ApiReporter, describe_error
 
 WINE_MODEL = {"name": "mlp", "hidden": [16], "activation": "relu", "init": "he", "batch_norm": False}
 
@@ -36,10 +37,14 @@ class WorkerApi:
         self.checkpoint: bytes | None = None
         self.finished: tuple[str, str | None] | None = None
         self.cancel_after_progress: int | None = None
+        self.status_reads = 0
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         action = request.url.path.removeprefix("/api/v1/runs/5").strip("/")
         body = json.loads(request.content) if request.content and request.method == "POST" else None
+        if action == "" and request.method == "GET":
+            self.status_reads += 1
+            return httpx.Response(200, json=self.run)
         if action == "start":
             if self.run["status"] in ("succeeded", "failed", "diverged", "cancelled"):
                 return httpx.Response(409, json={"detail": "Run has already finished"})
@@ -138,3 +143,14 @@ def test_execute_fails_with_a_readable_reason() -> None:
 )
 def test_describe_error_gives_one_line(exc: Exception, expected: str) -> None:
     assert describe_error(exc, device="cuda:0", batch_size=4096) == expected
+
+
+def test_reporter_sees_a_cancel_between_heartbeats() -> None:
+    api = WorkerApi(status="running")
+    client = Client("http://tb.test", token="", transport=httpx.MockTransport(api), sleep=lambda _: None)
+    with ApiReporter(client, 5, poll_interval_s=0.01) as reporter:
+        time.sleep(0.05)
+        assert not reporter.stop.is_set() and api.status_reads >= 1
+        api.run["status"] = "cancelled"
+        assert reporter.stop.wait(timeout=2)
+    assert reporter.status == "cancelled" and api.progress == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import pytest
@@ -147,6 +148,27 @@ def test_cancel_stops_within_one_step() -> None:
     _, reporter, result, _ = train(epochs=3, batch_size=16, reporter=CancelAtStep())
     assert result.status == "cancelled"
     assert reporter.progress[-1].step == 3 and 1 not in reporter.metrics
+
+
+def test_stop_event_set_mid_epoch_stops_at_the_next_step() -> None:
+    # The worker's status poller sets the event from another thread while a step runs; here a forward hook
+    # sets it during the 5th training step of the first epoch, with no heartbeat due for the whole run.
+    hparams = Hparams.from_dict({**RECOMMENDED_HPARAMS["digits"], "epochs": 3, "batch_size": 16})
+    splits = load_splits("digits", normalize=hparams.normalize)
+    net = make_model("digits", hparams)
+    reporter, stop, training_steps = RecordingReporter(), threading.Event(), []
+
+    def count_step(module: torch.nn.Module, inputs: Any, output: Any) -> None:
+        if module.training:
+            training_steps.append(1)
+            if len(training_steps) == 5:
+                stop.set()
+
+    net.register_forward_hook(count_step)
+    result = fit(net, splits, hparams, device=CPU, reporter=reporter, progress_interval_s=1e9, stop=stop)
+    assert result.status == "cancelled" and result.epochs_run == 1
+    assert len(training_steps) == 5  # the step under way finished; no further step started
+    assert 1 not in reporter.metrics and not reporter.checkpoints
 
 
 def test_huge_learning_rate_diverges_with_a_helpful_message() -> None:
