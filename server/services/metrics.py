@@ -20,8 +20,9 @@ from server.tables import MetricPoint, MetricRollup, Run, RunSummary
 ROLLUP_WIDTHS = tuple(64 * 16**level for level in range(8))
 # A series of up to this many points is downsampled from its points; a longer one from its rollups.
 RAW_LIMIT = 50_000
-# The most rollup rows one read takes: the finest width that fits, merged in numpy down to max_points.
-ROLLUP_READ_LIMIT = 20_000
+# A read takes the finest width with at most this many buckets per point pair asked for (so at most
+# 8 x max_points / 2 rows), then merges them in numpy down to max_points.
+ROLLUP_OVERSAMPLING = 8
 # Rows per multi-row INSERT on SQLite: 5 bound parameters each, under its 32,766-parameter limit.
 SQLITE_ROWS = 6000
 
@@ -227,9 +228,9 @@ def _read_from_rollups(session: Session, run_id: int, key: str, max_points: int,
     last = session.connection().execute(ends.order_by(points.step.desc())).one()
     span = int(last[0]) - int(first[0])
     # The finest width whose bucket count (at most the span over the width, and the point count) fits.
-    width = next(
-        (w for w in ROLLUP_WIDTHS if min(total, span // w + 1) <= ROLLUP_READ_LIMIT), ROLLUP_WIDTHS[-1]
-    )
+    budget = (max_points - 2) // 2
+    most = ROLLUP_OVERSAMPLING * budget
+    width = next((w for w in ROLLUP_WIDTHS if min(total, span // w + 1) <= most), ROLLUP_WIDTHS[-1])
     rollups = MetricRollup.__table__.c
     rows = (
         session.connection()
@@ -240,14 +241,13 @@ def _read_from_rollups(session: Session, run_id: int, key: str, max_points: int,
         )
         .all()
     )
-    table = np.array(rows, dtype=np.float64).reshape(-1, 4)
-    steps, values = merge_extremes(
-        np.array([r[0] for r in rows], dtype=np.int64),
-        table[:, 1],
-        np.array([r[2] for r in rows], dtype=np.int64),
-        table[:, 3],
-        (max_points - 2) // 2,
+    # One column at a time with fromiter: np.array() over a list of Row objects is ~30x slower.
+    count = len(rows)
+    min_steps, min_values, max_steps, max_values = (
+        np.fromiter((r[i] for r in rows), dtype=np.int64 if i % 2 == 0 else np.float64, count=count)
+        for i in range(4)
     )
+    steps, values = merge_extremes(min_steps, min_values, max_steps, max_values, budget)
     steps = np.concatenate([[first[0]], steps, [last[0]]]).astype(np.int64)
     values = np.concatenate([[first[1]], values, [last[1]]])
     steps, keep = np.unique(steps, return_index=True)

@@ -1,0 +1,501 @@
+"""Trainboard vs MLflow's tracking server, side by side on the same machine, database kind and workload.
+
+Both servers run as real processes on loopback (one server process each) and are driven over HTTP; this
+script imports nothing from MLflow. It expects MLflow in bench/.venv-mlflow (`make bench-deps`).
+
+Workloads, each on SQLite and then on PostgreSQL (a throw-away schema):
+  1. ingestion: metric points per second in batches, one client and four concurrent clients
+     (MLflow runs/log-batch with its 1000-metric cap; ours at 1000 and at our best batch size);
+  2. series read: a 1,000,000-point metric; MLflow metrics/get-history (all pages) vs ours ?max_points=2000
+     (plus MLflow's own sampled chart endpoint, get-history-bulk-interval, for reference);
+  3. run list: 10,000 runs with 5 params and 5 metrics, 50 best by dev_error
+     (MLflow runs/search ordered by metrics.dev_error vs ours GET /api/v1/runs?sort=dev_error&limit=50).
+
+Fills: our 10,000 runs are inserted with SQLAlchemy Core into the server's database, our 1M-point
+series goes through our REST API (20,000-point batches); MLflow's are made by its API for
+one template run, whose rows are then copied with SQL into its own tables (runs, params, metrics,
+latest_metrics, tags), because 20,000 API calls or 1M points through log-batch would take many minutes.
+
+    .venv/bin/python bench/vs_mlflow.py [--backends sqlite,postgresql] [--repeats 5] [--seconds 4]
+        [--series-points 1000000] [--runs 10000] [--skip-mlflow]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench import _harness as h  # noqa: E402
+
+MLFLOW_BIN = h.ROOT / "bench" / ".venv-mlflow" / "bin" / "mlflow"
+MLFLOW_CAP = 1000
+KEYS = tuple(f"m{i}" for i in range(10))
+OUR_BATCHES = (5000, 10000, 20000)
+
+
+# ---------------------------------------------------------------- the two servers as HTTP APIs
+
+
+class Ours:
+    name = "trainboard"
+
+    def __init__(self, url: str, database_url: str) -> None:
+        self.url, self.database_url = url, database_url
+        self.http = httpx.Client(base_url=url + "/api/v1", timeout=600)
+        self.project_id = self.http.post(
+            "/projects", json={"name": f"bench-{uuid.uuid4().hex[:6]}", "dataset": "external"}
+        ).json()["id"]
+
+    def new_run(self) -> int:
+        response = self.http.post("/runs", json={"project_id": self.project_id, "external": True})
+        response.raise_for_status()
+        return int(response.json()["id"])
+
+    def batch_body(self, run: int, first_step: int, size: int) -> tuple[str, bytes]:
+        stamp = datetime.now(UTC).isoformat()
+        points = ",".join(
+            f'{{"key":"{k}","step":{s},"value":{1.0 / (s + 1)!r},"timestamp":"{stamp}"}}'
+            for s in range(first_step, first_step + size // len(KEYS))
+            for k in KEYS
+        )
+        return f"/runs/{run}/metrics", f'{{"metrics":[{points}]}}'.encode()
+
+
+class Mlflow:
+    name = "mlflow"
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.http = httpx.Client(base_url=url + "/api/2.0/mlflow", timeout=1200)
+        name = f"bench-{uuid.uuid4().hex[:6]}"
+        response = self.http.post("/experiments/create", json={"name": name})
+        response.raise_for_status()
+        self.experiment_id = response.json()["experiment_id"]
+
+    def new_run(self, name: str | None = None) -> str:
+        body = {"experiment_id": self.experiment_id, "start_time": int(time.time() * 1000)}
+        if name:
+            body["run_name"] = name
+        response = self.http.post("/runs/create", json=body)
+        response.raise_for_status()
+        return str(response.json()["run"]["info"]["run_id"])
+
+    def batch_body(self, run: str, first_step: int, size: int) -> tuple[str, bytes]:
+        stamp = int(time.time() * 1000)
+        metrics = ",".join(
+            f'{{"key":"{k}","step":{s},"value":{1.0 / (s + 1)!r},"timestamp":{stamp}}}'
+            for s in range(first_step, first_step + size // len(KEYS))
+            for k in KEYS
+        )
+        return "/runs/log-batch", f'{{"run_id":"{run}","metrics":[{metrics}]}}'.encode()
+
+
+@contextmanager
+def mlflow_server(database_url: str, work: Path, log: Path) -> Iterator[h.Server]:
+    """`mlflow server` with one worker, its store in `database_url`, artifacts in a temp folder."""
+    port = h.free_port()
+    command = [
+        str(MLFLOW_BIN), "server",
+        "--backend-store-uri", database_url,
+        "--default-artifact-root", str(work / "mlartifacts"),
+        "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+    ]  # fmt: skip
+    env = {
+        **os.environ,
+        "MLFLOW_ENABLE_TELEMETRY": "false",
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+        "DO_NOT_TRACK": "1",
+    }
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            command, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    try:
+        h.wait_http(f"http://127.0.0.1:{port}/health", process, log, timeout=240)
+        yield h.Server(f"http://127.0.0.1:{port}", process.pid)
+    finally:
+        # mlflow server starts uvicorn/gunicorn as a child: stop the whole group we started.
+        if process.poll() is None:
+            os.killpg(process.pid, 15)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, 9)
+                process.wait()
+
+
+def mlflow_version() -> str:
+    out = subprocess.run([str(MLFLOW_BIN), "--version"], capture_output=True, text=True, check=True)
+    return out.stdout.strip().split()[-1]
+
+
+# ---------------------------------------------------------------- workload 1: ingestion
+
+
+def ingest_rate(api: Ours | Mlflow, batch: int, clients: int, seconds: float) -> float:
+    """Points per second stored by `clients` threads, each posting `batch`-point batches of new steps to
+    its own run for about `seconds` (bodies are formatted as text, a few ms per batch on the client)."""
+    runs = [api.new_run() for _ in range(clients)]
+    sent = [0] * clients
+    errors: list[str] = []
+    barrier = threading.Barrier(clients + 1)
+    deadline = [0.0]
+
+    def client(index: int) -> None:
+        http = httpx.Client(base_url=api.http.base_url, timeout=600)
+        barrier.wait()
+        i = 0
+        while time.perf_counter() < deadline[0]:
+            path, body = api.batch_body(runs[index], i * batch, batch)  # type: ignore[arg-type]
+            response = http.post(path, content=body, headers={"content-type": "application/json"})
+            if response.status_code != 200:
+                errors.append(response.text[:300])
+                return
+            sent[index] += batch - batch % len(KEYS)
+            i += 1
+        http.close()
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+    for thread in threads:
+        thread.start()
+    start = time.perf_counter()
+    deadline[0] = start + seconds
+    barrier.wait()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - start
+    if errors:
+        raise RuntimeError(f"{api.name} refused a batch: {errors[0]}")
+    return sum(sent) / elapsed
+
+
+def median_rate(api: Ours | Mlflow, batch: int, clients: int, seconds: float, repeats: int) -> float:
+    return statistics.median(ingest_rate(api, batch, clients, seconds) for _ in range(repeats))
+
+
+# ---------------------------------------------------------------- workload 2: a 1M-point series
+
+
+def series_steps_values(n: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(1)
+    steps = np.arange(n, dtype=np.int64)
+    return steps, np.exp(-steps / max(n / 5, 1)) + rng.normal(0, 0.02, n)
+
+
+def mlflow_connect(backend: h.Backend):  # type: ignore[no-untyped-def]
+    """A DB-API connection to MLflow's store and its parameter marker."""
+    if backend.kind == "sqlite":
+        import sqlite3
+
+        return sqlite3.connect(backend.plain_url.removeprefix("sqlite:///")), "?"
+    import psycopg
+
+    return psycopg.connect(h.POSTGRES, options=f"-csearch_path={backend.schema}"), "%s"
+
+
+def mlflow_fill_series(api: Mlflow, backend: h.Backend, n: int) -> str:
+    """A run with one n-point metric: its first point by the API, the rest copied with SQL."""
+    run = api.new_run("series")
+    api.http.post(
+        "/runs/log-batch",
+        json={"run_id": run, "metrics": [{"key": "loss", "value": 1.0, "timestamp": 0, "step": 0}]},
+    ).raise_for_status()
+    steps, values = series_steps_values(n)
+    conn, mark = mlflow_connect(backend)
+    cursor = conn.cursor()
+    cursor.execute(f"SELECT * FROM metrics WHERE run_uuid = {mark}", (run,))  # noqa: S608
+    names = [d[0] for d in cursor.description]
+    template = dict(zip(names, cursor.fetchone(), strict=True))
+    cursor.execute(f"DELETE FROM metrics WHERE run_uuid = {mark}", (run,))  # noqa: S608
+    stamp = int(time.time() * 1000)
+
+    def rows() -> Iterator[tuple[object, ...]]:
+        for s, v in zip(steps.tolist(), values.tolist(), strict=True):
+            yield tuple({**template, "step": s, "value": v, "timestamp": stamp + s}[c] for c in names)
+
+    if backend.kind == "sqlite":
+        marks = ", ".join("?" for _ in names)
+        cursor.executemany(f"INSERT INTO metrics ({', '.join(names)}) VALUES ({marks})", rows())  # noqa: S608
+    else:
+        with cursor.copy(f"COPY metrics ({', '.join(names)}) FROM STDIN") as copy:
+            for row in rows():
+                copy.write_row(row)
+    conn.commit()
+    conn.close()
+    return run
+
+
+def mlflow_read_history(api: Mlflow, run: str, key: str) -> int:
+    """Every point of the metric through get-history, following page tokens; returns the count."""
+    count, token = 0, None
+    while True:
+        params = {"run_id": run, "metric_key": key}
+        if token:
+            params["page_token"] = token
+        response = api.http.get("/metrics/get-history", params=params)
+        response.raise_for_status()
+        body = response.json()
+        count += len(body.get("metrics", []))
+        token = body.get("next_page_token")
+        if not token:
+            return count
+
+
+def mlflow_read_sampled(api: Mlflow, run: str, key: str, max_points: int) -> int:
+    """MLflow's own chart path: get-history-bulk-interval (sampled, as its UI requests it)."""
+    response = httpx.get(
+        api.url + "/ajax-api/2.0/mlflow/metrics/get-history-bulk-interval",
+        params={"run_ids": run, "metric_key": key, "max_results": max_points},
+        timeout=600,
+    )
+    response.raise_for_status()
+    return len(response.json().get("metrics", []))
+
+
+# ---------------------------------------------------------------- workload 3: 10,000 runs
+
+
+def mlflow_fill_runs(api: Mlflow, backend: h.Backend, n: int) -> None:
+    """One template run by the API (5 params, 5 metrics, its tags), then n - 1 copies with SQL."""
+    template_run = api.new_run("template")
+    keys = ("train_error", "train_dev_error", "dev_error", "test_error", "dev_loss")
+    params = [
+        {"key": k, "value": v}
+        for k, v in (
+            ("lr", "0.01"),
+            ("batch_size", "64"),
+            ("l2", "0.001"),
+            ("keep_prob", "0.8"),
+            ("optimizer", "adam"),
+        )
+    ]
+    metrics = [{"key": k, "value": 0.3, "timestamp": 0, "step": 10} for k in keys]
+    api.http.post(
+        "/runs/log-batch", json={"run_id": template_run, "params": params, "metrics": metrics}
+    ).raise_for_status()
+    conn, mark = mlflow_connect(backend)
+    cursor = conn.cursor()
+    rng = np.random.default_rng(0)
+    tables: dict[str, tuple[list[str], list[dict[str, object]]]] = {}
+    for table in ("runs", "params", "metrics", "latest_metrics", "tags"):
+        cursor.execute(f"SELECT * FROM {table} WHERE run_uuid = {mark}", (template_run,))  # noqa: S608
+        names = [d[0] for d in cursor.description]
+        tables[table] = (names, [dict(zip(names, row, strict=True)) for row in cursor.fetchall()])
+    out: dict[str, list[tuple[object, ...]]] = {t: [] for t in tables}
+    for i in range(1, n):
+        run_id = uuid.uuid4().hex
+        dev = {k: float(rng.uniform(0.01, 0.5)) for k in keys}
+        for table, (names, rows) in tables.items():
+            for row in rows:
+                new = {**row, "run_uuid": run_id}
+                if table == "runs":
+                    new["name"] = f"run-{i}"
+                    new["start_time"] = int(row["start_time"] or 0) + i  # type: ignore[call-overload]
+                    if isinstance(row.get("artifact_uri"), str):
+                        new["artifact_uri"] = str(row["artifact_uri"]).replace(template_run, run_id)
+                elif table in ("metrics", "latest_metrics"):
+                    new["value"] = dev[str(row["key"])]
+                elif table == "params":
+                    new["value"] = (
+                        str(round(float(rng.uniform(1e-4, 0.1)), 6)) if row["key"] == "lr" else row["value"]
+                    )
+                elif table == "tags" and row["key"] == "mlflow.runName":
+                    new["value"] = f"run-{i}"
+                out[table].append(tuple(new[c] for c in names))
+    for table, (names, _) in tables.items():
+        if backend.kind == "sqlite":
+            marks = ", ".join("?" for _ in names)
+            cursor.executemany(f"INSERT INTO {table} ({', '.join(names)}) VALUES ({marks})", out[table])  # noqa: S608
+        else:
+            with cursor.copy(f"COPY {table} ({', '.join(names)}) FROM STDIN") as copy:
+                for row in out[table]:
+                    copy.write_row(row)
+    conn.commit()
+    cursor.execute("ANALYZE")
+    conn.commit()
+    conn.close()
+
+
+def mlflow_search(api: Mlflow) -> int:
+    response = api.http.post(
+        "/runs/search",
+        json={
+            "experiment_ids": [api.experiment_id],
+            "order_by": ["metrics.dev_error ASC"],
+            "max_results": 50,
+        },
+    )
+    response.raise_for_status()
+    return len(response.json()["runs"])
+
+
+def ours_list(api: Ours) -> int:
+    response = api.http.get("/runs", params={"project_id": api.project_id, "sort": "dev_error", "limit": 50})
+    response.raise_for_status()
+    return len(response.json()["items"])
+
+
+# ---------------------------------------------------------------- the run
+
+
+Row = tuple[str, str, str, str, str]  # workload, backend, ours, mlflow, ratio
+
+
+def fmt_rate(rate: float) -> str:
+    return f"{rate:,.0f} pts/s"
+
+
+def fmt_ms(seconds: float) -> str:
+    return f"{seconds * 1000:,.1f} ms"
+
+
+def ratio(x: float | None, y: float | None) -> str:
+    return f"{x / y:.1f}x" if x and y else "-"
+
+
+def run_backend(kind: str, args: argparse.Namespace, rows: list[Row], notes: list[str]) -> None:
+    work = h.workdir()
+    with h.backend(kind, work, "ours") as ours_db, h.backend(kind, work, "mlflow") as mlflow_db:
+        with h.our_server(ours_db.url, work / "home", work / "ours.log") as server:
+            ours = Ours(server.url, ours_db.url)
+            result: dict[str, float] = {}
+            for clients in (1, 4):
+                result[f"ours-1000-{clients}"] = median_rate(
+                    ours, MLFLOW_CAP, clients, args.seconds, args.repeats
+                )
+                best = max(
+                    ((b, median_rate(ours, b, clients, args.seconds, args.repeats)) for b in OUR_BATCHES),
+                    key=lambda pair: pair[1],
+                )
+                result[f"ours-best-{clients}"], result[f"ours-best-size-{clients}"] = best[1], best[0]
+            series_run = ours.new_run()
+            # Through our API (so the rollups are built as in production): part of the fill, not timed here.
+            h.post_series(
+                httpx.Client(base_url=server.url, timeout=600), series_run, ["loss"], args.series_points
+            )
+            engine = h.engine_for(ours_db.url)
+            result["ours-series"] = h.median_s(
+                lambda: ours.http.get(
+                    f"/runs/{series_run}/metrics/loss", params={"max_points": 2000}
+                ).raise_for_status(),
+                args.repeats * 2,
+            )
+            h.fill_runs(engine, ours.project_id, args.runs)
+            engine.dispose()
+            assert ours_list(ours) == 50
+            result["ours-list"] = h.median_s(lambda: ours_list(ours), args.repeats * 2)
+            result["ours-rss"] = h.rss_mb(server.pid)
+        m: dict[str, float] = {}
+        if not args.skip_mlflow:
+            with mlflow_server(mlflow_db.plain_url, work, work / "mlflow.log") as server:
+                mlflow = Mlflow(server.url)
+                for clients in (1, 4):
+                    m[f"1000-{clients}"] = median_rate(
+                        mlflow, MLFLOW_CAP, clients, args.seconds, args.repeats
+                    )
+                run = mlflow_fill_series(mlflow, mlflow_db, args.series_points)
+                count = mlflow_read_history(mlflow, run, "loss")
+                if count != args.series_points:
+                    notes.append(
+                        f"{kind}: MLflow get-history returned {count:,} of {args.series_points:,} points"
+                    )
+                m["series"] = h.median_s(
+                    lambda: mlflow_read_history(mlflow, run, "loss"), max(1, args.repeats // 2), warmup=0
+                )
+                m["sampled"] = h.median_s(
+                    lambda: mlflow_read_sampled(mlflow, run, "loss", 2000), args.repeats
+                )
+                mlflow_fill_runs(mlflow, mlflow_db, args.runs)
+                assert mlflow_search(mlflow) == 50
+                m["list"] = h.median_s(lambda: mlflow_search(mlflow), args.repeats)
+    for clients in (1, 4):
+        who = "1 client" if clients == 1 else f"{clients} clients"
+        mine = result[f"ours-1000-{clients}"]
+        theirs = m.get(f"1000-{clients}")
+        rows.append(
+            (
+                f"ingest, batch 1000, {who}",
+                kind,
+                fmt_rate(mine),
+                fmt_rate(theirs) if theirs else "-",
+                ratio(mine, theirs),
+            )
+        )
+        best, size = result[f"ours-best-{clients}"], int(result[f"ours-best-size-{clients}"])
+        rows.append(
+            (
+                f"ingest, ours batch {size} vs 1000, {who}",
+                kind,
+                fmt_rate(best),
+                fmt_rate(theirs) if theirs else "-",
+                ratio(best, theirs),
+            )
+        )
+    n = f"{args.series_points / 1e6:g}M" if args.series_points >= 1e6 else f"{args.series_points:,}"
+    rows.append(
+        (f"read {n}-pt series (ours max_points=2000; MLflow get-history)", kind, fmt_ms(result["ours-series"]),
+         fmt_ms(m["series"]) if "series" in m else "-", ratio(m.get("series"), result["ours-series"]))
+    )  # fmt: skip
+    rows.append(
+        (f"read {n}-pt series (MLflow's sampled get-history-bulk-interval, 2000)", kind, fmt_ms(result["ours-series"]),
+         fmt_ms(m["sampled"]) if "sampled" in m else "-", ratio(m.get("sampled"), result["ours-series"]))
+    )  # fmt: skip
+    rows.append(
+        (f"run list, {args.runs:,} runs, 50 by dev_error", kind, fmt_ms(result["ours-list"]),
+         fmt_ms(m["list"]) if "list" in m else "-", ratio(m.get("list"), result["ours-list"]))
+    )  # fmt: skip
+    notes.append(f"{kind}: our server's resident memory after the workloads: {result['ours-rss']:.0f} MB")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--backends", default="sqlite,postgresql")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--seconds", type=float, default=4.0, help="duration of one ingestion measurement")
+    parser.add_argument("--series-points", type=int, default=1_000_000)
+    parser.add_argument("--runs", type=int, default=10_000)
+    parser.add_argument("--skip-mlflow", action="store_true")
+    args = parser.parse_args()
+    if not args.skip_mlflow and not MLFLOW_BIN.exists():
+        sys.exit(f"{MLFLOW_BIN} not found: run `make bench-deps` first")
+    print(f"machine: {h.machine()}")
+    if not args.skip_mlflow:
+        print(f"MLflow {mlflow_version()} (bench/.venv-mlflow), one server worker; ours: trainboard serve")
+    rows: list[Row] = []
+    notes: list[str] = []
+    for kind in args.backends.split(","):
+        run_backend(kind, args, rows, notes)
+        print(
+            f"{kind} done: " + "; ".join(f"{r[0]}: {r[2]} vs {r[3]} ({r[4]})" for r in rows if r[1] == kind),
+            flush=True,
+        )
+    header: Row = ("workload", "backend", "trainboard", "MLflow", "ratio")
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(5)]
+    line = lambda r: "| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) + " |"  # noqa: E731
+    print(line(header))
+    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    for row in rows:
+        print(line(row))
+    for note in notes:
+        print(f"- {note}")
+    print("ratio: ours/MLflow for throughput, MLflow/ours for time (higher is better for us).")
+
+
+if __name__ == "__main__":
+    main()
