@@ -56,14 +56,22 @@ class AshaRule:
             ratio, k = ratio // self.eta, k + 1
         return k
 
-    def decide(self, epoch: int, value: float, rung_values: Sequence[float]) -> StopDecision:
+    def decide(
+        self, epoch: int, value: float, rung_values: Sequence[float], *, max_epochs: int | None = None
+    ) -> StopDecision:
         """Decide for a trial that reported `value` at `epoch`.
 
         Args:
             epoch: the epoch just reported.
             value: the trial's dev error at that epoch.
             rung_values: the dev error at `epoch` of every trial that reached it, this one included.
+            max_epochs: the epochs the trial trains for (R in Li et al.); none of its last epoch or later is a
+                rung, since a trial that has trained them all has nothing left to save.
         """
+        if max_epochs is not None and epoch >= max_epochs:
+            # Without this, a rung that falls on the last epoch (27 of 27 with eta=3) would mark a trial
+            # that trained to the end as "stopped early".
+            return CONTINUE
         k = self.rung_index(epoch)
         if k is None or not math.isfinite(value):
             return CONTINUE

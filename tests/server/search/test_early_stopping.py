@@ -57,6 +57,25 @@ def test_asha_never_stops_between_rungs_or_on_nan() -> None:
     assert not rule.decide(3, math.nan, [0.1, 0.2]).stop
 
 
+def test_asha_never_stops_a_trial_at_its_last_epoch() -> None:
+    # 27 is rung 3 for eta=3, but a trial that trains for 27 epochs has finished there: stopping it would
+    # mark a fully trained trial as "stopped early".
+    rule = AshaRule(min_epochs=1, eta=3)
+    rung_values = [0.1, 0.2, 0.3, 0.4]
+    assert rule.decide(27, 0.4, rung_values).stop  # a trial that trains on to 30 epochs is stopped
+    assert not rule.decide(27, 0.4, rung_values, max_epochs=27).stop
+    assert rule.decide(9, 0.4, rung_values, max_epochs=27).stop
+
+
+@pytest.mark.parametrize("max_epochs", [2, 9, 10, 27, 81])
+def test_asha_stops_only_at_the_rungs_it_lists(max_epochs: int) -> None:
+    rule = AshaRule(min_epochs=1, eta=3)
+    stopping = [
+        e for e in range(1, max_epochs + 1) if rule.decide(e, 1.0, [0.0, 1.0], max_epochs=max_epochs).stop
+    ]
+    assert stopping == rule.rungs(max_epochs)
+
+
 def test_asha_keeps_top_n_over_eta() -> None:
     rule = AshaRule(min_epochs=1, eta=2)
     values = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6]
