@@ -6,13 +6,15 @@ import math
 from datetime import datetime
 
 import numpy as np
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, lazyload
 
 from server.errors import InvalidInput, NotFound
 from server.learning_curves import downsample_minmax, merge_extremes
+from server.queue import RunQueue
 from server.schemas import MetricPointIn, MetricSeries
 from server.services import sweeps
+from server.services.pg_ingest import ROLLUP_ON_CONFLICT, SUMMARY_ON_CONFLICT, store_batch
 from server.services.runs import get_run, now
 from server.tables import MetricPoint, MetricRollup, Run, RunSummary
 
@@ -26,38 +28,26 @@ ROLLUP_OVERSAMPLING = 8
 # Rows per multi-row INSERT on SQLite: 5 bound parameters each, under its 32,766-parameter limit.
 SQLITE_ROWS = 6000
 
-# One statement per batch on PostgreSQL: the points travel as five arrays. RETURNING names the points
-# actually stored (not the duplicates), so the rollups count each point once.
-_PG_INSERT = text(
-    "INSERT INTO metric_points (run_id, key, step, value, timestamp) "
-    "SELECT :run_id, t.key, t.step, t.value, t.stamp FROM unnest(CAST(:keys AS VARCHAR[]), "
-    "CAST(:steps AS BIGINT[]), CAST(:values AS DOUBLE PRECISION[]), CAST(:stamps AS TIMESTAMPTZ[])) "
-    "AS t(key, step, value, stamp) ON CONFLICT DO NOTHING RETURNING key, step, value"
-)
+# SQLite's upserts, one row each (executemany); PostgreSQL writes a batch in one statement (pg_ingest).
 _ROLLUP_UPSERT = (
-    "INSERT INTO metric_rollups (run_id, key, width, bucket, n, min_step, min_value, max_step, max_value) "
+    "INSERT INTO metric_rollups (run_id, key, width, bucket, n, min_step, min_value, max_step, max_value) "  # noqa: S608
     "VALUES (:run_id, :key, :width, :bucket, :n, :min_step, :min_value, :max_step, :max_value) "
-    "ON CONFLICT (run_id, key, width, bucket) DO UPDATE SET n = metric_rollups.n + excluded.n, "
-    "min_step = CASE WHEN excluded.min_value < metric_rollups.min_value "
-    "THEN excluded.min_step ELSE metric_rollups.min_step END, "
-    "min_value = CASE WHEN excluded.min_value < metric_rollups.min_value "
-    "THEN excluded.min_value ELSE metric_rollups.min_value END, "
-    "max_step = CASE WHEN excluded.max_value > metric_rollups.max_value "
-    "THEN excluded.max_step ELSE metric_rollups.max_step END, "
-    "max_value = CASE WHEN excluded.max_value > metric_rollups.max_value "
-    "THEN excluded.max_value ELSE metric_rollups.max_value END"
+    + ROLLUP_ON_CONFLICT
 )
 _SUMMARY_UPSERT = (
-    "INSERT INTO run_summaries (run_id, key, step, value) VALUES (:run_id, :key, :step, :value) "
-    "ON CONFLICT (run_id, key) DO UPDATE SET step = excluded.step, value = excluded.value "
-    "WHERE run_summaries.step <= excluded.step"
+    "INSERT INTO run_summaries (run_id, key, step, value) VALUES (:run_id, :key, :step, :value) "  # noqa: S608
+    + SUMMARY_ON_CONFLICT
 )
 
 PointRow = tuple[str, int, float, datetime]  # key, step, value, timestamp
 
 
-def ingest_metrics(*, session: Session, run_id: int, points: list[MetricPointIn]) -> int:
-    """Store the points once each per (run, key, step) and keep the run's summary current."""
+def ingest_metrics(
+    *, session: Session, run_id: int, points: list[MetricPointIn], queue: RunQueue | None = None
+) -> int:
+    """Store the points once each per (run, key, step) and keep the run's summary current.
+
+    A sweep trial may be stopped early here; with ``queue``, the sweep then queues its next trial."""
     # The run without its summaries (a second query that a batch never needs).
     run = session.get(Run, run_id, options=[lazyload(Run.summaries)])
     if run is None:
@@ -75,14 +65,19 @@ def ingest_metrics(*, session: Session, run_id: int, points: list[MetricPointIn]
     stamp = now()
     # Plain tuples, not ORM objects or dicts: the per-point cost is what limits a batch's throughput.
     rows = list({(p.key, p.step): (p.key, p.step, p.value, p.timestamp or stamp) for p in finite}.values())
-    stored = _insert_points(session, run_id, rows)
-    _update_rollups(session, run_id, stored)
-    _update_summaries(session, run_id, stored)  # from stored points only: a re-sent duplicate changes nothing
+    if session.connection().dialect.name == "postgresql":
+        store_batch(session.connection(), run_id, rows, ROLLUP_WIDTHS)  # one statement does all three
+    else:
+        stored = _insert_points(session, run_id, rows)
+        _update_rollups(session, run_id, stored)
+        _update_summaries(session, run_id, stored)  # from stored points only: a resent one changes nothing
     if run.status == "running":
         run.heartbeat_at = stamp
     session.commit()
     if run.sweep_id is not None:
         sweeps.on_metrics(session=session, run=run, points=finite)  # ASHA / median: maybe stop the trial
+        if queue is not None:
+            sweeps.advance_after_trial(session=session, run_id=run_id, queue=queue)
     return len(finite)
 
 
@@ -91,10 +86,6 @@ def _insert_points(session: Session, run_id: int, rows: list[PointRow]) -> list[
     if not rows:
         return []
     connection = session.connection()
-    if connection.dialect.name == "postgresql":
-        keys, steps, values, stamps = (list(column) for column in zip(*rows, strict=True))
-        params = {"run_id": run_id, "keys": keys, "steps": steps, "values": values, "stamps": stamps}
-        return [tuple(row) for row in connection.execute(_PG_INSERT, params)]  # type: ignore[misc]
     if connection.dialect.name != "sqlite":
         raise RuntimeError(f"unsupported database dialect {connection.dialect.name!r}")
     # Store timestamps exactly as SQLAlchemy would; a batch usually carries a handful of distinct ones.
@@ -162,13 +153,9 @@ def _update_rollups(session: Session, run_id: int, stored: list[tuple[str, int, 
 def _execute_many(session: Session, sql: str, params: list[dict[str, object]]) -> None:
     """Run one statement (named :params) for many rows: SQLite's own executemany skips SQLAlchemy's
     per-row bookkeeping, a few microseconds a row."""
-    connection = session.connection()
-    if connection.dialect.name == "sqlite":
-        cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        cursor.executemany(sql, params)
-        cursor.close()
-    else:
-        connection.execute(text(sql), params)
+    cursor = session.connection().connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    cursor.executemany(sql, params)
+    cursor.close()
 
 
 def _update_summaries(session: Session, run_id: int, rows: list[tuple[str, int, float]]) -> None:
