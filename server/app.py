@@ -12,6 +12,8 @@ import plotly
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from server.access import ApiAccess
+from server.api.v1 import accounts as accounts_api
 from server.api.v1 import datasets as datasets_api
 from server.api.v1 import error_analysis as error_analysis_api
 from server.api.v1 import experiments as experiments_api
@@ -44,6 +46,7 @@ def _reaper_loop(stop: threading.Event) -> None:
                     queue=get_queue(),
                     heartbeat_timeout_s=settings.heartbeat_timeout_s,
                     max_attempts=settings.max_attempts,
+                    requeue_after_s=settings.requeue_after_s,
                 )
                 advance_all_sweeps(session=session, queue=get_queue())
         except Exception:
@@ -71,10 +74,19 @@ def create_app(*, run_reaper: bool = True) -> FastAPI:
     app.state.run_reaper = run_reaper
     install_error_handlers(app)
     app.add_middleware(SecurityHeadersMiddleware)
-    for module in (system_api, projects_api, runs_api, experiments_api, datasets_api, gradcheck_api):
-        app.include_router(module.router, prefix="/api/v1")
-    app.include_router(error_analysis_api.router, prefix="/api/v1")
-    app.include_router(sweeps_api.router, prefix="/api/v1")
+    app.include_router(system_api.router, prefix="/api/v1")  # health: the one call that needs no token
+    for module in (
+        projects_api,
+        runs_api,
+        experiments_api,
+        datasets_api,
+        gradcheck_api,
+        error_analysis_api,
+        sweeps_api,
+        accounts_api,
+    ):
+        # Every id in the URL is checked against the caller's projects before the handler runs.
+        app.include_router(module.router, prefix="/api/v1", dependencies=[ApiAccess])
     app.include_router(pages_router)
     app.mount("/static/vendor", StaticFiles(directory=PLOTLY_DIR), name="vendor")
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -1,4 +1,5 @@
-"""Token auth for the API, a signed session cookie for the pages, and CSRF tokens for forms."""
+"""Who is calling: a user (session cookie or user token), a worker (worker token or the configured token),
+or everyone as an administrator when auth is off. Also the signed cookies and CSRF tokens the pages use."""
 
 from __future__ import annotations
 
@@ -6,22 +7,43 @@ import hashlib
 import hmac
 import secrets
 import time
+from dataclasses import dataclass
 from functools import lru_cache
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import Depends, Request
+from sqlalchemy.orm import Session
 
-from server.errors import Unauthorized
+from server.db import SessionDep
+from server.errors import Forbidden, Unauthorized
+from server.services import accounts
+from server.tables import User
 from trainboard.settings import get_settings
 
 SESSION_COOKIE = "tb_session"
 CSRF_COOKIE = "tb_csrf"
 SESSION_SECONDS = 14 * 24 * 3600
 
+hash_token = accounts.hash_token
 
-def hash_token(token: str) -> str:
-    """Tokens are only ever compared by their SHA-256, so a configured token is never held in the clear."""
-    return hashlib.sha256(token.encode()).hexdigest()
+
+@dataclass(frozen=True)
+class Principal:
+    """The caller of a request."""
+
+    kind: Literal["anonymous", "user", "worker"]
+    user_id: int | None = None
+    username: str | None = None
+    is_admin: bool = False
+
+    @property
+    def sees_everything(self) -> bool:
+        """Admins, workers and (auth off) everyone see every project, dataset and gradient check."""
+        return self.kind != "user" or self.is_admin
+
+
+ANONYMOUS_ADMIN = Principal(kind="anonymous", is_admin=True)
+WORKER = Principal(kind="worker")
 
 
 @lru_cache
@@ -45,10 +67,11 @@ def secret_key() -> bytes:
 
 
 def auth_enabled() -> bool:
-    return _expected_token_hash() is not None
+    return get_settings().auth_enabled
 
 
 def token_is_valid(token: str) -> bool:
+    """True for the configured TRAINBOARD_API_TOKEN (compared by hash)."""
     expected = _expected_token_hash()
     return expected is not None and hmac.compare_digest(hash_token(token), expected)
 
@@ -57,35 +80,81 @@ def _sign(payload: str) -> str:
     return hmac.new(secret_key(), payload.encode(), hashlib.sha256).hexdigest()
 
 
-def make_session_cookie() -> str:
-    expires = str(int(time.time()) + SESSION_SECONDS)
-    return f"{expires}.{_sign(expires)}"
+def make_session_cookie(user_id: int) -> str:
+    """`user_id.expires.signature`: the cookie names the user and cannot be forged or extended."""
+    payload = f"{user_id}.{int(time.time()) + SESSION_SECONDS}"
+    return f"{payload}.{_sign(payload)}"
 
 
-def session_is_valid(cookie: str | None) -> bool:
-    if not cookie or "." not in cookie:
-        return False
-    expires, signature = cookie.split(".", 1)
-    return expires.isdigit() and int(expires) > time.time() and hmac.compare_digest(signature, _sign(expires))
+def session_user_id(cookie: str | None) -> int | None:
+    """The user id a valid, unexpired session cookie carries, else None."""
+    parts = (cookie or "").split(".")
+    if len(parts) != 3 or not all(part.isdigit() for part in parts[:2]):
+        return None
+    user_id, expires, signature = parts
+    if int(expires) <= time.time() or not hmac.compare_digest(signature, _sign(f"{user_id}.{expires}")):
+        return None
+    return int(user_id)
 
 
-def is_authenticated(request: Request) -> bool:
-    """True when auth is off, or the request carries the token or a valid session cookie."""
+def _user_principal(user: User | None) -> Principal | None:
+    if user is None or user.disabled:
+        return None
+    return Principal(kind="user", user_id=user.id, username=user.username, is_admin=user.is_admin)
+
+
+def identify(request: Request, session: Session) -> Principal | None:
+    """The caller, or None when auth is on and the request carries no valid credential."""
     if not auth_enabled():
-        return True
+        return ANONYMOUS_ADMIN
     header = request.headers.get("authorization", "")
-    if header.lower().startswith("bearer ") and token_is_valid(header[7:].strip()):
-        return True
-    return session_is_valid(request.cookies.get(SESSION_COOKIE))
+    if header.lower().startswith("bearer "):
+        token = header[7:].strip()
+        if token_is_valid(token):
+            return WORKER
+        row = accounts.find_token(session=session, token=token) if token else None
+        if row is None:
+            return None
+        if row.kind == "worker":
+            return WORKER
+        return _user_principal(session.get(User, row.user_id))
+    user_id = session_user_id(request.cookies.get(SESSION_COOKIE))
+    return _user_principal(session.get(User, user_id)) if user_id is not None else None
 
 
-def require_api_auth(request: Request) -> None:
-    """API dependency: 401 unless authenticated."""
-    if not is_authenticated(request):
+def current_principal(request: Request, session: SessionDep) -> Principal:
+    """API dependency: the caller, or 401."""
+    principal = identify(request, session)
+    if principal is None:
         raise Unauthorized("Missing or invalid API token: send 'Authorization: Bearer <token>'")
+    return principal
 
 
-ApiAuth = Annotated[None, Depends(require_api_auth)]
+ApiAuth = Annotated[Principal, Depends(current_principal)]
+
+
+def require_user(principal: Principal) -> int:
+    """The caller's user id; 403 for a worker, which has no account of its own."""
+    if principal.kind == "worker":
+        raise Forbidden("Workers cannot manage accounts, tokens or members")
+    if principal.user_id is None:
+        raise Forbidden("Auth is off: there are no accounts (set TRAINBOARD_AUTH=on)")
+    return principal.user_id
+
+
+def require_admin(principal: Principal) -> None:
+    """403 unless the caller is an administrator."""
+    if not principal.is_admin:
+        raise Forbidden("Only administrators may do this")
+
+
+def admin_principal(principal: ApiAuth) -> Principal:
+    """Route dependency: the caller, who must be an administrator (checked before the body is read)."""
+    require_admin(principal)
+    return principal
+
+
+AdminAuth = Annotated[Principal, Depends(admin_principal)]
 
 
 def new_csrf_token() -> str:

@@ -8,7 +8,8 @@ from collections.abc import Sequence
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 logger = logging.getLogger(__name__)
@@ -38,6 +39,12 @@ class Conflict(TrainboardError):
 
 class Unauthorized(TrainboardError):
     status_code = 401
+
+
+class Forbidden(TrainboardError):
+    """The caller may see the thing but their role does not allow this change."""
+
+    status_code = 403
 
 
 class InvalidInput(TrainboardError):
@@ -113,6 +120,19 @@ def install_error_handlers(app: FastAPI) -> None:
             return JSONResponse({"detail": message}, status_code=422)
         return _page(request, 422, "Invalid input", message)
 
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(InterfaceError)
+    @app.exception_handler(PoolTimeout)
+    async def _database_unavailable(request: Request, exc: Exception) -> Response:
+        # The database is down, restarting or out of connections: a transient state clients retry (503),
+        # not a bug (500). The pool pings connections before use, so the next request after it is back works.
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines() or [type(exc).__name__]
+        logger.warning("database unavailable on %s %s: %s", request.method, request.url.path, reason[0])
+        message = "The database is unavailable; try again shortly"
+        if _wants_json(request):
+            return JSONResponse({"detail": message}, status_code=503, headers={"Retry-After": "5"})
+        return _page(request, 503, "Database unavailable", message)
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
         logger.exception("unhandled error on %s %s", request.method, request.url.path)
@@ -130,4 +150,5 @@ _TITLES = {
     409: "Conflict",
     413: "Too large",
     422: "Invalid input",
+    503: "Unavailable",
 }

@@ -41,6 +41,8 @@ class Project(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     # Bumped by "apply label corrections"; each run's config records the version it trained on.
     dataset_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    # The client's Idempotency-Key of the POST that created it: a retried POST returns this project.
+    idempotency_key: Mapped[str | None] = mapped_column(String(200), index=True, unique=True)
 
     runs: Mapped[list[Run]] = relationship(back_populates="project", cascade="all, delete-orphan")
 
@@ -72,6 +74,8 @@ class Run(Base):
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The client's Idempotency-Key of the POST that created it: a retried POST returns this run.
+    idempotency_key: Mapped[str | None] = mapped_column(String(200), index=True, unique=True)
 
     project: Mapped[Project] = relationship(back_populates="runs")
     summaries: Mapped[list[RunSummary]] = relationship(
@@ -210,6 +214,8 @@ class Dataset(Base):
     sha256: Mapped[str] = mapped_column(String(64))
     description: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Who uploaded it: with auth on, only they, admins and workers see it. NULL: before accounts existed.
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
 
 class Sweep(Base):
@@ -234,3 +240,44 @@ class Sweep(Base):
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     project: Mapped[Project] = relationship()
+
+
+class User(Base):
+    """An account; the password is kept only as an argon2 hash."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(100), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ApiToken(Base):
+    """A bearer token, kept only as its SHA-256; `user_id` is NULL for worker tokens."""
+
+    __tablename__ = "api_tokens"
+    __table_args__ = (Index("ix_api_tokens_user", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(10))  # user or worker
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(8))  # shown in lists so a user can tell tokens apart
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ProjectMember(Base):
+    """A user's role in a project: viewer reads, editor also writes runs and tags, owner also manages."""
+
+    __tablename__ = "project_members"
+    __table_args__ = (Index("ix_project_members_user", "user_id", "project_id"),)
+
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    role: Mapped[str] = mapped_column(String(10))

@@ -58,9 +58,9 @@ def _server_up(url: str) -> bool:
 
 
 @contextmanager
-def server_process(env: dict[str, str], log: Path) -> Iterator[str]:
-    """`trainboard serve` on a free port (migrating its database first); yields its URL."""
-    port = free_port()
+def server_process(env: dict[str, str], log: Path, *, port: int | None = None) -> Iterator[str]:
+    """`trainboard serve` on `port` or a free one (migrating its database first); yields its URL."""
+    port = port or free_port()
     url = f"http://127.0.0.1:{port}"
     env = {**env, "TRAINBOARD_SERVER_URL": url}
     with log.open("ab") as out:
@@ -81,13 +81,13 @@ def server_process(env: dict[str, str], log: Path) -> Iterator[str]:
 
 @contextmanager
 def worker_process(
-    env: dict[str, str], server_url: str, log: Path, *, own_group: bool = False
+    env: dict[str, str], server_url: str, log: Path, *, own_group: bool = False, concurrency: int = 1
 ) -> Iterator[subprocess.Popen[bytes]]:
     """`trainboard worker` reporting to `server_url` (with `own_group`, in its own process group)."""
     env = {**env, "TRAINBOARD_SERVER_URL": server_url}
     with log.open("ab") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "trainboard.cli", "worker", "--concurrency", "1"],
+            [sys.executable, "-m", "trainboard.cli", "worker", "--concurrency", str(concurrency)],
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,

@@ -24,13 +24,50 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+EMBEDDED_WORKER_TOKEN = "trainboard up: embedded worker"
+
+
 def _refuse_open_without_auth(host: str) -> None:
-    if not _is_loopback(host) and not get_settings().api_token:
+    if not _is_loopback(host) and not get_settings().auth_enabled:
         sys.exit(
             f"Refusing to serve on {host} without authentication: anyone on the network could read and "
-            "change your runs. Set TRAINBOARD_API_TOKEN=<a long random string> (workers and clients send the "
-            "same token), or bind to 127.0.0.1."
+            "change your runs. Set TRAINBOARD_AUTH=on (the first start creates the account 'admin' with "
+            "TRAINBOARD_ADMIN_PASSWORD, or prints a generated password; workers then need a worker token, "
+            "made on the Users page), or bind to 127.0.0.1."
         )
+
+
+def prepare_accounts() -> None:
+    """With auth on, the first start creates the 'admin' account; a generated password is printed once."""
+    if not get_settings().auth_enabled:
+        return
+    from server.db import get_sessionmaker
+    from server.services import accounts
+
+    with get_sessionmaker()() as session:
+        generated = accounts.ensure_admin(session=session, password=get_settings().admin_password)
+    if generated:
+        print(
+            f"Created the administrator account 'admin' with the password: {generated}\n"
+            "It is shown only this once: log in and change it on the Account page.",
+            flush=True,
+        )
+
+
+def embedded_worker_token() -> str:
+    """The token `up` hands its worker: the configured TRAINBOARD_API_TOKEN, else a fresh worker token
+    (the previous start's is revoked, since only its hash was kept)."""
+    configured = get_settings().api_token
+    if configured:
+        return configured
+    from server.db import get_sessionmaker
+    from server.services import accounts
+
+    with get_sessionmaker()() as session:
+        accounts.revoke_tokens_named(session=session, name=EMBEDDED_WORKER_TOKEN, kind="worker")
+        return accounts.create_token(
+            session=session, name=EMBEDDED_WORKER_TOKEN, kind="worker", user_id=None
+        ).token
 
 
 def db_upgrade() -> None:
@@ -49,11 +86,25 @@ def serve(host: str, port: int, *, migrate: bool) -> None:
     _refuse_open_without_auth(host)
     if migrate:
         db_upgrade()
+    prepare_accounts()
     uvicorn.run("server.app:create_app", factory=True, host=host, port=port, log_level="info")
 
 
 def worker_argv(queues: str, concurrency: int) -> list[str]:
-    return ["worker", "--loglevel=INFO", "-Q", queues, "-c", str(concurrency), "-n", "trainboard@%h"]
+    # Workers never talk to each other (the server schedules), so gossip and mingle only add broker traffic
+    # and a noisy traceback when the broker restarts.
+    return [
+        "worker",
+        "--loglevel=INFO",
+        "-Q",
+        queues,
+        "-c",
+        str(concurrency),
+        "-n",
+        "trainboard@%h",
+        "--without-gossip",
+        "--without-mingle",
+    ]
 
 
 def worker(queues: str, concurrency: int) -> None:
@@ -72,6 +123,9 @@ def up(host: str, port: int) -> None:
     reach = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     url = f"http://{'[' + reach + ']' if ':' in reach else reach}:{port}"
     env = {**os.environ, "TRAINBOARD_SERVER_URL": url, "TRAINBOARD_HOME": str(settings.resolved_home)}
+    if settings.auth_enabled:
+        prepare_accounts()
+        env["TRAINBOARD_API_TOKEN"] = embedded_worker_token()
     command = [
         sys.executable,
         "-m",

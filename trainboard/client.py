@@ -9,6 +9,7 @@ import sys
 import threading
 import time
 import types
+import uuid
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any
 
 import httpx
 
+from trainboard._spool import PointBuffer
 from trainboard.settings import get_settings
 
 logger = logging.getLogger(__name__)
@@ -52,6 +54,11 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _idempotent() -> dict[str, str]:
+    """A fresh Idempotency-Key: every retry of one logical POST carries the same one, so it creates once."""
+    return {"Idempotency-Key": str(uuid.uuid4())}
+
+
 def _detail_of(response: httpx.Response) -> Any:
     try:
         return response.json().get("detail", response.text)
@@ -68,8 +75,9 @@ class Client:
         token: str | None = None,
         timeout: float = 30.0,
         *,
-        retries: int = 4,
+        retries: int = 8,
         backoff_s: float = 0.5,
+        max_backoff_s: float = 30.0,
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -79,7 +87,9 @@ class Client:
             token = token if token is not None else settings.api_token
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.base_url = server_url.rstrip("/") + API_PREFIX
-        self.retries, self.backoff_s, self._sleep = retries, backoff_s, sleep
+        # 8 retries back off 0.5, 1, 2 ... 30 s: about 90 s, enough for a server or database restart.
+        self.retries, self.backoff_s, self.max_backoff_s = retries, backoff_s, max_backoff_s
+        self._sleep = sleep
         self._http = httpx.Client(
             base_url=self.base_url, headers=headers, timeout=timeout, transport=transport
         )
@@ -94,12 +104,20 @@ class Client:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
+    def backoff(self, attempt: int) -> float:
+        """Seconds to wait after the `attempt`-th failure in a row (0 first): doubling, capped."""
+        return min(self.backoff_s * 2**attempt, self.max_backoff_s)
+
     def request(
-        self, method: str, path: str, *, ok_404: bool = False, **kwargs: Any
+        self, method: str, path: str, *, ok_404: bool = False, retries: int | None = None, **kwargs: Any
     ) -> httpx.Response | None:
-        """Send one request, retrying transient failures with exponential back-off; 4xx raise at once."""
-        for attempt in range(self.retries + 1):
-            last_try = attempt == self.retries
+        """Send one request, retrying transient failures with exponential back-off; 4xx raise at once.
+
+        `retries` overrides the client's count for this call (0: one attempt, for callers that retry later).
+        """
+        retries = self.retries if retries is None else retries
+        for attempt in range(retries + 1):
+            last_try = attempt == retries
             try:
                 response = self._http.request(method, path, **kwargs)
             except httpx.TransportError as exc:
@@ -120,7 +138,7 @@ class Client:
                         detail=detail,
                     )
                 logger.warning("%s %s -> %d; retrying", method, path, response.status_code)
-            self._sleep(min(self.backoff_s * 2**attempt, 30.0))
+            self._sleep(self.backoff(attempt))
         raise AssertionError("unreachable")  # the loop returns or raises
 
     def _json(self, method: str, path: str, **kwargs: Any) -> Any:
@@ -139,7 +157,8 @@ class Client:
 
     def create_project(self, name: str, dataset: str = "external", **fields: Any) -> dict[str, Any]:
         """Create a project; `fields` may carry human_level_error, optimizing_metric, satisficing."""
-        return self._json("POST", "/projects", json=_plain({"name": name, "dataset": dataset, **fields}))
+        body = _plain({"name": name, "dataset": dataset, **fields})
+        return self._json("POST", "/projects", json=body, headers=_idempotent())
 
     def get_or_create_project(self, name: str, dataset: str = "external") -> dict[str, Any]:
         """Find the project called `name`, creating it when missing (a lost creation race is retried)."""
@@ -171,7 +190,7 @@ class Client:
             body.update(external=True, params=params or {})
         else:
             body["config"] = config or {}
-        return self._json("POST", "/runs", json=_plain(body))
+        return self._json("POST", "/runs", json=_plain(body), headers=_idempotent())
 
     def get_run(self, run_id: int) -> dict[str, Any]:
         """One run, with its resolved config."""
@@ -197,6 +216,7 @@ class Client:
         steps: int,
         examples_per_sec: float | None = None,
         eta_s: float | None = None,
+        retries: int | None = None,
     ) -> str:
         """Heartbeat with progress; returns the run's current status ("cancelled" means stop)."""
         body: dict[str, Any] = {"epoch": epoch, "epochs": epochs, "step": step, "steps": steps}
@@ -204,7 +224,7 @@ class Client:
             body["examples_per_sec"] = examples_per_sec
         if eta_s is not None and math.isfinite(eta_s):
             body["eta_s"] = eta_s
-        return self._json("POST", f"/runs/{run_id}/progress", json=body)["status"]
+        return self._json("POST", f"/runs/{run_id}/progress", json=body, retries=retries)["status"]
 
     def log_metrics(self, run_id: int, points: list[dict[str, Any]]) -> int:
         """Send metric points {"key", "step", "value", "timestamp"?} in batches; returns accepted count."""
@@ -269,8 +289,20 @@ def _one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
 
+def _transient(exc: TrainboardError) -> bool:
+    """Worth retrying: the server was not reached, or it answered 5xx (its database may be away) or 429."""
+    return exc.status_code is None or exc.status_code >= 500 or exc.status_code == 429
+
+
 class Run:
-    """An external run: buffers logged metrics and sends them in batches (size, time, flush, finish, exit)."""
+    """An external run: buffers logged metrics and sends them in batches from a background thread.
+
+    `log` never waits for the server. While the server or its database is away, sending is retried with
+    capped exponential back-off and every point is kept: in memory up to `max_buffered_points`, then spooled
+    to JSON-lines files under the data folder's `spool/`, replayed in order once the server answers. Only
+    points the server refuses (4xx) are dropped, with an error log. `finish` waits, at most
+    `finish_timeout_s`, until everything is sent. Re-sent points are stored once (upserted by key and step).
+    """
 
     def __init__(
         self,
@@ -279,75 +311,111 @@ class Run:
         *,
         batch_size: int = METRICS_BATCH,
         flush_interval_s: float | None = 2.0,
+        max_buffered_points: int | None = None,
+        finish_timeout_s: float | None = None,
+        spool_dir: Path | None = None,
     ) -> None:
+        settings = get_settings()
         self.client, self.data, self.id = client, run, int(run["id"])
         self.batch_size, self.flush_interval_s = batch_size, flush_interval_s
+        self.finish_timeout_s = settings.finish_timeout_s if finish_timeout_s is None else finish_timeout_s
         self.finished = False
         self._next_step = 1
-        self._buffer: list[dict[str, Any]] = []
-        self._lock = threading.Lock()
+        self._buffer = PointBuffer(
+            max_memory_points=max_buffered_points or settings.max_buffered_points,
+            spool_root=spool_dir or settings.resolved_home / "spool",
+            prefix=f"run-{self.id}-",
+        )
         self._send_lock = threading.Lock()
+        self._wake = threading.Event()
         self._stop = threading.Event()
+        self._failures = 0  # transient send failures in a row; they set the back-off
+        self._retry_at = 0.0
         self._thread: threading.Thread | None = None
         _watch_uncaught_exceptions()
         atexit.register(self._at_exit)
 
+    @property
+    def pending(self) -> int:
+        """Points logged but not yet sent."""
+        return len(self._buffer)
+
+    @property
+    def spooled(self) -> int:
+        """Files of points written to disk so far because memory was full (0: the server kept up)."""
+        return self._buffer.spooled
+
+    @property
+    def spool_folder(self) -> Path | None:
+        """Where points wait on disk while the server is away (None when all fit in memory)."""
+        return self._buffer.folder
+
     def log(self, metrics: dict[str, float], step: int | None = None) -> None:
         """Record metric values at `step` (default: one after the last step; the first is 1)."""
-        points = []
+        values = []
         for key, value in metrics.items():
             number = float(_plain(value))
             if not math.isfinite(number):
                 raise ValueError(f"metric {key!r} is {number}: only finite numbers can be logged")
-            points.append(number)
+            values.append(number)
         if step is None:
             step = self._next_step
         if step < 0:
             raise ValueError(f"step must be non-negative, but got {step=}")
         self._next_step = int(step) + 1
         now = datetime.now(UTC).isoformat()
-        with self._lock:
-            self._buffer.extend(
+        self._buffer.add(
+            [
                 {"key": str(key), "step": int(step), "value": value, "timestamp": now}
-                for key, value in zip(metrics, points, strict=True)
-            )
-            full = len(self._buffer) >= self.batch_size
-        if full:
-            self.flush()
+                for key, value in zip(metrics, values, strict=True)
+            ]
+        )
+        if len(self._buffer) >= self.batch_size:
+            if self.flush_interval_s is None:
+                self._send_now_unless_backing_off()
+            else:
+                self._wake.set()
         self._ensure_flusher()
 
     def flush(self) -> None:
-        """Send every buffered point now; points the server refused (4xx) are dropped with an error log."""
-        with self._send_lock:
-            with self._lock:
-                points, self._buffer = self._buffer, []
-            if not points:
-                return
-            try:
-                self.client.log_metrics(self.id, points)
-            except TrainboardError as exc:
-                if exc.status_code is not None and 400 <= exc.status_code < 500:
-                    logger.error("server refused %d metric points: %s", len(points), exc)
-                    return
-                with self._lock:
-                    self._buffer = points + self._buffer  # keep them for the next flush
-                raise
+        """Send every buffered point now (with the client's retries); raises TrainboardError, keeping the
+        points, when the server stays away. Points the server refused (4xx) are dropped with an error log."""
+        self._send_pending(retries=None)
 
     def log_predictions(self, split: str, predictions: Iterable[dict[str, Any]]) -> int:
         """Send per-example predictions ({"example_id", "label", "predicted", "confidence"?, "loss"?})."""
         return self.client.log_predictions(self.id, split, predictions)
 
-    def finish(self, status: str = "succeeded", error: str | None = None) -> None:
-        """Flush and mark the run finished (again is a no-op)."""
+    def finish(
+        self, status: str = "succeeded", error: str | None = None, *, timeout_s: float | None = None
+    ) -> None:
+        """Send every buffered point, then mark the run finished (again is a no-op).
+
+        Waits at most `timeout_s` (default `finish_timeout_s`) for a server that is away; past that it raises
+        TrainboardError and leaves the unsent points on disk, in `spool_folder`.
+        """
         if self.finished:
             return
+        if status not in FINISHED:
+            raise ValueError(f"status must be one of {FINISHED}, but got {status=}")
+        deadline = time.monotonic() + (self.finish_timeout_s if timeout_s is None else timeout_s)
         self._stop.set()
+        self._wake.set()
+        body = {"status": status, "error": error}
         try:
-            self.flush()
+            self._until(deadline, lambda: self._send_pending(retries=0))
+            self._until(
+                deadline, lambda: self.client.request("POST", f"/runs/{self.id}/finish", json=body, retries=0)
+            )
         finally:
             self.finished = True
             atexit.unregister(self._at_exit)
-            self.client.finish_run(self.id, status, error)
+            unsent = len(self._buffer)
+            if unsent:
+                folder = self._buffer.spill()
+                logger.error(
+                    "run %d: %d metric points were not sent; they are kept in %s", self.id, unsent, folder
+                )
 
     def __enter__(self) -> Run:
         return self
@@ -362,6 +430,51 @@ class Run:
         else:
             self.finish("failed", _one_line(exc))
 
+    def _send_pending(self, *, retries: int | None) -> None:
+        """Send the buffered points oldest first; a transient failure raises and keeps the unsent ones."""
+        with self._send_lock:
+            while batch := self._buffer.peek(self.batch_size):
+                try:
+                    self.client.request(
+                        "POST", f"/runs/{self.id}/metrics", json={"metrics": batch}, retries=retries
+                    )
+                except TrainboardError as exc:
+                    if _transient(exc):
+                        raise
+                    logger.error("server refused %d metric points of run %d: %s", len(batch), self.id, exc)
+                self._buffer.drop(len(batch))
+                if self._failures:
+                    logger.info("run %d: the server answers again; sending the kept points", self.id)
+                    self._failures = 0
+
+    def _failed(self, exc: TrainboardError) -> float:
+        """Count a transient failure; returns the back-off before the next try."""
+        wait = self.client.backoff(self._failures)
+        if self._failures == 0:
+            logger.warning("run %d: server unavailable (%s); keeping metrics and retrying", self.id, exc)
+        self._failures += 1
+        self._retry_at = time.monotonic() + wait
+        return wait
+
+    def _until(self, deadline: float, call: Callable[[], object]) -> None:
+        """Call until it succeeds, backing off after transient failures; past `deadline` a failure raises."""
+        while True:
+            try:
+                call()
+                return
+            except TrainboardError as exc:
+                if not _transient(exc) or time.monotonic() >= deadline:
+                    raise
+                time.sleep(min(self._failed(exc), max(deadline - time.monotonic(), 0.0)))
+
+    def _send_now_unless_backing_off(self) -> None:
+        if self._failures and time.monotonic() < self._retry_at:
+            return
+        try:
+            self._send_pending(retries=0)
+        except TrainboardError as exc:
+            self._failed(exc)
+
     def _ensure_flusher(self) -> None:
         if self.flush_interval_s is None or self._thread is not None:
             return
@@ -371,11 +484,15 @@ class Run:
 
     def _flush_periodically(self) -> None:
         assert self.flush_interval_s is not None
-        while not self._stop.wait(self.flush_interval_s):
-            try:
-                self.flush()
-            except TrainboardError as exc:
-                logger.warning("could not send metrics yet: %s", exc)
+        while not self._stop.is_set():
+            if self._failures:
+                self._wake.wait(max(self._retry_at - time.monotonic(), 0.0))
+            else:
+                self._wake.wait(self.flush_interval_s)
+            self._wake.clear()
+            if self._stop.is_set():
+                return
+            self._send_now_unless_backing_off()
 
     def _at_exit(self) -> None:
         """At interpreter exit: finish as failed after an uncaught exception, else as succeeded."""

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated, Any
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
@@ -34,8 +37,20 @@ class Settings(BaseSettings):
     )
     api_token: str | None = Field(
         default=None,
-        description="When set, every /api/v1 call but /health needs 'Authorization: Bearer <token>', "
-        "and pages need a login with that token. Workers and clients send it.",
+        description="A service token: setting it turns auth on, and it then works as a worker token "
+        "(every /api/v1 call but /health needs 'Authorization: Bearer <token>'). Workers and clients send "
+        "it (a client sends its user's token).",
+    )
+    auth: bool = Field(
+        default=False,
+        description="Turn on accounts: users log in with a password, scripts and workers send per-user or "
+        "worker API tokens, and each project has owners, editors and viewers. On whenever api_token is set; "
+        "serving beyond loopback needs it.",
+    )
+    admin_password: str | None = Field(
+        default=None,
+        description="Password of the first account, 'admin', created at the first start with auth on. "
+        "Default: a random one, printed once to the console.",
     )
     secret_key: str | None = Field(
         default=None,
@@ -56,6 +71,12 @@ class Settings(BaseSettings):
         gt=0,
         description="How often the server looks for runs whose worker stopped reporting.",
     )
+    requeue_after_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="A run queued this long whose message the broker no longer holds (Redis restarted "
+        "without persistence, a worker died before claiming it) is sent again.",
+    )
     worker_concurrency: int = Field(
         default=1,
         ge=1,
@@ -66,6 +87,12 @@ class Settings(BaseSettings):
         ge=1,
         description="PyTorch threads per training process. Default: the CPU cores less one (left to the "
         "server and the OS), shared between the worker's processes; small models train fastest on one.",
+    )
+    checkpoint_interval_s: float = Field(
+        default=1.0,
+        ge=0,
+        description="Workers checkpoint after every epoch, but epochs shorter than this share one "
+        "checkpoint per interval (0: every epoch). A killed worker loses at most one epoch or this long.",
     )
     device: str = Field(
         default="auto",
@@ -92,6 +119,26 @@ class Settings(BaseSettings):
         default=None,
         description="Where workers cache downloaded datasets. Default: worker-cache/ in the data folder.",
     )
+    max_buffered_points: int = Field(
+        default=100_000,
+        ge=1,
+        description="Metric points the client library keeps in memory while the server is away; past that "
+        "it spools them to spool/ in the data folder and sends them, in order, once the server is back.",
+    )
+    finish_timeout_s: float = Field(
+        default=300.0,
+        ge=0,
+        description="How long the client library's run.finish() (and exit) waits for a server that is away "
+        "to take the remaining metric points; unsent points stay in spool/.",
+    )
+    dataset_roots: Annotated[list[Path] | None, NoDecode] = Field(
+        default=None,
+        description="Folders on the server that POST /api/v1/datasets/register may read, as a JSON list or "
+        "separated by ':'; a path outside them (after resolving symlinks and '..') is refused. Default: "
+        "datasets-import/ in the data folder only, so registration works out of the box for files an admin "
+        "puts there, yet no other file the server can read can be turned into a downloadable dataset. "
+        "Set it to an empty string to turn registration off.",
+    )
 
     @field_validator("server_url")
     @classmethod
@@ -101,12 +148,41 @@ class Settings(BaseSettings):
         return value.rstrip("/")
 
     @property
+    def auth_enabled(self) -> bool:
+        return self.auth or bool(self.api_token)
+
+    @field_validator("dataset_roots", mode="before")
+    @classmethod
+    def _split_roots(cls, value: Any) -> Any:
+        # From the environment it is one string: a JSON list, or folders separated like PATH.
+        if not isinstance(value, str):
+            return value
+        text = value.strip()
+        if text.startswith("["):
+            return json.loads(text)
+        return [part for part in text.split(os.pathsep) if part.strip()]
+
+    @field_validator("dataset_roots")
+    @classmethod
+    def _absolute_roots(cls, value: list[Path] | None) -> list[Path] | None:
+        relative = [str(root) for root in value or [] if not root.expanduser().is_absolute()]
+        if relative:
+            raise ValueError(f"dataset_roots must be absolute folders, but got {relative}")
+        return value
+
+    @property
     def resolved_home(self) -> Path:
         return self.home.expanduser().resolve()
 
     @property
     def resolved_cache_dir(self) -> Path:
         return (self.cache_dir or self.resolved_home / "worker-cache").expanduser().resolve()
+
+    @property
+    def resolved_dataset_roots(self) -> list[Path]:
+        """The folders registration may read, symlinks resolved; empty when registration is off."""
+        roots = [self.resolved_home / "datasets-import"] if self.dataset_roots is None else self.dataset_roots
+        return [root.expanduser().resolve() for root in roots]
 
     @property
     def resolved_database_url(self) -> str:

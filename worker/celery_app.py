@@ -29,7 +29,13 @@ app.conf.update(
     task_ignore_result=True,
     task_default_queue="gpu",
     broker_transport_options=transport_options(broker_url),
+    # The broker may go away (a Redis restart): keep reconnecting for as long as it takes, and let the
+    # runs in progress finish meanwhile (they report to the server, not the broker). The server re-sends
+    # what the broker lost, and the worker's claim drops any duplicate.
     broker_connection_retry_on_startup=True,
+    broker_connection_retry=True,
+    broker_connection_max_retries=None,
+    worker_cancel_long_running_tasks_on_connection_loss=False,
     worker_concurrency=settings.worker_concurrency,
 )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Path, Query
+from fastapi import Depends, Header, Path, Query
 
 from server.queue import RunQueue, get_queue
 
@@ -15,3 +15,12 @@ Offset = Annotated[int, Query(ge=0, description="Rows to skip.")]
 # Ids are 32-bit on PostgreSQL: a larger one is refused here, naming the parameter, not by the database.
 MAX_ID = 2**31 - 1
 IdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="An id this server gave out.")]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        min_length=1,
+        max_length=200,
+        description="Any unique string (a uuid4) per logical request: a POST retried with the same key "
+        "returns what the first created instead of creating it twice.",
+    ),
+]

@@ -1,4 +1,4 @@
-"""Log in with the API token (only when auth is enabled) and log out."""
+"""Log in with a username and password (only when auth is enabled) and log out."""
 
 from __future__ import annotations
 
@@ -8,49 +8,54 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Query, Request, Response
 from pydantic import BaseModel
 
-from server.auth import SESSION_COOKIE, SESSION_SECONDS, auth_enabled, make_session_cookie, token_is_valid
+from server.auth import SESSION_COOKIE, SESSION_SECONDS, auth_enabled, make_session_cookie
+from server.db import SessionDep
 from server.pages.common import FormErrors, PageRoute, check_csrf, redirect, render, safe_next
+from server.services import accounts
 
 router = APIRouter(route_class=PageRoute)
 
 
 class LoginForm(BaseModel):
     csrf_token: str = ""
-    token: str = ""
+    username: str = ""
+    password: str = ""
     next: str = "/"
 
 
 @dataclass
 class LoginContext:
     next: str
+    username: str = ""
     errors: FormErrors = field(default_factory=FormErrors)
 
 
 @router.get("/login")
 def read_login(request: Request, next: Annotated[str, Query(max_length=2000)] = "/") -> Response:
-    """The token form; with auth off there is nothing to log in to, so go straight on."""
+    """The login form; with auth off there is nothing to log in to, so go straight on."""
     if not auth_enabled():
         return redirect(safe_next(next))
     return render(request, "login.html", LoginContext(next=safe_next(next)))
 
 
 @router.post("/login")
-def login(request: Request, form: Annotated[LoginForm, Form()]) -> Response:
-    """Check the token; on success set the signed session cookie (HttpOnly, SameSite=Lax)."""
+def login(request: Request, session: SessionDep, form: Annotated[LoginForm, Form()]) -> Response:
+    """Check the password; on success set the signed session cookie (HttpOnly, SameSite=Lax)."""
     check_csrf(request, form.csrf_token)
     target = safe_next(form.next)
     if not auth_enabled():
         return redirect(target)
-    if not token_is_valid(form.token.strip()):
+    user = accounts.authenticate(session=session, username=form.username.strip(), password=form.password)
+    if user is None:
         errors = FormErrors()
-        errors.add(
-            "token", "API token (token): that token is not valid. Use the server's TRAINBOARD_API_TOKEN."
-        )
-        return render(request, "login.html", LoginContext(next=target, errors=errors), status_code=401)
-    response = redirect(target, "Logged in.")
+        # One message for an unknown user, a wrong password and a disabled account: no hint which it was.
+        errors.add("password", "Password (password): that username and password do not match an account.")
+        context = LoginContext(next=target, username=form.username[:100], errors=errors)
+        return render(request, "login.html", context, status_code=401)
+    response = redirect(target, f"Logged in as {user.username}.")
     response.set_cookie(
         SESSION_COOKIE,
-        make_session_cookie(),
+        make_session_cookie(user.id),
         max_age=SESSION_SECONDS,
         httponly=True,
         samesite="lax",

@@ -15,7 +15,9 @@ from fastapi.responses import RedirectResponse
 from fastapi.routing import APIRoute
 from pydantic import ValidationError
 
-from server.auth import CSRF_COOKIE, auth_enabled, csrf_is_valid, is_authenticated, new_csrf_token
+from server.access import authorize
+from server.auth import CSRF_COOKIE, Principal, auth_enabled, csrf_is_valid, identify, new_csrf_token
+from server.db import SessionDep
 from server.templating import templates
 
 FLASH_COOKIE = "tb_flash"
@@ -49,14 +51,20 @@ class PageRoute(APIRoute):
         return guarded
 
 
-def require_login(request: Request) -> None:
-    """Page dependency: redirect to /login unless auth is off or the request is authenticated."""
-    if not is_authenticated(request):
+def require_login(request: Request, session: SessionDep) -> Principal:
+    """Page dependency: redirect to /login unless auth is off or the request is authenticated; then every
+    id in the URL must be one the caller may see (and change, for a POST)."""
+    principal = identify(request, session)
+    if principal is None:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         raise LoginRequired(target)
+    request.state.principal = principal
+    return authorize(request, principal, session)
 
 
 PageAuth = Depends(require_login)
+#: The logged-in caller, for handlers that filter or record by user (the router's PageAuth checked it).
+PagePrincipal = Annotated[Principal, Depends(require_login)]
 
 
 def safe_next(url: str | None) -> str:
@@ -143,6 +151,7 @@ def render(request: Request, name: str, context: Any, status_code: int = 200) ->
         csrf_token=csrf_token(request),
         messages=pop_flash(request),
         auth_enabled=auth_enabled(),
+        principal=getattr(request.state, "principal", None),
     )
     response = templates.TemplateResponse(request=request, name=name, context=values, status_code=status_code)
     new_token = getattr(request.state, "new_csrf", None)

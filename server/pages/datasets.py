@@ -10,9 +10,10 @@ from fastapi.exceptions import RequestValidationError
 
 from server.api.deps import IdPath
 from server.api.v1.datasets import receive_upload, upload_form
+from server.auth import Principal
 from server.db import SessionDep
 from server.errors import Conflict, InvalidInput, NotFound
-from server.pages.common import FormErrors, PageAuth, PageRoute, check_csrf, redirect, render
+from server.pages.common import FormErrors, PageAuth, PagePrincipal, PageRoute, check_csrf, redirect, render
 from server.schemas import DatasetRead, UploadedDatasetRead
 from server.services import datasets
 
@@ -29,9 +30,10 @@ class DatasetsContext:
     errors: FormErrors = field(default_factory=FormErrors)
 
 
-def _context(session: SessionDep, **extra: object) -> DatasetsContext:
-    catalog = datasets.catalog(session=session)
-    page = datasets.list_datasets(session=session, limit=1000, offset=0)
+def _context(session: SessionDep, principal: Principal, **extra: object) -> DatasetsContext:
+    owner_id = None if principal.sees_everything else principal.user_id
+    catalog = datasets.catalog(session=session, owner_id=owner_id)
+    page = datasets.list_datasets(session=session, limit=1000, offset=0, owner_id=owner_id)
     return DatasetsContext(
         builtin=[d for d in catalog if d.source == "builtin"],
         uploaded=page.items,
@@ -41,9 +43,9 @@ def _context(session: SessionDep, **extra: object) -> DatasetsContext:
 
 
 @router.get("/datasets")
-def read_datasets_page(request: Request, session: SessionDep) -> Response:
-    """Built-in and uploaded datasets, and the upload form."""
-    return render(request, "datasets/list.html", _context(session))
+def read_datasets_page(request: Request, session: SessionDep, principal: PagePrincipal) -> Response:
+    """Built-in and uploaded datasets (with auth on, the ones you uploaded), and the upload form."""
+    return render(request, "datasets/list.html", _context(session, principal))
 
 
 def _errors_of(exc: Exception) -> FormErrors:
@@ -61,22 +63,25 @@ def _errors_of(exc: Exception) -> FormErrors:
 
 
 @router.post("/datasets")
-async def upload_dataset_page(request: Request, session: SessionDep) -> Response:
+async def upload_dataset_page(request: Request, session: SessionDep, principal: PagePrincipal) -> Response:
     """Upload from the form: validated completely before storing; errors come back next to the fields."""
     try:
         fields, received = await receive_upload(request)
     except (InvalidInput, datasets.UploadTooLarge) as exc:
-        return render(request, "datasets/list.html", _context(session, errors=_errors_of(exc)), 422)
+        context = _context(session, principal, errors=_errors_of(exc))
+        return render(request, "datasets/list.html", context, 422)
     try:
         check_csrf(request, fields.get("csrf_token"))
         fields.pop("csrf_token", None)
         try:
             data = upload_form(fields)
             dataset = await run_in_threadpool(
-                lambda: datasets.create_dataset(session=session, data=data, upload=received)
+                lambda: datasets.create_dataset(
+                    session=session, data=data, upload=received, owner_id=principal.user_id
+                )
             )
         except (RequestValidationError, datasets.DatasetRefused, InvalidInput, Conflict) as exc:
-            context = _context(session, form=fields, errors=_errors_of(exc))
+            context = _context(session, principal, form=fields, errors=_errors_of(exc))
             return render(request, "datasets/list.html", context, 422)
     finally:
         received.path.unlink(missing_ok=True)

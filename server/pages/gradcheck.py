@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Form, Request, Response
 
 from server.api.deps import IdPath
 from server.db import SessionDep
-from server.pages.common import PageAuth, PageRoute, check_csrf, redirect, render
+from server.pages.common import PageAuth, PagePrincipal, PageRoute, check_csrf, redirect, render
 from server.schemas import GradcheckCreate, GradcheckRead, RunConfig
 from server.services import gradcheck, runs
 
@@ -28,6 +28,7 @@ def check_run_gradients(
     request: Request,
     run_id: IdPath,
     session: SessionDep,
+    principal: PagePrincipal,
     queue: GradcheckQueueDep,
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
@@ -36,7 +37,7 @@ def check_run_gradients(
     run = runs.get_run(session=session, run_id=run_id)
     config = RunConfig.model_validate({"model": run.config.get("model", {})})
     data = GradcheckCreate(project_id=run.project_id, config=config)
-    check = gradcheck.create_gradcheck(session=session, data=data, queue=queue)
+    check = gradcheck.create_gradcheck(session=session, data=data, queue=queue, owner_id=principal.user_id)
     return redirect(
         f"/gradchecks/{check.id}?run={run_id}", "Gradient check queued: a worker runs it.", "info"
     )

@@ -9,14 +9,25 @@ from fastapi import APIRouter, Form, Query, Request, Response
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
 
+from server import access
 from server.api.deps import IdPath
+from server.auth import Principal
 from server.datasets import EXTERNAL, DatasetInfo, get_dataset
 from server.db import SessionDep
 from server.errors import Conflict, InvalidInput
-from server.pages.common import FormErrors, PageAuth, PageRoute, check_csrf, redirect, render, url_with
+from server.pages.common import (
+    FormErrors,
+    PageAuth,
+    PagePrincipal,
+    PageRoute,
+    check_csrf,
+    redirect,
+    render,
+    url_with,
+)
 from server.pages.constraints import format_constraints, parse_constraints
 from server.schemas import ProjectCreate, ProjectRead, ProjectUpdate, RunRead, RunStatus
-from server.services import analysis, leaderboards, projects, runs
+from server.services import accounts, analysis, leaderboards, projects, runs
 from server.services import datasets as datasets_service
 from server.services.leaderboards import Leaderboard
 
@@ -59,9 +70,10 @@ class DatasetChoice:
     description: str
 
 
-def dataset_choices(session: Session) -> list[DatasetChoice]:
-    """Built-in and uploaded datasets, then 'external'."""
-    known = [DatasetChoice(d.id, d.name, d.description) for d in datasets_service.catalog(session=session)]
+def dataset_choices(session: Session, owner_id: int | None = None) -> list[DatasetChoice]:
+    """Built-in and uploaded datasets (with `owner_id`, only that user's uploads), then 'external'."""
+    catalog = datasets_service.catalog(session=session, owner_id=owner_id)
+    known = [DatasetChoice(d.id, d.name, d.description) for d in catalog]
     return [
         *known,
         DatasetChoice(EXTERNAL, EXTERNAL, "No built-in data: your own script trains and logs its runs."),
@@ -141,8 +153,16 @@ def _pydantic_errors(exc: ValidationError) -> FormErrors:
     return errors
 
 
-def _projects_context(session: Any, offset: int, form: ProjectForm, errors: FormErrors) -> ProjectsContext:
-    page = projects.list_projects(session=session, name=None, limit=PROJECTS_PER_PAGE, offset=offset)
+def _projects_context(
+    session: Any, principal: Principal, offset: int, form: ProjectForm, errors: FormErrors
+) -> ProjectsContext:
+    page = projects.list_projects(
+        session=session,
+        name=None,
+        limit=PROJECTS_PER_PAGE,
+        offset=offset,
+        visible=access.visible_project_ids(principal),
+    )
     prev_offset = max(offset - PROJECTS_PER_PAGE, 0)
     return ProjectsContext(
         projects=page.items,
@@ -151,7 +171,7 @@ def _projects_context(session: Any, offset: int, form: ProjectForm, errors: Form
         next_url=url_with("/", {"offset": offset + PROJECTS_PER_PAGE})
         if offset + PROJECTS_PER_PAGE < page.total
         else None,
-        datasets=dataset_choices(session),
+        datasets=dataset_choices(session, None if principal.sees_everything else principal.user_id),
         metrics=METRIC_CHOICES,
         form=form,
         errors=errors,
@@ -159,15 +179,19 @@ def _projects_context(session: Any, offset: int, form: ProjectForm, errors: Form
 
 
 @router.get("/")
-def read_projects(request: Request, session: SessionDep, offset: Annotated[int, Query(ge=0)] = 0) -> Response:
-    """All projects, newest first, and the form that creates one."""
-    context = _projects_context(session, offset, ProjectForm(), FormErrors())
+def read_projects(
+    request: Request, session: SessionDep, principal: PagePrincipal, offset: Annotated[int, Query(ge=0)] = 0
+) -> Response:
+    """The projects the caller may see, newest first, and the form that creates one."""
+    context = _projects_context(session, principal, offset, ProjectForm(), FormErrors())
     return render(request, "projects/list.html", context)
 
 
 @router.post("/projects")
-def create_project(request: Request, session: SessionDep, form: Annotated[ProjectForm, Form()]) -> Response:
-    """Create a project from the form (the same service as POST /api/v1/projects)."""
+def create_project(
+    request: Request, session: SessionDep, principal: PagePrincipal, form: Annotated[ProjectForm, Form()]
+) -> Response:
+    """Create a project from the form (the same service as POST /api/v1/projects); its creator owns it."""
     check_csrf(request, form.csrf_token)
     errors = FormErrors()
     human = _percent_to_fraction(form.human_level_error, errors)
@@ -179,7 +203,10 @@ def create_project(request: Request, session: SessionDep, form: Annotated[Projec
                 human_level_error=human,
                 optimizing_metric=form.optimizing_metric,
             )
+            access.check_dataset_ref(session, principal, data.dataset)
             project = projects.create_project(session=session, data=data)
+            if principal.user_id is not None:
+                accounts.add_owner(session=session, project=project, user_id=principal.user_id)
         except ValidationError as exc:
             errors = _pydantic_errors(exc)
         except InvalidInput as exc:
@@ -188,7 +215,7 @@ def create_project(request: Request, session: SessionDep, form: Annotated[Projec
             errors.add("name", f"Name (name): {exc.message}")
         else:
             return redirect(f"/projects/{project.id}", f"Project {project.name!r} created.")
-    context = _projects_context(session, 0, form, errors)
+    context = _projects_context(session, principal, 0, form, errors)
     return render(request, "projects/list.html", context, status_code=422)
 
 
@@ -287,10 +314,15 @@ def read_project(
 
 @router.post("/projects/{project_id}")
 def update_project(
-    request: Request, project_id: IdPath, session: SessionDep, form: Annotated[ProjectEditForm, Form()]
+    request: Request,
+    project_id: IdPath,
+    session: SessionDep,
+    principal: PagePrincipal,
+    form: Annotated[ProjectEditForm, Form()],
 ) -> Response:
-    """Change the human-level error, the optimizing metric or the satisficing constraints."""
+    """Change the human-level error, the optimizing metric or the satisficing constraints (owners)."""
     check_csrf(request, form.csrf_token)
+    access.check_project(session, principal, project_id, access.OWNER)
     errors = FormErrors()
     human = _percent_to_fraction(form.human_level_error, errors)
     changes: dict[str, Any] = {"human_level_error": human, "optimizing_metric": form.optimizing_metric}

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 import models
+from server import access
 from server.api.deps import IdPath, QueueDep
 from server.datasets import DatasetInfo, get_dataset
 from server.db import SessionDep
@@ -243,6 +244,8 @@ def create_run(
                 "config": {"model": model, "hparams": hparams},
             }
         )
+        # The parent must be a run the caller may read (PageAuth put the caller on request.state).
+        access.check_body_run(session, request.state.principal, data.parent_id, "parent_id")
         run = runs.create_run(session=session, data=data, queue=queue)
     except FieldError as exc:
         context.errors.add(exc.input_name, exc.message)

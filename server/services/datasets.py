@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from server.datasets import BUILTIN_DATASETS, DatasetInfo
@@ -145,7 +145,9 @@ def _store(session: Session, parsed: ParsedDataset, **fields: object) -> Dataset
     return dataset
 
 
-def create_dataset(*, session: Session, data: DatasetUpload, upload: ReceivedFile) -> Dataset:
+def create_dataset(
+    *, session: Session, data: DatasetUpload, upload: ReceivedFile, owner_id: int | None = None
+) -> Dataset:
     """Validate the uploaded file completely, then store it normalised with its checksum."""
     _check_name_free(session, data.name)
     size = None
@@ -167,16 +169,84 @@ def create_dataset(*, session: Session, data: DatasetUpload, upload: ReceivedFil
         source=source,
         filename=upload.filename[:300],
         description=data.description,
+        owner_id=owner_id,
     )
 
 
-def register_folder(*, session: Session, data: DatasetRegister) -> Dataset:
-    """Convert a torchvision-format MNIST or CIFAR-10 folder on the server's disk into a dataset."""
-    root = Path(data.path).expanduser()
-    if not root.is_absolute():
+class FolderNotAllowed(InvalidInput):
+    """A folder outside TRAINBOARD_DATASET_ROOTS: 403, with the 422 body shape that names the field."""
+
+    status_code = 403
+
+
+#: Deepest file the folder readers open: <root>/MNIST/raw/<file>.
+REGISTER_SCAN_DEPTH = 3
+ROOTS_SETTING = "TRAINBOARD_DATASET_ROOTS"
+
+
+def _inside(path: Path, roots: list[Path]) -> bool:
+    return any(path == root or path.is_relative_to(root) for root in roots)
+
+
+def _link_stays_inside(link: Path, roots: list[Path]) -> bool:
+    try:
+        return _inside(link.resolve(), roots)
+    except (OSError, RuntimeError):  # a loop leads nowhere readable
+        return False
+
+
+def _allowed_folder(path: str) -> Path:
+    """The folder, symlinks and '..' resolved, when it lies inside an allowed root; else FolderNotAllowed.
+
+    The check comes before any look at the disk, so a refused path tells nothing about what exists there.
+    """
+    roots = get_settings().resolved_dataset_roots
+    if not roots:
+        raise FolderNotAllowed(
+            ["body", "path"], f"folder registration is off; set {ROOTS_SETTING} to allow it"
+        )
+    given = Path(path).expanduser()
+    if not given.is_absolute():
         raise InvalidInput(["body", "path"], "must be an absolute path on the server")
+    try:
+        root = given.resolve()
+    except (OSError, RuntimeError, ValueError) as exc:  # a symlink loop, a NUL byte
+        raise InvalidInput(["body", "path"], f"not a usable path: {exc}") from None
+    if not _inside(root, roots):
+        allowed = ", ".join(str(r) for r in roots)
+        raise FolderNotAllowed(
+            ["body", "path"],
+            f"{path} is outside the folders registration may read ({allowed}); "
+            f"add its folder to {ROOTS_SETTING}",
+        )
+    return root
+
+
+def _check_links_stay_inside(root: Path) -> None:
+    """Refuse a folder holding a symlink (to a file or a folder) that leads outside the allowed roots."""
+    roots = get_settings().resolved_dataset_roots
+    base_depth = len(root.parts)
+    # Follow links (to depth 3 only, so a loop ends): a linked folder inside may hold links that leave.
+    for folder, subfolders, files in os.walk(root, followlinks=True):
+        here = Path(folder)
+        for name in [*subfolders, *files]:
+            entry = here / name
+            if entry.is_symlink() and not _link_stays_inside(entry, roots):
+                raise FolderNotAllowed(
+                    ["body", "path"],
+                    f"{entry.relative_to(root)} links outside the folders registration may read; "
+                    f"see {ROOTS_SETTING}",
+                )
+        if len(here.parts) - base_depth >= REGISTER_SCAN_DEPTH - 1:
+            subfolders.clear()  # the readers look no deeper
+
+
+def register_folder(*, session: Session, data: DatasetRegister) -> Dataset:
+    """Convert a torchvision-format MNIST or CIFAR-10 folder under an allowed root into a dataset."""
+    root = _allowed_folder(data.path)
     if not root.is_dir():
         raise InvalidInput(["body", "path"], f"{root} is not a folder on the server")
+    _check_links_stay_inside(root)
     name = data.name or f"{data.format}-{root.name}"
     _check_name_free(session, name)
     try:
@@ -186,18 +256,26 @@ def register_folder(*, session: Session, data: DatasetRegister) -> Dataset:
     return _store(session, parsed, name=name, source=data.format, filename=str(root)[:300], description="")
 
 
-def list_datasets(*, session: Session, limit: int, offset: int) -> UploadedDatasetsPage:
-    """Uploaded datasets, newest first."""
-    total = session.scalar(select(func.count()).select_from(Dataset)) or 0
-    rows = session.scalars(select(Dataset).order_by(Dataset.id.desc()).limit(limit).offset(offset))
+def _owned(query: Select[tuple[Dataset]], owner_id: int | None) -> Select[tuple[Dataset]]:
+    return query if owner_id is None else query.where(Dataset.owner_id == owner_id)
+
+
+def list_datasets(
+    *, session: Session, limit: int, offset: int, owner_id: int | None = None
+) -> UploadedDatasetsPage:
+    """Uploaded datasets, newest first; with `owner_id`, only that user's."""
+    query = _owned(select(Dataset), owner_id)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(query.order_by(Dataset.id.desc()).limit(limit).offset(offset))
     items = [UploadedRead.model_validate(row) for row in rows]
     return UploadedDatasetsPage(total=total, limit=limit, offset=offset, items=items)
 
 
-def catalog(*, session: Session) -> list[DatasetRead]:
-    """Every dataset a project can use: the built-ins, then the uploaded ones (id as a string)."""
+def catalog(*, session: Session, owner_id: int | None = None) -> list[DatasetRead]:
+    """Every dataset a project can use: the built-ins, then the uploaded ones (id as a string); with
+    `owner_id`, only that user's uploads."""
     entries = [DatasetRead(**info.to_dict(), id=info.name) for info in BUILTIN_DATASETS.values()]
-    for row in session.scalars(select(Dataset).order_by(Dataset.id)):
+    for row in session.scalars(_owned(select(Dataset), owner_id).order_by(Dataset.id)):
         info = uploaded_info(session=session, ref=str(row.id))
         assert info is not None
         entries.append(DatasetRead(**{**info.to_dict(), "name": row.name}, id=str(row.id), source=row.source))

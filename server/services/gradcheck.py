@@ -88,7 +88,9 @@ def _dataset_of(session: Session, data: GradcheckCreate) -> tuple[str, DatasetIn
     return name, info
 
 
-def create_gradcheck(*, session: Session, data: GradcheckCreate, queue: GradcheckQueue) -> GradcheckRead:
+def create_gradcheck(
+    *, session: Session, data: GradcheckCreate, queue: GradcheckQueue, owner_id: int | None = None
+) -> GradcheckRead:
     """Validate the model config for the dataset, record the check and queue it for a worker."""
     name, info = _dataset_of(session, data)
     try:
@@ -104,6 +106,7 @@ def create_gradcheck(*, session: Session, data: GradcheckCreate, queue: Gradchec
         config={"model": model, "hparams": {"seed": data.config.hparams.seed}},
         batch_size=data.batch_size,
         created_at=datetime.now(UTC),
+        owner_id=owner_id,
     )
     _write(check)
     if not queue.send(check.id):

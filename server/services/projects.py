@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from server.datasets import BUILTIN_DATASETS, EXTERNAL, get_dataset
@@ -34,11 +34,22 @@ def get_project(*, session: Session, project_id: int) -> Project:
     return project
 
 
-def create_project(*, session: Session, data: ProjectCreate) -> Project:
-    """Record a new project."""
+def _project_with_key(session: Session, key: str, name: str) -> Project | None:
+    """The project an earlier POST with Idempotency-Key `key` created, or None."""
+    project = session.scalar(select(Project).where(Project.idempotency_key == key))
+    if project is not None and project.name != name:
+        raise Conflict(f"Idempotency-Key {key!r} was already used for the project {project.name!r}")
+    return project
+
+
+def create_project(*, session: Session, data: ProjectCreate, idempotency_key: str | None = None) -> Project:
+    """Record a new project; a POST retried with the same `idempotency_key` returns the first's project."""
+    if idempotency_key is not None and (earlier := _project_with_key(session, idempotency_key, data.name)):
+        return earlier
     _check_dataset(data.dataset, session=session)
     _check_name_free(session, data.name)
     project = Project(
+        idempotency_key=idempotency_key,
         name=data.name,
         dataset=data.dataset,
         human_level_error=data.human_level_error,
@@ -70,9 +81,13 @@ def update_project(*, session: Session, project_id: int, data: ProjectUpdate) ->
     return project
 
 
-def list_projects(*, session: Session, name: str | None, limit: int, offset: int) -> ProjectsPage:
-    """Projects, newest first, each with its run count."""
+def list_projects(
+    *, session: Session, name: str | None, limit: int, offset: int, visible: Select[tuple[int]] | None = None
+) -> ProjectsPage:
+    """Projects, newest first, each with its run count; `visible` limits them to the caller's projects."""
     query = select(Project)
+    if visible is not None:
+        query = query.where(Project.id.in_(visible))
     if name is not None:
         query = query.where(Project.name == name)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0

@@ -1,9 +1,14 @@
-"""Crash recovery with the database as the source of truth: no run stays 'running' or unsent forever."""
+"""Crash recovery with the database as the source of truth: no run stays 'running' or unsent forever.
+
+A run the broker lost (Redis restarted without persistence, a worker died between taking the message and
+claiming the run) is sent again: the worker's claim is atomic, so a message that was not lost after all
+only makes a duplicate that the worker drops.
+"""
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select
@@ -21,6 +26,7 @@ class ReapResult:
     requeued: list[int]
     failed: list[int]
     resent: list[int]
+    lost: list[int] = field(default_factory=list)
 
 
 def reap_stale_runs(
@@ -29,9 +35,11 @@ def reap_stale_runs(
     queue: RunQueue,
     heartbeat_timeout_s: float,
     max_attempts: int,
+    requeue_after_s: float = 60.0,
     at: datetime | None = None,
 ) -> ReapResult:
-    """Re-queue runs whose worker stopped reporting (or fail them after max_attempts); re-send unsent runs."""
+    """Re-queue runs whose worker stopped reporting (or fail them after max_attempts); re-send unsent runs
+    and runs queued for `requeue_after_s` whose message the broker no longer holds."""
     at = at or now()
     cutoff = at - timedelta(seconds=heartbeat_timeout_s)
     stale = session.scalars(
@@ -61,6 +69,33 @@ def reap_stale_runs(
             run.enqueued_at = now()
             resent.append(run.id)
     session.commit()
-    if requeued or failed or resent:
-        logger.info("reaper: requeued %s, failed %s, resent %s", requeued, failed, resent)
-    return ReapResult(requeued=requeued, failed=failed, resent=[r for r in resent if r not in requeued])
+    lost = resend_lost_runs(session=session, queue=queue, older_than=at - timedelta(seconds=requeue_after_s))
+    if requeued or failed or resent or lost:
+        logger.info(
+            "reaper: requeued %s, failed %s, resent %s, lost by the broker %s", requeued, failed, resent, lost
+        )
+    return ReapResult(
+        requeued=requeued, failed=failed, resent=[r for r in resent if r not in requeued], lost=lost
+    )
+
+
+def resend_lost_runs(*, session: Session, queue: RunQueue, older_than: datetime) -> list[int]:
+    """Send again the runs sent before `older_than` that are still queued but that the broker no longer holds.
+
+    A broker we cannot inspect (down, or a kind that keeps no readable list) is trusted to hold them all.
+    """
+    waiting = session.scalars(
+        select(Run).where(Run.status == "queued", Run.enqueued_at < older_than).order_by(Run.id)
+    ).all()
+    if not waiting:
+        return []
+    held = queue.held_run_ids()
+    if held is None:
+        return []
+    lost = []
+    for run in waiting:
+        if run.id not in held and queue.enqueue(run.id):
+            run.enqueued_at = now()
+            lost.append(run.id)
+    session.commit()
+    return lost

@@ -7,7 +7,7 @@ import math
 from typing import Any
 
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from server import search
@@ -132,9 +132,18 @@ def _trial(run: Run) -> SweepTrial:
     )
 
 
-def list_sweeps(*, session: Session, project_id: int | None, limit: int, offset: int) -> SweepsPage:
-    """A page of sweeps, newest first, with their progress counts."""
+def list_sweeps(
+    *,
+    session: Session,
+    project_id: int | None,
+    limit: int,
+    offset: int,
+    visible: Select[tuple[int]] | None = None,
+) -> SweepsPage:
+    """A page of sweeps, newest first, with their progress counts; `visible` limits them to the caller's."""
     query = select(Sweep)
+    if visible is not None:
+        query = query.where(Sweep.project_id.in_(visible))
     if project_id is not None:
         query = query.where(Sweep.project_id == project_id)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0

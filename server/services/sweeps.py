@@ -262,7 +262,8 @@ def on_metrics(*, session: Session, run: Run, points: list[MetricPointIn]) -> bo
             continue
         value = values[run.id]
         if isinstance(rule, search.AshaRule):
-            decision = rule.decide(epoch, value, list(values.values()))
+            max_epochs = (run.config or {}).get("hparams", {}).get("epochs")
+            decision = rule.decide(epoch, value, list(values.values()), max_epochs=max_epochs)
         else:
             decision = rule.decide(epoch, value, [v for rid, v in values.items() if rid != run.id])
         if decision.stop:

@@ -1,6 +1,14 @@
 // Small enhancements shared by every page (the pages work without them).
 "use strict";
 
+// Plotly reads every string it draws as pseudo-HTML (<a href>, <b>, <span style>, <br>): text a user wrote
+// (run names, tags, class labels) goes through plotText so it shows as typed and cannot add links or styles.
+window.Trainboard = {
+  plotText: function (value) {
+    return String(value).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+  }
+};
+
 (function () {
   // Filters submit as soon as a choice changes.
   document.querySelectorAll("form[data-autosubmit] select").forEach(function (select) {

@@ -18,13 +18,14 @@
 
   function trace(run, series, key) {
     var dev = key === "dev_error";
+    var name = window.Trainboard.plotText(run.name);
     return {
       x: series.points.map(function (p) { return p[0]; }),
       y: series.points.map(function (p) { return p[1] * 100; }),
-      name: run.name + (dev ? " dev" : " train"), legendgroup: String(run.id), showlegend: dev,
+      name: name + (dev ? " dev" : " train"), legendgroup: String(run.id), showlegend: dev,
       mode: series.points.length > 40 ? "lines" : "lines+markers",
       line: { color: run.color, width: dev ? 2.5 : 1.5, dash: dev ? "solid" : "dot" }, marker: { size: dev ? 5 : 3 },
-      hovertemplate: "%{y:.2f} %<extra>" + run.name + " " + (dev ? "dev" : "train") + "</extra>"
+      hovertemplate: "%{y:.2f} %<extra>%{fullData.name}</extra>"
     };
   }
 

@@ -253,7 +253,7 @@
     // Drop only the placeholder: wiping the node would leave Plotly diffing against a plot that is gone.
     var placeholder = node.querySelector(".chart-empty");
     if (placeholder) { placeholder.remove(); }
-    var names = counts.by_tag.map(function (t) { return t.tag; });
+    var names = counts.by_tag.map(function (t) { return window.Trainboard.plotText(t.tag); });
     // Tags overlap, so the cumulative line runs over the summed tag counts and ends at 100 %.
     var total = counts.by_tag.reduce(function (sum, t) { return sum + t.count; }, 0);
     var running = 0;
@@ -274,15 +274,20 @@
     var node = document.getElementById("confusion");
     if (!window.Plotly || !node || !counts.confusion.labels.length) { return; }
     var labels = counts.confusion.labels.map(String);
+    // The raw labels stay the data (a click filters by them); what is drawn is escaped.
+    var shown = labels.map(window.Trainboard.plotText);
     var matrix = counts.confusion.matrix;
     // Colour the mistakes: the diagonal would drown them, so it is shown as text only.
     var z = matrix.map(function (row, i) { return row.map(function (v, j) { return i === j ? null : v; }); });
+    var hover = matrix.map(function (row, i) {
+      return row.map(function (v, j) { return "true " + shown[i] + ", predicted " + shown[j] + ": " + v; });
+    });
     window.Plotly.react(node, [{
       type: "heatmap", x: labels, y: labels, z: z, colorscale: "Reds", hoverongaps: false,
-      text: matrix, texttemplate: "%{text}", hovertemplate: "true %{y}, predicted %{x}: %{text}<extra></extra>"
+      text: matrix, texttemplate: "%{text}", hovertext: hover, hovertemplate: "%{hovertext}<extra></extra>"
     }], Object.assign({}, layoutBase, {
-      xaxis: {title: {text: "predicted"}, type: "category", side: "bottom"},
-      yaxis: {title: {text: "true"}, type: "category", autorange: "reversed"}
+      xaxis: {title: {text: "predicted"}, type: "category", side: "bottom", tickvals: labels, ticktext: shown},
+      yaxis: {title: {text: "true"}, type: "category", autorange: "reversed", tickvals: labels, ticktext: shown}
     }), config);
     node.on("plotly_click", function (event) {
       var point = event.points[0];

@@ -6,7 +6,7 @@
 
   function plot(element, traces, layout) {
     if (!window.Plotly) { return; }
-    element.innerHTML = "";
+    element.textContent = "";
     var base = { margin: { l: 50, r: 10, t: 10, b: 40 }, showlegend: false, paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)" };
     window.Plotly.newPlot(element, traces, Object.assign(base, layout), { displayModeBar: false, responsive: true });
   }
@@ -37,7 +37,7 @@
     if (preview.scale === "categorical") {
       var counts = {};
       values.forEach(function (v) { var k = JSON.stringify(v); counts[k] = (counts[k] || 0) + 1; });
-      plot(element, [{ type: "bar", x: Object.keys(counts), y: Object.keys(counts).map(function (k) { return counts[k]; }), marker: { color: "#2456d6" } }],
+      plot(element, [{ type: "bar", x: Object.keys(counts).map(window.Trainboard.plotText), y: Object.keys(counts).map(function (k) { return counts[k]; }), marker: { color: "#2456d6" } }],
         { height: 70, width: 220, margin: { l: 10, r: 10, t: 5, b: 25 }, yaxis: { visible: false } });
       return;
     }
@@ -56,7 +56,7 @@
     var i = row.getAttribute("data-index");
     var element = document.getElementById("preview_" + i);
     var on = document.getElementById("on_" + i).checked;
-    if (!on) { element.innerHTML = ""; return; }
+    if (!on) { element.textContent = ""; return; }
     var distribution = rowDistribution(row);
     if (!distribution) { element.textContent = "low and high must be numbers"; return; }
     fetch("/api/v1/sweeps/preview", {
@@ -119,7 +119,7 @@
         if (categorical) {
           var labels = [];
           raw.forEach(function (v) { var k = JSON.stringify(v); if (labels.indexOf(k) < 0) { labels.push(k); } });
-          return { label: path, values: raw.map(function (v) { return labels.indexOf(JSON.stringify(v)); }), tickvals: labels.map(function (_, i) { return i; }), ticktext: labels };
+          return { label: path, values: raw.map(function (v) { return labels.indexOf(JSON.stringify(v)); }), tickvals: labels.map(function (_, i) { return i; }), ticktext: labels.map(window.Trainboard.plotText) };
         }
         if (page.scales[path] === "log") {
           var logs = raw.map(function (v) { return Math.log10(v); });
@@ -137,7 +137,7 @@
     }
     var scatters = document.getElementById("scatters");
     if (scatters && scored.length > 0) {
-      scatters.innerHTML = "";
+      scatters.textContent = "";
       page.params.forEach(function (path) {
         var box = document.createElement("div");
         box.className = "sweep-scatter";
@@ -145,10 +145,10 @@
         scatters.appendChild(box);
         var oneMinus = page.scales[path] === "one_minus_log";
         var categorical = page.scales[path] === "categorical";
-        var xs = scored.map(function (t) { var v = t.params[path]; return oneMinus ? 1 - v : (categorical ? JSON.stringify(v) : v); });
+        var xs = scored.map(function (t) { var v = t.params[path]; return oneMinus ? 1 - v : (categorical ? window.Trainboard.plotText(JSON.stringify(v)) : v); });
         plot(box, [{
           type: "scatter", mode: "markers", x: xs, y: scored.map(function (t) { return t.summary[page.metric]; }),
-          text: scored.map(function (t) { return t.name + (t.stopped_early ? " (stopped early)" : ""); }),
+          text: scored.map(function (t) { return window.Trainboard.plotText(t.name) + (t.stopped_early ? " (stopped early)" : ""); }),
           marker: { size: 8, color: scored.map(function (t) { return t.id === sweep.best_run_id ? "#e67e22" : (t.stopped_early ? "#aaa" : "#2456d6"); }) }
         }], {
           height: 260,

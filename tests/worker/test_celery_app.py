@@ -28,3 +28,10 @@ def test_train_task_is_registered_by_name() -> None:
 )
 def test_transport_options_only_set_a_visibility_timeout_where_it_exists(url: str, expected: dict) -> None:
     assert transport_options(url) == expected
+
+
+def test_worker_outlives_a_broker_restart() -> None:
+    """It reconnects for as long as the broker is away, and lets the runs in progress finish meanwhile."""
+    assert app.conf.broker_connection_retry and app.conf.broker_connection_retry_on_startup
+    assert app.conf.broker_connection_max_retries is None
+    assert app.conf.worker_cancel_long_running_tasks_on_connection_loss is False

@@ -15,7 +15,7 @@ from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 
 from server.api.deps import IdPath, Limit, Offset
-from server.auth import ApiAuth
+from server.auth import AdminAuth, ApiAuth, Principal
 from server.db import SessionDep
 from server.errors import InvalidInput
 from server.schemas import (
@@ -100,20 +100,27 @@ def upload_form(fields: dict[str, str]) -> DatasetUpload:
         ) from None
 
 
+def _only_own(principal: Principal) -> int | None:
+    """Whose uploads a list shows: all of them, or (a user who is not an admin) only their own."""
+    return None if principal.sees_everything else principal.user_id
+
+
 @router.get("")
-def read_datasets(session: SessionDep, _: ApiAuth) -> list[DatasetRead]:
+def read_datasets(session: SessionDep, principal: ApiAuth) -> list[DatasetRead]:
     """Every dataset a project can use: built-ins by name, uploaded ones by id (the `id` field)."""
-    return datasets.catalog(session=session)
+    return datasets.catalog(session=session, owner_id=_only_own(principal))
 
 
 @router.post("", status_code=201, openapi_extra=UPLOAD_DOC)
-async def create_dataset(request: Request, session: SessionDep, _: ApiAuth) -> UploadedDatasetRead:
+async def create_dataset(request: Request, session: SessionDep, principal: ApiAuth) -> UploadedDatasetRead:
     """Upload an .npz, a .csv or a zip of class folders; it is validated completely before it is stored."""
     fields, received = await receive_upload(request)
     try:
         data = upload_form(fields)
         dataset = await run_in_threadpool(
-            lambda: datasets.create_dataset(session=session, data=data, upload=received)
+            lambda: datasets.create_dataset(
+                session=session, data=data, upload=received, owner_id=principal.user_id
+            )
         )
     finally:
         received.path.unlink(missing_ok=True)
@@ -121,17 +128,18 @@ async def create_dataset(request: Request, session: SessionDep, _: ApiAuth) -> U
 
 
 @router.post("/register", status_code=201)
-def register_dataset(data: DatasetRegister, session: SessionDep, _: ApiAuth) -> UploadedDatasetRead:
-    """Convert a torchvision-format MNIST or CIFAR-10 folder on the server's disk into a dataset."""
+def register_dataset(data: DatasetRegister, session: SessionDep, _: AdminAuth) -> UploadedDatasetRead:
+    """Convert a torchvision-format MNIST or CIFAR-10 folder on the server's disk into a dataset (admins:
+    it reads the server's disk)."""
     return UploadedDatasetRead.model_validate(datasets.register_folder(session=session, data=data))
 
 
 @router.get("/uploaded")
 def read_uploaded_datasets(
-    session: SessionDep, _: ApiAuth, limit: Limit = 50, offset: Offset = 0
+    session: SessionDep, principal: ApiAuth, limit: Limit = 50, offset: Offset = 0
 ) -> UploadedDatasetsPage:
-    """Uploaded and registered datasets, newest first."""
-    return datasets.list_datasets(session=session, limit=limit, offset=offset)
+    """Uploaded and registered datasets, newest first (with auth on, those you uploaded)."""
+    return datasets.list_datasets(session=session, limit=limit, offset=offset, owner_id=_only_own(principal))
 
 
 @router.get("/{dataset_id}")

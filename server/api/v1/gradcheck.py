@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
+from server import access
 from server.auth import ApiAuth
 from server.db import SessionDep
 from server.schemas import GradcheckCreate, GradcheckRead, GradcheckResult
@@ -17,10 +18,14 @@ GradcheckQueueDep = Annotated[gradcheck.GradcheckQueue, Depends(gradcheck.get_gr
 
 @router.post("", status_code=202)
 def create_gradcheck(
-    data: GradcheckCreate, session: SessionDep, queue: GradcheckQueueDep, _: ApiAuth
+    data: GradcheckCreate, session: SessionDep, queue: GradcheckQueueDep, principal: ApiAuth
 ) -> GradcheckRead:
     """Queue a gradient check; poll GET /gradcheck/{id} until its status is done or failed."""
-    return gradcheck.create_gradcheck(session=session, data=data, queue=queue)
+    if data.project_id is not None:
+        access.check_body_project(session, principal, data.project_id, access.EDITOR)
+    if data.dataset is not None:
+        access.check_dataset_ref(session, principal, data.dataset)
+    return gradcheck.create_gradcheck(session=session, data=data, queue=queue, owner_id=principal.user_id)
 
 
 @router.get("/{check_id}")

@@ -6,7 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from server.api.deps import IdPath, Limit, Offset
+from server import access
+from server.access import ProjectOwner
+from server.api.deps import IdempotencyKey, IdPath, Limit, Offset
 from server.auth import ApiAuth
 from server.db import SessionDep
 from server.schemas import (
@@ -21,27 +23,35 @@ from server.schemas import (
     TagCreate,
     TagRead,
 )
-from server.services import projects, tags
+from server.services import accounts, projects, tags
 
 router = APIRouter(prefix="/projects", tags=["projects"])
 
 
 @router.post("", status_code=201)
-def create_project(data: ProjectCreate, session: SessionDep, _: ApiAuth) -> ProjectRead:
-    """Create a project: one dataset, one human-level error, one optimizing metric."""
-    return projects.to_read(projects.create_project(session=session, data=data))
+def create_project(
+    data: ProjectCreate, session: SessionDep, principal: ApiAuth, idempotency_key: IdempotencyKey = None
+) -> ProjectRead:
+    """Create a project: one dataset, one human-level error, one optimizing metric; its creator owns it."""
+    access.check_dataset_ref(session, principal, data.dataset)
+    project = projects.create_project(session=session, data=data, idempotency_key=idempotency_key)
+    if principal.user_id is not None:
+        accounts.add_owner(session=session, project=project, user_id=principal.user_id)
+    return projects.to_read(project)
 
 
 @router.get("")
 def read_projects(
     session: SessionDep,
-    _: ApiAuth,
+    principal: ApiAuth,
     name: Annotated[str | None, Query(max_length=200)] = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> ProjectsPage:
     """Projects, newest first; `name` finds one by its exact name."""
-    return projects.list_projects(session=session, name=name, limit=limit, offset=offset)
+    return projects.list_projects(
+        session=session, name=name, limit=limit, offset=offset, visible=access.visible_project_ids(principal)
+    )
 
 
 @router.get("/{project_id}")
@@ -53,8 +63,10 @@ def read_project(project_id: IdPath, session: SessionDep, _: ApiAuth) -> Project
 
 
 @router.patch("/{project_id}")
-def update_project(project_id: IdPath, data: ProjectUpdate, session: SessionDep, _: ApiAuth) -> ProjectRead:
-    """Change a project, e.g. set its human-level error."""
+def update_project(
+    project_id: IdPath, data: ProjectUpdate, session: SessionDep, _: ProjectOwner
+) -> ProjectRead:
+    """Change a project, e.g. set its human-level error (owners)."""
     return projects.to_read(projects.update_project(session=session, project_id=project_id, data=data))
 
 

@@ -9,7 +9,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse
 from pydantic import ValidationError
 
-from server.api.deps import IdPath, Limit, Offset, QueueDep
+from server import access
+from server.api.deps import IdempotencyKey, IdPath, Limit, Offset, QueueDep
 from server.auth import ApiAuth
 from server.db import SessionDep
 from server.schemas import (
@@ -45,15 +46,24 @@ SortKey = Annotated[
 
 
 @router.post("", status_code=201)
-def create_run(data: RunCreate, session: SessionDep, queue: QueueDep, _: ApiAuth) -> RunRead:
+def create_run(
+    data: RunCreate,
+    session: SessionDep,
+    queue: QueueDep,
+    principal: ApiAuth,
+    idempotency_key: IdempotencyKey = None,
+) -> RunRead:
     """Queue a training run for a worker, or open an external run that your own script logs to."""
-    return runs.to_read(runs.create_run(session=session, data=data, queue=queue))
+    access.check_body_project(session, principal, data.project_id, access.EDITOR)
+    access.check_body_run(session, principal, data.parent_id, "parent_id")
+    run = runs.create_run(session=session, data=data, queue=queue, idempotency_key=idempotency_key)
+    return runs.to_read(run)
 
 
 @router.get("")
 def read_runs(
     session: SessionDep,
-    _: ApiAuth,
+    principal: ApiAuth,
     project_id: Annotated[int | None, Query(ge=1)] = None,
     status: RunStatus | None = None,
     sort: SortKey = "-id",
@@ -72,6 +82,7 @@ def read_runs(
         limit=limit,
         offset=offset,
         cursor=cursor,
+        visible=access.visible_project_ids(principal),
     )
 
 
@@ -142,8 +153,8 @@ def log_metrics(
     _: ApiAuth,
 ) -> Accepted:
     """Store metric points; idempotent on (run, key, step). A sweep trial may be stopped early here."""
-    accepted = metrics.ingest_metrics(session=session, run_id=run_id, points=data.metrics)
-    sweeps.advance_after_trial(session=session, run_id=run_id, queue=queue)
+    # The service advances the sweep itself when the trial stops: loading the run again here cost two queries.
+    accepted = metrics.ingest_metrics(session=session, run_id=run_id, points=data.metrics, queue=queue)
     return Accepted(accepted=accepted)
 
 

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from server import access
 from server.api.deps import IdPath, Limit, Offset, QueueDep
 from server.auth import ApiAuth
 from server.db import SessionDep
@@ -16,8 +17,9 @@ router = APIRouter(prefix="/sweeps", tags=["sweeps"])
 
 
 @router.post("", status_code=201)
-def create_sweep(data: SweepCreate, session: SessionDep, queue: QueueDep, _: ApiAuth) -> SweepRead:
+def create_sweep(data: SweepCreate, session: SessionDep, queue: QueueDep, principal: ApiAuth) -> SweepRead:
     """Validate the search space and queue the first `parallelism` trials."""
+    access.check_body_project(session, principal, data.project_id, access.EDITOR)
     sweep = sweeps.create_sweep(session=session, data=data, queue=queue)
     return sweep_results.read_sweep(session=session, sweep_id=sweep.id)
 
@@ -25,13 +27,19 @@ def create_sweep(data: SweepCreate, session: SessionDep, queue: QueueDep, _: Api
 @router.get("")
 def read_sweeps(
     session: SessionDep,
-    _: ApiAuth,
+    principal: ApiAuth,
     project_id: Annotated[int | None, Query(ge=1)] = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> SweepsPage:
     """Sweeps, newest first, with their progress."""
-    return sweep_results.list_sweeps(session=session, project_id=project_id, limit=limit, offset=offset)
+    return sweep_results.list_sweeps(
+        session=session,
+        project_id=project_id,
+        limit=limit,
+        offset=offset,
+        visible=access.visible_project_ids(principal),
+    )
 
 
 @router.post("/preview")

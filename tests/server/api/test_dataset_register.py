@@ -8,9 +8,30 @@ import pickle
 from pathlib import Path
 
 import numpy as np
+import pytest
 from fastapi.testclient import TestClient
 
+from trainboard.settings import get_settings
+
 URL = "/api/v1/datasets/register"
+
+
+def allow_roots(monkeypatch: pytest.MonkeyPatch, value: str | None) -> None:
+    """Set TRAINBOARD_DATASET_ROOTS (None: unset, the default) and make the settings read it again."""
+    if value is None:
+        monkeypatch.delenv("TRAINBOARD_DATASET_ROOTS", raising=False)
+    else:
+        monkeypatch.setenv("TRAINBOARD_DATASET_ROOTS", value)
+    get_settings.cache_clear()
+
+
+@pytest.fixture(autouse=True)
+def allowed_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """Registration may read the test's own folder (the tests below that need other roots set their own)."""
+    allow_roots(monkeypatch, str(tmp_path))
+    yield tmp_path
+    monkeypatch.delenv("TRAINBOARD_DATASET_ROOTS", raising=False)
+    get_settings.cache_clear()
 
 
 def idx_bytes(array: np.ndarray) -> bytes:
@@ -104,3 +125,93 @@ def test_register_refuses_missing_or_damaged_files(client: TestClient, tmp_path:
     assert "declares shape (5,) but holds 2 bytes" in damaged.json()["detail"][0]["msg"]
     unknown = client.post(URL, json={"path": str(root), "format": "imagenet"})
     assert unknown.status_code == 422
+    nul = client.post(URL, json={"path": f"{tmp_path}/a\u0000b", "format": "mnist"})
+    assert (nul.status_code, nul.json()["detail"][0]["loc"]) == (422, ["body", "path"])
+    loop = tmp_path / "loop"
+    loop.symlink_to(loop)
+    looped = client.post(URL, json={"path": str(loop), "format": "mnist"})
+    assert (looped.status_code, looped.json()["detail"][0]["loc"]) == (422, ["body", "path"])
+
+
+def refusal(response) -> tuple[list[str], str]:  # type: ignore[no-untyped-def]
+    assert response.status_code == 403, response.text
+    detail = response.json()["detail"][0]
+    return detail["loc"], detail["msg"]
+
+
+def test_register_reads_the_default_import_folder_in_the_data_folder(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    allow_roots(monkeypatch, None)
+    inside = write_mnist(get_settings().resolved_home / "datasets-import" / tmp_path.name)
+    response = client.post(
+        URL, json={"path": str(inside), "format": "mnist", "name": f"default {tmp_path.name}"}
+    )
+    assert response.status_code == 201, response.text
+    # ... and nothing else: the test's own folder is no longer allowed.
+    loc, message = refusal(
+        client.post(URL, json={"path": str(write_mnist(tmp_path / "x")), "format": "mnist"})
+    )
+    assert loc == ["body", "path"]
+    assert "TRAINBOARD_DATASET_ROOTS" in message
+
+
+def test_register_refuses_dot_dot_out_of_the_allowed_root(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    (tmp_path / "allowed").mkdir()
+    write_mnist(tmp_path / "outside")
+    allow_roots(monkeypatch, str(tmp_path / "allowed"))
+    loc, message = refusal(
+        client.post(URL, json={"path": str(tmp_path / "allowed" / ".." / "outside"), "format": "mnist"})
+    )
+    assert loc == ["body", "path"]
+    assert message.endswith("add its folder to TRAINBOARD_DATASET_ROOTS")
+    assert str(tmp_path / "allowed") in message  # says which folders are allowed
+
+
+def test_register_refuses_symlinks_that_leave_the_allowed_root(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    allowed = tmp_path / "allowed"
+    allowed.mkdir()
+    outside = write_mnist(tmp_path / "outside")
+    allow_roots(monkeypatch, str(allowed))
+    (allowed / "link").symlink_to(outside, target_is_directory=True)
+    loc, _ = refusal(client.post(URL, json={"path": str(allowed / "link"), "format": "mnist"}))
+    assert loc == ["body", "path"]
+    # A real folder inside whose files (or subfolders) link out is refused too, naming the link.
+    inside = write_mnist(allowed / "data")
+    images = inside / "MNIST" / "raw" / "train-images-idx3-ubyte"
+    images.unlink()
+    images.symlink_to(outside / "MNIST" / "raw" / "train-images-idx3-ubyte")
+    _, message = refusal(client.post(URL, json={"path": str(inside), "format": "mnist"}))
+    assert message.startswith("MNIST/raw/train-images-idx3-ubyte links outside")
+    (allowed / "linked").mkdir()
+    (allowed / "linked" / "MNIST").symlink_to(outside / "MNIST", target_is_directory=True)
+    _, message = refusal(client.post(URL, json={"path": str(allowed / "linked"), "format": "mnist"}))
+    assert message.startswith("MNIST links outside")
+    (allowed / "looped").mkdir()
+    (allowed / "looped" / "raw").symlink_to(allowed / "looped" / "raw")
+    _, message = refusal(client.post(URL, json={"path": str(allowed / "looped"), "format": "mnist"}))
+    assert message.startswith("raw links outside")
+    assert client.get("/api/v1/datasets/uploaded").json()["total"] == 0
+
+
+def test_register_refuses_unrelated_folders_without_saying_whether_they_exist(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    allow_roots(monkeypatch, str(tmp_path / "allowed"))
+    existing = refusal(client.post(URL, json={"path": "/etc", "format": "mnist"}))
+    missing = refusal(client.post(URL, json={"path": "/no-such-folder-here", "format": "mnist"}))
+    assert existing[0] == missing[0] == ["body", "path"]
+    assert existing[1].replace("/etc", "X") == missing[1].replace("/no-such-folder-here", "X")
+
+
+def test_register_is_off_when_no_root_is_allowed(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    allow_roots(monkeypatch, "")
+    loc, message = refusal(client.post(URL, json={"path": "/tmp", "format": "cifar10"}))
+    assert (loc, message) == (
+        ["body", "path"],
+        "folder registration is off; set TRAINBOARD_DATASET_ROOTS to allow it",
+    )

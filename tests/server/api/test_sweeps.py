@@ -166,6 +166,18 @@ def test_asha_stops_a_hopeless_trial_early(client: TestClient, project_id: int) 
     assert len(ids_with(sweep, "queued")) == 1  # the stopped trial's slot went to the next trial
 
 
+def test_asha_lets_a_trial_finish_its_last_epoch(client: TestClient, project_id: int) -> None:
+    # With eta=2 epoch 2 is a rung, but it is also the trials' last epoch: nothing is left to save there.
+    early = {"rule": "asha", "min_epochs": 1, "eta": 2}
+    base = {"hparams": {"epochs": 2}}
+    sweep = create(client, project_id, trials=2, parallelism=2, early_stopping=early, base_config=base)
+    first, second = ids_with(sweep, "queued")
+    assert work(client, first, [0.2, 0.1]) == "succeeded"
+    assert work(client, second, [0.2, 0.3]) == "succeeded"
+    run = client.get(f"/api/v1/runs/{second}").json()
+    assert run["stopped_early"] is False and run["error"] is None
+
+
 def test_median_rule_stops_worse_than_median(client: TestClient, project_id: int) -> None:
     early = {"rule": "median", "n_warmup_epochs": 1, "n_min_trials": 2}
     sweep = create(client, project_id, trials=4, parallelism=3, early_stopping=early)

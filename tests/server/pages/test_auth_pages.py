@@ -1,13 +1,16 @@
-"""Login with the API token when auth is enabled; no login at all when it is not."""
+"""Login with a username and password when auth is enabled; no login at all when it is not."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
 
 from server import auth
+from tests.server.accounts import PASSWORD, make_user
 from tests.server.pages.html import texts
 from trainboard.settings import get_settings
 
@@ -32,7 +35,8 @@ def test_pages_need_no_login_when_auth_is_off(client: TestClient) -> None:
 
 
 @pytest.mark.usefixtures("token_auth")
-def test_pages_redirect_to_login_and_the_token_logs_in(client: TestClient) -> None:
+def test_pages_redirect_to_login_and_a_password_logs_in(client: TestClient, session: Session) -> None:
+    make_user(session, "alice")
     redirected = client.get("/projects/1?sort=name", follow_redirects=False)
     assert redirected.status_code == 303
     assert redirected.headers["location"] == "/login?next=%2Fprojects%2F1%3Fsort%3Dname"
@@ -40,18 +44,24 @@ def test_pages_redirect_to_login_and_the_token_logs_in(client: TestClient) -> No
     form = client.get("/login?next=/")
     assert form.status_code == 200
     token = client.cookies.get("tb_csrf")
-    wrong = client.post("/login", data={"csrf_token": token, "token": "nope", "next": "/"})
+    wrong = client.post(
+        "/login", data={"csrf_token": token, "username": "alice", "password": "nope", "next": "/"}
+    )
     assert wrong.status_code == 401
-    assert "API token (token): that token is not valid" in texts(wrong.text, "field-error")[0]
+    assert (
+        "Password (password): that username and password do not match" in texts(wrong.text, "field-error")[0]
+    )
+    no_csrf = client.post("/login", data={"username": "alice", "password": PASSWORD, "next": "/"})
+    assert no_csrf.status_code == 403
 
     ok = client.post(
         "/login",
-        data={"csrf_token": token, "token": TOKEN, "next": "//evil.example/"},
+        data={"csrf_token": token, "username": "alice", "password": PASSWORD, "next": "//evil.example/"},
         follow_redirects=False,
     )
     assert (ok.status_code, ok.headers["location"]) == (303, "/")  # off-site "next" is ignored
     cookie = next(h for h in ok.headers.get_list("set-cookie") if h.startswith("tb_session="))
-    assert "HttpOnly" in cookie and "SameSite=lax" in cookie
+    assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Secure" not in cookie
     assert client.get("/").status_code == 200
     # The session cookie also opens the API the pages' JavaScript polls.
     assert client.get("/api/v1/projects").status_code == 200
@@ -59,6 +69,24 @@ def test_pages_redirect_to_login_and_the_token_logs_in(client: TestClient) -> No
     out = client.post("/logout", data={"csrf_token": token}, follow_redirects=False)
     assert out.headers["location"] == "/login"
     client.cookies.delete("tb_session")
+    assert client.get("/", follow_redirects=False).status_code == 303
+
+
+@pytest.mark.usefixtures("token_auth")
+def test_session_cookie_is_secure_over_https(app: FastAPI, session: Session) -> None:
+    make_user(session, "alice")
+    with TestClient(app, base_url="https://testserver") as secure:
+        secure.get("/login")
+        data = {"csrf_token": secure.cookies.get("tb_csrf"), "username": "alice", "password": PASSWORD}
+        ok = secure.post("/login", data=data, follow_redirects=False)
+    cookie = next(h for h in ok.headers.get_list("set-cookie") if h.startswith("tb_session="))
+    assert "Secure" in cookie
+
+
+@pytest.mark.usefixtures("token_auth")
+def test_a_forged_session_cookie_is_refused(client: TestClient, session: Session) -> None:
+    alice = make_user(session, "alice")
+    client.cookies.set("tb_session", f"{alice.id}.9999999999.{'0' * 64}")
     assert client.get("/", follow_redirects=False).status_code == 303
 
 

@@ -1,0 +1,202 @@
+"""Per-project access: what a caller's role lets them do with a project and everything inside it.
+
+viewer reads; editor also creates and changes runs, sweeps, tags, label corrections; owner also manages
+members and renames the project. Admins and (auth off) everyone are owners everywhere; workers are editors
+everywhere. A project the caller cannot see answers 404, as if it did not exist; a write their role does not
+allow on a project they can see answers 403.
+
+`authorize_request` is a dependency every API and page router carries: it checks each id the URL names (path
+parameters and a few query parameters) before the handler runs, so a new route under those routers is
+checked without doing anything. Routes that take a project id in the body check it themselves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
+
+from server.api.deps import MAX_ID
+from server.auth import ApiAuth, Principal
+from server.db import SessionDep
+from server.errors import Forbidden, InvalidInput, NotFound
+from server.services import accounts
+from server.services import gradcheck as gradchecks
+from server.tables import Dataset, Project, ProjectMember, Run, Sweep
+
+VIEWER, EDITOR, OWNER = (accounts.ROLE_RANK[r] for r in ("viewer", "editor", "owner"))
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+#: Path parameters that name something inside a project (or owned by a user), and what they name.
+PATH_IDS = {
+    "project_id": "project",
+    "run_id": "run",
+    "other_id": "run",
+    "sweep_id": "sweep",
+    "dataset_id": "dataset",
+    "check_id": "gradcheck",
+}
+#: Query parameters that name something to read (a parent run, a run to compare with).
+QUERY_IDS = {"project_id": "project", "run": "run", "parent": "run", "other": "run", "runs": "run"}
+
+
+def rank(session: Session, principal: Principal, project_id: int) -> int:
+    """The caller's role in the project as a number: 0 none, 1 viewer, 2 editor, 3 owner."""
+    if principal.is_admin:
+        return OWNER
+    if principal.kind == "worker":
+        return EDITOR
+    role = accounts.role_of(session=session, project_id=project_id, user_id=principal.user_id or 0)
+    return accounts.ROLE_RANK.get(role or "", 0)
+
+
+def check_project(
+    session: Session,
+    principal: Principal,
+    project_id: int,
+    need: int,
+    *,
+    as_: tuple[str, object] | None = None,
+) -> None:
+    """NotFound unless the project exists and the caller sees it; Forbidden when their role is too low.
+
+    `as_` names what the URL asked for (("Run", 7)), so that a hidden run reads exactly like a missing one."""
+    resource, ident = as_ or ("Project", project_id)
+    if session.get(Project, project_id) is None:
+        raise NotFound(resource, ident)
+    have = rank(session, principal, project_id)
+    if have == 0:
+        raise NotFound(resource, ident)
+    if have < need:
+        role = {VIEWER: "a viewer", EDITOR: "an editor"}[have]
+        wanted = "an owner" if need == OWNER else "an editor or owner"
+        raise Forbidden(f"You are {role} of project {project_id}: this needs {wanted}")
+
+
+def check_run(session: Session, principal: Principal, run_id: int, need: int) -> None:
+    project_id = session.scalar(select(Run.project_id).where(Run.id == run_id))
+    if project_id is None:
+        raise NotFound("Run", run_id)
+    check_project(session, principal, project_id, need, as_=("Run", run_id))
+
+
+def check_body_project(
+    session: Session, principal: Principal, project_id: int, need: int, field: str = "project_id"
+) -> None:
+    """A project named in a request body: a missing or hidden one is a 422 naming the field."""
+    try:
+        check_project(session, principal, project_id, need)
+    except NotFound:
+        raise InvalidInput(["body", field], f"Project {project_id} not found") from None
+
+
+def check_body_run(session: Session, principal: Principal, run_id: int | None, field: str) -> None:
+    """A run named in a request body (a parent to copy from): it must be one the caller may read."""
+    if run_id is None or principal.sees_everything:
+        return
+    try:
+        check_run(session, principal, run_id, VIEWER)
+    except NotFound:
+        raise InvalidInput(["body", field], f"Run {run_id} not found") from None
+
+
+def check_sweep(session: Session, principal: Principal, sweep_id: int, need: int) -> None:
+    project_id = session.scalar(select(Sweep.project_id).where(Sweep.id == sweep_id))
+    if project_id is None:
+        raise NotFound("Sweep", sweep_id)
+    check_project(session, principal, project_id, need, as_=("Sweep", sweep_id))
+
+
+def dataset_visible(principal: Principal, owner_id: int | None) -> bool:
+    """An uploaded dataset is its uploader's; admins and workers see all (one from before accounts too)."""
+    return principal.sees_everything or (owner_id is not None and owner_id == principal.user_id)
+
+
+def check_dataset(session: Session, principal: Principal, dataset_id: int) -> None:
+    dataset = session.get(Dataset, dataset_id)
+    if dataset is None or not dataset_visible(principal, dataset.owner_id):
+        raise NotFound("Dataset", dataset_id)
+
+
+def check_dataset_ref(session: Session, principal: Principal, ref: str, field: str = "dataset") -> None:
+    """A project's `dataset` may be an uploaded dataset's id: only one the caller may see."""
+    if ref.isdigit() and len(ref) <= 9:
+        dataset = session.get(Dataset, int(ref))
+        if dataset is not None and not dataset_visible(principal, dataset.owner_id):
+            raise InvalidInput(["body", field], f"Dataset {ref} not found")
+
+
+def check_gradcheck(principal: Principal, check_id: str) -> None:
+    """Gradient checks belong to whoever started them."""
+    if principal.sees_everything:
+        return
+    check = gradchecks.get_gradcheck(check_id=check_id)
+    if check.owner_id != principal.user_id:
+        raise NotFound("Gradient check", check_id)
+
+
+def _ids(value: str, *, many: bool) -> Iterator[int]:
+    for part in value.split(",") if many else [value]:
+        part = part.strip()
+        if part.isdigit() and 1 <= int(part) <= MAX_ID:  # a bad id is the route's 422, not ours
+            yield int(part)
+
+
+def _check(session: Session, principal: Principal, kind: str, value: str, need: int) -> None:
+    if kind == "gradcheck":
+        check_gradcheck(principal, value)
+        return
+    for ident in _ids(value, many=True):
+        if kind == "project":
+            check_project(session, principal, ident, need)
+        elif kind == "run":
+            check_run(session, principal, ident, need)
+        elif kind == "sweep":
+            check_sweep(session, principal, ident, need)
+        elif kind == "dataset":
+            check_dataset(session, principal, ident)
+
+
+def authorize(request: Request, principal: Principal, session: Session) -> Principal:
+    """Every id in the URL must be visible to the caller, and writable for a write."""
+    if principal.kind == "anonymous":
+        return principal
+    need = VIEWER if request.method in READ_METHODS else EDITOR
+    for name, value in request.path_params.items():
+        if name in PATH_IDS:
+            _check(session, principal, PATH_IDS[name], str(value), need)
+    for name, value in request.query_params.multi_items():
+        if name in QUERY_IDS:
+            _check(session, principal, QUERY_IDS[name], value, VIEWER)
+    return principal
+
+
+def authorize_request(request: Request, principal: ApiAuth, session: SessionDep) -> Principal:
+    """API router dependency: see `authorize`."""
+    return authorize(request, principal, session)
+
+
+ApiAccess = Depends(authorize_request)
+
+
+def require_owner(request: Request, principal: ApiAuth, session: SessionDep) -> Principal:
+    """Route dependency for renaming a project and managing its members: owners (and admins) only."""
+    value = str(request.path_params.get("project_id", ""))
+    if principal.kind == "worker":
+        raise Forbidden("Workers cannot manage projects or members")
+    for project_id in _ids(value, many=False):
+        if principal.kind != "anonymous":
+            check_project(session, principal, project_id, OWNER)
+    return principal
+
+
+ProjectOwner = Annotated[Principal, Depends(require_owner)]
+
+
+def visible_project_ids(principal: Principal) -> Select[tuple[int]] | None:
+    """A subquery of the projects the caller may see, or None when they see them all."""
+    if principal.sees_everything:
+        return None
+    return select(ProjectMember.project_id).where(ProjectMember.user_id == principal.user_id)
