@@ -1,5 +1,6 @@
 """Shared pieces of bench/vs_mlflow.py and bench/scale.py: servers as real processes, throw-away
-databases, direct fills of our tables, and timing helpers. No assertions on time: the scripts print figures."""
+databases, direct fills of our tables, and timing helpers. No assertions on time: the scripts print
+figures."""
 
 from __future__ import annotations
 
@@ -45,7 +46,8 @@ def machine() -> str:
         memory = f"{mem_kb / 2**20:.0f} GiB"
     except OSError:
         memory = "? GiB"
-    return f"{model}, {os.cpu_count()} cores, {memory}, {platform.system()} {platform.release()}, Python {platform.python_version()}"
+    system = f"{platform.system()} {platform.release()}"
+    return f"{model}, {os.cpu_count()} cores, {memory}, {system}, Python {platform.python_version()}"
 
 
 def rss_mb(pid: int) -> float:

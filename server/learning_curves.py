@@ -88,7 +88,9 @@ def _grid(values: np.ndarray, rows: int, width: int, padding: float) -> np.ndarr
 def merge_extremes(
     min_steps: np.ndarray, min_values: np.ndarray, max_steps: np.ndarray, max_values: np.ndarray, buckets: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Merge consecutive per-bucket extremes into at most ``buckets`` groups; returns their points in step order.
+    """Merge consecutive per-bucket extremes into at most ``buckets`` groups.
+
+    Returns their points in step order.
 
     Row ``i`` holds the minimum ``(min_steps[i], min_values[i])`` and the maximum of one bucket of a series,
     buckets in step order. Rows are merged into ``buckets`` equal-count groups, keeping the minimum and the

@@ -219,7 +219,8 @@ class Dataset(Base):
 
 
 class Sweep(Base):
-    """A hyperparameter search: trials are ordinary runs with `sweep_id` set, queued `parallelism` at a time."""
+    """A hyperparameter search: trials are ordinary runs with `sweep_id` set, queued `parallelism` at a
+    time."""
 
     __tablename__ = "sweeps"
     __table_args__ = (Index("ix_sweeps_project", "project_id", "id"),)

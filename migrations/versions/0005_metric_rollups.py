@@ -15,7 +15,8 @@ down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-# Frozen copy of server.services.metrics.ROLLUP_WIDTHS at this revision (a data migration imports no app code).
+# Frozen copy of server.services.metrics.ROLLUP_WIDTHS at this revision
+# (a data migration imports no app code).
 WIDTHS = tuple(64 * 16**level for level in range(8))
 
 
@@ -38,7 +39,8 @@ def upgrade() -> None:
     for width in WIDTHS:
         op.execute(
             f"""
-            INSERT INTO metric_rollups (run_id, key, width, bucket, n, min_step, min_value, max_step, max_value)
+            INSERT INTO metric_rollups
+                (run_id, key, width, bucket, n, min_step, min_value, max_step, max_value)
             SELECT g.run_id, g.key, {width}, g.b, g.n,
                 (SELECT MIN(p.step) FROM metric_points p WHERE p.run_id = g.run_id AND p.key = g.key
                     AND p.step >= g.b * {width} AND p.step < (g.b + 1) * {width} AND p.value = g.lo),

@@ -4,7 +4,6 @@ real Celery worker trains it while the run page draws its learning curves."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 

@@ -177,7 +177,9 @@ def test_a_second_worker_cannot_take_a_run_that_is_alive(client: TestClient, pro
     assert again.json()["attempt"] == 2
 
 
-def test_a_new_run_never_inherits_a_stale_checkpoint_under_its_id(client: TestClient, project_id: int) -> None:
+def test_a_new_run_never_inherits_a_stale_checkpoint_under_its_id(
+    client: TestClient, project_id: int
+) -> None:
     first = client.post("/api/v1/runs", json={"project_id": project_id}).json()["id"]
     # As after a database reset over a kept data folder: a file already sits under the next id.
     checkpoint_path(first + 1).parent.mkdir(parents=True, exist_ok=True)

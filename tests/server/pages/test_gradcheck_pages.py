@@ -8,11 +8,12 @@ from tests.server.pages.html import attrs_of, csrf_token, table_rows
 def test_run_page_offers_a_gradient_check_that_shows_the_workers_result(
     client: TestClient, session: Session
 ) -> None:
-    run = make_run(session, make_project(session), config={"model": {"name": "mlp", "hidden": [8]}, "hparams": {}})
+    config = {"model": {"name": "mlp", "hidden": [8]}, "hparams": {}}
+    run = make_run(session, make_project(session), config=config)
     page = client.get(f"/runs/{run.id}")
-    assert {"method": "post", "action": f"/runs/{run.id}/gradcheck", "class": "inline", "id": "gradcheck-form"} in (
-        attrs_of(page.text, "form")
-    )
+    action = f"/runs/{run.id}/gradcheck"
+    form = {"method": "post", "action": action, "class": "inline", "id": "gradcheck-form"}
+    assert form in attrs_of(page.text, "form")
 
     queued = client.post(f"/runs/{run.id}/gradcheck", data={"csrf_token": csrf_token(client)})
     assert queued.status_code == 200
