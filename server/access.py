@@ -18,6 +18,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from server.api.deps import MAX_ID
 from server.auth import ApiAuth, Principal
@@ -173,9 +174,12 @@ def authorize(request: Request, principal: Principal, session: Session) -> Princ
     return principal
 
 
-def authorize_request(request: Request, principal: ApiAuth, session: SessionDep) -> Principal:
-    """API router dependency: see `authorize`."""
-    return authorize(request, principal, session)
+async def authorize_request(request: Request, principal: ApiAuth, session: SessionDep) -> Principal:
+    """API router dependency: see `authorize`. Async so that an anonymous caller (auth off), who may do
+    everything, skips a thread-pool hop; the lookups for everyone else run in the thread pool."""
+    if principal.kind == "anonymous":
+        return principal
+    return await run_in_threadpool(authorize, request, principal, session)
 
 
 ApiAccess = Depends(authorize_request)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from functools import lru_cache
 from typing import Annotated, Any
 
+import anyio
 from fastapi import Depends
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 
 from trainboard.settings import get_settings
 
@@ -52,10 +54,23 @@ def get_sessionmaker() -> sessionmaker[Session]:
     return sessionmaker(bind=get_engine(), expire_on_commit=False)
 
 
-def get_session() -> Iterator[Session]:
-    """One session per request."""
-    with get_sessionmaker()() as session:
+async def get_session() -> AsyncIterator[Session]:
+    """One session per request.
+
+    Async so that a request does not hop to the thread pool twice more (open and close) besides its sync
+    handler: opening a session does no I/O, and neither does closing one whose transaction has ended (a
+    commit already gave the connection back). Closing one that still holds a connection rolls back, a
+    database round trip, so that runs in the thread pool, shielded so that a client hanging up mid-request
+    cannot leak the connection."""
+    session = get_sessionmaker()()
+    try:
         yield session
+    finally:
+        if session.in_transaction():
+            with anyio.CancelScope(shield=True):
+                await run_in_threadpool(session.close)
+        else:
+            session.close()
 
 
 SessionDep = Annotated[Session, Depends(get_session)]

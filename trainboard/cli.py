@@ -87,7 +87,15 @@ def serve(host: str, port: int, *, migrate: bool) -> None:
     if migrate:
         db_upgrade()
     prepare_accounts()
-    uvicorn.run("server.app:create_app", factory=True, host=host, port=port, log_level="info")
+    uvicorn.run(
+        "server.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        log_level="info",
+        access_log=get_settings().access_log,
+        http="httptools",  # the C parser (uvicorn[standard]); "auto" falls back to h11 silently
+    )
 
 
 def worker_argv(queues: str, concurrency: int) -> list[str]:

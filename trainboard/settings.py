@@ -71,6 +71,11 @@ class Settings(BaseSettings):
         gt=0,
         description="How often the server looks for runs whose worker stopped reporting.",
     )
+    access_log: bool = Field(
+        default=False,
+        description="`trainboard serve` logs one line per request (uvicorn's access log). Off by default: "
+        "formatting and writing it costs CPU on every request.",
+    )
     requeue_after_s: float = Field(
         default=60.0,
         gt=0,

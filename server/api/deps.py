@@ -8,7 +8,13 @@ from fastapi import Depends, Header, Path, Query
 
 from server.queue import RunQueue, get_queue
 
-QueueDep = Annotated[RunQueue, Depends(get_queue)]
+
+async def current_queue() -> RunQueue:
+    """The run queue; async, since reading it needs no thread-pool hop (get_queue is sync)."""
+    return get_queue()
+
+
+QueueDep = Annotated[RunQueue, Depends(current_queue)]
 Limit = Annotated[int, Query(ge=1, le=1000, description="Page size (at most 1000).")]
 Offset = Annotated[int, Query(ge=0, description="Rows to skip.")]
 

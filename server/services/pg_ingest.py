@@ -34,6 +34,10 @@ SUMMARY_ON_CONFLICT = (
 
 # Within a (key, width, bucket) group the minimum's step is the first step holding it and the maximum's
 # the last, as the numpy grouping of the SQLite path picks them. A re-sent point is not in `stored`.
+# The points are grouped once into the finest buckets (`fine`), and each width's buckets are merged from
+# those: 1,000 points then sort once, not once per width (8,000 rows sorted with the key's collation took
+# half of the statement's time). A merged bucket's minimum step is the least step among the fine buckets
+# holding its minimum, which is the first step holding it; likewise the maximum's.
 _STORE_BATCH = text(
     "WITH stored AS ("  # noqa: S608 (constants only)
     " INSERT INTO metric_points (run_id, key, step, value, timestamp)"
@@ -44,13 +48,18 @@ _STORE_BATCH = text(
     " INSERT INTO run_summaries (run_id, key, step, value)"
     " SELECT DISTINCT ON (key) :run_id, key, step, value FROM stored ORDER BY key, step DESC "
     f"{SUMMARY_ON_CONFLICT}"
+    "), fine AS ("
+    " SELECT key, step / CAST(:finest AS BIGINT) AS bucket, count(*) AS n,"
+    " (array_agg(step ORDER BY value, step))[1] AS min_step, min(value) AS min_value,"
+    " (array_agg(step ORDER BY value DESC, step DESC))[1] AS max_step, max(value) AS max_value"
+    " FROM stored GROUP BY key, step / CAST(:finest AS BIGINT)"
     "), rollups AS ("
     " INSERT INTO metric_rollups (run_id, key, width, bucket, n, min_step, min_value, max_step, max_value)"
-    " SELECT :run_id, key, w.width, step / w.width, count(*),"
-    " (array_agg(step ORDER BY value, step))[1], min(value),"
-    " (array_agg(step ORDER BY value DESC, step DESC))[1], max(value)"
-    " FROM stored CROSS JOIN unnest(CAST(:widths AS BIGINT[])) AS w(width)"
-    f" GROUP BY key, w.width, step / w.width {ROLLUP_ON_CONFLICT}"
+    " SELECT :run_id, key, w.width, bucket / (w.width / CAST(:finest AS BIGINT)), sum(n),"
+    " (array_agg(min_step ORDER BY min_value, min_step))[1], min(min_value),"
+    " (array_agg(max_step ORDER BY max_value DESC, max_step DESC))[1], max(max_value)"
+    " FROM fine CROSS JOIN unnest(CAST(:widths AS BIGINT[])) AS w(width)"
+    f" GROUP BY key, w.width, bucket / (w.width / CAST(:finest AS BIGINT)) {ROLLUP_ON_CONFLICT}"
     ") SELECT count(*) FROM stored"
 )
 
@@ -65,6 +74,9 @@ def store_batch(
     and rollups from the new ones; returns how many were new (the others were stored before)."""
     if not rows:
         return 0
+    finest = min(widths)
+    if any(width % finest for width in widths):
+        raise ValueError(f"every width must be a multiple of the finest, but got {widths=}")
     names, steps, values, times = zip(*rows, strict=True)
     keys = {key: _quoted(key) for key in set(names)}
     stamps = {stamp: f'"{stamp.isoformat()}"' for stamp in set(times)}
@@ -75,6 +87,7 @@ def store_batch(
         "values": _array(map(repr, map(float, values))),  # repr: the shortest decimal that reads back exactly
         "stamps": _array(map(stamps.__getitem__, times)),
         "widths": _array(map(str, widths)),
+        "finest": finest,
     }
     return int(connection.execute(_STORE_BATCH, params).scalar_one())
 

@@ -60,7 +60,7 @@ def create_run(
     return runs.to_read(run)
 
 
-@router.get("")
+@router.get("", response_model=RunsPage)
 def read_runs(
     session: SessionDep,
     principal: ApiAuth,
@@ -72,9 +72,9 @@ def read_runs(
     cursor: Annotated[
         str | None, Query(max_length=2000, description="next_cursor of the previous page (keyset paging).")
     ] = None,
-) -> RunsPage:
+) -> Response:
     """Runs, filtered by project and status, sorted by a field or a summary metric."""
-    return runs.list_runs(
+    page = runs.list_runs(
         session=session,
         project_id=project_id,
         status=status,
@@ -84,6 +84,9 @@ def read_runs(
         cursor=cursor,
         visible=access.visible_project_ids(principal),
     )
+    # The page is already a validated RunsPage: dumped straight to JSON, FastAPI does not dump, validate
+    # and dump it again (response_model above still documents it).
+    return Response(page.model_dump_json(), media_type="application/json")
 
 
 @router.get("/{run_id}")
