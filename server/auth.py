@@ -81,21 +81,35 @@ def _sign(payload: str) -> str:
     return hmac.new(secret_key(), payload.encode(), hashlib.sha256).hexdigest()
 
 
-def make_session_cookie(user_id: int) -> str:
-    """`user_id.expires.signature`: the cookie names the user and cannot be forged or extended."""
-    payload = f"{user_id}.{int(time.time()) + SESSION_SECONDS}"
-    return f"{payload}.{_sign(payload)}"
+def _session_signature(user_id: int | str, expires: int | str, password_hash: str) -> str:
+    # The password hash is signed in (never sent): a new password voids every cookie issued before it.
+    return _sign(f"{user_id}.{expires}.{password_hash}")
+
+
+def make_session_cookie(user_id: int, password_hash: str) -> str:
+    """`user_id.expires.signature`: the cookie names the user and cannot be forged or extended, and it
+    stops working when the user's password changes (every other session ends with it)."""
+    expires = int(time.time()) + SESSION_SECONDS
+    return f"{user_id}.{expires}.{_session_signature(user_id, expires, password_hash)}"
 
 
 def session_user_id(cookie: str | None) -> int | None:
-    """The user id a valid, unexpired session cookie carries, else None."""
+    """The user id an unexpired session cookie names, else None; `session_user` checks its signature."""
     parts = (cookie or "").split(".")
-    if len(parts) != 3 or not all(part.isdigit() for part in parts[:2]):
+    if len(parts) != 3 or not all(part.isdigit() for part in parts[:2]) or int(parts[1]) <= time.time():
         return None
-    user_id, expires, signature = parts
-    if int(expires) <= time.time() or not hmac.compare_digest(signature, _sign(f"{user_id}.{expires}")):
+    return int(parts[0])
+
+
+def session_user(session: Session, cookie: str | None) -> User | None:
+    """The user a valid, unexpired session cookie was issued to under their current password, else None."""
+    user_id = session_user_id(cookie)
+    user = session.get(User, user_id) if user_id is not None else None
+    if user is None or cookie is None:
         return None
-    return int(user_id)
+    _, expires, signature = cookie.split(".")
+    expected = _session_signature(user_id, expires, user.password_hash)  # type: ignore[arg-type]
+    return user if hmac.compare_digest(signature, expected) else None
 
 
 def _user_principal(user: User | None) -> Principal | None:
@@ -119,8 +133,7 @@ def identify(request: Request, session: Session) -> Principal | None:
         if row.kind == "worker":
             return WORKER
         return _user_principal(session.get(User, row.user_id))
-    user_id = session_user_id(request.cookies.get(SESSION_COOKIE))
-    return _user_principal(session.get(User, user_id)) if user_id is not None else None
+    return _user_principal(session_user(session, request.cookies.get(SESSION_COOKIE)))
 
 
 async def current_principal(request: Request, session: SessionDep) -> Principal:

@@ -10,9 +10,10 @@ from pydantic import BaseModel, ValidationError
 
 from server import access
 from server.api.deps import MAX_ID, IdPath
-from server.auth import Principal, require_admin, require_user
+from server.auth import SESSION_COOKIE, Principal, require_admin, require_user
 from server.db import SessionDep
 from server.errors import Conflict, InvalidInput, NotFound
+from server.pages.auth import set_session_cookie
 from server.pages.common import PageAuth, PagePrincipal, PageRoute, check_csrf, redirect, render
 from server.schemas import MemberRead, PasswordChange, ProjectRead, TokenRead, UserCreate, UserRead
 from server.services import accounts, projects
@@ -107,7 +108,11 @@ def change_password(
         return redirect("/account", _first_error(exc), "error")
     except InvalidInput as exc:
         return redirect("/account", f"Current password: {exc.message}", "error")
-    return redirect("/account", "Password changed.")
+    # The new password voids every session cookie issued before it; this browser gets a fresh one.
+    response = redirect("/account", "Password changed. Every other session of yours has been logged out.")
+    if request.cookies.get(SESSION_COOKIE):
+        set_session_cookie(request, response, user)
+    return response
 
 
 @router.post("/account/tokens")

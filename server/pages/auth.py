@@ -12,6 +12,7 @@ from server.auth import SESSION_COOKIE, SESSION_SECONDS, auth_enabled, make_sess
 from server.db import SessionDep
 from server.pages.common import FormErrors, PageRoute, check_csrf, redirect, render, safe_next
 from server.services import accounts
+from server.tables import User
 
 router = APIRouter(route_class=PageRoute)
 
@@ -53,16 +54,21 @@ def login(request: Request, session: SessionDep, form: Annotated[LoginForm, Form
         context = LoginContext(next=target, username=form.username[:100], errors=errors)
         return render(request, "login.html", context, status_code=401)
     response = redirect(target, f"Logged in as {user.username}.")
+    set_session_cookie(request, response, user)
+    return response
+
+
+def set_session_cookie(request: Request, response: Response, user: User) -> None:
+    """Log `user` in on this browser: HttpOnly, SameSite=Lax, and Secure when the request came over https."""
     response.set_cookie(
         SESSION_COOKIE,
-        make_session_cookie(user.id),
+        make_session_cookie(user.id, user.password_hash),
         max_age=SESSION_SECONDS,
         httponly=True,
         samesite="lax",
         secure=request.url.scheme == "https",
         path="/",
     )
-    return response
 
 
 @router.post("/logout")

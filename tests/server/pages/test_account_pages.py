@@ -73,6 +73,18 @@ def test_password_change_needs_the_current_password(app: FastAPI, session: Sessi
     assert accounts.authenticate(session=session, username="alice", password="a brand new one") is not None
 
 
+def test_a_new_password_logs_out_every_other_session(app: FastAPI, session: Session) -> None:
+    make_user(session, "alice")
+    here, elsewhere = _logged_in(app, "alice"), _logged_in(app, "alice")
+    assert elsewhere.get("/account", follow_redirects=False).status_code == 200
+    change = {"csrf_token": _csrf(here), "current_password": PASSWORD, "new_password": "a brand new one"}
+    assert "Password changed." in here.post("/account/password", data=change).text
+    # The browser that changed it stays logged in; a cookie from before the change no longer works.
+    assert here.get("/account", follow_redirects=False).status_code == 200
+    stale = elsewhere.get("/account", follow_redirects=False)
+    assert stale.status_code == 303 and stale.headers["location"].startswith("/login")
+
+
 def test_owner_adds_a_member_who_then_sees_the_project(app: FastAPI, session: Session) -> None:
     owner = make_user(session, "olga")
     make_user(session, "vera")
