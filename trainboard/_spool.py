@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 Point = dict[str, Any]
+OWNER_FILE = "owner.pid"
 
 
 class PointBuffer:
@@ -97,6 +98,8 @@ class PointBuffer:
         if self._folder is None:
             self._spool_root.mkdir(parents=True, exist_ok=True)
             self._folder = Path(tempfile.mkdtemp(prefix=self._prefix, dir=self._spool_root))
+            # Who is still sending these: `trainboard sync` leaves the folder of a live process alone.
+            (self._folder / OWNER_FILE).write_text(str(os.getpid()))
         self._written += 1
         path = self._folder / f"{self._written:08d}.jsonl"
         partial = path.with_suffix(".partial")
@@ -117,9 +120,55 @@ class PointBuffer:
 
 def _remove_if_empty(folder: Path) -> None:
     try:
+        (folder / OWNER_FILE).unlink(missing_ok=True)
         folder.rmdir()
     except OSError:
         pass  # something else was left there: keep it for the user to see
 
 
-__all__ = ["PointBuffer"]
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's live process
+    return True
+
+
+def abandoned_spools(spool_root: Path) -> list[tuple[int, Path]]:
+    """(run id, folder) of each spool folder whose process has gone: points a run could not send before it
+    ended. A folder whose owner still runs is skipped: that process will send them itself."""
+    found = []
+    for folder in sorted(spool_root.glob("run-*-*")):
+        run_id = folder.name.split("-")[1]
+        if not folder.is_dir() or not run_id.isdigit():
+            continue
+        owner = folder / OWNER_FILE
+        try:
+            pid = int(owner.read_text().strip())
+        except (OSError, ValueError):
+            pid = 0
+        if pid and pid != os.getpid() and _alive(pid):
+            continue
+        found.append((int(run_id), folder))
+    return found
+
+
+def segments(folder: Path) -> list[tuple[Path, list[Point]]]:
+    """The folder's whole segment files, oldest first, each with its points."""
+    out = []
+    for path in sorted(folder.glob("*.jsonl")):
+        with path.open(encoding="utf-8") as handle:
+            out.append((path, [json.loads(line) for line in handle if line.strip()]))
+    return out
+
+
+def remove_spool(folder: Path) -> None:
+    """Forget a folder whose points the server now has (a half-written `.partial` is dropped with it)."""
+    for leftover in folder.glob("*.partial"):
+        leftover.unlink(missing_ok=True)
+    _remove_if_empty(folder)
+
+
+__all__ = ["PointBuffer", "abandoned_spools", "remove_spool", "segments"]

@@ -9,8 +9,13 @@ import os
 import subprocess
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from trainboard.settings import get_settings
+
+if TYPE_CHECKING:
+    from trainboard.client import Client
 
 logger = logging.getLogger("trainboard")
 
@@ -154,6 +159,32 @@ def up(host: str, port: int) -> None:
             worker_process.kill()
 
 
+def sync(spool_root: Path | None = None, client: Client | None = None) -> int:
+    """Send the points of runs that ended while the server was away (kept under `<home>/spool/`).
+
+    Each segment is deleted once the server has taken it; re-sending is safe because points are stored
+    once per (run, key, step). Returns the exit status: 1 when some points could not be sent."""
+    from trainboard._spool import abandoned_spools, remove_spool, segments
+    from trainboard.client import Client, TrainboardError
+
+    root = spool_root or get_settings().resolved_home / "spool"
+    failed = 0
+    with client or Client() as client:
+        for run_id, folder in abandoned_spools(root):
+            sent = 0
+            try:
+                for path, points in segments(folder):
+                    sent += client.log_metrics(run_id, points)
+                    path.unlink()
+            except TrainboardError as exc:
+                failed += 1
+                print(f"run {run_id}: {exc}; its points stay in {folder}", file=sys.stderr)
+                continue
+            remove_spool(folder)
+            print(f"run {run_id}: sent {sent} metric points")
+    return 1 if failed else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="trainboard", description="Trainboard experiment tracker.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -164,6 +195,9 @@ def build_parser() -> argparse.ArgumentParser:
     work = commands.add_parser("worker", help="a training worker alone")
     work.add_argument("--queues", default="gpu,cpu", help="comma-separated queues (default: gpu,cpu)")
     work.add_argument("--concurrency", type=int, default=None, help="training processes (default: settings)")
+    commands.add_parser(
+        "sync", help="send metric points that ended runs left in the spool folder (server away at the end)"
+    )
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", required=True)
     db_commands.add_parser("upgrade", help="apply migrations")
@@ -181,6 +215,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         worker(args.queues, args.concurrency or get_settings().worker_concurrency)
     elif args.command == "db":
         db_upgrade()
+    elif args.command == "sync":
+        raise SystemExit(sync())
 
 
 if __name__ == "__main__":
