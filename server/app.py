@@ -47,6 +47,7 @@ def _reaper_loop(stop: threading.Event) -> None:
                     heartbeat_timeout_s=settings.heartbeat_timeout_s,
                     max_attempts=settings.max_attempts,
                     requeue_after_s=settings.requeue_after_s,
+                    external_timeout_s=settings.external_timeout_s,
                 )
                 advance_all_sweeps(session=session, queue=get_queue())
         except Exception:

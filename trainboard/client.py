@@ -206,6 +206,10 @@ class Client:
         body = {"worker": worker, "device": device, "replaces": replaces}
         return self._json("POST", f"/runs/{run_id}/start", json=body)
 
+    def heartbeat(self, run_id: int, *, retries: int | None = None) -> str:
+        """Tell the server the run's process is alive; returns the run's status."""
+        return self._json("POST", f"/runs/{run_id}/heartbeat", retries=retries)["status"]
+
     def report_progress(
         self,
         run_id: int,
@@ -294,6 +298,10 @@ def _transient(exc: TrainboardError) -> bool:
     return exc.status_code is None or exc.status_code >= 500 or exc.status_code == 429
 
 
+#: Seconds between an external run's heartbeats (the server fails it after TRAINBOARD_EXTERNAL_TIMEOUT_S).
+HEARTBEAT_INTERVAL_S = 30.0
+
+
 class Run:
     """An external run: buffers logged metrics and sends them in batches from a background thread.
 
@@ -314,6 +322,7 @@ class Run:
         max_buffered_points: int | None = None,
         finish_timeout_s: float | None = None,
         spool_dir: Path | None = None,
+        heartbeat_interval_s: float | None = HEARTBEAT_INTERVAL_S,
     ) -> None:
         settings = get_settings()
         self.client, self.data, self.id = client, run, int(run["id"])
@@ -334,6 +343,20 @@ class Run:
         self._thread: threading.Thread | None = None
         _watch_uncaught_exceptions()
         atexit.register(self._at_exit)
+        if heartbeat_interval_s:
+            # While this process lives the server knows the run is not abandoned, even in a long silence.
+            beat = threading.Thread(
+                target=self._beat, args=(heartbeat_interval_s,), name=f"trainboard-heartbeat-{self.id}"
+            )
+            beat.daemon = True
+            beat.start()
+
+    def _beat(self, interval_s: float) -> None:
+        while not self._stop.wait(interval_s):
+            try:
+                self.client.heartbeat(self.id, retries=0)
+            except TrainboardError as exc:
+                logger.debug("run %d: heartbeat failed (%s); the next one may get through", self.id, exc)
 
     @property
     def pending(self) -> int:

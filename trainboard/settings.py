@@ -76,6 +76,12 @@ class Settings(BaseSettings):
         description="`trainboard serve` logs one line per request (uvicorn's access log). Off by default: "
         "formatting and writing it costs CPU on every request.",
     )
+    external_timeout_s: float = Field(
+        default=600.0,
+        gt=0,
+        description="An external run (a user's script) whose client sent nothing, not even its heartbeat "
+        "every 30 s, for this long is marked failed: the script was killed or lost the server.",
+    )
     requeue_after_s: float = Field(
         default=60.0,
         gt=0,

@@ -11,7 +11,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from server.queue import RunQueue
@@ -27,6 +27,7 @@ class ReapResult:
     failed: list[int]
     resent: list[int]
     lost: list[int] = field(default_factory=list)
+    abandoned: list[int] = field(default_factory=list)
 
 
 def reap_stale_runs(
@@ -36,6 +37,7 @@ def reap_stale_runs(
     heartbeat_timeout_s: float,
     max_attempts: int,
     requeue_after_s: float = 60.0,
+    external_timeout_s: float | None = None,
     at: datetime | None = None,
 ) -> ReapResult:
     """Re-queue runs whose worker stopped reporting (or fail them after max_attempts); re-send unsent runs
@@ -74,9 +76,40 @@ def reap_stale_runs(
         logger.info(
             "reaper: requeued %s, failed %s, resent %s, lost by the broker %s", requeued, failed, resent, lost
         )
-    return ReapResult(
-        requeued=requeued, failed=failed, resent=[r for r in resent if r not in requeued], lost=lost
+    abandoned = (
+        fail_abandoned_external_runs(session=session, timeout_s=external_timeout_s, at=at)
+        if external_timeout_s
+        else []
     )
+    return ReapResult(
+        requeued=requeued,
+        failed=failed,
+        resent=[r for r in resent if r not in requeued],
+        lost=lost,
+        abandoned=abandoned,
+    )
+
+
+def fail_abandoned_external_runs(*, session: Session, timeout_s: float, at: datetime) -> list[int]:
+    """Fail external runs whose script has sent nothing (no points, no heartbeat) for `timeout_s`.
+
+    The client library beats every 30 s while its process lives, and every metrics batch counts too, so
+    silence this long means the script was killed (SIGKILL skips its exit hook) or cannot reach us."""
+    cutoff = at - timedelta(seconds=timeout_s)
+    last_sign = func.coalesce(Run.heartbeat_at, Run.started_at, Run.created_at)
+    silent = session.scalars(
+        select(Run).where(Run.status == "running", Run.external.is_(True), last_sign < cutoff)
+    ).all()
+    for run in silent:
+        run.status, run.finished_at = "failed", at
+        run.error = (
+            f"the script stopped reporting (no metrics or heartbeat for {timeout_s / 60:.0f} min): it was "
+            "killed or lost the server; its last logged points are kept"
+        )
+    session.commit()
+    if silent:
+        logger.info("reaper: failed external runs %s whose scripts went silent", [run.id for run in silent])
+    return [run.id for run in silent]
 
 
 def resend_lost_runs(*, session: Session, queue: RunQueue, older_than: datetime) -> list[int]:

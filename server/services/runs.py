@@ -280,6 +280,15 @@ def report_progress(*, session: Session, run_id: int, data: RunProgress) -> str:
     return run.status
 
 
+def heartbeat(*, session: Session, run_id: int) -> str:
+    """Note that a running run's process is alive; returns the status (a cancel shows up here)."""
+    run = get_run(session=session, run_id=run_id)
+    if run.status == "running":
+        run.heartbeat_at = now()
+        session.commit()
+    return run.status
+
+
 def finish_run(*, session: Session, run_id: int, data: RunFinish) -> Run:
     """Mark the run finished with its final status and, when it did not succeed, the reason."""
     run = get_run(session=session, run_id=run_id)

@@ -125,6 +125,12 @@ def report_progress(run_id: IdPath, data: RunProgress, session: SessionDep, _: A
     return StatusRead(status=runs.report_progress(session=session, run_id=run_id, data=data))  # type: ignore[arg-type]
 
 
+@router.post("/{run_id}/heartbeat")
+def heartbeat(run_id: IdPath, session: SessionDep, _: ApiAuth) -> StatusRead:
+    """An external run's script is alive (the client library sends this every 30 s); replies its status."""
+    return StatusRead(status=runs.heartbeat(session=session, run_id=run_id))  # type: ignore[arg-type]
+
+
 async def read_metrics_body(request: Request) -> MetricsIn:
     """The batch validated straight from the raw JSON bytes: no intermediate dicts, several times faster
     than FastAPI's json.loads + validate for 1,000-100,000 points. Errors keep FastAPI's 422 shape."""
