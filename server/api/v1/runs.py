@@ -74,7 +74,7 @@ def read_runs(
     ] = None,
 ) -> Response:
     """Runs, filtered by project and status, sorted by a field or a summary metric."""
-    page = runs.list_runs(
+    page = runs.list_runs_json(
         session=session,
         project_id=project_id,
         status=status,
@@ -84,9 +84,11 @@ def read_runs(
         cursor=cursor,
         visible=access.visible_project_ids(principal),
     )
-    # The page is already a validated RunsPage: dumped straight to JSON, FastAPI does not dump, validate
-    # and dump it again (response_model above still documents it).
-    return Response(page.model_dump_json(), media_type="application/json")
+    # The read is over: ending its transaction here, on the handler's thread, spares the session
+    # dependency a second thread-pool hop to close it.
+    session.rollback()
+    # The RunsPage's JSON, built from the rows without the models (response_model above documents it).
+    return Response(page, media_type="application/json")
 
 
 @router.get("/{run_id}")

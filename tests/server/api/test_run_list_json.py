@@ -1,0 +1,147 @@
+"""The run list's JSON, built straight from the rows, says what the validated RunsPage would say."""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+
+from server.schemas import RunRead, RunsPage
+from server.services import runs
+from server.tables import Project, Run, RunSummary, Sweep
+from tests.factories import make_project, make_run
+
+
+def _runs_of_every_kind(session: Session, project: Project) -> list[Run]:
+    """Runs with and without summaries, params, progress and error; external, sweep and child runs."""
+    sweep = Sweep(project_id=project.id, name="sweep", trials=4)
+    session.add(sweep)
+    session.commit()
+    start = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    made = [
+        make_run(session, project, status="queued", params={}, created_at=start),
+        make_run(
+            session,
+            project,
+            status="running",
+            external=True,
+            config={"note": 'ünïcode "quoted" \\ and\nnewline', "big": 2**62, "nested": {"a": [1, 2.5]}},
+            params={"lr": 0.001, "batch_size": 64, "optimizer": "adam", "tags": ["a", "b"], "none": None},
+            progress={"epoch": 2, "step": 40, "loss": 0.25},
+            worker="worker-1",
+            attempt=1,
+            started_at=start + timedelta(seconds=1),
+            heartbeat_at=start + timedelta(seconds=2, microseconds=500),
+            created_at=start + timedelta(microseconds=123456),
+        ),
+        make_run(
+            session,
+            project,
+            status="failed",
+            error="CUDA out of memory",
+            attempt=2,
+            started_at=start,
+            finished_at=start + timedelta(minutes=5),
+            params={"lr": 1e-05},
+        ),
+        make_run(
+            session,
+            project,
+            status="cancelled",
+            sweep_id=sweep.id,
+            stopped_early=True,
+            params={"lr": 0.1, "l2": 0.0},
+            finished_at=start + timedelta(hours=1),
+        ),
+    ]
+    made.append(make_run(session, project, parent_id=made[2].id, name="child ☃"))
+    summaries = {0: {}, 1: {"dev_error": 0.3, "loss": 1.5}, 2: {"dev_error": 0.1}, 3: {"dev_error": 0.1}}
+    for index, values in summaries.items():
+        for key, value in values.items():
+            session.add(RunSummary(run_id=made[index].id, key=key, step=7, value=value))
+    session.add(RunSummary(run_id=made[4].id, key="dev_error", step=1, value=1 / 3))
+    session.commit()
+    return made
+
+
+def _pages(session: Session, **query: Any) -> tuple[Any, Any, str]:
+    """The fast page and the validated reference, decoded, and the fast page as sent."""
+    fast = runs.list_runs_json(session=session, **query).decode()
+    slow = runs.list_runs(session=session, **query)
+    # The reference: every run validated from its ORM object, as GET /runs/{id} returns it.
+    items = [RunRead.model_validate(runs.to_read(session.get(Run, item.id))) for item in slow.items]
+    reference = RunsPage(**{**slow.model_dump(exclude={"items"}), "items": items}).model_dump_json()
+    return json.loads(fast), json.loads(reference), fast
+
+
+QUERY = {"status": None, "offset": 0, "limit": 50}
+
+
+@pytest.mark.parametrize("sort", ["dev_error", "-dev_error", "-id", "name", "finished_at", "-started_at"])
+def test_fast_json_equals_validated_page(session: Session, sort: str) -> None:
+    project = make_project(session)
+    made = _runs_of_every_kind(session, project)
+    fast, reference, _ = _pages(session, **{**QUERY, "project_id": project.id, "sort": sort})
+    assert fast == reference
+    assert fast["total"] == len(made) and len(fast["items"]) == len(made)
+    # Same keys in the same order, and the same JSON types (an int stays an int, a float a float).
+    for ours, theirs in zip(fast["items"], reference["items"], strict=True):
+        assert list(ours) == list(theirs)
+        for key in ours:
+            assert type(ours[key]) is type(theirs[key]), key
+    assert "child ☃" in {item["name"] for item in fast["items"]}
+
+
+def test_fast_json_pages_by_cursor_and_status_like_the_validated_page(session: Session) -> None:
+    project = make_project(session)
+    _runs_of_every_kind(session, project)
+    make_run(session, make_project(session))  # another project's run stays out
+    query = {**QUERY, "project_id": project.id, "sort": "dev_error", "limit": 2}
+    cursor, seen = None, []
+    while True:
+        fast, reference, _ = _pages(session, **query, cursor=cursor)
+        assert fast == reference
+        seen += [item["id"] for item in fast["items"]]
+        cursor = fast["next_cursor"]
+        if cursor is None:
+            break
+    assert len(seen) == len(set(seen)) == 5
+    fast, reference, _ = _pages(
+        session, **{**QUERY, "project_id": None, "sort": "-id", "status": "succeeded"}
+    )
+    assert fast == reference and fast["total"] == 2
+
+
+def test_empty_page(session: Session) -> None:
+    project = make_project(session)
+    fast, reference, _ = _pages(session, **{**QUERY, "project_id": project.id, "sort": "-id"})
+    assert fast == reference == {"total": 0, "limit": 50, "offset": 0, "items": [], "next_cursor": None}
+
+
+def test_non_finite_values_come_back_as_null_like_the_validated_page(session: Session) -> None:
+    if session.get_bind().dialect.name != "sqlite":
+        pytest.skip("PostgreSQL's json type refuses NaN, so no such run can be stored there")
+    project = make_project(session)
+    run = make_run(session, project, params={"lr": math.nan, "name": "NaN-ish", "cap": math.inf})
+    session.add(RunSummary(run_id=run.id, key="dev_error", step=1, value=math.inf))  # SQLite keeps no NaN
+    session.commit()
+    fast, reference, raw = _pages(session, **{**QUERY, "project_id": project.id, "sort": "dev_error"})
+    json.loads(raw, parse_constant=lambda name: pytest.fail(f"{name} is not JSON"))
+    assert fast == reference
+    assert fast["items"][0]["params"] == {"lr": None, "name": "NaN-ish", "cap": None}
+    assert fast["items"][0]["summary"] == {"dev_error": None}
+
+
+def test_api_run_list_serves_the_same_page(client: TestClient, session: Session) -> None:
+    project = make_project(session)
+    _runs_of_every_kind(session, project)
+    response = client.get("/api/v1/runs", params={"project_id": project.id, "sort": "-dev_error"})
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
+    _, reference, _ = _pages(session, **{**QUERY, "project_id": project.id, "sort": "-dev_error"})
+    assert response.json() == reference
