@@ -60,8 +60,11 @@ def steps_of(client: Client, run_id: int, key: str) -> list[int]:
 
 def test_sigkilled_training_process_resumes_from_its_checkpoint(stack: tuple[Client, Path]) -> None:
     client, log = stack
-    epochs = 30  # batch 1: ~0.2 s an epoch, so the run is still training when the test kills it
-    run_id = submit(client, "digits", {"name": "mlp", "hidden": [32]}, {"epochs": epochs, "batch_size": 1})
+    # Batch 1 through a [256, 256] MLP: ~0.15 s an epoch, ~6 s in all, so the run is still training when the
+    # first heartbeat (2 s) shows it past epoch 1 and the test kills it.
+    epochs = 40
+    model = {"name": "mlp", "hidden": [256, 256]}
+    run_id = submit(client, "digits", model, {"epochs": epochs, "batch_size": 1})
     running = wait_for_epoch(client, run_id, 1)  # killed during epoch 2, after the first checkpoint
     host, _, pid = running["worker"].rpartition(":")
     os.kill(int(pid), signal.SIGKILL)
