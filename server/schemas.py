@@ -21,14 +21,14 @@ MetricKey = Annotated[str, Field(min_length=1, max_length=250, pattern=r"^[A-Za-
 Label = int | Annotated[str, Field(min_length=1, max_length=200)]
 
 
-def _as_utc(value: datetime | None) -> datetime | None:
-    # SQLite hands back naive datetimes; every time we store is UTC.
+def as_utc(value: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes; every time we store is UTC."""
     if value is not None and value.tzinfo is None:
         return value.replace(tzinfo=UTC)
     return value
 
 
-UTCDatetime = Annotated[datetime, AfterValidator(_as_utc)]
+UTCDatetime = Annotated[datetime, AfterValidator(as_utc)]
 
 
 class Page(BaseModel):

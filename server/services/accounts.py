@@ -6,6 +6,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -14,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from server.errors import Conflict, InvalidInput, NotFound
-from server.schemas import MemberRead, Role, TokenKind
+from server.schemas import MemberRead, Role, TokenKind, as_utc
 from server.tables import ApiToken, Project, ProjectMember, User
 
 ADMIN_USERNAME = "admin"
@@ -24,8 +25,15 @@ ROLE_RANK: dict[str, int] = {"viewer": 1, "editor": 2, "owner": 3}
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 _hasher = PasswordHasher()
-# Verified when the username is unknown, so a login takes as long whether or not the user exists.
-_DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
+
+
+@cache
+def _dummy_hash() -> str:
+    """Verified when the username is unknown, so a login takes as long whether or not the user exists.
+
+    Made on first use, not at import: an argon2 hash costs ~90 ms, which every process importing the
+    server would otherwise pay at start-up."""
+    return _hasher.hash(secrets.token_hex(16))
 
 
 def hash_token(token: str) -> str:
@@ -62,7 +70,7 @@ def authenticate(*, session: Session, username: str, password: str) -> User | No
     """The enabled user with this username and password, else None (a disabled account cannot log in)."""
     user = find_user(session=session, username=username)
     if user is None:
-        _password_matches(_DUMMY_HASH, password)
+        _password_matches(_dummy_hash(), password)
         return None
     if not _password_matches(user.password_hash, password) or user.disabled:
         return None
@@ -149,7 +157,7 @@ def find_token(*, session: Session, token: str) -> ApiToken | None:
     if row is not None:
         now = datetime.now(UTC)
         last = row.last_used_at
-        if last is None or now - (last if last.tzinfo else last.replace(tzinfo=UTC)) > LAST_USED_RESOLUTION:
+        if last is None or now - as_utc(last) > LAST_USED_RESOLUTION:  # type: ignore[operator]
             row.last_used_at = now
             session.commit()
     return row

@@ -11,13 +11,14 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, exists, func, null, or_, select
 from sqlalchemy.orm import Session
 
 from server.errors import InvalidInput
+from server.schemas import as_utc
 from server.services.gap_order import gap_expression
 from server.tables import Run, RunSummary
 
@@ -160,7 +161,7 @@ def _after(sort: str, last_value: Any, last_id: int) -> ColumnElement[bool]:
 def encode_cursor(sort: str, value: Any, run_id: int) -> str:
     """An opaque cursor naming the last run of a page: its sort key and value, and its id."""
     if isinstance(value, datetime):
-        value = {"t": (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()}
+        value = {"t": as_utc(value).isoformat()}  # type: ignore[union-attr]
     data = json.dumps({"s": sort, "v": value, "id": run_id}, separators=(",", ":"))
     return base64.urlsafe_b64encode(data.encode()).decode().rstrip("=")
 

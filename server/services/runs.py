@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
 from pydantic_core import to_json
 from sqlalchemy import ColumnElement, Select, Text, bindparam, cast, func, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, object_session
 
@@ -25,6 +27,7 @@ from server.schemas import (
     RunRead,
     RunsPage,
     RunStart,
+    as_utc,
 )
 from server.services.checkpoint_files import checkpoint_path
 from server.services.run_pages import PageRows, encode_cursor, page_rows
@@ -173,6 +176,16 @@ _SUMMARY_ROWS = select(RunSummary.run_id, RunSummary.key, RunSummary.value).wher
 )
 
 
+def _summaries(
+    connection: Connection, ids: dict[str, list[int]], found: Iterable[int]
+) -> dict[int, dict[str, float]]:
+    """Each found run's summary (key -> latest value), read in one query for the whole page."""
+    summaries: dict[int, dict[str, float]] = {run_id: {} for run_id in found}
+    for run_id, key, value in connection.execute(_SUMMARY_ROWS, ids).all():
+        summaries[run_id][key] = value
+    return summaries
+
+
 def read_runs(*, session: Session, run_ids: list[int]) -> list[RunRead]:
     """The runs in the order given, read with one query for the runs and one for their summaries.
 
@@ -182,9 +195,7 @@ def read_runs(*, session: Session, run_ids: list[int]) -> list[RunRead]:
     connection = session.connection()
     ids = {"run_ids": run_ids}
     by_id = {row.id: row._mapping for row in connection.execute(_RUN_ROWS, ids).all()}
-    summaries: dict[int, dict[str, float]] = {run_id: {} for run_id in by_id}
-    for run_id, key, value in connection.execute(_SUMMARY_ROWS, ids).all():
-        summaries[run_id][key] = value
+    summaries = _summaries(connection, ids, by_id)
     return [RunRead(**by_id[run_id], summary=summaries[run_id]) for run_id in run_ids if run_id in by_id]
 
 
@@ -284,9 +295,7 @@ def _runs_json(session: Session, run_ids: list[int]) -> list[bytes]:
     connection = session.connection()
     ids = {"run_ids": run_ids}
     by_id = {row[0]: row for row in connection.execute(_RUN_JSON_ROWS, ids).all()}
-    summaries: dict[int, dict[str, float]] = {run_id: {} for run_id in by_id}
-    for run_id, key, value in connection.execute(_SUMMARY_ROWS, ids).all():
-        summaries[run_id][key] = value
+    summaries = _summaries(connection, ids, by_id)
     out = []
     for run_id in run_ids:
         row = by_id.get(run_id)
@@ -302,9 +311,9 @@ def _runs_json(session: Session, run_ids: list[int]) -> list[bytes]:
         )  # fmt: skip
         tail = to_json(
             {
-                "error": error, "worker": worker, "attempt": attempt, "created_at": _utc(created),
-                "started_at": _utc(started), "finished_at": _utc(finished),
-                "heartbeat_at": _utc(heartbeat), "sweep_id": sweep_id, "stopped_early": stopped_early,
+                "error": error, "worker": worker, "attempt": attempt, "created_at": as_utc(created),
+                "started_at": as_utc(started), "finished_at": as_utc(finished),
+                "heartbeat_at": as_utc(heartbeat), "sweep_id": sweep_id, "stopped_early": stopped_early,
             }
         )  # fmt: skip
         out.append(
@@ -321,11 +330,6 @@ def _runs_json(session: Session, run_ids: list[int]) -> list[bytes]:
     return out
 
 
-def _utc(value: datetime | None) -> datetime | None:
-    # As RunRead's UTCDatetime: SQLite hands back naive datetimes, and every time we store is UTC.
-    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
-
-
 def _stored_json(text: str | None) -> bytes:
     """A JSON column's stored text, as the reply's JSON of its value."""
     if text is None:
@@ -337,12 +341,8 @@ def _stored_json(text: str | None) -> bytes:
 
 
 def _is_alive(run: Run, heartbeat_timeout_s: float) -> bool:
-    beat = run.heartbeat_at
-    if beat is None:
-        return False
-    if beat.tzinfo is None:
-        beat = beat.replace(tzinfo=UTC)
-    return (now() - beat).total_seconds() < heartbeat_timeout_s
+    beat = as_utc(run.heartbeat_at)
+    return beat is not None and (now() - beat).total_seconds() < heartbeat_timeout_s
 
 
 def _refuse_claim(run: Run, data: RunStart, heartbeat_timeout_s: float) -> None:
