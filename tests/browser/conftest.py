@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -26,11 +27,10 @@ def _up(url: str) -> bool:
         return False
 
 
-@pytest.fixture(scope="session")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """`uvicorn --factory server.app:create_app` on a free port with a freshly migrated database."""
-    home = tmp_path_factory.mktemp("browser-home")
-    env = trainboard_env(home)
+@contextmanager
+def serve(home: Path, command: list[str], **settings: str) -> Iterator[str]:
+    """A server process (`command` gets `--port N`) on a free port, with a freshly migrated database."""
+    env = trainboard_env(home, **settings)
     root = Path(__file__).resolve().parents[2]
     subprocess.run([sys.executable, "-m", "trainboard.cli", "db", "upgrade"], env=env, cwd=root, check=True)
     port = free_port()
@@ -38,7 +38,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     log = home / "server.log"
     with log.open("ab") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "--factory", "server.app:create_app", "--port", str(port)],
+            [sys.executable, "-m", *command, "--port", str(port)],
             env={**env, "TRAINBOARD_SERVER_URL": url},
             cwd=root,
             stdout=out,
@@ -58,6 +58,14 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`uvicorn --factory server.app:create_app` on a free port with a freshly migrated database."""
+    home = tmp_path_factory.mktemp("browser-home")
+    with serve(home, ["uvicorn", "--factory", "server.app:create_app"]) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
 def browser():  # type: ignore[no-untyped-def]
     """Chromium from Debian; skipped when it is not installed, except in CI where that is a failure."""
     if not CHROMIUM.exists():
@@ -73,10 +81,10 @@ def browser():  # type: ignore[no-untyped-def]
         browser.close()
 
 
-@pytest.fixture
-def page(browser, live_server: str):  # type: ignore[no-untyped-def]
-    """A fresh page that fails the test on a JavaScript error or a CSP violation."""
-    context = browser.new_context(base_url=live_server, viewport={"width": 1280, "height": 900})
+@contextmanager
+def open_page(browser, base_url: str) -> Iterator:  # type: ignore[no-untyped-def,type-arg]
+    """A fresh page on `base_url` that collects JavaScript errors and CSP violations in `page.problems`."""
+    context = browser.new_context(base_url=base_url, viewport={"width": 1280, "height": 900})
     page = context.new_page()
     problems: list[str] = []
     page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
@@ -91,8 +99,17 @@ def page(browser, live_server: str):  # type: ignore[no-untyped-def]
         ),
     )
     page.problems = problems  # type: ignore[attr-defined]
-    yield page
-    context.close()
+    try:
+        yield page
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def page(browser, live_server: str):  # type: ignore[no-untyped-def]
+    """A fresh page that fails the test on a JavaScript error or a CSP violation."""
+    with open_page(browser, live_server) as page:
+        yield page
 
 
 def screenshot(page, name: str) -> None:  # type: ignore[no-untyped-def]

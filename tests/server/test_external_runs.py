@@ -68,6 +68,8 @@ def test_heartbeat_endpoint_moves_the_heartbeat_and_answers_the_status(
     after = session.get(Run, run_id).heartbeat_at  # type: ignore[union-attr]
     assert after is not None and (before is None or after >= before)
     assert client.post("/api/v1/runs/999999/heartbeat").status_code == 404
+    bad = client.post("/api/v1/runs/abc/heartbeat")
+    assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["path", "run_id"]
 
 
 def test_the_client_beats_while_its_process_lives() -> None:
