@@ -32,6 +32,7 @@ from trainboard.client import Client
 from trainboard.settings import get_settings
 from worker.data import Splits, load_splits
 from worker.hparams import Hparams
+from worker.memory import keep_freed_memory
 from worker.reporting import ApiReporter
 from worker.runner import PROGRESS_INTERVAL_S
 from worker.train import Progress, fit, resolve_device, to_device
@@ -177,7 +178,15 @@ def main() -> None:
         help="seconds between the worker loop's checkpoints (default: the worker's; 0: every epoch)",
     )
     parser.add_argument("--reporter", choices=("timing", "client"), default="timing")
+    parser.add_argument(
+        "--malloc",
+        choices=("worker", "glibc"),
+        default="worker",
+        help="allocator thresholds: the worker's (keep freed buffers, worker/memory.py) or glibc's defaults",
+    )
     args = parser.parse_args()
+    if args.malloc == "worker":
+        keep_freed_memory()  # as worker.tasks does in each training process
     torch.set_num_threads(args.threads)
     global _clock, _checkpoint_interval_s, _reporter
     _clock = CLOCKS[args.clock]
@@ -194,7 +203,7 @@ def main() -> None:
         f"{args.dataset} train {len(splits.train)}, "
         f"mlp {model_config['hidden']}, batch {args.batch_size}, "
         f"{args.epochs} epochs x {args.repeats} repeats, checkpoints every {args.checkpoint_interval:g} s, "
-        f"{args.reporter} reporter"
+        f"{args.reporter} reporter, {args.malloc} malloc thresholds"
     )
     worker_loop(splits, model_config, hp, device)  # warm-up: allocator, kernels, imports
     bare_loop(splits, model_config, hp, device)
