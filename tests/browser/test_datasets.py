@@ -71,7 +71,7 @@ def test_upload_a_dataset_and_train_on_it(upload_page, stack: str, tmp_path: Pat
         page.goto(f"/runs/{run['id']}")
         finished = wait_for_run(client, run["id"], timeout=120)
     assert finished["status"] == "succeeded", (tmp_path / "worker.log").read_text()[-3000:]
-    page.reload()
-    expect(page.locator("[data-role=status]").first).to_have_text("succeeded")
+    # The page reloads itself when its run ends (run.js); reloading from here too raced with it.
+    expect(page.locator("[data-role=status]").first).to_have_text("succeeded", timeout=20_000)
     screenshot(page, "datasets-03-run-succeeded")
     assert problems == []
