@@ -58,6 +58,7 @@ def test_admin_shares_a_project_with_a_new_user_who_can_then_see_it(browser, aut
         assert token not in page.content(), "a token is shown only once"
         screenshot(page, "account")
         page.get_by_role("button", name="Log out").click()
+        page.wait_for_url(re.compile(r"/login"))  # let the navigation end before the context closes
         assert not page.problems, page.problems  # type: ignore[attr-defined]
 
     with open_page(browser, auth_server) as page:

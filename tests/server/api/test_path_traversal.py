@@ -16,6 +16,7 @@ from urllib.parse import unquote
 
 import anyio
 import pytest
+from anyio.from_thread import start_blocking_portal
 from fastapi import FastAPI
 from sqlalchemy.orm import Session
 
@@ -67,7 +68,10 @@ def raw_request(app: FastAPI, raw_path: str, method: str = "GET", body: bytes = 
     async def call() -> None:
         await app(scope, receive, send)  # type: ignore[arg-type]
 
-    anyio.run(call)
+    # In a portal thread, as TestClient does: this thread may already hold an event loop (Playwright's
+    # sync API keeps one while the session's browser is open).
+    with start_blocking_portal() as portal:
+        portal.call(call)
     return status, b"".join(chunks)
 
 
