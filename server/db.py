@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import anyio
 from fastapi import Depends
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
@@ -71,6 +71,19 @@ async def get_session() -> AsyncIterator[Session]:
                 await run_in_threadpool(session.close)
         else:
             session.close()
+
+
+def autocommit_connection(session: Session) -> Connection:
+    """The session's connection for work done in single statements, each its own transaction.
+
+    On PostgreSQL a request's BEGIN and COMMIT (or ROLLBACK) are round trips of their own; for a read, or a
+    write made in one statement, autocommit spares both. Statements see what a transaction would show them
+    at READ COMMITTED: each its own snapshot. A session that is already in a transaction, or is joined to a
+    caller's (as the test suite's sessions are), keeps it. ``session.commit()`` ends the autocommit
+    "transaction" without a round trip, and the session's next statement gets a normal one."""
+    if session.in_transaction() or not isinstance(session.get_bind(), Engine):
+        return session.connection()
+    return session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
 
 
 SessionDep = Annotated[Session, Depends(get_session)]

@@ -1,0 +1,189 @@
+"""PostgreSQL ingestion as the server runs it: an engine-bound session, so a batch is one statement in
+autocommit (the suite's other tests share one outer transaction, which keeps the statement in it).
+
+Its own schema, because what these tests commit must not reach the other tests. Migration 0009 replaced
+the points' and rollups' foreign keys by a lock on the run and a delete trigger: what the keys guaranteed
+is checked here, concurrency included."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import Engine, create_engine, func, select, text
+from sqlalchemy.orm import Session
+
+from server.db import make_engine
+from server.errors import NotFound
+from server.migrate import downgrade, upgrade
+from server.schemas import MetricPointIn
+from server.services.metrics import ROLLUP_WIDTHS, ingest_metrics
+from server.services.pg_ingest import store_batch
+from server.tables import MetricPoint, MetricRollup, Run, RunSummary
+from tests.factories import make_project, make_run
+from tests.services import postgres_url, require_service
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture(scope="module")
+def engine() -> Iterator[Engine]:
+    url = postgres_url()
+    require_service("PostgreSQL", url)
+    schema = f"tb_ingest_{uuid.uuid4().hex[:10]}"
+    admin = make_engine(url)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    engine = create_engine(url, connect_args={"options": f"-csearch_path={schema}"})
+    upgrade(engine)
+    yield engine
+    engine.dispose()
+    with admin.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+def points(steps: range | list[int], keys: tuple[str, ...] = ("loss", "acc")) -> list[MetricPointIn]:
+    return [MetricPointIn(key=k, step=s, value=1 / (s + 1)) for s in steps for k in keys]
+
+
+def stored(engine: Engine, run_id: int) -> dict[str, int]:
+    with Session(engine) as session:
+        count = {
+            table.__tablename__: session.scalar(
+                select(func.count()).select_from(table).where(table.run_id == run_id)
+            )
+            for table in (MetricPoint, MetricRollup, RunSummary)
+        }
+    return count  # type: ignore[return-value]
+
+
+def test_a_batch_then_a_resent_one_store_each_point_once_in_autocommit(engine: Engine) -> None:
+    with Session(engine) as session:
+        run_id = make_run(session, make_project(session), status="running").id
+    with Session(engine) as session:
+        assert ingest_metrics(session=session, run_id=run_id, points=points(range(100))) == 200
+        assert not session.in_transaction()
+    # Half of it again plus new steps: the plain INSERT meets the primary key, the retry skips stored ones.
+    with Session(engine) as session:
+        assert ingest_metrics(session=session, run_id=run_id, points=points(range(50, 150))) == 200
+    with Session(engine) as session:
+        steps = session.scalars(
+            select(MetricPoint.step).where(MetricPoint.run_id == run_id, MetricPoint.key == "loss")
+        ).all()
+        summary = session.execute(
+            select(RunSummary.step, RunSummary.value).where(
+                RunSummary.run_id == run_id, RunSummary.key == "loss"
+            )
+        ).one()
+        finest = session.scalar(
+            select(func.sum(MetricRollup.n)).where(
+                MetricRollup.run_id == run_id, MetricRollup.key == "loss", MetricRollup.width == 64
+            )
+        )
+        heartbeat = session.scalar(select(Run.heartbeat_at).where(Run.id == run_id))
+    assert sorted(steps) == list(range(150))
+    assert tuple(summary) == (149, 1 / 150)
+    assert finest == 150  # re-sent points are not counted twice
+    assert heartbeat is not None and datetime.now(UTC) - heartbeat < timedelta(minutes=1)
+
+
+def test_a_batch_for_a_missing_run_is_404_and_stores_nothing(engine: Engine) -> None:
+    with Session(engine) as session, pytest.raises(NotFound):
+        ingest_metrics(session=session, run_id=987_654_321, points=points(range(10)))
+    assert stored(engine, 987_654_321) == {"metric_points": 0, "metric_rollups": 0, "run_summaries": 0}
+
+
+def test_deleting_a_run_deletes_its_series(engine: Engine) -> None:
+    with Session(engine) as session:
+        project = make_project(session)
+        project_id = project.id
+        doomed, kept = make_run(session, project).id, make_run(session, project).id
+    for run_id in (doomed, kept):
+        with Session(engine) as session:
+            ingest_metrics(session=session, run_id=run_id, points=points(range(300)))
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM runs WHERE id = :id"), {"id": doomed})
+    assert stored(engine, doomed) == {"metric_points": 0, "metric_rollups": 0, "run_summaries": 0}
+    assert stored(engine, kept)["metric_points"] == 600
+    # A project's runs go with it, and their series with them (one statement for all of its runs).
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM projects WHERE id = :id"), {"id": project_id})
+    assert stored(engine, kept) == {"metric_points": 0, "metric_rollups": 0, "run_summaries": 0}
+
+
+def test_a_run_deleted_while_a_batch_is_stored_leaves_no_points_behind(engine: Engine) -> None:
+    """What the foreign key guaranteed: the batch's lock on the run makes a concurrent DELETE wait for it,
+    and the DELETE's trigger then removes what the batch stored."""
+    with Session(engine) as session:
+        run_id = make_run(session, make_project(session), status="running").id
+    batch = engine.connect()
+    batch.begin()
+    rows = [("loss", s, 0.5, None) for s in range(100)]
+    assert store_batch(batch, run_id, rows, ROLLUP_WIDTHS, datetime.now(UTC)) is not None  # not committed
+    deleted = threading.Event()
+
+    def delete() -> None:
+        with engine.begin() as conn:
+            conn.execute(text("DELETE FROM runs WHERE id = :id"), {"id": run_id})
+        deleted.set()
+
+    deleter = threading.Thread(target=delete)
+    deleter.start()
+    time.sleep(0.5)
+    assert not deleted.is_set(), "the DELETE must wait for the batch's transaction"
+    batch.commit()
+    batch.close()
+    deleter.join(timeout=10)
+    assert deleted.is_set()
+    assert stored(engine, run_id) == {"metric_points": 0, "metric_rollups": 0, "run_summaries": 0}
+
+
+def test_a_batch_after_its_run_was_deleted_stores_nothing(engine: Engine) -> None:
+    with Session(engine) as session:
+        run_id = make_run(session, make_project(session)).id
+    deleting = engine.connect()
+    deleting.begin()
+    deleting.execute(text("DELETE FROM runs WHERE id = :id"), {"id": run_id})
+    result: list[object] = []
+
+    def ingest() -> None:
+        with engine.connect() as conn:
+            row = [("loss", 1, 0.5, None)]
+            result.append(store_batch(conn, run_id, row, ROLLUP_WIDTHS, datetime.now(UTC)))
+            conn.commit()
+
+    writer = threading.Thread(target=ingest)
+    writer.start()
+    time.sleep(0.3)
+    deleting.commit()  # the batch was waiting for the run's row: it now finds the run gone
+    deleting.close()
+    writer.join(timeout=10)
+    assert result == [None]
+    assert stored(engine, run_id)["metric_points"] == 0
+
+
+def test_migration_0009_round_trips(engine: Engine) -> None:
+    def foreign_keys() -> set[str]:
+        with engine.connect() as conn:
+            return set(
+                conn.scalars(
+                    text(
+                        "SELECT conname FROM pg_constraint WHERE contype = 'f' AND conrelid IN "
+                        "(to_regclass('metric_points'), to_regclass('metric_rollups'))"
+                    )
+                )
+            )
+
+    assert foreign_keys() == set()
+    downgrade(engine, "0008")
+    try:
+        assert foreign_keys() == {"metric_points_run_id_fkey", "metric_rollups_run_id_fkey"}
+    finally:
+        upgrade(engine)
+    assert foreign_keys() == set()
+    test_deleting_a_run_deletes_its_series(engine)  # the trigger is back
