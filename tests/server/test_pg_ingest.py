@@ -187,3 +187,9 @@ def test_migration_0009_round_trips(engine: Engine) -> None:
         upgrade(engine)
     assert foreign_keys() == set()
     test_deleting_a_run_deletes_its_series(engine)  # the trigger is back
+    with engine.connect() as conn:  # 0010 ran again too, counting the runs already there
+        recount = "SELECT project_id, status, count(*) FROM runs GROUP BY 1, 2"
+        assert conn.execute(text(recount)).all()
+        assert set(conn.execute(text(recount))) == set(
+            conn.execute(text("SELECT project_id, status, n FROM run_counts WHERE n > 0"))
+        )
