@@ -8,7 +8,19 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pydantic_core import to_json
-from sqlalchemy import ColumnElement, Select, Text, bindparam, cast, func, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Text,
+    bindparam,
+    case,
+    cast,
+    func,
+    literal_column,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, object_session
@@ -174,8 +186,10 @@ _RUN_ROWS = (
     .join(Project, Project.id == Run.project_id)
     .where(Run.id.in_(bindparam("run_ids", expanding=True)))
 )  # fmt: skip
-_SUMMARY_ROWS = select(RunSummary.run_id, RunSummary.key, RunSummary.value).where(
-    RunSummary.run_id.in_(bindparam("run_ids", expanding=True))
+_SUMMARY_ROWS = (
+    select(RunSummary.run_id, RunSummary.key, RunSummary.value)
+    .where(RunSummary.run_id.in_(bindparam("run_ids", expanding=True)))
+    .order_by(RunSummary.run_id, RunSummary.key)
 )
 
 
@@ -302,6 +316,24 @@ _RUN_JSON_ROWS = (
     .join(Project, Project.id == Run.project_id)
     .where(Run.id.in_(bindparam("run_ids", expanding=True)))
 )  # fmt: skip
+# PostgreSQL adds each run's summary as a JSON object, in key order as _SUMMARY_ROWS reads it: one round
+# trip fewer (a round trip wakes the server and the database up twice, the larger part of a list's time
+# on a machine that is otherwise idle).
+# PostgreSQL's JSON writes a non-finite float as a string ("NaN"); the API writes null, as pydantic does.
+_FINITE_SUMMARY = case(
+    (
+        RunSummary.value.in_([literal_column(f"'{v}'::float8") for v in ("NaN", "Infinity", "-Infinity")]),
+        None,
+    ),
+    else_=RunSummary.value,
+)
+_RUN_JSON_ROWS_WITH_SUMMARY = _RUN_JSON_ROWS.add_columns(
+    select(
+        cast(func.json_object_agg(RunSummary.key, aggregate_order_by(_FINITE_SUMMARY, RunSummary.key)), Text)
+    )
+    .where(RunSummary.run_id == Run.id)
+    .scalar_subquery()
+)
 
 
 def _runs_json(session: Session, run_ids: list[int]) -> list[bytes]:
@@ -310,15 +342,21 @@ def _runs_json(session: Session, run_ids: list[int]) -> list[bytes]:
         return []
     connection = session.connection()
     ids = {"run_ids": run_ids}
-    by_id = {row[0]: row for row in connection.execute(_RUN_JSON_ROWS, ids).all()}
-    summaries = _summaries(connection, ids, by_id)
+    summaries: dict[int, bytes] = {}
+    if connection.dialect.name == "postgresql":
+        by_id = {row[0]: row for row in connection.execute(_RUN_JSON_ROWS_WITH_SUMMARY, ids).all()}
+        summaries = {run_id: _stored_json(row[-1] or "{}") for run_id, row in by_id.items()}
+    else:
+        by_id = {row[0]: row for row in connection.execute(_RUN_JSON_ROWS, ids).all()}
+        for run_id, summary in _summaries(connection, ids, by_id).items():
+            summaries[run_id] = to_json(summary, inf_nan_mode="null")
     out = []
     for run_id in run_ids:
         row = by_id.get(run_id)
         if row is None:
             continue
-        (id_, project_id, parent_id, name, status, external, dataset, config, params, progress, error,
-         worker, attempt, created, started, finished, heartbeat, sweep_id, stopped_early) = row  # fmt: skip
+        (id_, project_id, parent_id, name, status, external, dataset, config, params, progress, error, worker,
+         attempt, created, started, finished, heartbeat, sweep_id, stopped_early, *_) = row  # fmt: skip
         head = to_json(
             {
                 "id": id_, "project_id": project_id, "parent_id": parent_id, "name": name,
@@ -338,7 +376,7 @@ def _runs_json(session: Session, run_ids: list[int]) -> list[bytes]:
                 head[:-1],
                 _stored_json(config),
                 _stored_json(params),
-                to_json(summaries[run_id], inf_nan_mode="null"),
+                summaries[run_id],
                 _stored_json(progress),
                 tail[1:],
             )

@@ -137,6 +137,23 @@ def test_non_finite_values_come_back_as_null_like_the_validated_page(session: Se
     assert fast["items"][0]["summary"] == {"dev_error": None}
 
 
+def test_non_finite_summaries_come_back_as_null_like_the_validated_page(session: Session) -> None:
+    """PostgreSQL builds the summaries' JSON itself, where a float NaN would come out as the string "NaN"."""
+    project = make_project(session)
+    run = make_run(session, project)
+    values = {"a_nan": math.nan, "b_inf": math.inf, "c_neg": -math.inf, "d_tiny": 1e-300, "e_half": 0.5}
+    if session.get_bind().dialect.name == "sqlite":
+        del values["a_nan"]  # SQLite stores NaN as NULL, which the column refuses
+    session.add_all(RunSummary(run_id=run.id, key=k, step=1, value=v) for k, v in values.items())
+    session.commit()
+    fast, reference, raw = _pages(session, **{**QUERY, "project_id": project.id, "sort": "-id"})
+    json.loads(raw, parse_constant=lambda name: pytest.fail(f"{name} is not JSON"))
+    assert fast == reference
+    summary = fast["items"][0]["summary"]
+    assert list(summary) == sorted(values)
+    assert summary == {k: v if math.isfinite(v) else None for k, v in values.items()}
+
+
 def test_api_run_list_serves_the_same_page(client: TestClient, session: Session) -> None:
     project = make_project(session)
     _runs_of_every_kind(session, project)
