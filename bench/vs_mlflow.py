@@ -373,15 +373,19 @@ def ratio(x: float | None, y: float | None) -> str:
 
 
 def interleaved(
-    ours: Callable[[], float], theirs: Callable[[], float] | None, repeats: int
+    ours: Callable[[], float], theirs: Callable[[], float] | None, repeats: int, pause: float = 0.0
 ) -> tuple[float, float | None]:
     """Medians of `repeats` measurements of each side, taken alternately (ours, MLflow, ours, ...), so that
-    a burst of load from other processes on the machine falls on both sides alike."""
+    a burst of load from other processes on the machine falls on both sides alike. With `pause`, each
+    measurement starts that many seconds after the previous one ended, so that it is not timed while the
+    other server is still busy with work it does after replying."""
     mine: list[float] = []
     other: list[float] = []
     for _ in range(repeats):
+        time.sleep(pause)
         mine.append(ours())
         if theirs is not None:
+            time.sleep(pause)
             other.append(theirs())
     return statistics.median(mine), statistics.median(other) if other else None
 
@@ -429,6 +433,7 @@ def run_backend(kind: str, args: argparse.Namespace, rows: list[Row], notes: lis
                 timed(lambda: ours_list(ours)),
                 timed(lambda: mlflow_search(mlflow)) if mlflow is not None else None,  # type: ignore[arg-type]
                 args.list_samples,
+                pause=args.list_pause,
             )
             rows.append(
                 (f"run list, {args.runs:,} runs, 50 by dev_error", kind, fmt_ms(mine),
@@ -527,6 +532,9 @@ def main() -> None:
     )
     parser.add_argument("--list-warmup", type=int, default=5, help="untimed run-list requests per side first")
     parser.add_argument("--list-samples", type=int, default=20, help="timed run-list requests per side")
+    parser.add_argument(
+        "--list-pause", type=float, default=0.0, help="seconds of quiet before each timed run-list request"
+    )
     parser.add_argument(
         "--our-batches",
         default=",".join(map(str, OUR_BATCHES)),
