@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 from server.datasets import BUILTIN_DATASETS, EXTERNAL, get_dataset
 from server.errors import Conflict, InvalidInput, NotFound
 from server.schemas import ProjectCreate, ProjectRead, ProjectsPage, ProjectUpdate
-from server.tables import Project, Run
+from server.tables import Project, RunCount
 
 
 def _check_dataset(name: str, *, session: Session) -> None:
@@ -100,10 +100,13 @@ def list_projects(
 def run_counts(*, session: Session, project_ids: list[int]) -> dict[int, int]:
     if not project_ids:
         return {}
+    # From the per-(project, status) counts that triggers keep: a few rows a project, not all its runs.
     rows = session.execute(
-        select(Run.project_id, func.count()).where(Run.project_id.in_(project_ids)).group_by(Run.project_id)
+        select(RunCount.project_id, func.sum(RunCount.n))
+        .where(RunCount.project_id.in_(project_ids))
+        .group_by(RunCount.project_id)
     )
-    return {project_id: count for project_id, count in rows}
+    return {project_id: int(count) for project_id, count in rows}
 
 
 def to_read(project: Project, run_count: int = 0) -> ProjectRead:

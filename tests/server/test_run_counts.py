@@ -42,8 +42,8 @@ def test_counts_follow_inserts_status_changes_moves_and_deletes(session: Session
             runs.append(run.id)
         elif action == "bulk":  # one multi-row INSERT: PostgreSQL counts it per statement
             rows = [
-                {"project_id": rng.choice(projects), "name": f"bulk-{round_}-{i}", "status": rng.choice(STATUSES),
-                 "external": True, "config": {}, "params": {}, "attempt": 0}
+                {"project_id": rng.choice(projects), "name": f"bulk-{round_}-{i}",
+                 "status": rng.choice(STATUSES), "external": True, "config": {}, "params": {}, "attempt": 0}
                 for i in range(rng.randint(2, 40))
             ]  # fmt: skip
             runs += session.scalars(insert(Run).returning(Run.id), rows).all()
@@ -93,6 +93,12 @@ def test_list_totals_come_from_the_counts(client: TestClient, session: Session) 
     assert total(status="succeeded") == session.scalar(
         select(func.count()).select_from(Run).where(Run.status == "succeeded")
     )
+    # The projects' run counts too, on the project and in the project list.
+    assert client.get(f"/api/v1/projects/{project.id}").json()["run_count"] == 4
+    listed = {
+        p["id"]: p["run_count"] for p in client.get("/api/v1/projects", params={"limit": 200}).json()["items"]
+    }
+    assert (listed[project.id], listed[other.id]) == (4, 1)
 
 
 def test_the_migration_counts_the_runs_already_there(tmp_path: Path) -> None:
