@@ -1,5 +1,6 @@
-"""A batch of metric points written to PostgreSQL in one statement: the points, the run's summaries and the
-per-bucket rollups, with the same conflict rules as the SQLite path in server.services.metrics.
+"""A batch of metric points written to PostgreSQL in one statement: the run's check and heartbeat, the points,
+the run's summaries and the per-bucket rollups, with the same conflict rules as the SQLite path in
+server.services.metrics.
 
 Why one statement: a batch used to cost a round trip per step, and psycopg's pure-Python array dumping of
 five 1,000-element lists, plus fetching every stored point back for numpy, took most of the server's CPU.
