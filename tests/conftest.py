@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,13 +23,13 @@ for _name in (
     os.environ.pop(_name, None)
 
 from fastapi.testclient import TestClient  # noqa: E402
-from sqlalchemy import Engine, create_engine, text  # noqa: E402
+from sqlalchemy import Engine  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
 from server.app import create_app  # noqa: E402
 from server.db import get_session, make_engine  # noqa: E402
 from server.migrate import upgrade  # noqa: E402
-from tests.services import postgres_url, require_service  # noqa: E402
+from tests.services import migrated_postgres_schema  # noqa: E402
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
@@ -58,20 +57,9 @@ def sqlite_template(home: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def postgres_engine() -> Iterator[Engine]:
-    url = postgres_url()
-    require_service("PostgreSQL", url)
-    schema = f"tb_test_{uuid.uuid4().hex[:10]}"
-    admin = make_engine(url)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     # One schema per test session keeps us off the shared database's other tables.
-    engine = create_engine(url, connect_args={"options": f"-csearch_path={schema}"})
-    upgrade(engine)
-    yield engine
-    engine.dispose()
-    with admin.begin() as conn:
-        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
+    with migrated_postgres_schema("tb_test") as engine:
+        yield engine
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

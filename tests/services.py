@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import os
 import socket
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from urllib.parse import urlparse
 
 import pytest
+from sqlalchemy import Engine, create_engine, text
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
@@ -36,3 +40,27 @@ def require_service(name: str, url: str) -> None:
     if IN_CI:
         pytest.fail(message + " (CI=true: services are required)")
     pytest.skip(message)
+
+
+@contextmanager
+def migrated_postgres_schema(prefix: str) -> Iterator[Engine]:
+    """An engine on a fresh PostgreSQL schema migrated to head, dropped afterwards: tests in it stay off the
+    shared database's other tables and off each other's."""
+    from server.db import make_engine
+    from server.migrate import upgrade
+
+    url = postgres_url()
+    require_service("PostgreSQL", url)
+    schema = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = make_engine(url)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    engine = create_engine(url, connect_args={"options": f"-csearch_path={schema}"})
+    try:
+        upgrade(engine)
+        yield engine
+    finally:
+        engine.dispose()
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()

@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import Engine, create_engine, func, select, text
+from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session
 
-from server.db import make_engine
 from server.errors import NotFound
 from server.migrate import downgrade, upgrade
 from server.schemas import MetricPointIn
@@ -25,26 +23,15 @@ from server.services.metrics import ROLLUP_WIDTHS, ingest_metrics
 from server.services.pg_ingest import store_batch
 from server.tables import MetricPoint, MetricRollup, Run, RunSummary
 from tests.factories import make_project, make_run
-from tests.services import postgres_url, require_service
+from tests.services import migrated_postgres_schema
 
 pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture(scope="module")
 def engine() -> Iterator[Engine]:
-    url = postgres_url()
-    require_service("PostgreSQL", url)
-    schema = f"tb_ingest_{uuid.uuid4().hex[:10]}"
-    admin = make_engine(url)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine = create_engine(url, connect_args={"options": f"-csearch_path={schema}"})
-    upgrade(engine)
-    yield engine
-    engine.dispose()
-    with admin.begin() as conn:
-        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
+    with migrated_postgres_schema("tb_ingest") as engine:
+        yield engine
 
 
 def points(steps: range | list[int], keys: tuple[str, ...] = ("loss", "acc")) -> list[MetricPointIn]:
