@@ -117,6 +117,46 @@ def test_fast_json_pages_by_cursor_and_status_like_the_validated_page(session: S
     assert fast == reference and fast["total"] == 2
 
 
+def _runs_with_ties_and_gaps(session: Session, project: Project) -> None:
+    """13 runs: some with tied dev errors, some without a dev error, some never started."""
+    start = datetime(2026, 1, 2, tzinfo=UTC)
+    for i in range(13):
+        run = make_run(
+            session,
+            project,
+            name=f"r{i % 5}",
+            started_at=start + timedelta(minutes=i % 4) if i % 3 else None,
+        )
+        if i % 4:
+            session.add(RunSummary(run_id=run.id, key="dev_error", step=1, value=(i % 3) / 10))
+            session.add(RunSummary(run_id=run.id, key="train_error", step=1, value=(i % 5) / 20))
+    session.commit()
+
+
+@pytest.mark.parametrize(
+    "sort", ["dev_error", "-dev_error", "-id", "id", "name", "-started_at", "started_at", "variance"]
+)
+def test_every_page_by_cursor_and_by_offset_equals_the_validated_page(session: Session, sort: str) -> None:
+    """Full pages, short last pages, ties, runs without the metric, NULL sort values and a gap sort."""
+    project = make_project(session)
+    _runs_with_ties_and_gaps(session, project)
+    query = {**QUERY, "project_id": project.id, "sort": sort, "limit": 3}
+    cursor, by_cursor = None, []
+    while True:
+        fast, reference, _ = _pages(session, **query, cursor=cursor)
+        assert fast == reference
+        by_cursor += [item["id"] for item in fast["items"]]
+        cursor = fast["next_cursor"]
+        if cursor is None:
+            break
+    by_offset = []
+    for offset in range(0, 15, 3):
+        fast, reference, _ = _pages(session, **{**query, "offset": offset})
+        assert fast == reference and fast["total"] == 13
+        by_offset += [item["id"] for item in fast["items"]]
+    assert by_cursor == by_offset and len(set(by_cursor)) == 13
+
+
 def test_empty_page(session: Session) -> None:
     project = make_project(session)
     fast, reference, _ = _pages(session, **{**QUERY, "project_id": project.id, "sort": "-id"})
