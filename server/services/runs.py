@@ -9,7 +9,6 @@ from typing import Any
 
 from pydantic_core import to_json
 from sqlalchemy import (
-    ColumnElement,
     Select,
     Text,
     bindparam,
@@ -41,8 +40,9 @@ from server.schemas import (
     RunStart,
     as_utc,
 )
+from server.services import run_pages
 from server.services.checkpoint_files import checkpoint_path
-from server.services.run_pages import PageRows, encode_cursor, page_rows
+from server.services.run_pages import PageRows, RunFilters, encode_cursor, page_rows
 from server.tables import Project, Run, RunCount, RunSummary
 
 #: The ids of the projects a caller may see (None: every project).
@@ -216,46 +216,32 @@ def read_runs(*, session: Session, run_ids: list[int]) -> list[RunRead]:
     return [RunRead(**by_id[run_id], summary=summaries[run_id]) for run_id in run_ids if run_id in by_id]
 
 
-def _page_filters(project_id: int | None, status: str | None, visible: Visible) -> list[ColumnElement[bool]]:
-    filters: list[ColumnElement[bool]] = []
-    if project_id is not None:
-        filters.append(Run.project_id == project_id)
-    if status is not None:
-        filters.append(Run.status == status)
-    if visible is not None:
-        filters.append(Run.project_id.in_(visible))
-    return filters
-
-
-def _count(session: Session, project_id: int | None, status: str | None, visible: Visible) -> int:
+def _count(session: Session, filters: RunFilters) -> int:
     """How many runs meet the filters, summed from the per-(project, status) counts that triggers keep
     (run_counts: counting 10,000 runs took longer than finding the page), on the session's connection
     (the ORM's execute path cost more than the query)."""
-    counts = RunCount.__table__.c
-    query = select(func.coalesce(func.sum(counts.n), 0))
-    if project_id is not None:
-        query = query.where(counts.project_id == project_id)
-    if status is not None:
-        query = query.where(counts.status == status)
-    if visible is not None:
-        query = query.where(counts.project_id.in_(visible))
-    return int(session.connection().execute(query).scalar_one())
+
+    def build() -> Select[Any]:
+        counts = RunCount.__table__.c
+        query = select(func.coalesce(func.sum(counts.n), 0))
+        if filters.project_id is not None:
+            query = query.where(counts.project_id == bindparam("project_id"))
+        if filters.status is not None:
+            query = query.where(counts.status == bindparam("status"))
+        if filters.visible is not None:
+            query = query.where(counts.project_id.in_(filters.visible))
+        return query
+
+    count = run_pages.statement(filters, ("count",), build)
+    return int(session.connection().execute(count, filters.params()).scalar_one())
 
 
 def _page(
-    session: Session,
-    query: tuple[int | None, str | None, Visible],
-    sort: str,
-    limit: int,
-    offset: int,
-    cursor: str | None,
+    session: Session, filters: RunFilters, sort: str, limit: int, offset: int, cursor: str | None
 ) -> tuple[int, PageRows, str | None]:
-    """The (project_id, status, visible) query's total, its page's (run id, sort value) rows and its next
-    cursor."""
-    total = _count(session, *query)
-    rows = page_rows(
-        session, _page_filters(*query), sort, limit=limit, offset=offset, cursor=cursor, matching=total
-    )
+    """The filtered runs' total, their page's (run id, sort value) rows and its next cursor."""
+    total = _count(session, filters)
+    rows = page_rows(session, filters, sort, limit=limit, offset=offset, cursor=cursor, matching=total)
     next_cursor = encode_cursor(sort, rows[-1][1], rows[-1][0]) if len(rows) == limit else None
     return total, rows, next_cursor
 
@@ -276,7 +262,9 @@ def list_runs(
     Pages by offset, or by keyset with ``cursor`` (the ``next_cursor`` of the previous page): a cursor
     page starts right after the last run the previous one showed, so runs added meanwhile never make a
     run appear twice or be skipped."""
-    total, rows, next_cursor = _page(session, (project_id, status, visible), sort, limit, offset, cursor)
+    total, rows, next_cursor = _page(
+        session, RunFilters(project_id, status, visible), sort, limit, offset, cursor
+    )
     items = read_runs(session=session, run_ids=[run_id for run_id, _ in rows])
     return RunsPage(total=total, limit=limit, offset=offset, items=items, next_cursor=next_cursor)
 
@@ -298,7 +286,9 @@ def list_runs_json(
     into JSON: decoding each run's config and params, parsing and re-checking every field the database
     already holds typed. Here the rows go straight to JSON (tests/server/api/test_run_list_json.py holds
     it equal to ``RunsPage.model_dump_json`` of the same runs)."""
-    total, rows, next_cursor = _page(session, (project_id, status, visible), sort, limit, offset, cursor)
+    total, rows, next_cursor = _page(
+        session, RunFilters(project_id, status, visible), sort, limit, offset, cursor
+    )
     head = to_json({"total": total, "limit": limit, "offset": offset})[:-1]
     items = b",".join(_runs_json(session, [run_id for run_id, _ in rows]))
     return b'%s,"items":[%s],"next_cursor":%s}' % (head, items, to_json(next_cursor))

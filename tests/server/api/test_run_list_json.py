@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server.schemas import RunRead, RunsPage
@@ -155,6 +156,28 @@ def test_every_page_by_cursor_and_by_offset_equals_the_validated_page(session: S
         assert fast == reference and fast["total"] == 13
         by_offset += [item["id"] for item in fast["items"]]
     assert by_cursor == by_offset and len(set(by_cursor)) == 13
+
+
+def test_a_visible_projects_subquery_limits_every_page(session: Session) -> None:
+    """A caller who sees some projects only (statements built per request, not kept) pages through
+    their runs alone, and the kept statements of the unrestricted list still show everyone's."""
+    mine, theirs = make_project(session), make_project(session)
+    _runs_with_ties_and_gaps(session, mine)
+    _runs_with_ties_and_gaps(session, theirs)
+    visible = select(Project.id).where(Project.id == mine.id)
+    for sort in ("dev_error", "-id", "variance"):
+        query = {**QUERY, "project_id": None, "sort": sort, "limit": 4, "visible": visible}
+        cursor, seen = None, []
+        while True:
+            fast, reference, _ = _pages(session, **query, cursor=cursor)
+            assert fast == reference and fast["total"] == 13
+            seen += [(item["project_id"], item["id"]) for item in fast["items"]]
+            cursor = fast["next_cursor"]
+            if cursor is None:
+                break
+        assert {project for project, _ in seen} == {mine.id} and len(set(seen)) == 13
+        everyone, _, _ = _pages(session, **{**query, "visible": None, "limit": 50})
+        assert everyone["total"] == 26 and len(everyone["items"]) == 26
 
 
 def test_empty_page(session: Session) -> None:
