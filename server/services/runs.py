@@ -9,8 +9,10 @@ from typing import Any
 
 from pydantic_core import to_json
 from sqlalchemy import (
+    Integer,
     Select,
     Text,
+    any_,
     bindparam,
     case,
     cast,
@@ -19,6 +21,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
@@ -317,12 +320,21 @@ _FINITE_SUMMARY = case(
     ),
     else_=RunSummary.value,
 )
-_RUN_JSON_ROWS_WITH_SUMMARY = _RUN_JSON_ROWS.add_columns(
+# The ids as one array parameter (= ANY): an expanding IN renders and binds 50 parameters per request.
+_RUN_JSON_ROWS_WITH_SUMMARY = (
     select(
-        cast(func.json_object_agg(RunSummary.key, aggregate_order_by(_FINITE_SUMMARY, RunSummary.key)), Text)
+        *_RUN_JSON_ROWS.selected_columns,
+        select(
+            cast(
+                func.json_object_agg(RunSummary.key, aggregate_order_by(_FINITE_SUMMARY, RunSummary.key)),
+                Text,
+            )
+        )
+        .where(RunSummary.run_id == Run.id)
+        .scalar_subquery(),
     )
-    .where(RunSummary.run_id == Run.id)
-    .scalar_subquery()
+    .join_from(Run, Project, Project.id == Run.project_id)
+    .where(Run.id == any_(bindparam("run_ids", type_=postgresql.ARRAY(Integer))))
 )
 
 
