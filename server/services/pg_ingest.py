@@ -4,7 +4,8 @@ server.services.metrics.
 
 Why one statement: a batch used to cost a round trip per step, and psycopg's pure-Python array dumping of
 five 1,000-element lists, plus fetching every stored point back for numpy, took most of the server's CPU.
-Here the arrays travel as array literals built with str.join, the stored points never leave the database
+Here the arrays travel as array literals (numbers written by pydantic_core's JSON writer, keys and
+timestamps joined from a few distinct ones), the stored points never leave the database
 (data-modifying CTEs read the INSERT's RETURNING), and PostgreSQL groups the rollups itself.
 """
 
@@ -15,6 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from pydantic_core import to_json
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import IntegrityError
 
@@ -136,8 +138,8 @@ def _params(
         "run_id": run_id,
         "now": now,
         "keys": _array(map(keys.__getitem__, names)),
-        "steps": _array(map(str, map(int, steps))),
-        "values": _array(map(repr, map(float, values))),  # repr: the shortest decimal that reads back exactly
+        "steps": _number_array(steps),
+        "values": _number_array(values),
         "stamps": _array(map(stamps.__getitem__, times)),
         "widths": _array(map(str, widths)),
         "finest": finest,
@@ -146,6 +148,13 @@ def _params(
 
 def _array(items: Iterable[str]) -> str:
     return "{" + ",".join(items) + "}"
+
+
+def _number_array(numbers: Sequence[float]) -> str:
+    """An array literal of finite numbers, from their JSON: pydantic_core writes each float as the shortest
+    decimal that reads back exactly, as repr does, in a tenth of the time of joining 1,000 reprs (which
+    was a fifth of the server's CPU per batch)."""
+    return "{" + to_json(numbers).decode()[1:-1] + "}"
 
 
 def _quoted(text_value: str) -> str:

@@ -7,6 +7,7 @@ is checked here, concurrency included."""
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Iterator
@@ -77,6 +78,33 @@ def test_a_batch_then_a_resent_one_store_each_point_once_in_autocommit(engine: E
     assert tuple(summary) == (149, 1 / 150)
     assert finest == 150  # re-sent points are not counted twice
     assert heartbeat is not None and datetime.now(UTC) - heartbeat < timedelta(minutes=1)
+
+
+def test_every_value_and_step_is_stored_exactly(engine: Engine) -> None:
+    """The batch's numbers travel as text: each must read back as the same float and the same integer."""
+    values = [
+        0.1 + 0.2,
+        1 / 3,
+        1e-300,
+        5e-324,
+        1.7976931348623157e308,
+        -0.0,
+        -2.5e-8,
+        1e16,
+        123456789.125,
+        7.0,
+    ]
+    steps = [0, 1, 2**31, 2**53 + 1, 2**62, 10**15, 3, 4, 5, 6]
+    with Session(engine) as session:
+        run_id = make_run(session, make_project(session), status="running").id
+        batch = [MetricPointIn(key="x", step=s, value=v) for s, v in zip(steps, values, strict=True)]
+        assert ingest_metrics(session=session, run_id=run_id, points=batch) == len(batch)
+    with Session(engine) as session:
+        rows = session.execute(
+            select(MetricPoint.step, MetricPoint.value).where(MetricPoint.run_id == run_id)
+        ).all()
+    assert {step: value for step, value in rows} == dict(zip(steps, values, strict=True))
+    assert [math.copysign(1, value) for step, value in rows if step == 10**15] == [-1.0]  # -0.0 kept
 
 
 def test_a_batch_for_a_missing_run_is_404_and_stores_nothing(engine: Engine) -> None:
