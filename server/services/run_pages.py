@@ -194,7 +194,8 @@ def _expression_page(filters: RunFilters, sort: str, after: tuple[Any, int] | No
             query = query.order_by(order, Run.id.desc())
         return query.where(_after(sort, cursor_kind == "null")) if after is not None else query.offset(OFFSET)
 
-    return statement(filters, ("expression", sort, cursor_kind), build)
+    # Keyed by the field and direction, not the text: "---id" sorts as "-id" and must not add statements.
+    return statement(filters, ("expression", sort.lstrip("-"), sort.startswith("-"), cursor_kind), build)
 
 
 def _rows(connection: Any, query: Select[Any], params: dict[str, Any]) -> PageRows:

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server.schemas import RunRead, RunsPage
-from server.services import runs
+from server.services import run_pages, runs
 from server.tables import Project, Run, RunSummary, Sweep
 from tests.factories import make_project, make_run
 
@@ -178,6 +178,23 @@ def test_a_visible_projects_subquery_limits_every_page(session: Session) -> None
         assert {project for project, _ in seen} == {mine.id} and len(set(seen)) == 13
         everyone, _, _ = _pages(session, **{**query, "visible": None, "limit": 50})
         assert everyone["total"] == 26 and len(everyone["items"]) == 26
+
+
+def test_the_statements_kept_stay_few_whatever_the_sort_text(session: Session) -> None:
+    """Statements are kept per shape; a sort written with any number of dashes is the same shape, so a
+    caller cannot make the server keep one statement per request."""
+    project = make_project(session)
+    _runs_with_ties_and_gaps(session, project)
+    for sort in ("-name", "dev_error", "-dev_error"):  # the shapes this test uses, kept before counting
+        runs.list_runs_json(session=session, **{**QUERY, "project_id": project.id, "sort": sort})
+    kept = len(run_pages._STATEMENTS)
+    pages = set()
+    for dashes in range(1, 40):
+        for key in ("name", "dev_error", "some_metric"):
+            query = {**QUERY, "project_id": project.id, "sort": "-" * dashes + key}
+            pages.add(runs.list_runs_json(session=session, **query))
+    assert len(run_pages._STATEMENTS) <= kept + 1  # "some_metric": a parameter, at most one new shape
+    assert len(pages) == 3
 
 
 def test_empty_page(session: Session) -> None:
