@@ -80,6 +80,18 @@ def _pages(session: Session, **query: Any) -> tuple[Any, Any, str]:
     return json.loads(fast), json.loads(reference), fast
 
 
+def _walk_by_cursor(session: Session, query: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every page of ``query`` by next_cursor, each held equal to the validated page; their items."""
+    cursor, items = None, []
+    while True:
+        fast, reference, _ = _pages(session, **query, cursor=cursor)
+        assert fast == reference
+        items += fast["items"]
+        cursor = fast["next_cursor"]
+        if cursor is None:
+            return items
+
+
 QUERY = {"status": None, "offset": 0, "limit": 50}
 
 
@@ -103,14 +115,7 @@ def test_fast_json_pages_by_cursor_and_status_like_the_validated_page(session: S
     _runs_of_every_kind(session, project)
     make_run(session, make_project(session))  # another project's run stays out
     query = {**QUERY, "project_id": project.id, "sort": "dev_error", "limit": 2}
-    cursor, seen = None, []
-    while True:
-        fast, reference, _ = _pages(session, **query, cursor=cursor)
-        assert fast == reference
-        seen += [item["id"] for item in fast["items"]]
-        cursor = fast["next_cursor"]
-        if cursor is None:
-            break
+    seen = [item["id"] for item in _walk_by_cursor(session, query)]
     assert len(seen) == len(set(seen)) == 5
     fast, reference, _ = _pages(
         session, **{**QUERY, "project_id": None, "sort": "-id", "status": "succeeded"}
@@ -142,14 +147,7 @@ def test_every_page_by_cursor_and_by_offset_equals_the_validated_page(session: S
     project = make_project(session)
     _runs_with_ties_and_gaps(session, project)
     query = {**QUERY, "project_id": project.id, "sort": sort, "limit": 3}
-    cursor, by_cursor = None, []
-    while True:
-        fast, reference, _ = _pages(session, **query, cursor=cursor)
-        assert fast == reference
-        by_cursor += [item["id"] for item in fast["items"]]
-        cursor = fast["next_cursor"]
-        if cursor is None:
-            break
+    by_cursor = [item["id"] for item in _walk_by_cursor(session, query)]
     by_offset = []
     for offset in range(0, 15, 3):
         fast, reference, _ = _pages(session, **{**query, "offset": offset})
@@ -167,15 +165,9 @@ def test_a_visible_projects_subquery_limits_every_page(session: Session) -> None
     visible = select(Project.id).where(Project.id == mine.id)
     for sort in ("dev_error", "-id", "variance"):
         query = {**QUERY, "project_id": None, "sort": sort, "limit": 4, "visible": visible}
-        cursor, seen = None, []
-        while True:
-            fast, reference, _ = _pages(session, **query, cursor=cursor)
-            assert fast == reference and fast["total"] == 13
-            seen += [(item["project_id"], item["id"]) for item in fast["items"]]
-            cursor = fast["next_cursor"]
-            if cursor is None:
-                break
+        seen = [(item["project_id"], item["id"]) for item in _walk_by_cursor(session, query)]
         assert {project for project, _ in seen} == {mine.id} and len(set(seen)) == 13
+        assert _pages(session, **query)[0]["total"] == 13
         everyone, _, _ = _pages(session, **{**query, "visible": None, "limit": 50})
         assert everyone["total"] == 26 and len(everyone["items"]) == 26
 
