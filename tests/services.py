@@ -43,11 +43,10 @@ def require_service(name: str, url: str) -> None:
 
 
 @contextmanager
-def migrated_postgres_schema(prefix: str) -> Iterator[Engine]:
-    """An engine on a fresh PostgreSQL schema migrated to head, dropped afterwards: tests in it stay off the
-    shared database's other tables and off each other's."""
+def postgres_schema(prefix: str) -> Iterator[str]:
+    """A fresh, empty PostgreSQL schema, dropped afterwards: the test database's URL with its search_path
+    set to it, so that what runs there stays off the shared database's other tables and off each other's."""
     from server.db import make_engine
-    from server.migrate import upgrade
 
     url = postgres_url()
     require_service("PostgreSQL", url)
@@ -55,12 +54,23 @@ def migrated_postgres_schema(prefix: str) -> Iterator[Engine]:
     admin = make_engine(url)
     with admin.begin() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine = create_engine(url, connect_args={"options": f"-csearch_path={schema}"})
     try:
-        upgrade(engine)
-        yield engine
+        yield f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}"
     finally:
-        engine.dispose()
         with admin.begin() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+@contextmanager
+def migrated_postgres_schema(prefix: str) -> Iterator[Engine]:
+    """An engine on a fresh PostgreSQL schema (``postgres_schema``) migrated to head."""
+    from server.migrate import upgrade
+
+    with postgres_schema(prefix) as url:
+        engine = create_engine(url)
+        try:
+            upgrade(engine)
+            yield engine
+        finally:
+            engine.dispose()

@@ -6,15 +6,13 @@ PostgreSQL + Redis as in production.
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 
 import pytest
 import redis
-from sqlalchemy import create_engine, text
 
 from tests.processes import server_process, trainboard_env, wait_for_run, worker_process
-from tests.services import postgres_url, redis_url, require_service
+from tests.services import postgres_schema, redis_url, require_service
 from trainboard.client import Client
 
 pytestmark = pytest.mark.e2e
@@ -29,16 +27,8 @@ def _fresh_redis() -> str:
 
 @pytest.fixture
 def postgres_schema_url():  # type: ignore[no-untyped-def]
-    url = postgres_url()
-    require_service("PostgreSQL", url)
-    schema = f"tb_e2e_{uuid.uuid4().hex[:8]}"
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    yield f"{url}?options=-csearch_path%3D{schema}"
-    with engine.begin() as conn:
-        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    engine.dispose()
+    with postgres_schema("tb_e2e") as url:
+        yield url
 
 
 @pytest.mark.parametrize("backend", ["embedded", "redis", "postgres+redis"])
