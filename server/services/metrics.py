@@ -18,6 +18,7 @@ from server.schemas import MetricPointIn, MetricSeries
 from server.services import sweeps
 from server.services.pg_ingest import ROLLUP_ON_CONFLICT, SUMMARY_ON_CONFLICT, store_batch
 from server.services.runs import get_run, now
+from server.services.series_rollups import latest, rollups
 from server.tables import MetricPoint, MetricRollup, Run, RunSummary
 
 # Bucket widths (in steps) of the rollups kept on write: 64, 1024, ..., 64 * 16**7 (about 1.7e10 steps).
@@ -157,46 +158,12 @@ def _insert_points(session: Session, run_id: int, rows: list[PointRow]) -> list[
 
 def _update_rollups(session: Session, run_id: int, stored: list[tuple[str, int, float]]) -> None:
     """Merge the new points into each width's per-bucket minimum and maximum (and count)."""
-    if not stored:
-        return
-    # Each key's index by first appearance (np.unique on an object array sorted Python strings: 5 % of a
-    # batch's CPU); the grouping below needs equal keys to share an index, not any order among them.
-    index: dict[str, int] = {}
-    key_index = np.fromiter(
-        (index.setdefault(row[0], len(index)) for row in stored), dtype=np.int64, count=len(stored)
-    )
-    names = list(index)
-    steps = np.fromiter((row[1] for row in stored), dtype=np.int64, count=len(stored))
-    values = np.fromiter((row[2] for row in stored), dtype=np.float64, count=len(stored))
-    params = []
-    for width in ROLLUP_WIDTHS:
-        buckets = steps // width
-        # Sorted by key, bucket, then value: each (key, bucket) group starts at its min and ends at its max.
-        order = np.lexsort((steps, values, buckets, key_index))
-        group_key, group_bucket = key_index[order], buckets[order]
-        starts = np.flatnonzero(
-            np.concatenate(
-                [[True], (group_key[1:] != group_key[:-1]) | (group_bucket[1:] != group_bucket[:-1])]
-            )
-        )
-        ends = np.append(starts[1:], order.size) - 1
-        lows, highs = order[starts], order[ends]
-        for k, bucket, n, lo, hi in zip(
-            group_key[starts].tolist(),
-            group_bucket[starts].tolist(),
-            (ends - starts + 1).tolist(),
-            lows.tolist(),
-            highs.tolist(),
-            strict=True,
-        ):
-            params.append(
-                {
-                    "run_id": run_id, "key": names[k], "width": width, "bucket": bucket, "n": n,
-                    "min_step": stored[lo][1], "min_value": stored[lo][2],
-                    "max_step": stored[hi][1], "max_value": stored[hi][2],
-                }
-            )  # fmt: skip
-    _execute_many(session, _ROLLUP_UPSERT, params)
+    names = ("key", "width", "bucket", "n", "min_step", "min_value", "max_step", "max_value")
+    params = [
+        {"run_id": run_id, **dict(zip(names, row, strict=True))} for row in rollups(stored, ROLLUP_WIDTHS)
+    ]
+    if params:
+        _execute_many(session, _ROLLUP_UPSERT, params)
 
 
 def _execute_many(session: Session, sql: str, params: list[dict[str, object]]) -> None:
@@ -208,14 +175,11 @@ def _execute_many(session: Session, sql: str, params: list[dict[str, object]]) -
 
 
 def _update_summaries(session: Session, run_id: int, rows: list[tuple[str, int, float]]) -> None:
-    latest: dict[str, tuple[str, int, float]] = {}
-    for row in rows:
-        if row[0] not in latest or row[1] >= latest[row[0]][1]:
-            latest[row[0]] = row
-    if latest:
-        params = [
-            {"run_id": run_id, "key": key, "step": row[1], "value": row[2]} for key, row in latest.items()
-        ]
+    params = [
+        {"run_id": run_id, "key": key, "step": step, "value": value}
+        for key, (step, value) in latest(rows).items()
+    ]
+    if params:
         _execute_many(session, _SUMMARY_UPSERT, params)  # type: ignore[arg-type]
 
 
@@ -267,13 +231,13 @@ def _read_from_rollups(session: Session, run_id: int, key: str, max_points: int,
     budget = (max_points - 2) // 2
     most = ROLLUP_OVERSAMPLING * budget
     width = next((w for w in ROLLUP_WIDTHS if min(total, span // w + 1) <= most), ROLLUP_WIDTHS[-1])
-    rollups = MetricRollup.__table__.c
+    buckets = MetricRollup.__table__.c
     rows = (
         session.connection()
         .execute(
-            select(rollups.min_step, rollups.min_value, rollups.max_step, rollups.max_value)
-            .where(rollups.run_id == run_id, rollups.key == key, rollups.width == width)
-            .order_by(rollups.bucket)
+            select(buckets.min_step, buckets.min_value, buckets.max_step, buckets.max_value)
+            .where(buckets.run_id == run_id, buckets.key == key, buckets.width == width)
+            .order_by(buckets.bucket)
         )
         .all()
     )

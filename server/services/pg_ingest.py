@@ -5,9 +5,10 @@ server.services.metrics.
 Why one statement: a batch used to cost a round trip per step, and psycopg's pure-Python array dumping of
 five 1,000-element lists, plus fetching every stored point back for numpy, took most of the server's CPU.
 Here the arrays travel as array literals (numbers written by pydantic_core's JSON writer, keys and
-timestamps joined from a few distinct ones), the stored points never leave the database
-(data-modifying CTEs read the INSERT's RETURNING), and PostgreSQL groups the rollups itself.
-"""
+timestamps joined from a few distinct ones) and the stored points never leave the database. A batch of
+new points brings its rollups and summaries along (computed by the server, as for SQLite); one that
+re-sends stored points has them computed by PostgreSQL from the INSERT's RETURNING, which holds only the
+points that were new."""
 
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ from datetime import datetime
 from pydantic_core import to_json
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import IntegrityError
+
+from server.services.series_rollups import finest_width, latest, rollups
 
 #: A batch's stored points update the rollups this way: counts add up, each extreme keeps the more extreme.
 ROLLUP_ON_CONFLICT = (
@@ -38,51 +41,84 @@ SUMMARY_ON_CONFLICT = (
     "WHERE run_summaries.step <= excluded.step"
 )
 
-# Within a (key, width, bucket) group the minimum's step is the first step holding it and the maximum's
-# the last, as the numpy grouping of the SQLite path picks them. A re-sent point is not in `stored`.
-# The points are grouped once into the finest buckets (`fine`), and each width's buckets are merged from
-# those: 1,000 points then sort once, not once per width (8,000 rows sorted with the key's collation took
-# half of the statement's time). A merged bucket's minimum step is the least step among the fine buckets
-# holding its minimum, which is the first step holding it; likewise the maximum's.
-#
 # The run's row comes first: `run` reads its status and sweep and holds a KEY SHARE lock on it until the
 # statement's transaction ends, so a concurrent DELETE of the run waits for the points and then removes
 # them (migration 0009's trigger); against a run already deleted, nothing is stored. That lock does once
 # per batch what the foreign key's check did once per point (a quarter of the statement's time). `beat`
 # moves a running run's heartbeat, which used to be a statement of its own.
-_STORE_BATCH_SQL = (
-    "WITH run AS MATERIALIZED ("  # noqa: S608 (constants only)
+_RUN = (
+    "WITH run AS MATERIALIZED ("
     " SELECT status, sweep_id FROM runs WHERE id = :run_id FOR KEY SHARE"
     "), beat AS ("
     " UPDATE runs SET heartbeat_at = :now WHERE id = :run_id AND status = 'running'"
-    "), stored AS ("
+    ")"
+)
+_INSERT_POINTS = (
     " INSERT INTO metric_points (run_id, key, step, value, timestamp)"
     " SELECT :run_id, t.key, t.step, t.value, COALESCE(t.stamp, :now) FROM unnest(CAST(:keys AS VARCHAR[]),"
     " CAST(:steps AS BIGINT[]), CAST(:values AS DOUBLE PRECISION[]), CAST(:stamps AS TIMESTAMPTZ[]))"
-    " AS t(key, step, value, stamp) WHERE EXISTS (SELECT FROM run) {on_conflict}RETURNING key, step, value"
+    " AS t(key, step, value, stamp) WHERE EXISTS (SELECT FROM run)"
+)
+_INSERT_ROLLUPS = (
+    " INSERT INTO metric_rollups (run_id, key, width, bucket, n, min_step, min_value, max_step, max_value)"
+)
+_INSERT_SUMMARIES = " INSERT INTO run_summaries (run_id, key, step, value)"
+
+# Points are nearly always new (a run logs forward). Then every point of the batch is stored, so the
+# server computes the rollups and summaries from the batch itself (series_rollups, as for SQLite) and they
+# travel as arrays: the database only inserts. Grouping 1,000 points in SQL (sorts, ordered array_agg)
+# had been a third of the statement's time. A plain INSERT of new rows also costs a quarter less than
+# ON CONFLICT's speculative insertion.
+_STORE_NEW = text(
+    _RUN  # noqa: S608 (constants only)
+    + ", stored AS ("
+    + _INSERT_POINTS
+    + "), summaries AS ("
+    + _INSERT_SUMMARIES
+    + " SELECT :run_id, s.* FROM unnest(CAST(:summary_keys AS VARCHAR[]), CAST(:summary_steps AS BIGINT[]),"
+    " CAST(:summary_values AS DOUBLE PRECISION[])) AS s WHERE EXISTS (SELECT FROM run) "
+    + SUMMARY_ON_CONFLICT
+    + "), rollups AS ("
+    + _INSERT_ROLLUPS
+    + " SELECT :run_id, r.* FROM unnest(CAST(:rollup_keys AS VARCHAR[]), CAST(:rollup_widths AS BIGINT[]),"
+    " CAST(:rollup_buckets AS BIGINT[]), CAST(:rollup_ns AS BIGINT[]), CAST(:rollup_min_steps AS BIGINT[]),"
+    " CAST(:rollup_min_values AS DOUBLE PRECISION[]), CAST(:rollup_max_steps AS BIGINT[]),"
+    " CAST(:rollup_max_values AS DOUBLE PRECISION[])) AS r WHERE EXISTS (SELECT FROM run) "
+    + ROLLUP_ON_CONFLICT
+    + ") SELECT (SELECT status FROM run), (SELECT sweep_id FROM run)"
+)
+
+# A batch that re-sends a stored point fails the plain INSERT on the primary key and goes again here with
+# ON CONFLICT DO NOTHING, which skips the stored ones. Only the points actually stored may count, so the
+# rollups and summaries are computed in SQL from the INSERT's RETURNING, with the same rules: within a
+# (key, width, bucket) group the minimum's step is the first step holding it and the maximum's the last.
+# The stored points are grouped once into the finest buckets (`fine`), and each width's buckets merged
+# from those; a merged bucket's minimum step is the least step among the fine buckets holding its
+# minimum, which is the first step holding it; likewise the maximum's.
+_STORE_ANY = text(
+    _RUN  # noqa: S608 (constants only)
+    + ", stored AS ("
+    + _INSERT_POINTS
+    + " ON CONFLICT DO NOTHING RETURNING key, step, value"
     "), summaries AS ("
-    " INSERT INTO run_summaries (run_id, key, step, value)"
-    " SELECT DISTINCT ON (key) :run_id, key, step, value FROM stored ORDER BY key, step DESC "
-    f"{SUMMARY_ON_CONFLICT}"
-    "), fine AS ("
+    + _INSERT_SUMMARIES
+    + " SELECT DISTINCT ON (key) :run_id, key, step, value FROM stored ORDER BY key, step DESC "
+    + SUMMARY_ON_CONFLICT
+    + "), fine AS ("
     " SELECT key, step / CAST(:finest AS BIGINT) AS bucket, count(*) AS n,"
     " (array_agg(step ORDER BY value, step))[1] AS min_step, min(value) AS min_value,"
     " (array_agg(step ORDER BY value DESC, step DESC))[1] AS max_step, max(value) AS max_value"
     " FROM stored GROUP BY key, step / CAST(:finest AS BIGINT)"
     "), rollups AS ("
-    " INSERT INTO metric_rollups (run_id, key, width, bucket, n, min_step, min_value, max_step, max_value)"
-    " SELECT :run_id, key, w.width, bucket / (w.width / CAST(:finest AS BIGINT)), sum(n),"
+    + _INSERT_ROLLUPS
+    + " SELECT :run_id, key, w.width, bucket / (w.width / CAST(:finest AS BIGINT)), sum(n),"
     " (array_agg(min_step ORDER BY min_value, min_step))[1], min(min_value),"
     " (array_agg(max_step ORDER BY max_value DESC, max_step DESC))[1], max(max_value)"
     " FROM fine CROSS JOIN unnest(CAST(:widths AS BIGINT[])) AS w(width)"
-    f" GROUP BY key, w.width, bucket / (w.width / CAST(:finest AS BIGINT)) {ROLLUP_ON_CONFLICT}"
-    ") SELECT (SELECT status FROM run), (SELECT sweep_id FROM run), (SELECT count(*) FROM stored)"
+    " GROUP BY key, w.width, bucket / (w.width / CAST(:finest AS BIGINT)) "
+    + ROLLUP_ON_CONFLICT
+    + ") SELECT (SELECT status FROM run), (SELECT sweep_id FROM run), (SELECT count(*) FROM stored)"
 )
-# Points are nearly always new (a run logs forward), and a plain INSERT of new rows costs a quarter less
-# than ON CONFLICT's speculative insertion; a batch that re-sends a stored point fails on the primary key
-# and goes again with ON CONFLICT DO NOTHING, which skips the stored ones.
-_STORE_NEW = text(_STORE_BATCH_SQL.format(on_conflict=""))
-_STORE_ANY = text(_STORE_BATCH_SQL.format(on_conflict="ON CONFLICT DO NOTHING "))
 _UNIQUE_VIOLATION = "23505"
 
 
@@ -108,28 +144,23 @@ def store_batch(
 
     On a connection in autocommit mode the statement is its own transaction; inside a transaction the
     first try runs in a savepoint, so that a re-sent point's conflict does not end the caller's."""
-    finest = min(widths)
-    if any(width % finest for width in widths):
-        raise ValueError(f"every width must be a multiple of the finest, but got {widths=}")
-    params = _params(run_id, rows, widths, finest, now)
+    finest = finest_width(widths)
+    params = _params(run_id, rows, now)
     autocommit = connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT"
     try:
         with contextlib.nullcontext() if autocommit else connection.begin_nested():
-            found = connection.execute(_STORE_NEW, params).one()
+            status, sweep_id = connection.execute(_STORE_NEW, params | _computed(rows, widths)).one()
+        stored = len(rows)
     except IntegrityError as exc:
         if getattr(exc.orig, "sqlstate", None) != _UNIQUE_VIOLATION:
             raise
-        found = connection.execute(_STORE_ANY, params).one()
-    status, sweep_id, stored = found
+        params |= {"widths": _array(map(str, widths)), "finest": finest}
+        status, sweep_id, stored = connection.execute(_STORE_ANY, params).one()
     return None if status is None else BatchResult(status, sweep_id, int(stored))
 
 
 def _params(
-    run_id: int,
-    rows: Sequence[tuple[str, int, float, datetime | None]],
-    widths: Sequence[int],
-    finest: int,
-    now: datetime,
+    run_id: int, rows: Sequence[tuple[str, int, float, datetime | None]], now: datetime
 ) -> dict[str, object]:
     names, steps, values, times = zip(*rows, strict=True) if rows else ((), (), (), ())
     keys = {key: _quoted(key) for key in set(names)}
@@ -141,9 +172,24 @@ def _params(
         "steps": _number_array(steps),
         "values": _number_array(values),
         "stamps": _array(map(stamps.__getitem__, times)),
-        "widths": _array(map(str, widths)),
-        "finest": finest,
     }
+
+
+def _computed(
+    rows: Sequence[tuple[str, int, float, datetime | None]], widths: Sequence[int]
+) -> dict[str, str]:
+    """The summaries and rollups of a batch whose every point is new, as array literals."""
+    summaries = latest(rows)
+    computed = {
+        "summary_keys": _array(map(_quoted, summaries)),
+        "summary_steps": _number_array([step for step, _ in summaries.values()]),
+        "summary_values": _number_array([value for _, value in summaries.values()]),
+    }
+    names = ("keys", "widths", "buckets", "ns", "min_steps", "min_values", "max_steps", "max_values")
+    columns = list(zip(*rollups(rows, widths), strict=True)) or [()] * len(names)
+    for name, column in zip(names, columns, strict=True):
+        computed[f"rollup_{name}"] = _array(map(_quoted, column)) if name == "keys" else _number_array(column)
+    return computed
 
 
 def _array(items: Iterable[str]) -> str:

@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
 import pytest
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session
@@ -105,6 +106,58 @@ def test_every_value_and_step_is_stored_exactly(engine: Engine) -> None:
         ).all()
     assert {step: value for step, value in rows} == dict(zip(steps, values, strict=True))
     assert [math.copysign(1, value) for step, value in rows if step == 10**15] == [-1.0]  # -0.0 kept
+
+
+def test_a_new_batch_and_one_that_resends_a_point_leave_the_same_rollups(engine: Engine) -> None:
+    """A batch of new points brings rollups and summaries the server computed; one that re-sends a stored
+    point has PostgreSQL compute them from what was new. Both must leave the same rows, ties included."""
+    rng = np.random.default_rng(11)
+    rows = [
+        (key, int(step), float(rng.integers(0, 4)), None)  # few distinct values: many tied extremes
+        for key in ("loss", "NULL")
+        for step in rng.permutation(20_000)[:3000]
+    ]
+    resent = ("loss", rows[0][1], 1.5, None)  # a value no other point has: no tie with the batch's
+    with Session(engine) as session:
+        project = make_project(session)
+        new_id, resent_id = make_run(session, project).id, make_run(session, project).id
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+
+        def store(run_id: int, batch: list[tuple[str, int, float, None]]) -> int:
+            result = store_batch(conn, run_id, batch, ROLLUP_WIDTHS, datetime.now(UTC))
+            assert result is not None
+            return result.stored
+
+        assert store(resent_id, [resent]) == 1 and store(new_id, [resent]) == 1
+        assert store(new_id, rows[1:]) == len(rows) - 1  # all new
+        assert store(resent_id, rows) == len(rows) - 1  # re-sends its first point
+
+    def kept(run_id: int) -> tuple[list[tuple], list[tuple]]:
+        with Session(engine) as session:
+            rollups = session.execute(
+                select(
+                    MetricRollup.key,
+                    MetricRollup.width,
+                    MetricRollup.bucket,
+                    MetricRollup.n,
+                    MetricRollup.min_step,
+                    MetricRollup.min_value,
+                    MetricRollup.max_step,
+                    MetricRollup.max_value,
+                )
+                .where(MetricRollup.run_id == run_id)
+                .order_by(MetricRollup.key, MetricRollup.width, MetricRollup.bucket)
+            ).all()
+            summaries = session.execute(
+                select(RunSummary.key, RunSummary.step, RunSummary.value)
+                .where(RunSummary.run_id == run_id)
+                .order_by(RunSummary.key)
+            ).all()
+        return [tuple(r) for r in rollups], [tuple(s) for s in summaries]
+
+    new_rollups, new_summaries = kept(new_id)
+    assert sum(row[3] for row in new_rollups if row[1] == ROLLUP_WIDTHS[0]) == len(rows)
+    assert (new_rollups, new_summaries) == kept(resent_id)
 
 
 def test_a_batch_for_a_missing_run_is_404_and_stores_nothing(engine: Engine) -> None:

@@ -1,0 +1,71 @@
+"""What a batch of new points adds to its series' rollups and summaries, computed once in Python for both
+databases: SQLite upserts the rows one by one, PostgreSQL sends them as arrays inside its batch statement
+(server.services.pg_ingest), which leaves the database no sorting or grouping to do.
+
+A rollup row is one (key, width, bucket): how many points fell in it, its minimum with the first step
+holding it and its maximum with the last step holding it. A batch's points are grouped once into the
+finest buckets, and every coarser width's buckets are merged from those few groups."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+#: key, width, bucket, n, min_step, min_value, max_step, max_value
+Rollup = tuple[str, int, int, int, int, float, int, float]
+
+
+def rollups(points: Iterable[Sequence], widths: Sequence[int]) -> list[Rollup]:
+    """The rollup rows of (key, step, value, ...) points, unique per (key, step), at each of `widths`
+    (each a multiple of the smallest)."""
+    finest = finest_width(widths)
+    # [n, min_step, min_value, max_step, max_value] per (key, finest bucket)
+    fine: dict[tuple[str, int], list] = {}
+    for point in points:
+        key, step, value = point[0], point[1], point[2]
+        group = fine.get((key, step // finest))
+        if group is None:
+            fine[key, step // finest] = [1, step, value, step, value]
+            continue
+        _merge(group, 1, step, value, step, value)
+    rows: list[Rollup] = []
+    for width in sorted(widths):
+        factor = width // finest
+        if factor == 1:
+            merged = fine
+        else:
+            merged = {}
+            for (key, bucket), group in fine.items():
+                into = merged.get((key, bucket // factor))
+                if into is None:
+                    merged[key, bucket // factor] = group.copy()
+                else:
+                    _merge(into, *group)
+        rows += [(key, width, bucket, *group) for (key, bucket), group in merged.items()]
+    return rows
+
+
+def finest_width(widths: Sequence[int]) -> int:
+    """The smallest of `widths`, which every other must be a multiple of (its buckets merge into theirs)."""
+    finest = min(widths)
+    if any(width % finest for width in widths):
+        raise ValueError(f"every width must be a multiple of the finest, but got {widths=}")
+    return finest
+
+
+def _merge(into: list, n: int, min_step: int, min_value: float, max_step: int, max_value: float) -> None:
+    """Fold one group into another: a tie on the minimum keeps the earlier step, on the maximum the later."""
+    into[0] += n
+    if min_value < into[2] or (min_value == into[2] and min_step < into[1]):
+        into[1], into[2] = min_step, min_value
+    if max_value > into[4] or (max_value == into[4] and max_step > into[3]):
+        into[3], into[4] = max_step, max_value
+
+
+def latest(points: Iterable[Sequence]) -> dict[str, tuple[int, float]]:
+    """Each key's (step, value) at its highest step among (key, step, value, ...) points: its summary."""
+    found: dict[str, tuple[int, float]] = {}
+    for point in points:
+        key, step = point[0], point[1]
+        if key not in found or step >= found[key][0]:
+            found[key] = (step, point[2])
+    return found
