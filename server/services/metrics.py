@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import datetime
+from datetime import UTC, datetime
 
 import numpy as np
 from sqlalchemy import bindparam, func, select, update
@@ -133,6 +133,7 @@ def _insert_points(session: Session, run_id: int, rows: list[PointRow]) -> list[
     if connection.dialect.name != "sqlite":
         raise RuntimeError(f"unsupported database dialect {connection.dialect.name!r}")
     # Store timestamps exactly as SQLAlchemy would; a batch usually carries a handful of distinct ones.
+    # SQLite keeps the wall-clock time only, so each is converted to UTC first (+02:00 would be lost).
     column_type = MetricPoint.__table__.c.timestamp.type
     process = column_type.dialect_impl(connection.dialect).bind_processor(connection.dialect)
     stamps: dict[datetime, object] = {}
@@ -142,7 +143,8 @@ def _insert_points(session: Session, run_id: int, rows: list[PointRow]) -> list[
         params: list[object] = []
         for key, step, value, when in chunk:
             if when not in stamps:
-                stamps[when] = process(when) if process else when
+                utc = when.astimezone(UTC)
+                stamps[when] = process(utc) if process else utc
             params += (run_id, key, step, value, stamps[when])
         sql = (
             "INSERT INTO metric_points (run_id, key, step, value, timestamp) VALUES "  # noqa: S608

@@ -6,12 +6,14 @@ points, whatever the batches repeat or reorder."""
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from server.schemas import as_utc
 from server.services.metrics import ROLLUP_WIDTHS
 from server.tables import MetricPoint, MetricRollup, RunSummary
 from tests.factories import make_project, make_run
@@ -57,3 +59,33 @@ def test_rollups_and_summaries_match_a_recount_of_the_stored_points(
         select(RunSummary.key, RunSummary.step, RunSummary.value).where(RunSummary.run_id == run_id)
     ).all()
     assert sorted(summaries) == sorted((key, max(steps), steps[max(steps)]) for key, steps in stored.items())
+
+
+def test_each_point_keeps_its_own_timestamp_and_unstamped_ones_get_the_servers_time(
+    client: TestClient, session: Session
+) -> None:
+    run_id = make_run(session, make_project(session), status="running").id
+    sent = {
+        0: "2026-03-01T10:00:00+00:00",
+        1: "2026-03-01T12:30:00+02:00",  # another offset: the same instant as 10:30 UTC
+        2: "2026-03-01T10:00:00+00:00",  # a stamp shared with step 0
+        3: "2026-03-01T11:00:00",  # naive: read as UTC
+        4: None,
+    }
+    points = [
+        {"key": "loss", "step": step, "value": 0.5} | ({"timestamp": stamp} if stamp else {})
+        for step, stamp in sent.items()
+    ]
+    before = datetime.now(UTC)
+    assert client.post(f"/api/v1/runs/{run_id}/metrics", json={"metrics": points}).status_code == 200
+    after = datetime.now(UTC)
+    kept = dict(
+        session.execute(
+            select(MetricPoint.step, MetricPoint.timestamp).where(MetricPoint.run_id == run_id)
+        ).all()
+    )
+    utc = {step: as_utc(stamp) for step, stamp in kept.items()}  # SQLite reads back naive UTC
+    assert utc[0] == utc[2] == datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
+    assert utc[1] == datetime(2026, 3, 1, 10, 30, tzinfo=UTC)
+    assert utc[3] == datetime(2026, 3, 1, 11, 0, tzinfo=UTC)
+    assert before - timedelta(seconds=1) <= utc[4] <= after + timedelta(seconds=1)
