@@ -132,20 +132,22 @@ def _insert_points(session: Session, run_id: int, rows: list[PointRow]) -> list[
     connection = session.connection()
     if connection.dialect.name != "sqlite":
         raise RuntimeError(f"unsupported database dialect {connection.dialect.name!r}")
-    # Store timestamps exactly as SQLAlchemy would; a batch usually carries a handful of distinct ones.
+    # Store timestamps exactly as SQLAlchemy would, converted once per run of equal ones (a client stamps
+    # each step's points alike; comparing neighbours is cheaper than hashing fresh aware datetimes).
     # SQLite keeps the wall-clock time only, so each is converted to UTC first (+02:00 would be lost).
     column_type = MetricPoint.__table__.c.timestamp.type
     process = column_type.dialect_impl(connection.dialect).bind_processor(connection.dialect)
-    stamps: dict[datetime, object] = {}
+    last: datetime | None = None
+    kept: object = None
     stored: list[tuple[str, int, float]] = []
     for start in range(0, len(rows), SQLITE_ROWS):
         chunk = rows[start : start + SQLITE_ROWS]
         params: list[object] = []
         for key, step, value, when in chunk:
-            if when not in stamps:
-                utc = when.astimezone(UTC)
-                stamps[when] = process(utc) if process else utc
-            params += (run_id, key, step, value, stamps[when])
+            if when is not last and when != last:
+                last, utc = when, when.astimezone(UTC)
+                kept = process(utc) if process else utc
+            params += (run_id, key, step, value, kept)
         sql = (
             "INSERT INTO metric_points (run_id, key, step, value, timestamp) VALUES "  # noqa: S608
             + ", ".join(["(?, ?, ?, ?, ?)"] * len(chunk))

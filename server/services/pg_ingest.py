@@ -16,6 +16,7 @@ import contextlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import groupby
 
 from pydantic_core import to_json
 from sqlalchemy import Connection, text
@@ -53,11 +54,15 @@ _RUN = (
     " UPDATE runs SET heartbeat_at = :now WHERE id = :run_id AND status = 'running'"
     ")"
 )
+# A batch's timestamps are few distinct ones (a client stamps each step's points alike): they travel once
+# each, with each point's number among them, because parsing 1,000 timestamps took about a millisecond
+# of the database's time. `stamps` is materialized so that the array is read once, not once per point.
 _INSERT_POINTS = (
+    ", stamps AS MATERIALIZED (SELECT CAST(:stamps AS TIMESTAMPTZ[]) AS each), stored AS ("
     " INSERT INTO metric_points (run_id, key, step, value, timestamp)"
-    " SELECT :run_id, t.key, t.step, t.value, COALESCE(t.stamp, :now) FROM unnest(CAST(:keys AS VARCHAR[]),"
-    " CAST(:steps AS BIGINT[]), CAST(:values AS DOUBLE PRECISION[]), CAST(:stamps AS TIMESTAMPTZ[]))"
-    " AS t(key, step, value, stamp) WHERE EXISTS (SELECT FROM run)"
+    " SELECT :run_id, t.key, t.step, t.value, COALESCE(stamps.each[t.stamp], :now) FROM stamps,"
+    " unnest(CAST(:keys AS VARCHAR[]), CAST(:steps AS BIGINT[]), CAST(:values AS DOUBLE PRECISION[]),"
+    " CAST(:stamp_index AS INTEGER[])) AS t(key, step, value, stamp) WHERE EXISTS (SELECT FROM run)"
 )
 _INSERT_ROLLUPS = (
     " INSERT INTO metric_rollups (run_id, key, width, bucket, n, min_step, min_value, max_step, max_value)"
@@ -71,7 +76,6 @@ _INSERT_SUMMARIES = " INSERT INTO run_summaries (run_id, key, step, value)"
 # ON CONFLICT's speculative insertion.
 _STORE_NEW = text(
     _RUN  # noqa: S608 (constants only)
-    + ", stored AS ("
     + _INSERT_POINTS
     + "), summaries AS ("
     + _INSERT_SUMMARIES
@@ -97,7 +101,6 @@ _STORE_NEW = text(
 # minimum, which is the first step holding it; likewise the maximum's.
 _STORE_ANY = text(
     _RUN  # noqa: S608 (constants only)
-    + ", stored AS ("
     + _INSERT_POINTS
     + " ON CONFLICT DO NOTHING RETURNING key, step, value"
     "), summaries AS ("
@@ -164,14 +167,26 @@ def _params(
 ) -> dict[str, object]:
     names, steps, values, times = zip(*rows, strict=True) if rows else ((), (), (), ())
     keys = {key: _quoted(key) for key in set(names)}
-    stamps = {stamp: "NULL" if stamp is None else f'"{stamp.isoformat()}"' for stamp in set(times)}
+    # Runs of equal stamps, found by comparing neighbours: hashing 1,000 freshly parsed aware datetimes
+    # (for a set) calls each one's utcoffset() and took 0.4 ms. A stamp that comes back later in the
+    # batch is sent again, which only costs a little more text.
+    stamps: list[datetime] = []
+    index: list[str] = []
+    for stamp, same in groupby(times):
+        count = sum(1 for _ in same)
+        if stamp is None:
+            index += ["NULL"] * count
+        else:
+            stamps.append(stamp)
+            index += [str(len(stamps))] * count
     return {
         "run_id": run_id,
         "now": now,
         "keys": _array(map(keys.__getitem__, names)),
         "steps": _number_array(steps),
         "values": _number_array(values),
-        "stamps": _array(map(stamps.__getitem__, times)),
+        "stamps": _array(f'"{stamp.isoformat()}"' for stamp in stamps),
+        "stamp_index": _array(index),
     }
 
 
