@@ -332,6 +332,7 @@ def _run_context(session: Session, run_id: int) -> RunContext:
             "active": active,
             "run_url": f"/api/v1/runs/{read.id}",
             "metrics_url": f"/api/v1/runs/{read.id}/metrics/",
+            "metric_keys": sorted(read.summary),  # one summary value per logged key
             "max_points": MAX_POINTS,
             "human_level_error": project.human_level_error,
         },

@@ -16,7 +16,12 @@
     train_loss: "train", dev_loss: "dev"
   };
 
+  // The keys the run has logged (its summary holds one value for each): only those are asked for, so that
+  // a chart's key the run does not log costs no request, and no 404, on every poll.
+  var logged = run.metric_keys || [];
+
   function fetchSeries(key) {
+    if (logged.indexOf(key) < 0) { return Promise.resolve(null); }
     var url = run.metrics_url + encodeURIComponent(key) + "?max_points=" + run.max_points;
     return fetch(url, { headers: { Accept: "application/json" } })
       .then(function (response) { return response.ok ? response.json() : null; })
@@ -182,6 +187,7 @@
           return "done";
         }
         showStatus(current);
+        logged = Object.keys(current.summary || {});
         return refreshCharts();
       })
       .catch(function () { return null; })

@@ -92,6 +92,8 @@ def test_run_page_draws_learning_curves_and_follows_progress(page, live_server: 
     progress = {"epoch": 6, "epochs": 30, "eta_s": 96, "examples_per_sec": 5400}
     api.post(f"/runs/{run['id']}/progress", json=progress).raise_for_status()
 
+    missing: list[str] = []  # series asked for that the run never logged (test_error here)
+    page.on("response", lambda response: missing.append(response.url) if response.status == 404 else None)
     page.goto(f"/runs/{run['id']}")
     expect(page.locator("h1 .badge")).to_have_text("running")
     expect(page.locator("#error-chart")).to_have_attribute("data-state", "drawn")
@@ -111,3 +113,4 @@ def test_run_page_draws_learning_curves_and_follows_progress(page, live_server: 
     expect(page.locator("#error-chart")).to_have_attribute("data-state", "drawn")
     screenshot(page, "08-run-succeeded")
     assert page.problems == []  # type: ignore[attr-defined]
+    assert missing == []
