@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any
 
 import httpx
@@ -199,6 +200,31 @@ def test_run_refuses_non_finite_values(client: Client, value: float) -> None:
     with pytest.raises(ValueError, match="'dev_error'"):
         run.log({"train_error": 0.1, "dev_error": value})
     run.finish()
+
+
+@pytest.mark.parametrize(
+    ("metrics", "message"),
+    [
+        (
+            {"dev_error": 8.0},
+            "dev_error is 8.0: error rates are fractions in [0, 1], 0.08 meaning 8 % (for 8 %, log 0.08)",
+        ),
+        ({"train_error": -0.1}, "train_error is -0.1: error rates are fractions in [0, 1]"),
+        (
+            {"dev_examples": 270.5},
+            "dev_examples is 270.5: a split size is a whole number of examples, at least 1",
+        ),
+    ],
+)  # fmt: skip
+def test_run_refuses_canonical_keys_out_of_range_at_log_time(
+    api: FakeApi, client: Client, metrics: dict, message: str
+) -> None:
+    run = Run(client, {"id": 7}, flush_interval_s=None)
+    with pytest.raises(ValueError, match=re.escape(message)):
+        run.log({"loss": 0.3, **metrics})
+    run.log({"dev_error": 0.08, "dev_examples": 270, "accuracy": 92.0})  # a fraction, a size, any other key
+    run.finish()
+    assert api.metric_posts == [3]
 
 
 def test_run_accepts_numpy_scalars(api: FakeApi, client: Client) -> None:

@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 
 from trainboard._spool import PointBuffer
+from trainboard.metric_keys import value_problem
 from trainboard.settings import get_settings
 
 logger = logging.getLogger(__name__)
@@ -380,6 +381,9 @@ class Run:
             number = float(_plain(value))
             if not math.isfinite(number):
                 raise ValueError(f"metric {key!r} is {number}: only finite numbers can be logged")
+            problem = value_problem(str(key), number)
+            if problem is not None:  # refused here, not by the server after the batch has left
+                raise ValueError(problem)
             values.append(number)
         if step is None:
             step = self._next_step

@@ -10,18 +10,33 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server.datasets import get_dataset
-from server.diagnosis import Diagnosis, ErrorLadder, compute_gaps, diagnose
+from server.diagnosis import (
+    Diagnosis,
+    ErrorLadder,
+    SplitSizes,
+    TrainingCurves,
+    TrainingHealth,
+    assess_training,
+    compute_gaps,
+    diagnose,
+)
 from server.error_analysis import ErrorAnalysis, analyse_confusion
+from server.errors import NotFound
+from server.schemas import RunFinish
+from server.services import metrics, runs
 from server.services.prediction_counts import prediction_counts
 from server.services.predictions import label_out
 from server.services.runs import get_run
-from server.tables import ExampleTag, Prediction, Tag
+from server.tables import ExampleTag, MetricPoint, Prediction, Run, Tag
+from trainboard.metric_keys import BEST_EPOCH_KEY, ERROR_KEYS, LOSS_KEYS, SIZE_KEYS
 
-LADDER_KEYS = ("train_error", "train_dev_error", "dev_error", "test_error")
+LADDER_KEYS = ERROR_KEYS
+#: Points read per series to judge how training went (a per-step loss is reduced, minima and maxima kept).
+CURVE_POINTS = 1000
 
 
 def _fraction(value: float | None) -> float | None:
-    # A script may log a percentage under a canonical key; the diagnosis ignores what is no fraction.
+    # Error keys are checked on the way in (a 422); rows stored before that check may hold percentages.
     if value is None or not math.isfinite(value) or not 0.0 <= value <= 1.0:
         return None
     return value
@@ -40,12 +55,122 @@ def run_gaps(human_level_error: float | None, summary: Mapping[str, float]) -> d
     return compute_gaps(error_ladder(human_level_error, summary))
 
 
-def diagnose_run(*, session: Session, run_id: int) -> Diagnosis:
-    """Bias, variance, data mismatch and dev overfitting of the run's latest errors."""
-    run = get_run(session=session, run_id=run_id)
-    ladder = error_ladder(run.project.human_level_error, {s.key: s.value for s in run.summaries})
+def split_sizes(*, session: Session, run_id: int, summary: Mapping[str, float]) -> SplitSizes:
+    """How many examples each error was measured on: the logged sizes, else the posted predictions."""
+    logged = dict(
+        zip(("train", "train_dev", "dev", "test"), (summary.get(k) for k in SIZE_KEYS), strict=True)
+    )
+    for split in ("dev", "test"):
+        if logged[split] is None:
+            counted = sum(cell.n for cell in prediction_counts(session=session, run_id=run_id, split=split))
+            logged[split] = counted or None
+    return SplitSizes.from_mapping(logged)
+
+
+def _values(session: Session, run_id: int, key: str) -> list[float]:
+    try:
+        series = metrics.read_series(session=session, run_id=run_id, key=key, max_points=CURVE_POINTS)
+    except NotFound:
+        return []
+    return [value for _, value in series.points]
+
+
+def training_health(*, session: Session, run: Run, sizes: SplitSizes) -> TrainingHealth:
+    """Whether the run's training worked: its per-epoch curves against chance for its number of classes."""
+    logged = {s.key for s in run.summaries}
+    curves = {
+        k: _values(session, run.id, k) if k in logged else []
+        for k in ("train_error", "dev_error", "train_loss")
+    }
     dataset = get_dataset(run.project.dataset, session=session)
-    return diagnose(ladder, run.config, dataset_kind=dataset.kind if dataset else None)
+    cells = prediction_counts(session=session, run_id=run.id, split="dev")
+    n_classes = dataset.n_classes if dataset else len({c.label for c in cells}) or None
+    share = None
+    if cells:
+        per_class: Counter[str] = Counter()
+        for cell in cells:
+            per_class[cell.predicted] += cell.n
+        share = max(per_class.values()) / sum(per_class.values())
+    return assess_training(
+        TrainingCurves(
+            train_error=[v for v in curves["train_error"] if 0.0 <= v <= 1.0],
+            dev_error=[v for v in curves["dev_error"] if 0.0 <= v <= 1.0],
+            train_loss=curves["train_loss"],
+            n_classes=n_classes if n_classes is None or n_classes >= 2 else None,
+            train_examples=sizes.train,
+            dev_examples=sizes.dev,
+            top_predicted_share=share,
+        )
+    )
+
+
+def diagnose_run(*, session: Session, run_id: int) -> Diagnosis:
+    """Bias, variance, data mismatch and dev overfitting of the run's errors, with their noise and advice.
+
+    The errors are the summary's: the last epoch's, or the best epoch's once a run that kept its best
+    weights has finished (``pin_best_epoch``), the same epoch its predictions describe."""
+    run = get_run(session=session, run_id=run_id)
+    summary = {s.key: s.value for s in run.summaries}
+    steps = {s.key: s.step for s in run.summaries}
+    ladder = error_ladder(run.project.human_level_error, summary)
+    sizes = split_sizes(session=session, run_id=run_id, summary=summary)
+    dataset = get_dataset(run.project.dataset, session=session)
+    return diagnose(
+        ladder,
+        run.config,
+        sizes=sizes,
+        health=training_health(session=session, run=run, sizes=sizes),
+        step=steps.get("dev_error", steps.get("train_error")),
+        best_epoch=int(summary[BEST_EPOCH_KEY])
+        if math.isfinite(summary.get(BEST_EPOCH_KEY, math.nan))
+        else None,
+        dataset_kind=dataset.kind if dataset else None,
+    )
+
+
+def pin_best_epoch(*, session: Session, run: Run) -> int | None:
+    """Point the run's summary errors and losses at its best epoch, when it kept that epoch's weights.
+
+    The worker restores the best epoch's weights at the end of early stopping and posts predictions made
+    with them; without this the summary (and so the ladder, the run list and the leaderboard) kept the
+    last epoch, and the run page described two different models. Returns the best epoch, or None."""
+    summaries = {s.key: s for s in run.summaries}
+    best = summaries.get(BEST_EPOCH_KEY)
+    if best is None or not math.isfinite(best.value) or best.value < 1:
+        return None
+    step = int(best.value)
+    rows = session.execute(
+        select(MetricPoint.key, MetricPoint.value).where(
+            MetricPoint.run_id == run.id,
+            MetricPoint.step == step,
+            MetricPoint.key.in_(ERROR_KEYS + LOSS_KEYS),
+        )
+    ).all()
+    for key, value in rows:
+        summary = summaries.get(key)
+        if summary is not None:
+            summary.step, summary.value = step, value
+    return step
+
+
+def finish_run(*, session: Session, run_id: int, data: RunFinish) -> Run:
+    """Finish a run as its worker or script says, after checking that a "succeeded" run really learned.
+
+    A run kept at its best epoch first has its summary moved there. A run whose errors never left chance
+    (and whose loss did not fall steadily) ends ``diverged`` with the reason, whatever the caller said:
+    "succeeded" would send its numbers into the leaderboard and the search as if they meant something."""
+    run = get_run(session=session, run_id=run_id)
+    if data.status == "succeeded" and run.status == "diverged" and run.finished_at is not None:
+        return run  # a retried finish after the server's own verdict
+    if data.status == "succeeded" and run.status not in runs.TERMINAL_STATUSES:
+        pin_best_epoch(session=session, run=run)
+        summary = {s.key: s.value for s in run.summaries}
+        health = training_health(
+            session=session, run=run, sizes=split_sizes(session=session, run_id=run_id, summary=summary)
+        )
+        if health.status == "not_learning":
+            data = RunFinish(status="diverged", error=f"{health.reason}: try a lower learning rate")
+    return runs.finish_run(session=session, run_id=run_id, data=data)
 
 
 def analyse_run_errors(*, session: Session, run_id: int, split: str) -> ErrorAnalysis:

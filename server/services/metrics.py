@@ -21,6 +21,7 @@ from server.services.pg_ingest import ROLLUP_ON_CONFLICT, SUMMARY_ON_CONFLICT, s
 from server.services.runs import get_run, now
 from server.services.series_rollups import latest, rollups
 from server.tables import MetricPoint, MetricRollup, Run, RunSummary
+from trainboard.metric_keys import is_checked, value_problem
 
 # Bucket widths (in steps) of the rollups kept on write: 64, 1024, ..., 64 * 16**7 (about 1.7e10 steps).
 ROLLUP_WIDTHS = tuple(64 * 16**level for level in range(8))
@@ -59,6 +60,7 @@ def ingest_metrics(
     """Store the points once each per (run, key, step) and keep the run's summary current.
 
     A sweep trial may be stopped early here; with ``queue``, the sweep then queues its next trial."""
+    _check_canonical_values(points)
     stamp = now()
     finite = [p for p in points if math.isfinite(p.value)]
     if session.get_bind().dialect.name == "postgresql" and len(finite) == len(points):
@@ -81,6 +83,18 @@ def ingest_metrics(
         if queue is not None:
             sweeps.advance_after_trial(session=session, run_id=run_id, queue=queue)
     return len(finite)
+
+
+def _check_canonical_values(points: list[MetricPointIn]) -> None:
+    """422 for an error rate outside [0, 1] or a split size that is no whole number (trainboard.metric_keys).
+
+    Stored, a percentage under ``dev_error`` read as 800 % on every page; refused, the script learns at once.
+    Non-finite values are left to the run-status rule below."""
+    for index, point in enumerate(points):
+        if is_checked(point.key) and math.isfinite(point.value):
+            problem = value_problem(point.key, point.value)
+            if problem is not None:
+                raise InvalidInput(["body", "metrics", index, "value"], problem)
 
 
 def _ingest_checked(

@@ -108,8 +108,9 @@ def cancel_run(run_id: IdPath, session: SessionDep, queue: QueueDep, _: ApiAuth)
 
 @router.post("/{run_id}/finish")
 def finish_run(run_id: IdPath, data: RunFinish, session: SessionDep, queue: QueueDep, _: ApiAuth) -> RunRead:
-    """Mark a run finished (external runs, and the worker at the end of training)."""
-    run = runs.finish_run(session=session, run_id=run_id, data=data)
+    """Mark a run finished (external runs, and the worker at the end of training); a "succeeded" run that
+    never left chance ends "diverged" with the reason."""
+    run = analysis.finish_run(session=session, run_id=run_id, data=data)
     sweeps.advance_after_trial(session=session, run_id=run_id, queue=queue)
     return runs.to_read(run)
 

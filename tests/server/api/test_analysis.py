@@ -34,7 +34,9 @@ def test_diagnosis_without_train_dev_uses_dev_minus_train(client: TestClient, ex
     client.patch(f"/api/v1/projects/{project_id}", json={"human_level_error": None})
     _log(client, run_id, train_error=0.01, dev_error=0.15)
     body = client.get(f"/api/v1/runs/{run_id}/diagnosis").json()
-    assert body["avoidable_bias"] is None
+    # No human-level error: Bayes error is taken as 0, and the body says so.
+    assert body["human_level_error"] is None and body["human_level_assumed"] is True
+    assert body["avoidable_bias"] == pytest.approx(0.01)
     assert body["variance"] == pytest.approx(0.14)
     assert body["data_mismatch"] is None
     assert body["primary"] == "variance"
@@ -42,7 +44,15 @@ def test_diagnosis_without_train_dev_uses_dev_minus_train(client: TestClient, ex
 
 def test_diagnosis_with_too_little_logged_is_unknown(client: TestClient, external_run: tuple) -> None:
     _, run_id = external_run
-    _log(client, run_id, train_error=250.0)  # a percentage logged by mistake is ignored, not a 500
+    # A percentage logged by mistake is refused with the key and value, not stored to be misread later.
+    points = [{"key": "dev_error", "step": 1, "value": 0.1}, {"key": "train_error", "step": 1, "value": 25.0}]
+    response = client.post(f"/api/v1/runs/{run_id}/metrics", json={"metrics": points})
+    assert response.status_code == 422
+    [error] = response.json()["detail"]
+    assert error["loc"] == ["body", "metrics", 1, "value"]
+    assert error["msg"] == (
+        "train_error is 25.0: error rates are fractions in [0, 1], 0.08 meaning 8 % (for 25 %, log 0.25)"
+    )
     body = client.get(f"/api/v1/runs/{run_id}/diagnosis").json()
     assert body["primary"] == "unknown"
     assert body["train_error"] is None

@@ -1,0 +1,56 @@
+"""The canonical metric keys of API.md, and what values each may take.
+
+One definition for everyone who logs them or reads them: the worker, users' scripts through the client
+library (which refuses a bad value at ``run.log``, before a batch is sent), the server's ingestion (a 422) and
+the diagnosis. Pure: no I/O, no third-party imports.
+"""
+
+from __future__ import annotations
+
+import math
+
+#: Fraction of examples misclassified on each split, one point per epoch (step = the epoch number).
+ERROR_KEYS = ("train_error", "train_dev_error", "dev_error", "test_error")
+#: Mean cross-entropy per split, one point per epoch.
+LOSS_KEYS = ("train_loss", "dev_loss")
+#: How many examples each error was measured on (the diagnosis's noise level comes from these).
+SIZE_KEYS = ("train_examples", "train_dev_examples", "dev_examples", "test_examples")
+#: The split each error key is measured on, and that split's size key.
+SIZE_OF_ERROR = dict(zip(ERROR_KEYS, SIZE_KEYS, strict=True))
+#: The epoch whose weights a run kept (early stopping); its errors are the run's summary.
+BEST_EPOCH_KEY = "best_epoch"
+
+_ERROR_KEYS = frozenset(ERROR_KEYS)
+_SIZE_KEYS = frozenset(SIZE_KEYS)
+
+
+def is_checked(key: str) -> bool:
+    """Whether ``key`` is a key whose values :func:`value_problem` checks (cheap: one set lookup)."""
+    return key in _ERROR_KEYS or key in _SIZE_KEYS
+
+
+def value_problem(key: str, value: float) -> str | None:
+    """Why ``value`` cannot be logged under ``key``, in one sentence; None when it can.
+
+    Error keys take fractions in [0, 1] (a percentage such as 8.0 would read as 800 %); split sizes take
+    whole numbers of at least 1. Other keys take any finite number.
+    """
+    if key in _ERROR_KEYS:
+        if math.isfinite(value) and 0.0 <= value <= 1.0:
+            return None
+        hint = f" (for {value:g} %, log {value / 100:g})" if 1.0 < value <= 100.0 else ""
+        return f"{key} is {value!r}: error rates are fractions in [0, 1], 0.08 meaning 8 %{hint}"
+    if key in _SIZE_KEYS and not (math.isfinite(value) and value >= 1 and value == int(value)):
+        return f"{key} is {value!r}: a split size is a whole number of examples, at least 1"
+    return None
+
+
+__all__ = [
+    "BEST_EPOCH_KEY",
+    "ERROR_KEYS",
+    "LOSS_KEYS",
+    "SIZE_KEYS",
+    "SIZE_OF_ERROR",
+    "is_checked",
+    "value_problem",
+]
