@@ -1,4 +1,8 @@
-"""The error ladder as the pages show it: rungs, labelled gaps, the summary and the "try next" actions."""
+"""The error ladder as the pages show it: rungs, labelled gaps with their noise, the summary and the actions.
+
+Every number here comes from the diagnosis (server/diagnosis): this module only shapes it for the templates
+and for the chart's JSON.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from server.diagnosis import Diagnosis
+from server.diagnosis import GAPS, TRAINING, Diagnosis, ErrorLadder, Z, rungs_of_gap
+from server.diagnosis import RUNGS as RUNG_KEYS
 
 RUNGS = (
     ("human_level_error", "human-level"),
@@ -20,6 +25,12 @@ GAP_LABELS = {
     "variance": "Variance",
     "data_mismatch": "Data mismatch",
     "dev_overfitting": "Dev overfitting",
+    TRAINING: "Training",
+}
+TRAINING_LABELS = {
+    "not_learning": "Did not learn",
+    "learning_slowly": "Learning too slowly",
+    "unstable": "Unstable training",
 }
 
 
@@ -28,6 +39,8 @@ class Rung:
     key: str
     label: str
     value: float | None
+    examples: int | None  # how many examples it was measured on
+    margin: float | None  # half-width of its 95 % interval, None when the size is unknown
 
 
 @dataclass(frozen=True)
@@ -39,6 +52,9 @@ class Gap:
     high: str
     between: str  # "train → train-dev"
     primary: bool
+    margin: float | None  # half-width of the 95 % noise band (Z standard errors), None when unknown
+    significant: bool | None
+    reading: str  # "within noise (± 2.4 points on 270 dev and 1,078 train examples)"
 
 
 @dataclass(frozen=True)
@@ -58,57 +74,75 @@ class LadderView:
     summary: str
     primary: str
     human_known: bool
+    human_assumed: bool
+    step: int | None
+    best_epoch_kept: bool  # the ladder's epoch is the one whose weights the run kept
+    training_status: str
+    training_label: str | None
+    notes: list[str]
     rungs: list[Rung]
     gaps: list[Gap]
     actions: list[Action]
     chart: dict[str, Any]
 
 
-def _rungs_of_gap(key: str, diagnosis: Diagnosis) -> tuple[str, str]:
-    if key == "avoidable_bias":
-        return "human_level_error", "train_error"
-    if key == "variance":
-        return "train_error", "dev_error" if diagnosis.train_dev_error is None else "train_dev_error"
-    if key == "data_mismatch":
-        return "train_dev_error", "dev_error"
-    return "dev_error", "test_error"
+def _gap(key: str, diagnosis: Diagnosis, labels: dict[str, str]) -> Gap:
+    low, high = rungs_of_gap(key, ErrorLadder(**{rung: getattr(diagnosis, rung) for rung in RUNG_KEYS}))
+    se = diagnosis.standard_errors.get(key)
+    return Gap(
+        key=key,
+        label=GAP_LABELS[key],
+        value=getattr(diagnosis, key),
+        low=low,
+        high=high,
+        between=f"{labels[low]} → {labels[high]}",
+        primary=key == diagnosis.primary,
+        margin=None if se is None else Z * se,
+        significant=diagnosis.significant.get(key),
+        reading=diagnosis.readings.get(key, ""),
+    )
 
 
 def ladder_view(diagnosis: Diagnosis) -> LadderView:
     """What the run and compare pages show of a diagnosis, and the JSON its chart is drawn from."""
     labels = dict(RUNGS)
-    rungs = [Rung(key, label, getattr(diagnosis, key)) for key, label in RUNGS]
-    gaps = []
-    for key, label in GAP_LABELS.items():
-        low, high = _rungs_of_gap(key, diagnosis)
-        gaps.append(
-            Gap(
-                key=key,
-                label=label,
-                value=getattr(diagnosis, key),
-                low=low,
-                high=high,
-                between=f"{labels[low]} → {labels[high]}",
-                primary=key == diagnosis.primary,
-            )
+    sizes = diagnosis.split_sizes
+    split_of = {
+        "train_error": "train",
+        "train_dev_error": "train_dev",
+        "dev_error": "dev",
+        "test_error": "test",
+    }
+    rungs = []
+    for key, label in RUNGS:
+        value, se = getattr(diagnosis, key), diagnosis.rung_standard_errors.get(key)
+        if key == "human_level_error" and diagnosis.human_level_assumed:
+            value, label = 0.0, "Bayes (0, assumed)"
+        rungs.append(
+            Rung(key, label, value, sizes.get(split_of.get(key, "")), None if se is None else Z * se)
         )
-    actions, seen = [], set()
-    for r in diagnosis.recommendations:
-        if r.text in seen:  # generic advice ("search hyperparameters") repeats under several gaps
-            continue
-        seen.add(r.text)
-        actions.append(
-            Action(r.gap, GAP_LABELS[r.gap], r.text, r.path, json.dumps(r.value), r.label or r.text)
-        )
+    gaps = [_gap(key, diagnosis, labels) for key in GAPS]
+    actions = [
+        Action(r.gap, GAP_LABELS[r.gap], r.text, r.path, json.dumps(r.value), r.label or r.text)
+        for r in diagnosis.recommendations
+    ]
     chart = {
         "rungs": [vars(r) for r in rungs],
         "gaps": [vars(g) for g in gaps],
         "primary": diagnosis.primary,
+        "human_assumed": diagnosis.human_level_assumed,
     }
+    status = diagnosis.training.status
     return LadderView(
         summary=diagnosis.summary,
         primary=diagnosis.primary,
         human_known=diagnosis.human_level_error is not None,
+        human_assumed=diagnosis.human_level_assumed,
+        step=diagnosis.step,
+        best_epoch_kept=diagnosis.best_epoch is not None and diagnosis.best_epoch == diagnosis.step,
+        training_status=status,
+        training_label=TRAINING_LABELS.get(status),
+        notes=list(diagnosis.notes),
         rungs=rungs,
         gaps=gaps,
         actions=actions,

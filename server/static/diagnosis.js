@@ -9,6 +9,7 @@
   };
   var GAP_COLOR = "#5f6b7a";
   var DOMINANT_COLOR = "#c0392b";
+  var NOISE_COLOR = "#a7b0bd";
   var FONT = { family: "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", size: 12, color: "#222" };
 
   function readData(element) {
@@ -29,12 +30,21 @@
 
   function points(value) { return (value >= 0 ? "+" : "") + (value * 100).toFixed(1) + " pts"; }
 
+  function gapText(gap) {
+    // "+3.7 ± 2.4 pts", and "(noise)" when the interval explains the gap (the diagnosis decided, not this code).
+    var text = points(gap.value);
+    if (gap.margin !== null && gap.margin !== undefined) {
+      text = text.replace(" pts", " ± " + (gap.margin * 100).toFixed(1) + " pts");
+    }
+    return gap.significant === false ? text + "<br>(noise)" : text;
+  }
+
   function gapMarks(gap, index, heights, top) {
     // A vertical arrow between the two bars, from the lower rung to the higher, with the gap's name and size.
     var from = index[gap.low], to = index[gap.high];
     var x = (from + to) / 2;
     var y0 = heights[gap.low], y1 = heights[gap.high];
-    var color = gap.primary ? DOMINANT_COLOR : GAP_COLOR;
+    var color = gap.primary ? DOMINANT_COLOR : (gap.significant === false ? NOISE_COLOR : GAP_COLOR);
     var width = gap.primary ? 3 : 1.5;
     var shapes = [
       { type: "line", x0: from + 0.32, x1: x, y0: y0, y1: y0, line: { color: color, width: 1, dash: "dot" } },
@@ -47,7 +57,7 @@
       },
       {
         x: x, y: Math.max(y0, y1) + top * 0.04, yanchor: "bottom", showarrow: false,
-        text: (gap.primary ? "<b>" : "") + gap.label.replace(" ", "<br>") + "<br>" + points(gap.value) +
+        text: (gap.primary ? "<b>" : "") + gap.label.replace(" ", "<br>") + "<br>" + gapText(gap) +
           (gap.primary ? "</b>" : ""),
         font: { size: 11, color: color }, bgcolor: gap.primary ? "#fdecea" : "rgba(255,255,255,0.85)",
         bordercolor: gap.primary ? DOMINANT_COLOR : "rgba(0,0,0,0)", borderpad: 3
@@ -65,7 +75,7 @@
     rungs.forEach(function (r, i) {
       index[r.key] = i;
       heights[r.key] = r.value * 100;
-      top = Math.max(top, r.value * 100);
+      top = Math.max(top, (r.value + (r.margin || 0)) * 100);
     });
     top = top || 1;
     var trace = {
@@ -75,7 +85,12 @@
       marker: { color: rungs.map(function (r) { return COLORS[r.key]; }) },
       text: rungs.map(function (r) { return (r.value * 100).toFixed(2) + " %"; }),
       textposition: "auto", textangle: 0, insidetextanchor: "end", textfont: { size: 11 }, cliponaxis: false,
-      width: 0.6, hovertemplate: "%{x}: %{y:.2f} %<extra></extra>"
+      width: 0.6, hovertemplate: "%{x}: %{y:.2f} %<extra></extra>",
+      // Each rung's 95 % interval from the size of its split (none for human level, or an unknown size).
+      error_y: {
+        type: "data", visible: true, color: "#39424e", thickness: 1.2, width: 6,
+        array: rungs.map(function (r) { return (r.margin || 0) * 100; })
+      }
     };
     var shapes = [], annotations = [];
     data.gaps.forEach(function (gap) {

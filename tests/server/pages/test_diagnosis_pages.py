@@ -61,23 +61,32 @@ def test_run_page_shows_the_ladder_the_summary_and_try_next(client: TestClient, 
         "Data mismatch dominates: dev error is 9.0 points above train-dev error; "
         "make the training data more like the dev data."
     ]
+    unknown = "uncertainty unknown (log the split sizes)"
     assert table_rows(response.text, "gaps") == [
-        ["Avoidable bias", "human-level → train", "+1.00"],
-        ["Variance", "train → train-dev", "+1.00"],
-        ["Data mismatch dominant", "train-dev → dev", "+9.00"],
-        ["Dev overfitting", "dev → test", "—"],
+        ["Avoidable bias", "human-level → train", "+1.00", unknown],
+        ["Variance", "train → train-dev", "+1.00", unknown],
+        ["Data mismatch dominant", "train-dev → dev", "+9.00", unknown],
+        ["Dev overfitting", "dev → test", "—", "not measured"],
     ]
-    # avoidable bias and variance are above the threshold too, so their knobs come with buttons
-    forms = _try_next_forms(response.text)
-    assert {"path": "hparams.epochs", "value": "20"} in forms
-    assert {"path": "hparams.l2", "value": "0.001"} in forms
-    assert {"path": "model.hidden", "value": "[128]"} in forms
+    # Four recommendations: the mismatch's two (text: an "edit a copy" link each), then bias's knobs, whose
+    # gap is the next largest (without split sizes any positive gap counts).
+    assert [a["data-gap"] for a in attrs_of(response.text, "li") if "data-gap" in a] == [
+        "data_mismatch", "data_mismatch", "avoidable_bias", "avoidable_bias"
+    ]  # fmt: skip
+    assert _try_next_forms(response.text) == [
+        {"path": "model.hidden", "value": "[128]"}, {"path": "hparams.epochs", "value": "20"}
+    ]  # fmt: skip
     buttons = [t for t in texts(response.text, "button") if t.startswith("Try next:")]
-    assert "Try next: 2x epochs (10 -> 20)" in buttons and len(buttons) == len(forms)
+    assert buttons == [
+        "Try next: edit a copy", "Try next: edit a copy",
+        "Try next: 2x hidden units (64 -> 128)", "Try next: 2x epochs (10 -> 20)",
+    ]  # fmt: skip
+    edits = [a["href"] for a in attrs_of(response.text, "a") if "try-next-edit" in a.get("class", "")]
+    assert edits == [f"/projects/{project.id}/runs/new?parent={run.id}"] * 2
     assert not attrs_of(response.text, "p") or "no-human" not in response.text
 
 
-def test_run_page_without_human_level_error_says_bias_cannot_be_measured(
+def test_run_page_without_human_level_error_assumes_bayes_error_zero(
     client: TestClient, session: Session
 ) -> None:
     project = make_project(session, human_level_error=None)
@@ -87,13 +96,18 @@ def test_run_page_without_human_level_error_says_bias_cannot_be_measured(
     response = client.get(f"/runs/{run.id}")
 
     [note] = texts(response.text, "no-human")
-    assert "Avoidable bias cannot be measured" in note
-    assert "proxy for Bayes error" in note
+    assert "No human-level error set: Bayes error is taken as 0" in note
+    assert "Set the project's human-level error" in note
     assert f'href="/projects/{project.id}#edit-project"' in response.text
-    assert table_rows(response.text, "gaps")[:2] == [
-        ["Avoidable bias", "human-level → train", "—"],
+    assert [row[:3] for row in table_rows(response.text, "gaps")[:2]] == [
+        ["Avoidable bias", "human-level → train", "+2.00"],
         ["Variance dominant", "train → dev", "+13.00"],
     ]
+    chart = _json_block(response.text, "ladder-chart-data")
+    assert chart["rungs"][0] == {
+        "key": "human_level_error", "label": "Bayes (0, assumed)", "value": 0.0,
+        "examples": None, "margin": None,
+    }  # fmt: skip
 
 
 def test_try_next_clones_the_run_and_opens_the_child(client: TestClient, session: Session) -> None:
