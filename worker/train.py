@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from trainboard.metric_keys import SIZE_KEYS
 from worker.augment import augment_images
 from worker.checkpoint import TrainState, checkpoint_payload, load_checkpoint, serialize_checkpoint
 from worker.data import Split, Splits
@@ -398,8 +399,12 @@ def fit(
         optimizer = make_optimizer(model, hp)
         state = TrainState()
         count = float(sum(p.numel() for p in model.parameters()))
-        # train_examples places the run on a learning curve over data size (train_fraction of the split).
-        one_off = {"param_count": count, "train_examples": float(len(data["train"].y))}
+        # The split sizes: train_examples places the run on a learning curve over data size, and all four
+        # tell the diagnosis how much of a gap is sampling noise (one of 270 dev examples is 0.37 points).
+        one_off = {"param_count": count}
+        for split, key in zip(data, SIZE_KEYS, strict=True):
+            if len(data[split].y):
+                one_off[key] = float(len(data[split].y))
         reporter.on_epoch(0, {**one_off, **measure_latency(model, splits.info.input_shape, device)})
     per_epoch = steps_per_epoch(len(data["train"].y), hp.batch_size)
     pacer = _Pacer(

@@ -82,7 +82,13 @@ def test_default_digits_mlp_reaches_dev_error_below_ten_percent() -> None:
 
 def test_fit_logs_the_canonical_keys_every_epoch() -> None:
     _, reporter, result, _ = train(epochs=2, train_fraction=0.2)
-    assert set(reporter.metrics[0]) == {"param_count", "train_examples", "latency_ms_b1", "latency_ms_b256"}
+    assert set(reporter.metrics[0]) == {
+        "param_count", "latency_ms_b1", "latency_ms_b256",
+        "train_examples", "train_dev_examples", "dev_examples", "test_examples",
+    }  # fmt: skip
+    # The split sizes the diagnosis reads its noise from: digits' 1,797 examples, train at 20 %.
+    sizes = [reporter.metrics[0][f"{s}_examples"] for s in ("train", "train_dev", "dev", "test")]
+    assert sizes[0] < sizes[2] and all(n == int(n) > 0 for n in sizes)
     for epoch in (1, 2):
         assert set(reporter.metrics[epoch]) == {
             "train_error", "train_dev_error", "dev_error", "test_error", "train_loss", "dev_loss", "lr"
