@@ -4,7 +4,16 @@ Pure functions and small frozen classes: no FastAPI, SQLAlchemy, Celery or I/O (
 """
 
 from server.search.asha import CONTINUE, AshaRule, StopDecision
-from server.search.best import BestTrial, Constraint, TrialResult, best_so_far, best_trial, is_maximized
+from server.search.best import (
+    BestTrial,
+    Constraint,
+    TrialResult,
+    best_so_far,
+    best_trial,
+    feasible_trials,
+    is_maximized,
+    why_excluded,
+)
 from server.search.distributions import (
     KINDS,
     BaseDistribution,
@@ -42,6 +51,7 @@ __all__ = [
     "ZoomResult",
     "best_so_far",
     "best_trial",
+    "feasible_trials",
     "grid_points",
     "grid_size",
     "is_maximized",
@@ -50,5 +60,6 @@ __all__ = [
     "parse_space",
     "sample_random",
     "suggest",
+    "why_excluded",
     "zoom_space",
 ]

@@ -229,6 +229,37 @@ def test_zoom_without_results_is_409(client: TestClient, project_id: int) -> Non
     assert response.status_code == 409
 
 
+def test_zoom_ranks_only_trials_that_meet_the_constraints(client: TestClient, project_id: int) -> None:
+    space = {"hparams.lr": {"log_uniform": [1e-4, 1.0]}}
+    sweep = create(client, project_id, trials=4, parallelism=4, space=space)
+    by_lr = sorted(sweep["trials"], key=lambda trial: trial["params"]["hparams.lr"])
+    lrs = [trial["params"]["hparams.lr"] for trial in by_lr]
+    # The smallest learning rate has the best dev error but breaks latency_ms_b1 <= 10.
+    for trial, dev_error, latency in zip(by_lr, (0.05, 0.30, 0.20, 0.10), (50.0, 1.0, 1.0, 1.0), strict=True):
+        assert work(client, trial["id"], [dev_error], latency=latency) == "succeeded"
+    response = client.post(f"/api/v1/sweeps/{sweep['id']}/zoom", json={"top_k": 2})
+    assert response.status_code == 201, response.text
+    low, high = response.json()["space"]["hparams.lr"]["log_uniform"]
+    # Around the two best feasible trials (lrs[3], then lrs[2]), each end widened by an eighth of the old
+    # range's 4 decades: half a decade.
+    assert low == pytest.approx(lrs[2] / 10**0.5)
+    assert high == pytest.approx(lrs[3] * 10**0.5)
+    assert low > lrs[1] > lrs[0]
+
+
+def test_zoom_when_no_trial_meets_the_constraints_is_409(client: TestClient, project_id: int) -> None:
+    sweep = create(client, project_id, trials=2, parallelism=2)
+    for trial in sweep["trials"]:
+        assert work(client, trial["id"], [0.1], latency=50.0) == "succeeded"
+    response = client.post(f"/api/v1/sweeps/{sweep['id']}/zoom", json={})
+    assert response.status_code == 409
+    assert response.json()["detail"] == (
+        f"Sweep {sweep['id']} has no succeeded trial that meets every satisficing constraint "
+        "(latency_ms_b1 ≤ 10): zoom-in ranks only the trials that do"
+    )
+    assert client.get("/api/v1/sweeps", params={"project_id": project_id}).json()["total"] == 1
+
+
 def test_preview_samples_on_the_distributions_scale(client: TestClient) -> None:
     body = {"distribution": {"log_uniform": [1e-4, 1.0]}, "n": 200, "seed": 0}
     preview = client.post("/api/v1/sweeps/preview", json=body).json()
