@@ -28,7 +28,7 @@ from server.search.distributions import (
     parse_space,
 )
 from server.search.importance import parameter_importance
-from server.search.median import MedianRule
+from server.search.median import MedianRule, TrialCurve
 from server.search.sampling import ZoomResult, grid_points, grid_size, sample_random, suggest, zoom_space
 
 __all__ = [
@@ -46,6 +46,7 @@ __all__ = [
     "OneMinusLogUniformDistribution",
     "SearchSpace",
     "StopDecision",
+    "TrialCurve",
     "TrialResult",
     "UniformDistribution",
     "ZoomResult",

@@ -29,7 +29,9 @@ def read(client: TestClient, sweep_id: int) -> dict[str, Any]:
     return response.json()
 
 
-def work(client: TestClient, run_id: int, dev_errors: list[float], *, latency: float = 1.0) -> str:
+def work(
+    client: TestClient, run_id: int, dev_errors: list[float], *, latency: float = 1.0, finish: bool = True
+) -> str:
     """Act as a worker: start, log dev error per epoch (stopping when told), finish; returns the status."""
     assert client.post(f"/api/v1/runs/{run_id}/start", json={"worker": "test:1"}).status_code == 200
     client.post(
@@ -43,6 +45,8 @@ def work(client: TestClient, run_id: int, dev_errors: list[float], *, latency: f
         status = client.post(f"/api/v1/runs/{run_id}/progress", json=progress).json()["status"]
         if status != "running":
             return status
+    if not finish:
+        return status
     return client.post(f"/api/v1/runs/{run_id}/finish", json={"status": "succeeded"}).json()["status"]
 
 
@@ -186,6 +190,26 @@ def test_median_rule_stops_worse_than_median(client: TestClient, project_id: int
     assert work(client, b, [0.3, 0.25, 0.2]) == "succeeded"
     assert work(client, c, [0.5, 0.6, 0.5]) == "cancelled"
     assert "median rule at epoch 2" in client.get(f"/api/v1/runs/{c}").json()["error"]
+
+
+def test_median_rule_compares_best_so_far_with_completed_trials(client: TestClient, project_id: int) -> None:
+    early = {"rule": "median", "n_warmup_epochs": 1, "n_min_trials": 2}
+    sweep = create(client, project_id, trials=7, parallelism=7, early_stopping=early)
+    *slow, a, b, noisy, bad = ids_with(sweep, "queued")
+    for run_id in slow:  # still running at 0.9: they must not lift the median
+        assert work(client, run_id, [0.9, 0.9], finish=False) == "running"
+    assert work(client, a, [0.30, 0.20, 0.10]) == "succeeded"
+    assert work(client, b, [0.30, 0.25, 0.20]) == "succeeded"
+    # 0.40 at epoch 3, above the completed trials' 0.10 and 0.20, but its best 0.15 is at their median.
+    assert work(client, noisy, [0.30, 0.15, 0.40]) == "succeeded"
+    # Its best 0.30 by epoch 2 is worse than the median of 0.20, 0.25 and 0.15; with the running trials'
+    # 0.9s counted, the median would have been 0.575.
+    assert work(client, bad, [0.30, 0.30, 0.30]) == "cancelled"
+    assert client.get(f"/api/v1/runs/{bad}").json()["error"] == (
+        "stopped early by the median rule at epoch 2: its best dev error so far, 0.3, was worse than the "
+        "median 0.2 of 3 completed trials' best by that epoch"
+    )
+    assert read(client, sweep["id"])["counts"]["stopped_early"] == 1
 
 
 def test_pause_resume_and_cancel(client: TestClient, project_id: int) -> None:
