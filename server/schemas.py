@@ -512,7 +512,8 @@ SweepStrategy = Literal["random", "grid", "coarse_to_fine"]
 
 
 class EarlyStopping(BaseModel):
-    """Stop hopeless trials on their dev error: ASHA (`min_epochs`, `eta`) or the median rule."""
+    """Stop hopeless trials on their dev error: ASHA (`min_epochs`, `eta`) or the median rule (a trial whose
+    best dev error so far is worse than the median of the completed trials' best by the same epoch)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -520,7 +521,9 @@ class EarlyStopping(BaseModel):
     min_epochs: int = Field(default=1, ge=1, le=1000, description="ASHA: epochs before the first rung.")
     eta: int = Field(default=3, ge=2, le=10, description="ASHA: keep the top 1/eta at each rung.")
     n_warmup_epochs: int = Field(default=1, ge=0, le=1000, description="Median: epochs before any stop.")
-    n_min_trials: int = Field(default=3, ge=1, le=1000, description="Median: other trials needed to compare.")
+    n_min_trials: int = Field(
+        default=3, ge=1, le=1000, description="Median: completed trials at the epoch needed before any stop."
+    )
 
 
 class SweepCreate(BaseModel):

@@ -16,6 +16,7 @@ from server.api.deps import IdPath, QueueDep
 from server.datasets import get_dataset
 from server.db import SessionDep
 from server.errors import Conflict, InvalidInput
+from server.leaderboard import constraint_from_dict, describe
 from server.pages.common import FormData, FormErrors, PageAuth, PageRoute, check_csrf, redirect, render
 from server.pages.sweep_form import KINDS, ParamRow, default_model, param_rows
 from server.schemas import ProjectRead, SweepCreate, SweepRead, SweepSummary, SweepZoom
@@ -46,6 +47,8 @@ class SweepContext:
     params: list[str]
     best: dict[str, Any] | None
     page_data: dict[str, Any]
+    constraints: list[str]
+    zoom_top_k: int = SweepZoom().top_k
 
 
 def _model_name(project: ProjectRead, session: Session) -> str:
@@ -220,7 +223,12 @@ def read_sweep(request: Request, sweep_id: IdPath, session: SessionDep) -> Respo
     project = projects.to_read(projects.get_project(session=session, project_id=sweep.project_id))
     best = next((t.model_dump(mode="json") for t in sweep.trials if t.id == sweep.best_run_id), None)
     context = SweepContext(
-        sweep=sweep, project=project, params=list(sweep.space), best=best, page_data=_page_data(sweep)
+        sweep=sweep,
+        project=project,
+        params=list(sweep.space),
+        best=best,
+        page_data=_page_data(sweep),
+        constraints=[describe(constraint_from_dict(c.model_dump())) for c in sweep.satisficing],
     )
     return render(request, "sweeps/detail.html", context)
 

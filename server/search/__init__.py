@@ -4,7 +4,16 @@ Pure functions and small frozen classes: no FastAPI, SQLAlchemy, Celery or I/O (
 """
 
 from server.search.asha import CONTINUE, AshaRule, StopDecision
-from server.search.best import BestTrial, Constraint, TrialResult, best_so_far, best_trial, is_maximized
+from server.search.best import (
+    BestTrial,
+    Constraint,
+    TrialResult,
+    best_so_far,
+    best_trial,
+    feasible_trials,
+    is_maximized,
+    why_excluded,
+)
 from server.search.distributions import (
     KINDS,
     BaseDistribution,
@@ -19,7 +28,7 @@ from server.search.distributions import (
     parse_space,
 )
 from server.search.importance import parameter_importance
-from server.search.median import MedianRule
+from server.search.median import MedianRule, TrialCurve
 from server.search.sampling import ZoomResult, grid_points, grid_size, sample_random, suggest, zoom_space
 
 __all__ = [
@@ -37,11 +46,13 @@ __all__ = [
     "OneMinusLogUniformDistribution",
     "SearchSpace",
     "StopDecision",
+    "TrialCurve",
     "TrialResult",
     "UniformDistribution",
     "ZoomResult",
     "best_so_far",
     "best_trial",
+    "feasible_trials",
     "grid_points",
     "grid_size",
     "is_maximized",
@@ -50,5 +61,6 @@ __all__ = [
     "parse_space",
     "sample_random",
     "suggest",
+    "why_excluded",
     "zoom_space",
 ]

@@ -57,20 +57,34 @@ class BestTrial:
     excluded: dict[int, str]
 
 
+def why_excluded(trial: TrialResult, *, metric: str, constraints: Sequence[Constraint]) -> str | None:
+    """Why `trial` cannot be ranked (`metric` not logged, a constraint broken); None when it is feasible."""
+    reasons = [reason for c in constraints if (reason := c.broken_by(trial.summary)) is not None]
+    value = trial.summary.get(metric)
+    if value is None or not math.isfinite(value):
+        reasons.insert(0, f"{metric} was not logged")
+    return "; ".join(dict.fromkeys(reasons)) if reasons else None
+
+
+def feasible_trials(
+    trials: Sequence[TrialResult], *, metric: str, constraints: Sequence[Constraint]
+) -> list[TrialResult]:
+    """The trials that logged `metric` and meet every constraint, in order: the only ones that are ranked
+    (for the best trial and for zooming in)."""
+    return [t for t in trials if why_excluded(t, metric=metric, constraints=constraints) is None]
+
+
 def best_trial(trials: Sequence[TrialResult], *, metric: str, constraints: Sequence[Constraint]) -> BestTrial:
     """The best `metric` among trials meeting every constraint; ties go to the earlier trial."""
     maximize = is_maximized(metric)
     excluded: dict[int, str] = {}
     best: tuple[float, int] | None = None
     for trial in trials:
-        reasons = [reason for c in constraints if (reason := c.broken_by(trial.summary)) is not None]
-        value = trial.summary.get(metric)
-        if value is None or not math.isfinite(value):
-            reasons.insert(0, f"{metric} was not logged")
-        if reasons:
-            excluded[trial.trial_id] = "; ".join(dict.fromkeys(reasons))
+        reason = why_excluded(trial, metric=metric, constraints=constraints)
+        if reason is not None:
+            excluded[trial.trial_id] = reason
             continue
-        assert value is not None
+        value = trial.summary[metric]
         key = (-value if maximize else value, trial.trial_id)
         if best is None or key < best:
             best = key

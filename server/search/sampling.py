@@ -95,6 +95,9 @@ def zoom_space(
 ) -> ZoomResult:
     """Coarse to fine: shrink each range around the `top_k` best trials (lowest objective), on its own scale.
 
+    `trials` holds (params, objective) of the trials to rank: the caller passes the feasible ones only
+    (`best.feasible_trials`), so that the finer search stays where the satisficing constraints hold.
+
     Each new range spans the top trials' values, widened by `margin` of that span on both sides (and by at
     least `margin / 2` of the old range, so that a single best trial still leaves room to explore),
     clipped to the old range. Choices keep only the options the top trials used.

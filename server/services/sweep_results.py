@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from server import search
 from server.errors import Conflict, InvalidInput
+from server.leaderboard import describe
 from server.queue import RunQueue
 from server.schemas import (
     TERMINAL_STATUSES,
@@ -74,6 +75,14 @@ def _constraints(project: Project) -> list[search.Constraint]:
     return [search.Constraint(c["metric"], max=c.get("max"), min=c.get("min")) for c in project.satisficing]
 
 
+def _summary_values(run: Run) -> dict[str, float]:
+    return {s.key: s.value for s in run.summaries}
+
+
+def _succeeded(trials: list[Run]) -> list[search.TrialResult]:
+    return [search.TrialResult(run.id, _summary_values(run)) for run in trials if run.status == "succeeded"]
+
+
 def _objective(run: Run, metric: str) -> float | None:
     value = next((s.value for s in run.summaries if s.key == metric), None)
     return value if value is not None and math.isfinite(value) else None
@@ -85,12 +94,7 @@ def read_sweep(*, session: Session, sweep_id: int) -> SweepRead:
     project = sweep.project
     metric = project.optimizing_metric
     trials = _trials(session, sweep_id)
-    succeeded = [
-        search.TrialResult(run.id, {s.key: s.value for s in run.summaries})
-        for run in trials
-        if run.status == "succeeded"
-    ]
-    best = search.best_trial(succeeded, metric=metric, constraints=_constraints(project))
+    best = search.best_trial(_succeeded(trials), metric=metric, constraints=_constraints(project))
     space = search.parse_space(sweep.space)
     sign = -1.0 if search.is_maximized(metric) else 1.0
     scored = [
@@ -123,7 +127,7 @@ def _trial(run: Run) -> SweepTrial:
         status=run.status,  # type: ignore[arg-type]
         stopped_early=run.stopped_early,
         params=run.params,
-        summary={s.key: s.value for s in run.summaries},
+        summary=_summary_values(run),
         progress=run.progress,
         error=run.error,
         created_at=run.created_at,
@@ -156,17 +160,27 @@ def list_sweeps(
 
 
 def zoom_sweep(*, session: Session, sweep_id: int, data: SweepZoom, queue: RunQueue) -> Sweep:
-    """Coarse to fine: a new sweep over ranges shrunk around this sweep's best trials."""
+    """Coarse to fine: a new sweep over ranges shrunk around this sweep's best feasible trials.
+
+    Only succeeded trials that meet every satisficing constraint are ranked (the same trials the best trial
+    is chosen from), so the finer search stays where the constraints hold.
+    """
     source = get_sweep(session=session, sweep_id=sweep_id)
     metric = source.project.optimizing_metric
-    sign = -1.0 if search.is_maximized(metric) else 1.0
-    scored = [
-        (run.params, sign * value)
-        for run in _trials(session, sweep_id)
-        if run.status == "succeeded" and (value := _objective(run, metric)) is not None
-    ]
-    if not scored:
+    constraints = _constraints(source.project)
+    trials = {run.id: run for run in _trials(session, sweep_id)}
+    results = _succeeded(list(trials.values()))
+    if not search.feasible_trials(results, metric=metric, constraints=[]):
         raise Conflict(f"Sweep {sweep_id} has no succeeded trial with {metric} to zoom in on")
+    feasible = search.feasible_trials(results, metric=metric, constraints=constraints)
+    if not feasible:
+        named = ", ".join(describe(c) for c in constraints)
+        raise Conflict(
+            f"Sweep {sweep_id} has no succeeded trial that meets every satisficing constraint ({named}): "
+            "zoom-in ranks only the trials that do"
+        )
+    sign = -1.0 if search.is_maximized(metric) else 1.0
+    scored = [(trials[t.trial_id].params, sign * t.summary[metric]) for t in feasible]
     zoomed = search.zoom_space(search.parse_space(source.space), scored, top_k=data.top_k)
     create = SweepCreate(
         project_id=source.project_id,

@@ -1,5 +1,6 @@
 """Sweeps: validate a search space, run its trials as ordinary runs `parallelism` at a time, stop hopeless
-trials early (ASHA or the median rule), and summarise the results (best trial, importance, zoom in)."""
+trials early (ASHA, or the median rule over completed trials' best so far), and summarise the results (best
+trial, importance, zoom in)."""
 
 from __future__ import annotations
 
@@ -230,7 +231,11 @@ def advance_all(*, session: Session, queue: RunQueue) -> None:
 def _rule(config: dict[str, Any]) -> search.AshaRule | search.MedianRule:
     options = EarlyStopping.model_validate(config)
     if options.rule == "median":
-        return search.MedianRule(n_warmup_epochs=options.n_warmup_epochs, n_min_trials=options.n_min_trials)
+        return search.MedianRule(
+            n_warmup_epochs=options.n_warmup_epochs,
+            n_min_trials=options.n_min_trials,
+            metric=EARLY_STOPPING_METRIC,
+        )
     return search.AshaRule(min_epochs=options.min_epochs, eta=options.eta)
 
 
@@ -246,6 +251,25 @@ def on_metrics(*, session: Session, run: Run, points: list[MetricPointIn]) -> bo
         return False
     rule = _rule(sweep.early_stopping)
     epochs = sorted({p.step for p in points if p.key == EARLY_STOPPING_METRIC and p.step >= 1})
+    if not epochs:
+        return False
+    if isinstance(rule, search.AshaRule):
+        decision = _asha_decision(session, sweep, run, rule, epochs)
+    else:
+        decision = _median_decision(session, sweep, run, rule, epochs)
+    if not decision.stop:
+        return False
+    run.status, run.stopped_early, run.error = "cancelled", True, decision.reason
+    run.finished_at = runs.now()
+    session.commit()
+    return True
+
+
+def _asha_decision(
+    session: Session, sweep: Sweep, run: Run, rule: search.AshaRule, epochs: list[int]
+) -> search.StopDecision:
+    """ASHA: the trial's value at each epoch among every trial's value at that epoch (running ones too)."""
+    max_epochs = (run.config or {}).get("hparams", {}).get("epochs")
     for epoch in epochs:
         values = dict(
             session.execute(
@@ -260,18 +284,46 @@ def on_metrics(*, session: Session, run: Run, points: list[MetricPointIn]) -> bo
         )
         if run.id not in values:
             continue
-        value = values[run.id]
-        if isinstance(rule, search.AshaRule):
-            max_epochs = (run.config or {}).get("hparams", {}).get("epochs")
-            decision = rule.decide(epoch, value, list(values.values()), max_epochs=max_epochs)
-        else:
-            decision = rule.decide(epoch, value, [v for rid, v in values.items() if rid != run.id])
+        decision = rule.decide(epoch, values[run.id], list(values.values()), max_epochs=max_epochs)
         if decision.stop:
-            run.status, run.stopped_early, run.error = "cancelled", True, decision.reason
-            run.finished_at = runs.now()
-            session.commit()
-            return True
-    return False
+            return decision
+    return search.CONTINUE
+
+
+def _median_decision(
+    session: Session, sweep: Sweep, run: Run, rule: search.MedianRule, epochs: list[int]
+) -> search.StopDecision:
+    """The median rule: this trial's curve against the others' (the rule keeps the completed ones)."""
+    standing = {
+        run_id: (status, stopped_early)
+        for run_id, status, stopped_early in session.execute(
+            select(Run.id, Run.status, Run.stopped_early).where(Run.sweep_id == sweep.id)
+        )
+    }
+    curves: dict[int, dict[int, float]] = {run_id: {} for run_id in standing}
+    for run_id, step, value in session.execute(
+        select(MetricPoint.run_id, MetricPoint.step, MetricPoint.value)
+        .join(Run, Run.id == MetricPoint.run_id)
+        .where(
+            Run.sweep_id == sweep.id,
+            MetricPoint.key == EARLY_STOPPING_METRIC,
+            MetricPoint.step >= 1,
+            MetricPoint.step <= epochs[-1],
+        )
+    ):
+        if run_id in curves:  # not a trial created since the first query
+            curves[run_id][step] = value
+    mine = curves.get(run.id, {})
+    others = [
+        search.TrialCurve(curves[run_id], status, stopped_early)
+        for run_id, (status, stopped_early) in standing.items()
+        if run_id != run.id
+    ]
+    for epoch in epochs:
+        decision = rule.decide(epoch, mine, others) if epoch in mine else search.CONTINUE
+        if decision.stop:
+            return decision
+    return search.CONTINUE
 
 
 # ---------------------------------------------------------------- pause, resume, cancel

@@ -29,7 +29,9 @@ def read(client: TestClient, sweep_id: int) -> dict[str, Any]:
     return response.json()
 
 
-def work(client: TestClient, run_id: int, dev_errors: list[float], *, latency: float = 1.0) -> str:
+def work(
+    client: TestClient, run_id: int, dev_errors: list[float], *, latency: float = 1.0, finish: bool = True
+) -> str:
     """Act as a worker: start, log dev error per epoch (stopping when told), finish; returns the status."""
     assert client.post(f"/api/v1/runs/{run_id}/start", json={"worker": "test:1"}).status_code == 200
     client.post(
@@ -43,6 +45,8 @@ def work(client: TestClient, run_id: int, dev_errors: list[float], *, latency: f
         status = client.post(f"/api/v1/runs/{run_id}/progress", json=progress).json()["status"]
         if status != "running":
             return status
+    if not finish:
+        return status
     return client.post(f"/api/v1/runs/{run_id}/finish", json={"status": "succeeded"}).json()["status"]
 
 
@@ -188,6 +192,26 @@ def test_median_rule_stops_worse_than_median(client: TestClient, project_id: int
     assert "median rule at epoch 2" in client.get(f"/api/v1/runs/{c}").json()["error"]
 
 
+def test_median_rule_compares_best_so_far_with_completed_trials(client: TestClient, project_id: int) -> None:
+    early = {"rule": "median", "n_warmup_epochs": 1, "n_min_trials": 2}
+    sweep = create(client, project_id, trials=7, parallelism=7, early_stopping=early)
+    *slow, a, b, noisy, bad = ids_with(sweep, "queued")
+    for run_id in slow:  # still running at 0.9: they must not lift the median
+        assert work(client, run_id, [0.9, 0.9], finish=False) == "running"
+    assert work(client, a, [0.30, 0.20, 0.10]) == "succeeded"
+    assert work(client, b, [0.30, 0.25, 0.20]) == "succeeded"
+    # 0.40 at epoch 3, above the completed trials' 0.10 and 0.20, but its best 0.15 is at their median.
+    assert work(client, noisy, [0.30, 0.15, 0.40]) == "succeeded"
+    # Its best 0.30 by epoch 2 is worse than the median of 0.20, 0.25 and 0.15; with the running trials'
+    # 0.9s counted, the median would have been 0.575.
+    assert work(client, bad, [0.30, 0.30, 0.30]) == "cancelled"
+    assert client.get(f"/api/v1/runs/{bad}").json()["error"] == (
+        "stopped early by the median rule at epoch 2: its best dev error so far, 0.3, was worse than the "
+        "median 0.2 of 3 completed trials' best by that epoch"
+    )
+    assert read(client, sweep["id"])["counts"]["stopped_early"] == 1
+
+
 def test_pause_resume_and_cancel(client: TestClient, project_id: int) -> None:
     sweep = create(client, project_id, trials=4, parallelism=1)
     (first,) = ids_with(sweep, "queued")
@@ -227,6 +251,37 @@ def test_zoom_without_results_is_409(client: TestClient, project_id: int) -> Non
     sweep = create(client, project_id, trials=2)
     response = client.post(f"/api/v1/sweeps/{sweep['id']}/zoom", json={})
     assert response.status_code == 409
+
+
+def test_zoom_ranks_only_trials_that_meet_the_constraints(client: TestClient, project_id: int) -> None:
+    space = {"hparams.lr": {"log_uniform": [1e-4, 1.0]}}
+    sweep = create(client, project_id, trials=4, parallelism=4, space=space)
+    by_lr = sorted(sweep["trials"], key=lambda trial: trial["params"]["hparams.lr"])
+    lrs = [trial["params"]["hparams.lr"] for trial in by_lr]
+    # The smallest learning rate has the best dev error but breaks latency_ms_b1 <= 10.
+    for trial, dev_error, latency in zip(by_lr, (0.05, 0.30, 0.20, 0.10), (50.0, 1.0, 1.0, 1.0), strict=True):
+        assert work(client, trial["id"], [dev_error], latency=latency) == "succeeded"
+    response = client.post(f"/api/v1/sweeps/{sweep['id']}/zoom", json={"top_k": 2})
+    assert response.status_code == 201, response.text
+    low, high = response.json()["space"]["hparams.lr"]["log_uniform"]
+    # Around the two best feasible trials (lrs[3], then lrs[2]), each end widened by an eighth of the old
+    # range's 4 decades: half a decade.
+    assert low == pytest.approx(lrs[2] / 10**0.5)
+    assert high == pytest.approx(lrs[3] * 10**0.5)
+    assert low > lrs[1] > lrs[0]
+
+
+def test_zoom_when_no_trial_meets_the_constraints_is_409(client: TestClient, project_id: int) -> None:
+    sweep = create(client, project_id, trials=2, parallelism=2)
+    for trial in sweep["trials"]:
+        assert work(client, trial["id"], [0.1], latency=50.0) == "succeeded"
+    response = client.post(f"/api/v1/sweeps/{sweep['id']}/zoom", json={})
+    assert response.status_code == 409
+    assert response.json()["detail"] == (
+        f"Sweep {sweep['id']} has no succeeded trial that meets every satisficing constraint "
+        "(latency_ms_b1 ≤ 10): zoom-in ranks only the trials that do"
+    )
+    assert client.get("/api/v1/sweeps", params={"project_id": project_id}).json()["total"] == 1
 
 
 def test_preview_samples_on_the_distributions_scale(client: TestClient) -> None:

@@ -114,6 +114,37 @@ def test_sweep_page_shows_trials_best_and_importance(client: TestClient, session
     assert actions == [f"/sweeps/{sweep_id}/zoom"]  # finished: nothing to pause or cancel
 
 
+def test_zoom_from_the_page_ranks_only_trials_that_meet_the_constraints(
+    client: TestClient, session: Session
+) -> None:
+    project = make_project(session, satisficing=[{"metric": "latency_ms_b1", "max": 10.0}])
+    body = {"project_id": project.id, "space": {"hparams.lr": {"log_uniform": [1e-3, 1e-1]}}, "trials": 1}
+    sweep_id = client.post("/api/v1/sweeps", json=body).json()["id"]
+    (run,) = session.scalars(select(Run).where(Run.sweep_id == sweep_id)).all()
+    log_points(session, run, {"dev_error": [0.1], "latency_ms_b1": [50.0]})
+    client.post(f"/api/v1/runs/{run.id}/start", json={})
+    client.post(f"/api/v1/runs/{run.id}/finish", json={"status": "succeeded"})
+
+    page = client.get(f"/sweeps/{sweep_id}")
+    assert texts(page.text, "zoom-note") == [
+        "Zoom in ranks only the succeeded trials that meet every constraint (latency_ms_b1 ≤ 10): the new "
+        "sweep's ranges shrink around the best 3 of them, so it waits for one."
+    ]
+    actions = [a["action"] for a in attrs_of(page.text, "form") if a.get("action", "").startswith("/sweeps/")]
+    assert actions == []  # no feasible trial: no zoom button
+    # A page opened before the trial finished still has the button: the refusal says why.
+    token = csrf_token(client)
+    response = client.post(f"/sweeps/{sweep_id}/zoom", data={"csrf_token": token}, follow_redirects=False)
+    assert response.status_code == 303
+    assert texts(client.get(response.headers["location"]).text, "message-warning") == [
+        f"Sweep {sweep_id} has no succeeded trial that meets every satisficing constraint "
+        "(latency_ms_b1 ≤ 10): zoom-in ranks only the trials that do"
+    ]
+    assert session.scalars(select(Sweep).where(Sweep.project_id == project.id)).all() == [
+        session.get(Sweep, sweep_id)
+    ]
+
+
 def test_pause_from_the_page(client: TestClient, session: Session) -> None:
     project = make_project(session)
     body = {"project_id": project.id, "space": {"hparams.lr": {"log_uniform": [1e-3, 1e-1]}}, "trials": 3}

@@ -10,6 +10,7 @@ from server.search import (
     TrialResult,
     best_so_far,
     best_trial,
+    feasible_trials,
     is_maximized,
     parameter_importance,
     parse_space,
@@ -33,6 +34,25 @@ def test_best_trial_respects_satisficing_constraints() -> None:
 
 def test_best_trial_without_constraints_is_the_lowest_error() -> None:
     assert best_trial(TRIALS, metric="dev_error", constraints=[]).best_id == 1
+
+
+@pytest.mark.parametrize(
+    ("constraints", "feasible"),
+    [
+        ([Constraint("latency_ms_b1", max=10.0)], [2, 3]),  # 1 too slow, 4 never logged latency
+        ([Constraint("latency_ms_b1", min=8.0)], [1, 3]),
+        ([], [1, 2, 3, 4]),
+    ],
+)
+def test_feasible_trials_are_the_ones_best_trial_ranks(
+    constraints: list[Constraint], feasible: list[int]
+) -> None:
+    trials = [*TRIALS, TrialResult(5, {"latency_ms_b1": 1.0})]  # dev_error never logged: never feasible
+    assert [
+        t.trial_id for t in feasible_trials(trials, metric="dev_error", constraints=constraints)
+    ] == feasible
+    best = best_trial(trials, metric="dev_error", constraints=constraints)
+    assert sorted(set(range(1, 6)) - set(best.excluded)) == feasible
 
 
 def test_no_trial_meets_the_constraints() -> None:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
-from server.search import AshaRule, MedianRule
+from server.search import AshaRule, MedianRule, TrialCurve
 
 # dev error per epoch (1-based) of five trials reporting in this order, epoch by epoch.
 CURVES = {
@@ -89,18 +90,130 @@ def test_asha_refuses_bad_settings(kwargs: dict, message: str) -> None:
         AshaRule(**kwargs)
 
 
-def test_median_rule_stops_worse_than_median_after_warmup() -> None:
-    rule = MedianRule(n_warmup_epochs=2, n_min_trials=3)
-    others = [0.2, 0.3, 0.4]
-    assert not rule.decide(2, 0.9, others).stop  # still warming up
-    assert not rule.decide(3, 0.3, others).stop  # at the median
-    decision = rule.decide(3, 0.35, others)
-    assert decision.stop
+def done(*values: float, status: str = "succeeded", stopped_early: bool = False) -> TrialCurve:
+    """A trial's dev error at epochs 1, 2, ..., and how it stands."""
+    return TrialCurve(dict(enumerate(values, start=1)), status, stopped_early)
+
+
+def running(*values: float) -> TrialCurve:
+    return done(*values, status="running")
+
+
+def stopped(*values: float) -> TrialCurve:
+    return done(*values, status="cancelled", stopped_early=True)
+
+
+def current_value_rule(epoch: int, values: dict[int, float], others: list[TrialCurve]) -> bool:
+    """The rule this one replaced: the current value against every other trial's value at that epoch."""
+    at_epoch = [o.values[epoch] for o in others if epoch in o.values]
+    return len(at_epoch) >= 2 and values[epoch] > float(np.median(at_epoch))
+
+
+A = done(0.50, 0.20, 0.10)
+B = done(0.50, 0.25, 0.20)
+
+
+OLD_RULE_DISAGREES = True  # the current value against every other trial's value stopped the other way
+
+
+@pytest.mark.parametrize(
+    ("epoch", "values", "others", "stops", "old_rule_disagrees"),
+    [
+        # A noisy trial: 0.40 now, but its best (0.15) is no worse than the completed trials' median best
+        # by epoch 3 (0.10 and 0.20 -> 0.15). The old rule stopped it on the spike.
+        pytest.param(
+            3, [0.50, 0.15, 0.40], [A, B], False, OLD_RULE_DISAGREES, id="noisy-spike-above-median-best-below"
+        ),
+        # Three running trials at 0.9 would lift the median to 0.9; only A and B ran to their end (0.225).
+        pytest.param(
+            2,
+            [0.50, 0.30],
+            [A, B, *[running(0.9, 0.9)] * 3],
+            True,
+            OLD_RULE_DISAGREES,
+            id="running-not-counted",
+        ),
+        # Trials stopped early for being bad are not a yardstick either.
+        pytest.param(
+            2,
+            [0.50, 0.30],
+            [A, B, *[stopped(0.9, 0.9)] * 3],
+            True,
+            OLD_RULE_DISAGREES,
+            id="stopped-early-not-counted",
+        ),
+        # Nor failed ones, however good their numbers looked: the median is 0.2 and 0.5 -> 0.35.
+        pytest.param(
+            2,
+            [0.50, 0.30],
+            [A, done(0.5, 0.5), *[done(0.1, 0.1, status="failed")] * 2],
+            False,
+            OLD_RULE_DISAGREES,
+            id="failed-not-counted",
+        ),
+        # Completed trials count with their best by that epoch, not their value there (0.45 and 0.5).
+        pytest.param(
+            3,
+            [0.50, 0.30, 0.30],
+            [done(0.5, 0.2, 0.45), done(0.5, 0.25, 0.5)],
+            True,
+            OLD_RULE_DISAGREES,
+            id="completed-best-so-far",
+        ),
+        # ... and only up to that epoch: they reach 0.05 later, not by epoch 2 (median 0.375).
+        pytest.param(
+            2,
+            [0.50, 0.30],
+            [done(0.5, 0.4, 0.05), done(0.5, 0.35, 0.05)],
+            False,
+            False,
+            id="later-epochs-ignored",
+        ),
+        pytest.param(2, [0.50, 0.25], [A, B, done(0.5, 0.3)], False, False, id="at-the-median-continues"),
+        pytest.param(1, [0.99], [A, B], False, False, id="warm-up"),
+        pytest.param(2, [0.50, 0.90], [A, running(0.1, 0.1)], False, False, id="too-few-completed"),
+        # A completed trial that never reported epoch 3 (it trained for 2) is not compared there.
+        pytest.param(
+            3, [0.5, 0.9, 0.9], [A, done(0.1, 0.1)], False, False, id="completed-without-that-epoch"
+        ),
+        pytest.param(3, [0.5, 0.9, 0.9], [A, B], True, False, id="worse-than-the-median"),
+    ],
+)
+def test_median_rule(
+    epoch: int, values: list[float], others: list[TrialCurve], stops: bool, old_rule_disagrees: bool
+) -> None:
+    curve = dict(enumerate(values, start=1))
+    rule = MedianRule(n_warmup_epochs=1, n_min_trials=2)
+    assert rule.decide(epoch, curve, others).stop is stops
+    if old_rule_disagrees:
+        assert current_value_rule(epoch, curve, others) is not stops
+
+
+@pytest.mark.parametrize(
+    ("values", "stops"),
+    [
+        ([0.60, 0.70], True),  # best 0.7 < median 0.8 of the completed trials' best accuracy
+        ([0.80, 0.60], False),  # a dip now, but its best 0.8 is at the median
+    ],
+)
+def test_median_rule_maximizes_accuracy(values: list[float], stops: bool) -> None:
+    rule = MedianRule(n_warmup_epochs=1, n_min_trials=2, metric="dev_accuracy")
+    others = [done(0.5, 0.7), done(0.8, 0.6), done(0.6, 0.9)]  # best by epoch 2: 0.7, 0.8 and 0.9
+    assert rule.decide(2, dict(enumerate(values, start=1)), others).stop is stops
+
+
+def test_median_rule_says_why() -> None:
+    decision = MedianRule(n_warmup_epochs=2, n_min_trials=2).decide(3, {1: 0.5, 2: 0.35, 3: 0.4}, [A, B])
     assert decision.reason == (
-        "stopped early by the median rule at epoch 3: dev error 0.35 was worse than the median 0.3 "
-        "of 3 other trials"
+        "stopped early by the median rule at epoch 3: its best dev error so far, 0.35, was worse than the "
+        "median 0.15 of 2 completed trials' best by that epoch"
     )
 
 
-def test_median_rule_waits_for_enough_trials() -> None:
-    assert not MedianRule(n_warmup_epochs=0, n_min_trials=3).decide(5, 0.9, [0.1, 0.2]).stop
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [({"n_warmup_epochs": -1}, "n_warmup_epochs=-1"), ({"n_min_trials": 0}, "n_min_trials=0")],
+)
+def test_median_rule_refuses_bad_settings(kwargs: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        MedianRule(**kwargs)
