@@ -10,6 +10,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StringConstraints,
     field_validator,
     model_validator,
 )
@@ -160,6 +161,10 @@ class RunConfig(BaseModel):
     hparams: Hparams = Field(default_factory=Hparams)
 
 
+#: The name that ties runs differing only by seed (runs.group).
+GroupName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
 class RunCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -169,6 +174,9 @@ class RunCreate(BaseModel):
     external: bool = False
     params: dict[str, Any] = Field(default_factory=dict)
     parent_id: int | None = Field(default=None, ge=1)
+    group: GroupName | None = Field(
+        default=None, description="Runs that differ only by seed share a group (mean and spread per metric)."
+    )
 
 
 class RunProgress(BaseModel):
@@ -222,6 +230,7 @@ class RunRead(BaseModel):
     heartbeat_at: UTCDatetime | None
     sweep_id: int | None = None
     stopped_early: bool = False
+    group: str | None = None
 
 
 class RunsPage(Page):
