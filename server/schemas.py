@@ -256,6 +256,38 @@ class RunClone(BaseModel):
     name: str | None = Field(default=None, max_length=200)
 
 
+class RunRepeat(BaseModel):
+    """ "Repeat with N seeds": copies of a run's config that differ only in hparams.seed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    seeds: int = Field(default=3, ge=1, le=10, description="How many copies to queue, each with a new seed.")
+
+
+class RunsRepeated(BaseModel):
+    group: str
+    runs: list[RunRead]
+
+
+class GroupMetric(BaseModel):
+    """One metric over a group's succeeded runs; std is the sample standard deviation (null for n = 1)."""
+
+    mean: float
+    std: float | None
+    n: int
+
+
+class GroupRead(BaseModel):
+    group: str
+    n: int = Field(description="Runs in the group, whatever their status.")
+    run_ids: list[int]
+    summary: dict[str, GroupMetric] = Field(description="Per metric key, over the succeeded runs only.")
+
+
+class GroupsPage(Page):
+    items: list[GroupRead]
+
+
 # ---------------------------------------------------------------- metrics
 
 
