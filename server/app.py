@@ -18,6 +18,7 @@ from server.api.v1 import datasets as datasets_api
 from server.api.v1 import error_analysis as error_analysis_api
 from server.api.v1 import experiments as experiments_api
 from server.api.v1 import gradcheck as gradcheck_api
+from server.api.v1 import groups as groups_api
 from server.api.v1 import projects as projects_api
 from server.api.v1 import runs as runs_api
 from server.api.v1 import sweeps as sweeps_api
@@ -80,6 +81,7 @@ def create_app(*, run_reaper: bool = True) -> FastAPI:
         projects_api,
         runs_api,
         experiments_api,
+        groups_api,
         datasets_api,
         gradcheck_api,
         error_analysis_api,

@@ -10,6 +10,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StringConstraints,
     field_validator,
     model_validator,
 )
@@ -160,6 +161,10 @@ class RunConfig(BaseModel):
     hparams: Hparams = Field(default_factory=Hparams)
 
 
+#: The name that ties runs differing only by seed (runs.group).
+GroupName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
 class RunCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -169,6 +174,9 @@ class RunCreate(BaseModel):
     external: bool = False
     params: dict[str, Any] = Field(default_factory=dict)
     parent_id: int | None = Field(default=None, ge=1)
+    group: GroupName | None = Field(
+        default=None, description="Runs that differ only by seed share a group (mean and spread per metric)."
+    )
 
 
 class RunProgress(BaseModel):
@@ -222,6 +230,7 @@ class RunRead(BaseModel):
     heartbeat_at: UTCDatetime | None
     sweep_id: int | None = None
     stopped_early: bool = False
+    group: str | None = None
 
 
 class RunsPage(Page):
@@ -245,6 +254,38 @@ class RunClone(BaseModel):
         description='Dotted config paths and their new values, e.g. {"hparams.l2": 0.001}.',
     )
     name: str | None = Field(default=None, max_length=200)
+
+
+class RunRepeat(BaseModel):
+    """ "Repeat with N seeds": copies of a run's config that differ only in hparams.seed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    seeds: int = Field(default=3, ge=1, le=10, description="How many copies to queue, each with a new seed.")
+
+
+class RunsRepeated(BaseModel):
+    group: str
+    runs: list[RunRead]
+
+
+class GroupMetric(BaseModel):
+    """One metric over a group's succeeded runs; std is the sample standard deviation (null for n = 1)."""
+
+    mean: float
+    std: float | None
+    n: int
+
+
+class GroupRead(BaseModel):
+    group: str
+    n: int = Field(description="Runs in the group, whatever their status.")
+    run_ids: list[int]
+    summary: dict[str, GroupMetric] = Field(description="Per metric key, over the succeeded runs only.")
+
+
+class GroupsPage(Page):
+    items: list[GroupRead]
 
 
 # ---------------------------------------------------------------- metrics

@@ -52,6 +52,7 @@ class Run(Base):
     __table_args__ = (
         Index("ix_runs_project_created", "project_id", "id"),
         Index("ix_runs_status_heartbeat", "status", "heartbeat_at"),
+        Index("ix_runs_project_group", "project_id", "group"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -60,6 +61,8 @@ class Run(Base):
     sweep_id: Mapped[int | None] = mapped_column(ForeignKey("sweeps.id", ondelete="SET NULL"), index=True)
     # A sweep trial stopped by ASHA or the median rule: status "cancelled", but it did not fail.
     stopped_early: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
+    # Runs that differ only by seed share a group, whose spread tells a real gap from seed noise.
+    group: Mapped[str | None] = mapped_column(String(200))
     name: Mapped[str] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(20), default="queued")
     external: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -151,6 +151,13 @@ def test_init_creates_the_project_once(api: FakeApi, client: Client) -> None:
     run.finish()
 
 
+def test_init_puts_the_run_in_its_seed_group(api: FakeApi, client: Client) -> None:
+    run = trainboard.init(project="mine", params={"seed": 3}, group="lr 0.01", client=client)
+    [create] = [json.loads(r.content) for r in api.requests if r.url.path == "/api/v1/runs"]
+    assert create == {"project_id": 1, "group": "lr 0.01", "external": True, "params": {"seed": 3}}
+    run.finish()
+
+
 def test_run_buffers_until_finish(api: FakeApi, client: Client) -> None:
     run = Run(client, {"id": 7}, flush_interval_s=None)
     for epoch in range(1, 4):

@@ -182,11 +182,16 @@ class Client:
         params: dict[str, Any] | None = None,
         external: bool = True,
         config: dict[str, Any] | None = None,
+        group: str | None = None,
     ) -> dict[str, Any]:
-        """Create an external run (the caller trains) or, with external=False, queue one for a worker."""
+        """Create an external run (the caller trains) or, with external=False, queue one for a worker.
+
+        Runs that differ only by seed share a `group`: the server reports each metric's mean and spread."""
         body: dict[str, Any] = {"project_id": project_id}
         if name is not None:
             body["name"] = name
+        if group is not None:
+            body["group"] = group
         if external:
             body.update(external=True, params=params or {})
         else:
@@ -560,11 +565,15 @@ def init(
     params: dict[str, Any] | None = None,
     dataset: str = "external",
     client: Client | None = None,
+    group: str | None = None,
 ) -> Run:
-    """Find or create `project` and start an external run in it."""
+    """Find or create `project` and start an external run in it.
+
+    Give runs that differ only by seed the same `group`, and the project's groups report each metric's
+    mean and sample standard deviation over them (is a gap between two configs more than seed noise?)."""
     client = client or Client()
     found = client.get_or_create_project(project, dataset=dataset)
-    run = client.create_run(found["id"], name=name, params=params, external=True)
+    run = client.create_run(found["id"], name=name, params=params, external=True, group=group)
     logger.info("trainboard run %s started in project %r", run["id"], project)
     return Run(client, run)
 

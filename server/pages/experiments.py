@@ -1,4 +1,5 @@
-"""Next-experiment pages: "try next" and data-size-curve buttons of the run page, and the compare page."""
+"""Next-experiment pages: "try next", repeat-with-seeds and data-size-curve buttons of the run page, and
+the compare page."""
 
 from __future__ import annotations
 
@@ -7,14 +8,15 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request, Response
+from pydantic import ValidationError
 
 from server.api.deps import IdPath, QueueDep
 from server.db import SessionDep
 from server.errors import Conflict, InvalidInput
 from server.pages.common import FormData, PageAuth, PageRoute, check_csrf, redirect, render
 from server.pages.ladder import LadderView, ladder_view
-from server.schemas import RunRead
-from server.services import comparisons, experiments
+from server.schemas import RunRead, RunRepeat
+from server.services import comparisons, experiments, groups
 from server.services.comparisons import ConfigRow
 
 router = APIRouter(route_class=PageRoute, dependencies=[PageAuth])
@@ -63,6 +65,25 @@ def create_data_size_curve(
     return redirect(
         f"/runs/{run_id}#data-size", f"Queued {len(children)} runs for the data-size curve: {ids}."
     )
+
+
+@router.post("/runs/{run_id}/repeat")
+def repeat_run(
+    request: Request, run_id: IdPath, session: SessionDep, queue: QueueDep, form: FormData
+) -> Response:
+    """Queue the run's config with new seeds, in its seed group (the same service as the API)."""
+    check_csrf(request, form.get("csrf_token"))
+    try:
+        data = RunRepeat.model_validate({"seeds": form.get("seeds", "3")})
+        group, children = groups.repeat_run(session=session, run_id=run_id, seeds=data.seeds, queue=queue)
+    except ValidationError as exc:
+        return redirect(f"/runs/{run_id}", f"seeds: {exc.errors()[0]['msg']}", "error")
+    except (InvalidInput, Conflict) as exc:
+        return redirect(f"/runs/{run_id}", f"Could not repeat the run: {exc.message}", "error")
+    ids = ", ".join(f"#{child.id}" for child in children)
+    seeds = ", ".join(str(child.config["hparams"]["seed"]) for child in children)
+    message = f"Queued {len(children)} runs with seeds {seeds} ({ids}) in group {group!r}."
+    return redirect(f"/runs/{run_id}", message)
 
 
 @dataclass(frozen=True)

@@ -64,8 +64,9 @@ def clone_run(
     queue: RunQueue,
     name: str | None = None,
     params: dict[str, Any] | None = None,
+    group: str | None = None,
 ) -> Run:
-    """Queue a child of the run with the same config but ``changes`` applied ("try next").
+    """Queue a child of the run with the same config but ``changes`` applied ("try next"), in ``group``.
 
     Raises NotFound for an unknown run and InvalidInput, located at ``["body", "changes", path]``, for an
     unknown path or a value the config schema (or the model) refuses.
@@ -81,6 +82,7 @@ def clone_run(
                 "name": (name or f"{parent.name} {label}")[:200],
                 "config": config,
                 "params": {**(params or {}), "changes": changes},
+                "group": group,
             }
         )
     except ValidationError as exc:

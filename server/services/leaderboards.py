@@ -8,7 +8,16 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, case, func, select
 from sqlalchemy.orm import Session, aliased
 
-from server.leaderboard import Constraint, constraint_from_dict, describe, is_maximized, rank_runs
+from server.groups import MetricStats
+from server.leaderboard import (
+    Constraint,
+    Standing,
+    constraint_from_dict,
+    describe,
+    is_maximized,
+    rank_runs,
+)
+from server.services.groups import metric_by_group
 from server.services.projects import get_project
 from server.tables import Run, RunSummary
 
@@ -25,6 +34,9 @@ class Entry:
     value: float | None
     rank: int | None
     broken: tuple[str, ...]
+    # The run's seed group and the metric over its succeeded runs: is the run's value the config's or luck?
+    group: str | None = None
+    group_stats: MetricStats | None = None
 
 
 @dataclass(frozen=True)
@@ -36,6 +48,11 @@ class Leaderboard:
     others: list[Entry]
     ranked_total: int
     others_total: int
+
+    @property
+    def has_groups(self) -> bool:
+        """Whether any shown run belongs to a seed group (the group column is shown only then)."""
+        return any(e.group is not None for e in [*self.ranked, *self.others])
 
 
 def _finite(value: ColumnElement[float]) -> ColumnElement[float | None]:
@@ -82,10 +99,7 @@ def project_leaderboard(*, session: Session, project_id: int, limit: int = 10) -
         constraints=constraints,
         maximize=maximize,
     )
-    entries = [
-        Entry(s.run_id, shown[s.run_id][0].name, shown[s.run_id][0].status, s.value, s.rank, s.broken)
-        for s in standings
-    ]
+    entries = _entries(session, project.id, metric, standings, shown)
     return Leaderboard(
         metric=metric,
         lower_is_better=not maximize,
@@ -95,6 +109,28 @@ def project_leaderboard(*, session: Session, project_id: int, limit: int = 10) -
         ranked_total=int(ranked_total),
         others_total=int(count) - int(ranked_total),
     )
+
+
+def _entries(
+    session: Session,
+    project_id: int,
+    metric: str,
+    standings: tuple[Standing, ...],
+    shown: dict[int, tuple[Any, dict[str, float]]],
+) -> list[Entry]:
+    """The standings as rows, each with its seed group's mean, std and n of ``metric`` where it has one."""
+    groups = {row.group for row, _ in shown.values() if row.group is not None}
+    stats = (
+        metric_by_group(session=session, project_id=project_id, groups=groups, key=metric) if groups else {}
+    )
+    entries = []
+    for s in standings:
+        row = shown[s.run_id][0]
+        group_stats = stats.get(row.group) if row.group is not None else None
+        entries.append(
+            Entry(s.run_id, row.name, row.status, s.value, s.rank, s.broken, row.group, group_stats)
+        )
+    return entries
 
 
 def _joined_value(query: Select[Any], key: str) -> tuple[ColumnElement[float | None], Select[Any]]:
@@ -107,9 +143,9 @@ def _joined_value(query: Select[Any], key: str) -> tuple[ColumnElement[float | N
 def _shown_runs(
     session: Session, run_ids: list[int], keys: set[str]
 ) -> dict[int, tuple[Any, dict[str, float]]]:
-    """Name and status, and the ranking's metrics, of the few runs the leaderboard shows."""
+    """Name, status and group, and the ranking's metrics, of the few runs the leaderboard shows."""
     connection = session.connection()
-    rows = connection.execute(select(Run.id, Run.name, Run.status).where(Run.id.in_(run_ids)))
+    rows = connection.execute(select(Run.id, Run.name, Run.status, Run.group).where(Run.id.in_(run_ids)))
     shown: dict[int, tuple[Any, dict[str, float]]] = {row.id: (row, {}) for row in rows}
     values = select(RunSummary.run_id, RunSummary.key, RunSummary.value).where(
         RunSummary.run_id.in_(run_ids), RunSummary.key.in_(keys)

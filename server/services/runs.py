@@ -111,6 +111,7 @@ def create_run(
         parent_id=data.parent_id,
         name=data.name or "",
         params=data.params,
+        group=data.group,
         idempotency_key=idempotency_key,
     )
     if data.external:
@@ -169,6 +170,7 @@ def to_read(run: Run, dataset: str | None = None) -> RunRead:
         heartbeat_at=run.heartbeat_at,
         sweep_id=run.sweep_id,
         stopped_early=run.stopped_early,
+        group=run.group,
     )
 
 
@@ -181,7 +183,7 @@ _RUN_ROWS = (
             for name in (
                 "id", "project_id", "parent_id", "name", "status", "external", "config", "params",
                 "progress", "error", "worker", "attempt", "created_at", "started_at", "finished_at",
-                "heartbeat_at", "sweep_id", "stopped_early",
+                "heartbeat_at", "sweep_id", "stopped_early", "group",
             )
         ),
         Project.dataset,
@@ -304,7 +306,7 @@ _RUN_JSON_ROWS = (
         Run.id, Run.project_id, Run.parent_id, Run.name, Run.status, Run.external, Project.dataset,
         cast(Run.config, Text), cast(Run.params, Text), cast(Run.progress, Text),
         Run.error, Run.worker, Run.attempt, Run.created_at, Run.started_at, Run.finished_at,
-        Run.heartbeat_at, Run.sweep_id, Run.stopped_early,
+        Run.heartbeat_at, Run.sweep_id, Run.stopped_early, Run.group,
     )
     .join(Project, Project.id == Run.project_id)
     .where(Run.id.in_(bindparam("run_ids", expanding=True)))
@@ -357,8 +359,9 @@ def _runs_json(session: Session, run_ids: list[int]) -> list[bytes]:
         row = by_id.get(run_id)
         if row is None:
             continue
-        (id_, project_id, parent_id, name, status, external, dataset, config, params, progress, error, worker,
-         attempt, created, started, finished, heartbeat, sweep_id, stopped_early, *_) = row  # fmt: skip
+        (id_, project_id, parent_id, name, status, external, dataset, config, params, progress, error,
+         worker, attempt, created, started, finished, heartbeat, sweep_id, stopped_early, group,
+         *_) = row  # fmt: skip
         head = to_json(
             {
                 "id": id_, "project_id": project_id, "parent_id": parent_id, "name": name,
@@ -370,6 +373,7 @@ def _runs_json(session: Session, run_ids: list[int]) -> list[bytes]:
                 "error": error, "worker": worker, "attempt": attempt, "created_at": as_utc(created),
                 "started_at": as_utc(started), "finished_at": as_utc(finished),
                 "heartbeat_at": as_utc(heartbeat), "sweep_id": sweep_id, "stopped_early": stopped_early,
+                "group": group,
             }
         )  # fmt: skip
         out.append(

@@ -19,7 +19,8 @@ from tests.factories import make_project, make_run
 
 
 def _runs_of_every_kind(session: Session, project: Project) -> list[Run]:
-    """Runs with and without summaries, params, progress and error; external, sweep and child runs."""
+    """Runs with and without summaries, params, progress and error; external, sweep and child runs; a run
+    in a seed group."""
     sweep = Sweep(project_id=project.id, name="sweep", trials=4)
     session.add(sweep)
     session.commit()
@@ -60,7 +61,7 @@ def _runs_of_every_kind(session: Session, project: Project) -> list[Run]:
             finished_at=start + timedelta(hours=1),
         ),
     ]
-    made.append(make_run(session, project, parent_id=made[2].id, name="child ☃"))
+    made.append(make_run(session, project, parent_id=made[2].id, name="child ☃", group='seeds "☃" \\ 1'))
     summaries = {0: {}, 1: {"dev_error": 0.3, "loss": 1.5}, 2: {"dev_error": 0.1}, 3: {"dev_error": 0.1}}
     for index, values in summaries.items():
         for key, value in values.items():

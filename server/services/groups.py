@@ -1,0 +1,154 @@
+"""Seed groups: runs that differ only by seed, their per-metric spread, and "repeat with N seeds"."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from server.errors import Conflict, NotFound
+from server.groups import MetricStats, group_stats, next_seeds
+from server.queue import RunQueue
+from server.schemas import GroupMetric, GroupRead, GroupsPage
+from server.services.experiments import clone_run
+from server.services.projects import get_project
+from server.services.runs import get_run
+from server.tables import Run, RunSummary
+
+#: Only these runs' numbers count toward a group's statistics (a failed or cancelled run's are partial).
+COUNTED_STATUS = "succeeded"
+#: Longest group name (runs.group).
+MAX_GROUP = 200
+
+
+def _succeeded_summaries(
+    session: Session, project_id: int, groups: Iterable[str], keys: Iterable[str] | None = None
+) -> dict[str, list[dict[str, float]]]:
+    """Each group's succeeded runs' summaries (only ``keys`` when given), one dict per run."""
+    query = (
+        select(Run.group, RunSummary.run_id, RunSummary.key, RunSummary.value)
+        .join(RunSummary, RunSummary.run_id == Run.id)
+        .where(Run.project_id == project_id, Run.group.in_(list(groups)), Run.status == COUNTED_STATUS)
+    )
+    if keys is not None:
+        query = query.where(RunSummary.key.in_(list(keys)))
+    by_run: dict[int, tuple[str, dict[str, float]]] = {}
+    for group, run_id, key, value in session.execute(query):
+        by_run.setdefault(run_id, (group, {}))[1][key] = value
+    summaries: dict[str, list[dict[str, float]]] = {}
+    for group, summary in by_run.values():
+        summaries.setdefault(group, []).append(summary)
+    return summaries
+
+
+def _group_reads(session: Session, project_id: int, names: list[str]) -> dict[str, GroupRead]:
+    """The groups named, each with its run ids (oldest first) and its succeeded runs' statistics."""
+    run_ids: dict[str, list[int]] = {name: [] for name in names}
+    rows = session.execute(
+        select(Run.group, Run.id).where(Run.project_id == project_id, Run.group.in_(names)).order_by(Run.id)
+    )
+    for group, run_id in rows:
+        run_ids[group].append(run_id)
+    summaries = _succeeded_summaries(session, project_id, names)
+    return {
+        name: GroupRead(
+            group=name,
+            n=len(run_ids[name]),
+            run_ids=run_ids[name],
+            summary={
+                key: GroupMetric(mean=s.mean, std=s.std, n=s.n)
+                for key, s in group_stats(summaries.get(name, [])).items()
+            },
+        )
+        for name in names
+        if run_ids[name]
+    }
+
+
+def group_summary(*, session: Session, project_id: int, group: str) -> GroupRead:
+    """One group of the project: its runs and, per metric, mean, sample std and n over the succeeded ones."""
+    get_project(session=session, project_id=project_id)
+    found = _group_reads(session, project_id, [group]).get(group)
+    if found is None:
+        raise NotFound("Group", repr(group))
+    return found
+
+
+def list_groups(*, session: Session, project_id: int, limit: int, offset: int) -> GroupsPage:
+    """The project's groups, the one with the newest run first, each with its statistics."""
+    get_project(session=session, project_id=project_id)
+    names = select(Run.group).where(Run.project_id == project_id, Run.group.is_not(None)).group_by(Run.group)
+    total = session.scalar(select(func.count()).select_from(names.subquery())) or 0
+    ordered = names.order_by(func.max(Run.id).desc()).limit(limit).offset(offset)
+    page = [name for name in session.scalars(ordered) if name is not None]
+    reads = _group_reads(session, project_id, page)
+    items = [reads[name] for name in page if name in reads]
+    return GroupsPage(total=total, limit=limit, offset=offset, items=items)
+
+
+def metric_by_group(
+    *, session: Session, project_id: int, groups: Iterable[str], key: str
+) -> dict[str, MetricStats]:
+    """Mean, sample std and n of one metric over each group's succeeded runs (groups without it left out)."""
+    summaries = _succeeded_summaries(session, project_id, set(groups), keys=[key])
+    stats = {group: group_stats(runs).get(key) for group, runs in summaries.items()}
+    return {group: s for group, s in stats.items() if s is not None}
+
+
+def _new_group_name(session: Session, run: Run) -> str:
+    """ "<run name> seeds", or with the run's id added when another group of the project has that name."""
+    name = f"{run.name[: MAX_GROUP - len(' seeds')]} seeds"
+    taken = session.scalar(select(Run.id).where(Run.project_id == run.project_id, Run.group == name).limit(1))
+    if taken is None:
+        return name
+    suffix = f" seeds (run {run.id})"
+    return f"{run.name[: MAX_GROUP - len(suffix)]}{suffix}"
+
+
+def _seed(config: dict[str, Any] | None) -> int | None:
+    """The run's hparams.seed (a resolved config always has one)."""
+    hparams = (config or {}).get("hparams")
+    seed = hparams.get("seed") if isinstance(hparams, dict) else None
+    return seed if isinstance(seed, int) and not isinstance(seed, bool) else None
+
+
+def repeat_run(*, session: Session, run_id: int, seeds: int, queue: RunQueue) -> tuple[str, list[Run]]:
+    """Queue ``seeds`` copies of a worker-trained run that differ only in ``hparams.seed``, in its group.
+
+    The copies are children of the run and take seeds the group has not used yet (the run's seed + 1,
+    + 2, ...). A run without a group gets a new one, "<run name> seeds". Returns (group, copies).
+    Raises Conflict for an external run: its script, not a worker, trains it.
+    """
+    run = get_run(session=session, run_id=run_id)
+    if run.external:
+        raise Conflict(
+            f"Run {run_id} is trained by your own script, so the server cannot repeat it: run the script "
+            "again with other seeds and the same group (trainboard.init(..., group=...))"
+        )
+    if run.group is None:
+        run.group = _new_group_name(session, run)  # committed with the first copy
+    group = run.group
+    configs = session.scalars(
+        select(Run.config).where(
+            Run.project_id == run.project_id, Run.group == group, Run.external.is_(False)
+        )
+    )
+    used = {seed for config in configs if (seed := _seed(config)) is not None}
+    try:
+        children = [
+            clone_run(
+                session=session,
+                run_id=run.id,
+                changes={"hparams.seed": seed},
+                queue=queue,
+                name=f"{run.name[:180]} seed {seed}",
+                group=group,
+            )
+            for seed in next_seeds(_seed(run.config) or 0, used, seeds)
+        ]
+    except Exception:
+        session.rollback()
+        raise
+    return group, children
