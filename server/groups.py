@@ -10,6 +10,8 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from server.diagnosis import GAPS, RUNGS, ErrorLadder, compute_gaps
+
 #: Hparams.seed's range (server.schemas): seeds wrap around past the largest.
 MAX_SEED = 2**31 - 1
 
@@ -75,3 +77,21 @@ def next_seeds(seed: int, used: Iterable[int], count: int) -> list[int]:
             taken.add(candidate)
             seeds.append(candidate)
     return seeds
+
+
+def ladder_stats(ladders: Iterable[ErrorLadder]) -> dict[str, MetricStats]:
+    """Mean and sample std over a seed group of each rung and each gap of the error ladder.
+
+    Each run's gaps are computed first and then averaged (the mean of dev - train, not the difference of
+    the means, so that a run without a train-dev error still counts toward variance). Rungs and gaps no
+    run has are left out; keys come in ladder order, rungs first.
+    """
+    values: dict[str, list[float]] = {}
+    for ladder in ladders:
+        # Human level is the project's, the same for every run: it has no spread to show.
+        row: dict[str, float | None] = {rung: getattr(ladder, rung) for rung in RUNGS[1:]}
+        row.update(compute_gaps(ladder))
+        for key, value in row.items():
+            if value is not None:
+                values.setdefault(key, []).append(value)
+    return {key: metric_stats(values[key]) for key in (*RUNGS[1:], *GAPS) if key in values}

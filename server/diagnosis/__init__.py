@@ -18,6 +18,7 @@ from server.diagnosis._ladder import (
     bayes_proxy,
     compute_gaps,
     gap_standard_error,
+    ladder_from_summary,
     rungs_of_gap,
     validate_error_rate,
 )
@@ -41,6 +42,7 @@ __all__ = [
     "compute_gaps",
     "diagnose",
     "gap_standard_error",
+    "ladder_from_summary",
     "recommend",
     "rungs_of_gap",
     "validate_error_rate",

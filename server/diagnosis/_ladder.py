@@ -50,6 +50,24 @@ class ErrorLadder:
             validate_error_rate(field.name, getattr(self, field.name))
 
 
+def _fraction(value: float | None) -> float | None:
+    if value is None or isinstance(value, bool) or not math.isfinite(value) or not 0.0 <= value <= 1.0:
+        return None
+    return float(value)
+
+
+def ladder_from_summary(human_level_error: float | None, summary: Mapping[str, float]) -> ErrorLadder:
+    """The ladder of a run from its project's human-level error and its summary metrics.
+
+    Error keys are checked on the way in (a 422), but rows stored before that check may hold percentages:
+    a value outside [0, 1] is left unknown rather than read as 800 %. (gap_order's SQL does the same.)
+    """
+    return ErrorLadder(
+        human_level_error=_fraction(human_level_error),
+        **{rung: _fraction(summary.get(rung)) for rung in RUNGS[1:]},
+    )
+
+
 @dataclass(frozen=True)
 class SplitSizes:
     """How many examples each split's error was measured on; None where unknown."""

@@ -12,6 +12,7 @@ from typing import Any
 
 from server.diagnosis import GAPS, TRAINING, Diagnosis, ErrorLadder, Z, rungs_of_gap
 from server.diagnosis import RUNGS as RUNG_KEYS
+from server.services.analysis import GroupLadder
 
 RUNGS = (
     ("human_level_error", "human-level"),
@@ -70,6 +71,24 @@ class Action:
 
 
 @dataclass(frozen=True)
+class SpreadRow:
+    """One rung or gap over a seed group: mean and sample std, in fractions."""
+
+    key: str
+    label: str
+    mean: float
+    std: float | None
+    n: int
+
+
+@dataclass(frozen=True)
+class GroupSpread:
+    group: str
+    runs: int
+    rows: list[SpreadRow]
+
+
+@dataclass(frozen=True)
 class LadderView:
     summary: str
     primary: str
@@ -84,6 +103,15 @@ class LadderView:
     gaps: list[Gap]
     actions: list[Action]
     chart: dict[str, Any]
+    group: GroupSpread | None = None
+
+
+def _group_spread(group: GroupLadder | None) -> GroupSpread | None:
+    if group is None:
+        return None
+    labels = {**{key: f"{label} error" for key, label in RUNGS}, **GAP_LABELS}
+    rows = [SpreadRow(key, labels[key], s.mean, s.std, s.n) for key, s in group.stats.items()]
+    return GroupSpread(group.group, group.runs, rows)
 
 
 def _gap(key: str, diagnosis: Diagnosis, labels: dict[str, str]) -> Gap:
@@ -103,8 +131,9 @@ def _gap(key: str, diagnosis: Diagnosis, labels: dict[str, str]) -> Gap:
     )
 
 
-def ladder_view(diagnosis: Diagnosis) -> LadderView:
-    """What the run and compare pages show of a diagnosis, and the JSON its chart is drawn from."""
+def ladder_view(diagnosis: Diagnosis, group: GroupLadder | None = None) -> LadderView:
+    """What the run and compare pages show of a diagnosis (and of the run's seed group, when it has one),
+    and the JSON its chart is drawn from."""
     labels = dict(RUNGS)
     sizes = diagnosis.split_sizes
     split_of = {
@@ -147,4 +176,5 @@ def ladder_view(diagnosis: Diagnosis) -> LadderView:
         gaps=gaps,
         actions=actions,
         chart=chart,
+        group=_group_spread(group),
     )

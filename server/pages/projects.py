@@ -14,6 +14,7 @@ from server.api.deps import IdPath
 from server.auth import Principal
 from server.datasets import EXTERNAL, DatasetInfo, get_dataset
 from server.db import SessionDep
+from server.diagnosis import compute_gaps, ladder_from_summary
 from server.errors import Conflict, InvalidInput
 from server.pages.common import (
     FormErrors,
@@ -27,7 +28,7 @@ from server.pages.common import (
 )
 from server.pages.constraints import format_constraints, parse_constraints
 from server.schemas import ProjectCreate, ProjectRead, ProjectUpdate, RunRead, RunStatus
-from server.services import accounts, analysis, leaderboards, projects, runs
+from server.services import accounts, leaderboards, projects, runs
 from server.services import datasets as datasets_service
 from server.services.leaderboards import Leaderboard
 
@@ -290,7 +291,10 @@ def _project_context(
         else None,
         metrics=METRIC_CHOICES,
         form=form,
-        gaps={run.id: analysis.run_gaps(project.human_level_error, run.summary) for run in page.items},
+        gaps={
+            run.id: compute_gaps(ladder_from_summary(project.human_level_error, run.summary))
+            for run in page.items
+        },
         leaderboard=leaderboards.project_leaderboard(session=session, project_id=project.id),
         errors=errors,
     )

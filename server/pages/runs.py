@@ -336,7 +336,10 @@ def _run_context(session: Session, run_id: int) -> RunContext:
             "max_points": MAX_POINTS,
             "human_level_error": project.human_level_error,
         },
-        ladder=ladder_view(analysis.diagnose_run(session=session, run_id=run.id)),
+        ladder=ladder_view(
+            analysis.diagnose_run(session=session, run_id=run.id),
+            analysis.group_ladder(session=session, run=run),
+        ),
         data_size=experiments.data_size_curve_of(session=session, run_id=run.id),
     )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -12,47 +13,26 @@ from sqlalchemy.orm import Session
 from server.datasets import get_dataset
 from server.diagnosis import (
     Diagnosis,
-    ErrorLadder,
     SplitSizes,
     TrainingCurves,
     TrainingHealth,
     assess_training,
-    compute_gaps,
     diagnose,
+    ladder_from_summary,
 )
 from server.error_analysis import ErrorAnalysis, analyse_confusion
 from server.errors import NotFound
+from server.groups import MetricStats, ladder_stats
 from server.schemas import RunFinish
-from server.services import metrics, runs
+from server.services import groups, metrics, runs
 from server.services.prediction_counts import prediction_counts
 from server.services.predictions import label_out
 from server.services.runs import get_run
 from server.tables import ExampleTag, MetricPoint, Prediction, Run, Tag
 from trainboard.metric_keys import BEST_EPOCH_KEY, ERROR_KEYS, LOSS_KEYS, SIZE_KEYS
 
-LADDER_KEYS = ERROR_KEYS
 #: Points read per series to judge how training went (a per-step loss is reduced, minima and maxima kept).
 CURVE_POINTS = 1000
-
-
-def _fraction(value: float | None) -> float | None:
-    # Error keys are checked on the way in (a 422); rows stored before that check may hold percentages.
-    if value is None or not math.isfinite(value) or not 0.0 <= value <= 1.0:
-        return None
-    return value
-
-
-def error_ladder(human_level_error: float | None, summary: Mapping[str, float]) -> ErrorLadder:
-    """The ladder of a run from its project's human-level error and its summary metrics."""
-    return ErrorLadder(
-        human_level_error=_fraction(human_level_error),
-        **{key: _fraction(summary.get(key)) for key in LADDER_KEYS},
-    )
-
-
-def run_gaps(human_level_error: float | None, summary: Mapping[str, float]) -> dict[str, float | None]:
-    """Avoidable bias, variance, data mismatch and dev overfitting of one run (None where unknown)."""
-    return compute_gaps(error_ladder(human_level_error, summary))
 
 
 def split_sizes(*, session: Session, run_id: int, summary: Mapping[str, float]) -> SplitSizes:
@@ -112,7 +92,7 @@ def diagnose_run(*, session: Session, run_id: int) -> Diagnosis:
     run = get_run(session=session, run_id=run_id)
     summary = {s.key: s.value for s in run.summaries}
     steps = {s.key: s.step for s in run.summaries}
-    ladder = error_ladder(run.project.human_level_error, summary)
+    ladder = ladder_from_summary(run.project.human_level_error, summary)
     sizes = split_sizes(session=session, run_id=run_id, summary=summary)
     dataset = get_dataset(run.project.dataset, session=session)
     return diagnose(
@@ -126,6 +106,24 @@ def diagnose_run(*, session: Session, run_id: int) -> Diagnosis:
         else None,
         dataset_kind=dataset.kind if dataset else None,
     )
+
+
+@dataclass(frozen=True)
+class GroupLadder:
+    """The spread of a run's seed group on each rung and gap: is the run's gap real or seed noise?"""
+
+    group: str
+    runs: int  # succeeded runs counted
+    stats: dict[str, MetricStats]
+
+
+def group_ladder(*, session: Session, run: Run) -> GroupLadder | None:
+    """Mean and std of every rung and gap over the succeeded runs of the run's group; None outside a group."""
+    if run.group is None:
+        return None
+    summaries = groups.succeeded_summaries(session=session, project_id=run.project_id, group=run.group)
+    ladders = [ladder_from_summary(run.project.human_level_error, summary) for summary in summaries]
+    return GroupLadder(run.group, len(ladders), ladder_stats(ladders))
 
 
 def pin_best_epoch(*, session: Session, run: Run) -> int | None:

@@ -12,11 +12,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, object_session
 
 from server.datasets import get_dataset
+from server.diagnosis import ladder_from_summary
 from server.errors import Conflict, InvalidInput
 from server.learning_curves import DataSizePoint, data_size_curve, read_data_size_curve
 from server.queue import RunQueue
 from server.schemas import Hparams, RunCreate
-from server.services.analysis import error_ladder
 from server.services.runs import create_run, get_run
 from server.tables import Run, RunSummary
 
@@ -172,7 +172,7 @@ def data_size_curve_of(*, session: Session, run_id: int) -> DataSizeCurve | None
         examples = train_examples(run, summaries[run.id])
         if examples is None:
             continue
-        ladder = error_ladder(None, summaries[run.id])
+        ladder = ladder_from_summary(None, summaries[run.id])
         by_size[examples] = (examples, ladder.train_error, ladder.dev_error)
     points = data_size_curve(list(by_size.values()))
     pending = sum(1 for r in runs if r.status in ("queued", "running"))

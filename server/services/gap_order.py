@@ -1,6 +1,6 @@
 """Sort runs by a bias/variance gap in SQL, so that sorting holds across pages of a long runs table.
 
-The SQL twin of server.diagnosis.compute_gaps over server.services.analysis.error_ladder (pinned to them by
+The SQL twin of server.diagnosis.compute_gaps over server.diagnosis.ladder_from_summary (pinned to them by
 tests/server/test_gap_order.py on both databases): a rung outside [0, 1] is unknown, and without a
 human-level error Bayes error is taken as 0.
 """
@@ -14,7 +14,7 @@ from server.tables import Project, Run, RunSummary
 
 
 def _fraction(value: ColumnElement[float]) -> ColumnElement[float]:
-    """The value when it is an error rate in [0, 1], else NULL (as ``analysis._fraction``)."""
+    """The value when it is an error rate in [0, 1], else NULL (as ``diagnosis.ladder_from_summary``)."""
     return case((value.between(0.0, 1.0), value), else_=None)
 
 

@@ -43,6 +43,11 @@ def _succeeded_summaries(
     return summaries
 
 
+def succeeded_summaries(*, session: Session, project_id: int, group: str) -> list[dict[str, float]]:
+    """The summaries of the group's succeeded runs, one dict per run (what its statistics are made of)."""
+    return _succeeded_summaries(session, project_id, [group]).get(group, [])
+
+
 def _group_reads(session: Session, project_id: int, names: list[str]) -> dict[str, GroupRead]:
     """The groups named, each with its run ids (oldest first) and its succeeded runs' statistics."""
     run_ids: dict[str, list[int]] = {name: [] for name in names}

@@ -6,7 +6,8 @@ import math
 
 import pytest
 
-from server.groups import MAX_SEED, MetricStats, group_stats, metric_stats, next_seeds
+from server.diagnosis import ErrorLadder
+from server.groups import MAX_SEED, MetricStats, group_stats, ladder_stats, metric_stats, next_seeds
 
 
 @pytest.mark.parametrize(
@@ -73,3 +74,26 @@ def test_next_seeds(seed: int, used: list[int], count: int, expected: list[int])
 def test_next_seeds_refuses_bad_input(seed: int, count: int, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         next_seeds(seed, [], count)
+
+
+def test_ladder_stats_averages_each_runs_gaps_not_the_difference_of_means() -> None:
+    # Three seeds of one config; the third run logged a train-dev error, so its variance is train-dev - train.
+    ladders = [
+        ErrorLadder(0.01, 0.02, None, 0.05, None),
+        ErrorLadder(0.01, 0.03, None, 0.05, None),
+        ErrorLadder(0.01, 0.01, 0.02, 0.06, None),
+    ]
+    stats = ladder_stats(ladders)
+    assert list(stats) == [
+        "train_error",
+        "train_dev_error",
+        "dev_error",
+        "avoidable_bias",
+        "variance",
+        "data_mismatch",
+    ]
+    assert stats["variance"].mean == pytest.approx((0.03 + 0.02 + 0.01) / 3)
+    assert stats["variance"].std == pytest.approx(0.01)
+    assert stats["train_dev_error"] == MetricStats(mean=0.02, std=None, n=1)
+    assert stats["avoidable_bias"].mean == pytest.approx(0.01)
+    assert ladder_stats([]) == {}

@@ -90,3 +90,26 @@ def test_leaderboard_without_groups_has_no_group_column(client: TestClient, sess
     assert table_rows(client.get(f"/projects/{project.id}").text, "leaderboard-table") == [
         ["1", "only", "succeeded", "10.00 %", "—"]
     ]
+
+
+def test_run_page_ladder_shows_the_groups_spread(client: TestClient, session: Session) -> None:
+    project = make_project(session, human_level_error=0.0)
+    runs = [make_run(session, project, config=CONFIG, group="lr 0.01 seeds") for _ in range(3)]
+    for run, (train, dev) in zip(runs, [(0.01, 0.04), (0.02, 0.04), (0.0, 0.05)], strict=True):
+        log_points(session, run, {"train_error": [train], "dev_error": [dev]})
+    make_run(session, project, config=CONFIG, group="lr 0.01 seeds", status="running")  # not counted
+
+    response = client.get(f"/runs/{runs[0].id}")
+
+    assert "over the group's 3 succeeded runs" in response.text
+    assert table_rows(response.text, "group-spread-table") == [
+        ["train error", "1.00", "1.00", "3"],
+        ["dev error", "4.33", "0.58", "3"],
+        ["Avoidable bias", "1.00", "1.00", "3"],
+        ["Variance", "3.33", "1.53", "3"],
+    ]
+
+
+def test_run_page_without_a_group_has_no_spread(client: TestClient, session: Session) -> None:
+    run = make_run(session, make_project(session), config=CONFIG)
+    assert 'id="group-spread"' not in client.get(f"/runs/{run.id}").text
