@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections import Counter
+from collections import defaultdict
 from collections.abc import Mapping
 
 from sqlalchemy import select
@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from server.datasets import get_dataset
 from server.diagnosis import Diagnosis, ErrorLadder, compute_gaps, diagnose
-from server.error_analysis import ErrorAnalysis, analyse_confusion
+from server.error_analysis import ErrorAnalysis, analyse_confusion, tally_tags
 from server.services.prediction_counts import prediction_counts
 from server.services.predictions import label_out
 from server.services.runs import get_run
@@ -68,5 +68,7 @@ def analyse_run_errors(*, session: Session, run_id: int, split: str) -> ErrorAna
         )
         .where(ExampleTag.project_id == run.project_id, Prediction.is_error.is_(True))
     ).all()
-    tag_counts = Counter(name for _, name in rows)
-    return analyse_confusion(cells, dict(tag_counts), len({example_id for example_id, _ in rows}))
+    tags_of_errors: dict[str, list[str]] = defaultdict(list)
+    for example_id, name in rows:
+        tags_of_errors[example_id].append(name)
+    return analyse_confusion(cells, tally_tags(tags_of_errors.values()))

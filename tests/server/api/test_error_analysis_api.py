@@ -58,6 +58,25 @@ def test_counts_and_ceilings_come_from_sql_aggregates(client: TestClient, run_wi
     assert body["confusion"]["matrix"][1][7] == 1
 
 
+def test_reviewed_sample_estimates_what_each_tag_is_worth(client: TestClient, run_with_errors: tuple) -> None:
+    project_id, run_id = run_with_errors  # 10 examples, 4 errors: error rate 0.4
+    _tag(client, project_id, ["digits-1"], ["blurry"])
+    _tag(client, project_id, ["digits-7"], ["reviewed"])  # looked at, in no category
+    body = client.get(f"/api/v1/runs/{run_id}/error-analysis?split=dev").json()
+    assert (body["reviewed_errors"], body["tagged_errors"], body["untagged_errors"]) == (2, 2, 2)
+    assert body["by_tag"] == [
+        {"tag": "blurry", "count": 1, "fraction_of_errors": 0.25, "max_error_reduction": 0.1,
+         "fraction_of_reviewed": 0.5, "max_error_reduction_reviewed": 0.2},
+    ]  # fmt: skip
+    assert body["other"] == {"count": 1, "fraction_of_errors": 0.25, "max_error_reduction": 0.1,
+                             "fraction_of_reviewed": 0.5, "max_error_reduction_reviewed": 0.2}  # fmt: skip
+    assert body["untagged"] == {"count": 2, "fraction_of_errors": 0.5, "max_error_reduction": 0.2,
+                                "fraction_of_reviewed": None, "max_error_reduction_reviewed": None}  # fmt: skip
+    # "untagged" is what nobody reviewed yet: the list's filter agrees with the count.
+    items = client.get(f"/api/v1/runs/{run_id}/errors?untagged=true").json()["items"]
+    assert sorted(i["example_id"] for i in items) == ["digits-3", "digits-9"]
+
+
 def test_bulk_tagging_adds_and_removes_on_many_examples(client: TestClient, run_with_errors: tuple) -> None:
     project_id, run_id = run_with_errors
     ids = ["digits-1", "digits-3", "digits-7"]
@@ -129,10 +148,26 @@ def test_error_analysis_csv_lists_tags_untagged_and_total(client: TestClient, ru
     _tag(client, project_id, ["digits-1", "digits-7"], ["blurry"])
     rows = list(csv.reader(io.StringIO(client.get(f"/api/v1/runs/{run_id}/error-analysis.csv").text)))
     assert rows == [
-        ["tag", "count", "fraction_of_errors", "max_error_reduction"],
-        ["blurry", "2", "0.5", "0.2"],
-        ["(untagged)", "2", "0.5", "0.2"],
-        ["(all errors)", "4", "1.0", "0.4"],
+        ["tag", "count", "fraction_of_errors", "max_error_reduction", "fraction_of_reviewed",
+         "max_error_reduction_reviewed"],
+        ["blurry", "2", "0.5", "0.2", "1.0", "0.4"],
+        ["(untagged)", "2", "0.5", "0.2", "", ""],
+        ["(all errors)", "4", "1.0", "0.4", "1.0", "0.4"],
+    ]  # fmt: skip
+
+
+def test_error_analysis_csv_has_the_reviewed_errors_in_no_category(
+    client: TestClient, run_with_errors: tuple
+) -> None:
+    project_id, run_id = run_with_errors
+    _tag(client, project_id, ["digits-1"], ["blurry"])
+    _tag(client, project_id, ["digits-7"], ["reviewed"])  # looked at: fits no category
+    rows = list(csv.reader(io.StringIO(client.get(f"/api/v1/runs/{run_id}/error-analysis.csv").text)))
+    assert rows[1:] == [
+        ["blurry", "1", "0.25", "0.1", "0.5", "0.2"],
+        ["(reviewed, no tag)", "1", "0.25", "0.1", "0.5", "0.2"],
+        ["(untagged)", "2", "0.5", "0.2", "", ""],
+        ["(all errors)", "4", "1.0", "0.4", "1.0", "0.4"],
     ]
 
 
