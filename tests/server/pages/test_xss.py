@@ -42,6 +42,7 @@ SHOW_USER_TEXT = {
     "/runs/{run_id}",
     "/runs/{run_id}/errors",
     "/runs/{run_id}/errors/compare",
+    "/runs/{run_id}/errors/counts",
     "/compare",
     "/datasets",
     "/sweeps/{sweep_id}",
