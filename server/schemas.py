@@ -10,6 +10,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StrictInt,
     field_validator,
     model_validator,
 )
@@ -358,7 +359,8 @@ class BulkTagResult(BaseModel):
 class LabelCorrectionSet(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    corrected_label: Label
+    # Strict: JSON true is no class index (lax mode would read it as 1).
+    corrected_label: StrictInt | Annotated[str, Field(min_length=1, max_length=200)]
 
 
 class LabelCorrectionRead(BaseModel):

@@ -7,10 +7,11 @@ import io
 
 import pytest
 from fastapi.testclient import TestClient
+from httpx import Response
 from sqlalchemy.orm import Session
 
 from server.png import PNG_SIGNATURE
-from server.tables import Project
+from server.tables import Dataset, Project
 from tests.factories import log_predictions, make_project, make_run
 
 # (example_id, label, predicted, confidence): 10 examples, 4 errors.
@@ -189,6 +190,54 @@ def test_corrections_make_a_new_dataset_version_that_new_runs_record(
     run = client.post("/api/v1/runs", json={"project_id": project_id, "config": {"hparams": {"epochs": 1}}})
     assert run.status_code == 201, run.text
     assert run.json()["config"]["dataset_version"] == 2
+
+
+def _correct(client: TestClient, project_id: int, example_id: str, label: object) -> Response:
+    url = f"/api/v1/projects/{project_id}/label-corrections/{example_id}"
+    return client.put(url, json={"corrected_label": label})
+
+
+@pytest.mark.parametrize("label", [10, -1, "cat", "1.5", True, " "])
+def test_corrected_label_must_be_a_class_of_the_built_in_dataset(
+    client: TestClient, run_with_errors: tuple, label: object
+) -> None:
+    project_id, run_id = run_with_errors
+    response = _correct(client, project_id, "digits-1", label)
+    assert response.status_code == 422
+    errors = response.json()["detail"]
+    assert errors and all("corrected_label" in error["loc"] for error in errors)
+    if label is not True:  # the schema refuses JSON true before the service sees it
+        [error] = errors
+        assert "one of the dataset's classes (0, 1, 2, 3, 4, 5, 6, 7, 8, 9)" in error["msg"]
+    # Nothing recorded: no correction waits, and the example is not tagged mislabeled.
+    assert client.get(f"/api/v1/projects/{project_id}/label-corrections").json()["corrections"] == []
+    assert client.get(f"/api/v1/runs/{run_id}/errors?tag=mislabeled").json()["total"] == 0
+
+
+def test_corrected_label_must_be_a_class_of_the_uploaded_dataset(
+    client: TestClient, session: Session
+) -> None:
+    dataset = Dataset(
+        name="pets", source="npz", kind="tabular", input_shape=[2], n_classes=3, n_examples=30,
+        classes=["cat", "dog", "bird"], size_bytes=1, sha256="0" * 64,
+    )  # fmt: skip
+    session.add(dataset)
+    session.commit()
+    project = make_project(session, dataset=str(dataset.id))
+    response = _correct(client, project.id, "pets-4", 3)
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["msg"] == (
+        "corrected_label must be one of the dataset's classes (0 (cat), 1 (dog), 2 (bird)), but got '3'"
+    )
+    assert _correct(client, project.id, "pets-4", "dog").status_code == 422  # labels are class indexes
+    assert _correct(client, project.id, "pets-4", "2").status_code == 204
+    corrections = client.get(f"/api/v1/projects/{project.id}/label-corrections").json()["corrections"]
+    assert [(c["example_id"], c["corrected_label"]) for c in corrections] == [("pets-4", "2")]
+
+
+def test_corrected_label_of_external_data_is_free(client: TestClient, session: Session) -> None:
+    project = make_project(session, dataset="external")  # no class list to check against
+    assert _correct(client, project.id, "img-7", "cat").status_code == 204
 
 
 def test_cohorts_bin_confidence_and_rate_classes(client: TestClient, run_with_errors: tuple) -> None:
