@@ -337,6 +337,20 @@ class ExampleTagsRead(BaseModel):
     tags: list[str]
 
 
+class TagResolution(BaseModel):
+    """A tag taken off an example because what it flagged was fixed (the example's tag history)."""
+
+    tag: str
+    resolved_by: Literal["label_correction"]
+    corrected_label: str
+    dataset_version: int
+    note: str
+
+
+class ExampleTagsDetail(ExampleTagsRead):
+    history: list[TagResolution]
+
+
 class BulkTagUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

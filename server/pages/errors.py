@@ -13,7 +13,7 @@ from server.db import SessionDep
 from server.error_analysis import REVIEWED, ErrorAnalysis
 from server.errors import Conflict
 from server.pages.common import PageAuth, PageRoute, check_csrf, redirect, render, url_with
-from server.schemas import ErrorsPage, ProjectRead, RunRead, Split
+from server.schemas import ErrorsPage, ProjectRead, RunRead, Split, TagResolution
 from server.services import analysis, corrections, error_report, examples, predictions, projects, runs, tags
 from server.services.error_report import CompareGroup, ErrorCohorts, RunComparisonPage
 
@@ -65,6 +65,7 @@ class ErrorsContext:
     tag_names: list[str]
     palette: list[str]
     corrections: dict[str, str]
+    history: dict[str, list[TagResolution]]
     pending_corrections: int
     dataset_version: int
     prev_url: str | None
@@ -79,7 +80,7 @@ class ErrorsContext:
 def _tag_names(session: Session, project_id: int) -> list[str]:
     # "mislabeled" is built in: always offered first, created on first use.
     names = [t.name for t in tags.list_tags(session=session, project_id=project_id)]
-    return [corrections.MISLABELED, *(n for n in names if n != corrections.MISLABELED)]
+    return [tags.MISLABELED, *(n for n in names if n != tags.MISLABELED)]
 
 
 def _filter_url(run_id: int, split: str) -> str:
@@ -138,6 +139,9 @@ def _errors_context(session: Session, run_id: int, filters: ErrorFilters) -> Err
         tag_names=tag_names,
         palette=palette,
         corrections={c.example_id: c.corrected_label for c in shown},
+        history=tags.tag_history(
+            session=session, project_id=project.id, example_ids=[e.example_id for e in page.items]
+        ),
         pending_corrections=sum(1 for c in shown if c.applied_version is None),
         dataset_version=run.project.dataset_version,
         prev_url=url_with(base, filters.query(offset=max(filters.offset - PAGE_SIZE, 0)))
@@ -159,7 +163,7 @@ def _errors_context(session: Session, run_id: int, filters: ErrorFilters) -> Err
             "project_id": project.id,
             "split": filters.split,
             "tags": palette,
-            "mislabeled": corrections.MISLABELED,
+            "mislabeled": tags.MISLABELED,
             "reviewed": REVIEWED,
             "analysis_url": f"/api/v1/runs/{run_id}/error-analysis?split={filters.split}",
             "counts_url": url_with(f"/runs/{run_id}/errors/counts", {"split": filters.split}),

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from server.datasets import BUILTIN_DATASETS, get_dataset
+from server.error_analysis import REVIEWED
 from server.errors import Conflict, InvalidInput
 from server.schemas import LabelCorrectionRead, LabelCorrectionsRead
 from server.services.projects import get_project
-from server.services.tags import bulk_update_tags
+from server.services.tags import MISLABELED, bulk_update_tags
 from server.services.upsert import insert_for
 from server.tables import Dataset, LabelCorrection, utcnow
 
-MISLABELED = "mislabeled"
 #: Past this many classes the 422 names the range of labels instead of every class.
 LISTED_CLASSES = 20
 
@@ -106,27 +106,20 @@ def list_corrections(
     )
 
 
-def pending_count(*, session: Session, project_id: int) -> int:
-    return (
-        session.scalar(
-            select(func.count()).where(
-                LabelCorrection.project_id == project_id, LabelCorrection.applied_version.is_(None)
-            )
-        )
-        or 0
-    )
-
-
 def apply_corrections(*, session: Session, project_id: int) -> int:
-    """Make a new dataset version with every pending correction; returns the new version number."""
+    """Make a new dataset version with every pending correction; returns the new version number.
+
+    The corrected examples lose their "mislabeled" tag, so the error analysis no longer counts them there;
+    they stay reviewed, and the applied correction keeps the record (see tags.tag_history).
+    """
     project = get_project(session=session, project_id=project_id)
-    if not pending_count(session=session, project_id=project_id):
+    pending = LabelCorrection.project_id == project_id, LabelCorrection.applied_version.is_(None)
+    example_ids = list(session.scalars(select(LabelCorrection.example_id).where(*pending)))
+    if not example_ids:
         raise Conflict("No pending label corrections to apply")
     project.dataset_version += 1
-    session.execute(
-        update(LabelCorrection)
-        .where(LabelCorrection.project_id == project_id, LabelCorrection.applied_version.is_(None))
-        .values(applied_version=project.dataset_version)
+    session.execute(update(LabelCorrection).where(*pending).values(applied_version=project.dataset_version))
+    bulk_update_tags(  # commits the whole change
+        session=session, project_id=project_id, example_ids=example_ids, add=[REVIEWED], remove=[MISLABELED]
     )
-    session.commit()
     return project.dataset_version

@@ -192,6 +192,44 @@ def test_corrections_make_a_new_dataset_version_that_new_runs_record(
     assert run.json()["config"]["dataset_version"] == 2
 
 
+def test_applying_corrections_resolves_mislabeled_and_keeps_it_in_the_history(
+    client: TestClient, run_with_errors: tuple
+) -> None:
+    project_id, run_id = run_with_errors
+    analysis_url = f"/api/v1/runs/{run_id}/error-analysis?split=dev"
+    assert _correct(client, project_id, "digits-1", 7).status_code == 204  # tags it mislabeled
+    _tag(client, project_id, ["digits-3"], ["mislabeled", "blurry"])  # flagged, but no label given yet
+    before = client.get(analysis_url).json()
+    assert [(t["tag"], t["count"]) for t in before["by_tag"]] == [("mislabeled", 2), ("blurry", 1)]
+
+    assert client.post(f"/api/v1/projects/{project_id}/label-corrections/apply").json() == {
+        "dataset_version": 2
+    }
+    after = client.get(analysis_url).json()
+    assert [(t["tag"], t["count"]) for t in after["by_tag"]] == [("blurry", 1), ("mislabeled", 1)]
+    # digits-1 was looked at: it stays in the reviewed sample, in no category.
+    assert (after["reviewed_errors"], after["other"]["count"]) == (2, 1)
+    items = client.get(f"/api/v1/runs/{run_id}/errors?tag=mislabeled").json()["items"]
+    assert [i["example_id"] for i in items] == ["digits-3"]
+
+    corrected = client.get(f"/api/v1/projects/{project_id}/examples/digits-1/tags").json()
+    assert corrected == {
+        "example_id": "digits-1",
+        "tags": ["reviewed"],
+        "history": [
+            {
+                "tag": "mislabeled",
+                "resolved_by": "label_correction",
+                "corrected_label": "7",
+                "dataset_version": 2,
+                "note": "mislabeled, resolved by correction to label 7 in dataset version 2",
+            }
+        ],
+    }
+    flagged = client.get(f"/api/v1/projects/{project_id}/examples/digits-3/tags").json()
+    assert (flagged["tags"], flagged["history"]) == (["blurry", "mislabeled"], [])
+
+
 def _correct(client: TestClient, project_id: int, example_id: str, label: object) -> Response:
     url = f"/api/v1/projects/{project_id}/label-corrections/{example_id}"
     return client.put(url, json={"corrected_label": label})

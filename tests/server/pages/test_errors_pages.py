@@ -114,6 +114,11 @@ def test_apply_corrections_form_needs_csrf_and_bumps_the_version(
     assert response.status_code == 303 and response.headers["location"] == f"/runs/{run_id}/errors"
     session.refresh(project)
     assert project.dataset_version == 2
+    # The row says what became of its "mislabeled" tag.
+    rows = table_rows(client.get(f"/runs/{run_id}/errors").text, "errors")
+    assert [(r[1], r[6], r[7]) for r in rows if r[1] == "digits-1"] == [
+        ("digits-1", "reviewed", "mislabeled → 7 (v2)")
+    ]
 
 
 def test_errors_page_of_unknown_run_is_404(client: TestClient) -> None:
