@@ -2,6 +2,11 @@
 
 The service layer loads rows from the database and passes plain sequences in; nothing here does I/O.
 Confusion matrices put the true label on rows and the predicted label on columns.
+
+Tags sort errors into categories. An error with any tag has been looked at ("reviewed"); the reserved tag
+``REVIEWED`` marks one reviewed without putting it in a category. When a person reviews a sample of the errors
+(the course reviews about 100), each category's share of that sample, times the error rate, estimates how much
+the error rate would fall if the category were fixed.
 """
 
 from __future__ import annotations
@@ -9,21 +14,65 @@ from __future__ import annotations
 import itertools
 import math
 from collections import Counter
-from collections.abc import Collection, Hashable, Mapping, Sequence
+from collections.abc import Collection, Hashable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 
+#: The tag that marks an error reviewed without putting it in a category: never counted as a category.
+REVIEWED = "reviewed"
+
 
 @dataclass(frozen=True)
-class TagCount:
-    """How many errors carry one tag, and the most fixing them all could cut the error rate."""
+class ErrorShare:
+    """A group of errors: its share of all errors and of the reviewed ones, and the ceilings they set.
 
-    tag: str
+    ``max_error_reduction`` = count / examples: the most fixing every error of the group could cut the error
+    rate. ``fraction_of_reviewed`` = the group's count among the reviewed errors / reviewed errors, and
+    ``max_error_reduction_reviewed`` = fraction_of_reviewed x error_rate: the same ceiling estimated from the
+    reviewed sample. Both are None when nothing is reviewed, or when the group lies outside the sample.
+    """
+
     count: int
     fraction_of_errors: float
     max_error_reduction: float
+    fraction_of_reviewed: float | None
+    max_error_reduction_reviewed: float | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class TagCount(ErrorShare):
+    """How many errors carry one tag (a category), with the shares and ceilings of ``ErrorShare``."""
+
+    tag: str
+
+
+def error_share(
+    count: int, *, errors: int, examples: int, reviewed_count: int | None, reviewed: int
+) -> ErrorShare:
+    """The shares and ceilings of a group of ``count`` errors, ``reviewed_count`` of them in the sample.
+
+    Args:
+        count: Errors in the group.
+        errors: All errors of the split; ``examples``: all its examples.
+        reviewed_count: Errors of the group among the reviewed ones; None for a group outside the sample.
+        reviewed: Reviewed errors (the sample's size).
+    """
+    if not 0 <= count <= errors <= examples:
+        raise ValueError(f"need 0 <= count <= errors <= examples, but got {count=}, {errors=}, {examples=}")
+    if not 0 <= reviewed <= errors or not 0 <= (reviewed_count or 0) <= reviewed:
+        raise ValueError(
+            f"need 0 <= reviewed_count <= reviewed <= errors, but got {reviewed_count=}, {reviewed=}"
+        )
+    share = None if reviewed_count is None or not reviewed else reviewed_count / reviewed
+    return ErrorShare(
+        count=count,
+        fraction_of_errors=count / errors if errors else 0.0,
+        max_error_reduction=count / examples if examples else 0.0,
+        fraction_of_reviewed=share,
+        max_error_reduction_reviewed=None if share is None else share * (errors / examples),
+    )
 
 
 @dataclass(frozen=True)
@@ -39,25 +88,46 @@ class ClassMetrics:
 
 @dataclass(frozen=True)
 class ErrorAnalysis:
-    """Counts behind ``GET /runs/{id}/error-analysis``."""
+    """Counts behind ``GET /runs/{id}/error-analysis``.
+
+    ``tagged_errors`` carry any tag (the ``REVIEWED`` mark included): they are the reviewed sample, so
+    ``reviewed_errors`` equals it. ``untagged`` are the errors nobody reviewed yet; ``other`` the reviewed
+    errors in no category (the "other" column of the course's spreadsheet).
+    """
 
     examples: int
     errors: int
     error_rate: float
     tagged_errors: int
     untagged_errors: int
+    reviewed_errors: int
     by_tag: tuple[TagCount, ...]
+    other: ErrorShare
+    untagged: ErrorShare
     per_class: tuple[ClassMetrics, ...]
     macro_avg: dict[str, float]
     weighted_avg: dict[str, float]
     confusion_labels: tuple[Any, ...]
     confusion_matrix: tuple[tuple[int, ...], ...]
 
+    @property
+    def all_errors(self) -> ErrorShare:
+        """Every error as one group: the whole error rate, and the whole sample."""
+        return error_share(
+            self.errors,
+            errors=self.errors,
+            examples=self.examples,
+            reviewed_count=self.reviewed_errors,
+            reviewed=self.reviewed_errors,
+        )
+
     def to_dict(self) -> dict[str, Any]:
         """The API body: ``confusion`` nests labels and matrix; lists instead of tuples."""
-        body = {name: getattr(self, name) for name in ("examples", "errors", "error_rate", "tagged_errors")}
-        body["untagged_errors"] = self.untagged_errors
+        names = ("examples", "errors", "error_rate", "tagged_errors", "untagged_errors", "reviewed_errors")
+        body = {name: getattr(self, name) for name in names}
         body["by_tag"] = [asdict(t) for t in self.by_tag]
+        body["other"] = asdict(self.other)
+        body["untagged"] = asdict(self.untagged)
         body["per_class"] = [asdict(c) for c in self.per_class]
         body["macro_avg"] = dict(self.macro_avg)
         body["weighted_avg"] = dict(self.weighted_avg)
@@ -178,25 +248,43 @@ def _class_metrics(names: list[Any], matrix: np.ndarray) -> tuple[tuple[ClassMet
     return per_class, {**macro, "support": total}, {**weighted, "support": total}
 
 
-def _tag_counts(
+@dataclass(frozen=True)
+class TagTally:
+    """Tags of the misclassified examples: errors per category, errors with any tag, with a category."""
+
+    counts: Counter[str]
+    tagged: int
+    categorised: int
+
+
+def tally_tags(tags_of_errors: Iterable[Collection[str]]) -> TagTally:
+    """Count the tags of the misclassified examples (one collection of tag names per error).
+
+    ``REVIEWED`` makes an error reviewed (tagged) without counting as a category.
+    """
+    counts: Counter[str] = Counter()
+    tagged = categorised = 0
+    for tags in tags_of_errors:
+        names = set(tags)
+        categories = names - {REVIEWED}
+        tagged += bool(names)
+        categorised += bool(categories)
+        counts.update(categories)
+    return TagTally(counts=counts, tagged=tagged, categorised=categorised)
+
+
+def _tags_of_errors(
     is_error: np.ndarray, tags_by_index: Mapping[int, Collection[str]]
-) -> tuple[Counter[str], int]:
-    """How many errors carry each tag, and how many errors carry at least one tag."""
+) -> list[Collection[str]]:
+    """The tags of each misclassified example among ``tags_by_index`` (tags of correct ones are ignored)."""
     indexes = list(tags_by_index)
     for index in indexes:
         if isinstance(index, bool) or not isinstance(index, int | np.integer):
             raise ValueError(f"tags_by_index keys must be example indexes, but got {index=}")
         if not 0 <= index < len(is_error):
             raise ValueError(f"tags_by_index keys must be in [0, {len(is_error)}), but got {index=}")
-    counts: Counter[str] = Counter()
-    tagged = 0
     hits = is_error[np.asarray(indexes, dtype=np.intp)].tolist() if indexes else []
-    for index, hit in zip(indexes, hits, strict=True):
-        tags = set(tags_by_index[index])
-        if hit and tags:
-            counts.update(tags)
-            tagged += 1
-    return counts, tagged
+    return [tags_by_index[index] for index, hit in zip(indexes, hits, strict=True) if hit]
 
 
 def analyse_errors(
@@ -216,19 +304,15 @@ def analyse_errors(
     k = len(names)
     # One bincount builds the whole k x k matrix: cell (true, predicted) is bucket true * k + predicted.
     matrix = np.bincount(y * k + p, minlength=k * k).reshape(k, k)
-    counts, tagged = _tag_counts(y != p, tags_by_index or {})
-    return _analysis(names, matrix, counts, tagged)
+    return _analysis(names, matrix, tally_tags(_tags_of_errors(y != p, tags_by_index or {})))
 
 
-def analyse_confusion(
-    cells: Mapping[tuple[Any, Any], int], tag_counts: Mapping[str, int], tagged_errors: int
-) -> ErrorAnalysis:
+def analyse_confusion(cells: Mapping[tuple[Any, Any], int], tags: TagTally) -> ErrorAnalysis:
     """The same counts as ``analyse_errors`` from pre-aggregated numbers (what a GROUP BY returns).
 
     Args:
         cells: Number of examples per (true label, predicted label).
-        tag_counts: Number of misclassified examples carrying each tag.
-        tagged_errors: Number of misclassified examples carrying at least one tag.
+        tags: ``tally_tags`` of the misclassified examples' tags.
     """
     bad = next(((pair, n) for pair, n in cells.items() if n < 0), None)
     if bad is not None:
@@ -239,17 +323,26 @@ def analyse_confusion(
     for (true, guess), n in cells.items():
         matrix[index[true], index[guess]] += n
     errors = int(matrix.sum() - np.trace(matrix))
-    if not 0 <= tagged_errors <= errors or any(n > tagged_errors for n in tag_counts.values()):
-        raise ValueError(f"tag counts cannot exceed the tagged errors, but got {tagged_errors=} of {errors=}")
-    return _analysis(names, matrix, Counter(dict(tag_counts)), tagged_errors)
+    if not 0 <= tags.tagged <= errors:
+        raise ValueError(f"tagged errors cannot exceed the errors, but got tagged={tags.tagged} of {errors=}")
+    if not 0 <= tags.categorised <= tags.tagged or any(n > tags.categorised for n in tags.counts.values()):
+        raise ValueError(f"tag counts cannot exceed the tagged errors, but got {tags=}")
+    return _analysis(names, matrix, tags)
 
 
-def _analysis(names: list[Any], matrix: np.ndarray, counts: Counter[str], tagged: int) -> ErrorAnalysis:
+def _analysis(names: list[Any], matrix: np.ndarray, tags: TagTally) -> ErrorAnalysis:
     examples = int(matrix.sum())
     errors = examples - int(np.trace(matrix))
+    reviewed = tags.tagged  # any tag means a person looked at the error
+
+    def share(count: int, reviewed_count: int | None) -> ErrorShare:
+        return error_share(
+            count, errors=errors, examples=examples, reviewed_count=reviewed_count, reviewed=reviewed
+        )
+
     by_tag = tuple(
-        TagCount(tag, n, n / errors, n / examples)
-        for tag, n in sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+        TagCount(**asdict(share(n, n)), tag=tag)
+        for tag, n in sorted(tags.counts.items(), key=lambda item: (-item[1], item[0]))
         if n > 0
     )
     per_class, macro, weighted = _class_metrics(names, matrix)
@@ -257,9 +350,12 @@ def _analysis(names: list[Any], matrix: np.ndarray, counts: Counter[str], tagged
         examples=examples,
         errors=errors,
         error_rate=errors / examples if examples else 0.0,
-        tagged_errors=tagged,
-        untagged_errors=errors - tagged,
+        tagged_errors=reviewed,
+        untagged_errors=errors - reviewed,
+        reviewed_errors=reviewed,
         by_tag=by_tag,
+        other=share(reviewed - tags.categorised, reviewed - tags.categorised),
+        untagged=share(errors - reviewed, None),
         per_class=per_class,
         macro_avg=macro,
         weighted_avg=weighted,

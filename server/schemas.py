@@ -10,6 +10,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StrictInt,
     StringConstraints,
     field_validator,
     model_validator,
@@ -377,6 +378,20 @@ class ExampleTagsRead(BaseModel):
     tags: list[str]
 
 
+class TagResolution(BaseModel):
+    """A tag taken off an example because what it flagged was fixed (the example's tag history)."""
+
+    tag: str
+    resolved_by: Literal["label_correction"]
+    corrected_label: str
+    dataset_version: int
+    note: str
+
+
+class ExampleTagsDetail(ExampleTagsRead):
+    history: list[TagResolution]
+
+
 class BulkTagUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -399,7 +414,8 @@ class BulkTagResult(BaseModel):
 class LabelCorrectionSet(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    corrected_label: Label
+    # Strict: JSON true is no class index (lax mode would read it as 1).
+    corrected_label: StrictInt | Annotated[str, Field(min_length=1, max_length=200)]
 
 
 class LabelCorrectionRead(BaseModel):

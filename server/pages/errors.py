@@ -10,10 +10,10 @@ from sqlalchemy.orm import Session
 
 from server.api.deps import IdPath
 from server.db import SessionDep
-from server.error_analysis import ErrorAnalysis
+from server.error_analysis import REVIEWED, ErrorAnalysis
 from server.errors import Conflict
 from server.pages.common import PageAuth, PageRoute, check_csrf, redirect, render, url_with
-from server.schemas import ErrorsPage, ProjectRead, RunRead, Split
+from server.schemas import ErrorsPage, ProjectRead, RunRead, Split, TagResolution
 from server.services import analysis, corrections, error_report, examples, predictions, projects, runs, tags
 from server.services.error_report import CompareGroup, ErrorCohorts, RunComparisonPage
 
@@ -60,9 +60,12 @@ class ErrorsContext:
     features: dict[str, list[float]]
     feature_names: list[str]
     counts: ErrorAnalysis
+    filter_url: str
     cohorts: ErrorCohorts
     tag_names: list[str]
+    palette: list[str]
     corrections: dict[str, str]
+    history: dict[str, list[TagResolution]]
     pending_corrections: int
     dataset_version: int
     prev_url: str | None
@@ -77,7 +80,12 @@ class ErrorsContext:
 def _tag_names(session: Session, project_id: int) -> list[str]:
     # "mislabeled" is built in: always offered first, created on first use.
     names = [t.name for t in tags.list_tags(session=session, project_id=project_id)]
-    return [corrections.MISLABELED, *(n for n in names if n != corrections.MISLABELED)]
+    return [tags.MISLABELED, *(n for n in names if n != tags.MISLABELED)]
+
+
+def _filter_url(run_id: int, split: str) -> str:
+    """The errors page of one split, to which links add their filters."""
+    return url_with(f"/runs/{run_id}/errors", {"split": split})
 
 
 def _chart_data(counts: ErrorAnalysis, cohorts: ErrorCohorts) -> dict[str, Any]:
@@ -113,6 +121,8 @@ def _errors_context(session: Session, run_id: int, filters: ErrorFilters) -> Err
     base = f"/runs/{run_id}/errors"
     next_offset = filters.offset + PAGE_SIZE
     tag_names = _tag_names(session, project.id)
+    palette = [name for name in tag_names if name != REVIEWED]  # the "Mark reviewed" button has its own key
+    filter_url = _filter_url(run_id, filters.split)
     return ErrorsContext(
         run=runs.to_read(run),
         project=project,
@@ -124,9 +134,14 @@ def _errors_context(session: Session, run_id: int, filters: ErrorFilters) -> Err
         else {},
         feature_names=list(arrays.feature_names) if arrays and kind == "tabular" else [],
         counts=counts,
+        filter_url=filter_url,
         cohorts=cohorts,
         tag_names=tag_names,
+        palette=palette,
         corrections={c.example_id: c.corrected_label for c in shown},
+        history=tags.tag_history(
+            session=session, project_id=project.id, example_ids=[e.example_id for e in page.items]
+        ),
         pending_corrections=sum(1 for c in shown if c.applied_version is None),
         dataset_version=run.project.dataset_version,
         prev_url=url_with(base, filters.query(offset=max(filters.offset - PAGE_SIZE, 0)))
@@ -147,10 +162,12 @@ def _errors_context(session: Session, run_id: int, filters: ErrorFilters) -> Err
             "run_id": run_id,
             "project_id": project.id,
             "split": filters.split,
-            "tags": tag_names,
-            "mislabeled": corrections.MISLABELED,
+            "tags": palette,
+            "mislabeled": tags.MISLABELED,
+            "reviewed": REVIEWED,
             "analysis_url": f"/api/v1/runs/{run_id}/error-analysis?split={filters.split}",
-            "filter_url": url_with(base, {"split": filters.split}),
+            "counts_url": url_with(f"/runs/{run_id}/errors/counts", {"split": filters.split}),
+            "filter_url": filter_url,
             **_chart_data(counts, cohorts),
         },
     )
@@ -193,6 +210,22 @@ def read_errors(
         offset=offset,
     )
     return render(request, "errors/list.html", _errors_context(session, run_id, filters))
+
+
+@dataclass
+class CountsContext:
+    counts: ErrorAnalysis
+    filter_url: str
+
+
+@router.get("/runs/{run_id}/errors/counts")
+def read_error_counts(
+    request: Request, run_id: IdPath, session: SessionDep, split: Split = "dev"
+) -> Response:
+    """The totals and the counts table alone: errors.js swaps them in after each tagging."""
+    counts = analysis.analyse_run_errors(session=session, run_id=run_id, split=split)
+    context = CountsContext(counts=counts, filter_url=_filter_url(run_id, split))
+    return render(request, "errors/counts.html", context)
 
 
 @router.post("/projects/{project_id}/label-corrections/apply")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -20,7 +20,7 @@ from server.diagnosis import (
     diagnose,
     ladder_from_summary,
 )
-from server.error_analysis import ErrorAnalysis, analyse_confusion
+from server.error_analysis import ErrorAnalysis, analyse_confusion, tally_tags
 from server.errors import NotFound
 from server.groups import MetricStats, ladder_stats
 from server.schemas import RunFinish
@@ -191,5 +191,7 @@ def analyse_run_errors(*, session: Session, run_id: int, split: str) -> ErrorAna
         )
         .where(ExampleTag.project_id == run.project_id, Prediction.is_error.is_(True))
     ).all()
-    tag_counts = Counter(name for _, name in rows)
-    return analyse_confusion(cells, dict(tag_counts), len({example_id for example_id, _ in rows}))
+    tags_of_errors: dict[str, list[str]] = defaultdict(list)
+    for example_id, name in rows:
+        tags_of_errors[example_id].append(name)
+    return analyse_confusion(cells, tally_tags(tags_of_errors.values()))

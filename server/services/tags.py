@@ -1,4 +1,8 @@
-"""Tags on a project's examples: they outlive runs, so a new run's errors keep the tags of the old."""
+"""Tags on a project's examples: they outlive runs, so a new run's errors keep the tags of the old.
+
+Two names are built in: "mislabeled" (an example whose label is wrong: label corrections set it, and applying
+them resolves it) and error_analysis.REVIEWED (looked at, in no category).
+"""
 
 from __future__ import annotations
 
@@ -6,10 +10,12 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from server.errors import Conflict
-from server.schemas import BulkTagResult
+from server.schemas import BulkTagResult, ExampleTagsDetail, TagResolution
 from server.services.projects import get_project
 from server.services.upsert import insert_for
-from server.tables import ExampleTag, Tag
+from server.tables import ExampleTag, LabelCorrection, Tag
+
+MISLABELED = "mislabeled"
 
 
 def list_tags(*, session: Session, project_id: int) -> list[Tag]:
@@ -38,6 +44,49 @@ def ensure_tags(session: Session, project_id: int, names: list[str]) -> dict[str
     session.execute(insert, [{"project_id": project_id, "name": n} for n in names])
     rows = session.execute(select(Tag.name, Tag.id).where(Tag.project_id == project_id, Tag.name.in_(names)))
     return {name: tag_id for name, tag_id in rows}
+
+
+def read_example_tags(*, session: Session, project_id: int, example_id: str) -> ExampleTagsDetail:
+    """One example's tags, and the tags it had that were resolved since."""
+    get_project(session=session, project_id=project_id)
+    names = session.scalars(
+        select(Tag.name)
+        .join(ExampleTag, ExampleTag.tag_id == Tag.id)
+        .where(ExampleTag.project_id == project_id, ExampleTag.example_id == example_id)
+        .order_by(Tag.name)
+    )
+    history = tag_history(session=session, project_id=project_id, example_ids=[example_id])
+    return ExampleTagsDetail(example_id=example_id, tags=list(names), history=history.get(example_id, []))
+
+
+def tag_history(
+    *, session: Session, project_id: int, example_ids: list[str]
+) -> dict[str, list[TagResolution]]:
+    """Resolved tags by example: "mislabeled" on each example whose correction a dataset version applied.
+
+    No table of its own: an applied label correction is the record (set_correction tagged the example
+    "mislabeled"; apply_corrections took the tag off).
+    """
+    rows = session.scalars(
+        select(LabelCorrection).where(
+            LabelCorrection.project_id == project_id,
+            LabelCorrection.example_id.in_(example_ids),
+            LabelCorrection.applied_version.is_not(None),
+        )
+    )
+    return {
+        c.example_id: [
+            TagResolution(
+                tag=MISLABELED,
+                resolved_by="label_correction",
+                corrected_label=c.corrected_label,
+                dataset_version=c.applied_version or 0,
+                note=f"{MISLABELED}, resolved by correction to label {c.corrected_label} "
+                f"in dataset version {c.applied_version}",
+            )
+        ]
+        for c in rows
+    }
 
 
 def set_example_tags(*, session: Session, project_id: int, example_id: str, names: list[str]) -> list[str]:

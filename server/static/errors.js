@@ -20,8 +20,13 @@
       headers: {"Content-Type": "application/json", "Accept": "application/json"},
       body: body === undefined ? undefined : JSON.stringify(body)
     }).then(function (response) {
-      if (!response.ok) { throw new Error(method + " " + url + " -> " + response.status); }
-      return response.status === 204 ? null : response.json();
+      if (response.ok) { return response.status === 204 ? null : response.json(); }
+      // Say what the server refused (e.g. a corrected label that is not one of the dataset's classes).
+      return response.json().catch(function () { return {}; }).then(function (reply) {
+        var detail = reply.detail;
+        var text = Array.isArray(detail) ? detail.map(function (d) { return d.msg; }).join("; ") : detail;
+        throw new Error(text || method + " " + url + " -> " + response.status);
+      });
     });
   }
 
@@ -115,6 +120,24 @@
     }).catch(showError);
   }
 
+  // Reviewed without a category: the rows join the sample the "share of reviewed" column is estimated from.
+  function markReviewed() {
+    var chosen = selected.size ? Array.from(selected) : rows.slice();
+    if (!chosen.length) { return Promise.resolve(); }
+    var body = {example_ids: chosen.map(function (row) { return row.dataset.example; }),
+                add: [data.reviewed], remove: []};
+    return sendJson("POST", api + "/examples/tags", body).then(function () {
+      chosen.forEach(function (row) {
+        var names = rowTags(row);
+        if (names.indexOf(data.reviewed) < 0) { names.push(data.reviewed); }
+        drawTags(row, names);
+      });
+      return refreshCounts();
+    }).catch(showError);
+  }
+
+  document.getElementById("mark-reviewed").addEventListener("click", markReviewed);
+
   function addToPalette(name) {
     if (tags.indexOf(name) >= 0) { return; }
     tags.push(name);
@@ -174,6 +197,7 @@
     else if (key === "a") { selected = new Set(rows); }
     else if (key === "Escape") { selected.clear(); }
     else if (key === "t") { newTag.focus(); }
+    else if (key === "r") { markReviewed(); }
     else if (/^[1-9]$/.test(key)) {
       var name = tags[Number(key) - 1];
       if (name) { applyTag(name); }
@@ -196,49 +220,14 @@
     statusNode.textContent = "Could not save: " + error.message;
   }
 
-  function pct(value, digits) { return (value * 100).toFixed(digits) + " %"; }
-
-  function cell(text, numeric) {
-    var td = document.createElement("td");
-    if (numeric) { td.className = "num"; }
-    td.textContent = text;
-    return td;
-  }
-
-  function drawSpreadsheet(counts) {
-    var body = document.querySelector("#tag-counts tbody");
-    body.textContent = "";
-    var link = function (query, content) {
-      var a = document.createElement("a");
-      a.href = data.filter_url + "&" + query;
-      a.appendChild(content);
-      return a;
-    };
-    counts.by_tag.forEach(function (t) {
-      var tr = document.createElement("tr");
-      var span = document.createElement("span");
-      span.className = "tag";
-      span.textContent = t.tag;
-      var first = document.createElement("td");
-      first.appendChild(link("tag=" + encodeURIComponent(t.tag), span));
-      tr.appendChild(first);
-      tr.appendChild(cell(String(t.count), true));
-      tr.appendChild(cell(pct(t.fraction_of_errors, 1), true));
-      tr.appendChild(cell(pct(t.max_error_reduction, 2), true));
-      body.appendChild(tr);
-    });
-    var untagged = document.createElement("tr");
-    untagged.className = "untagged";
-    var first = document.createElement("td");
-    first.appendChild(link("untagged=1", document.createTextNode("untagged")));
-    untagged.appendChild(first);
-    untagged.appendChild(cell(String(counts.untagged_errors), true));
-    untagged.appendChild(cell(pct(counts.errors ? counts.untagged_errors / counts.errors : 0, 1), true));
-    untagged.appendChild(cell(pct(counts.examples ? counts.untagged_errors / counts.examples : 0, 2), true));
-    body.appendChild(untagged);
-    ["tagged_errors", "untagged_errors"].forEach(function (key) {
-      var node = document.querySelector('[data-count="' + key + '"]');
-      if (node) { node.textContent = counts[key].toLocaleString("en"); }
+  // The totals and the counts table are drawn by the server alone (templates/errors/_tag_counts.html):
+  // fetch them again and swap each element in for the one with the same id.
+  function swapCounts(html) {
+    var fresh = document.createElement("template");
+    fresh.innerHTML = html;
+    Array.prototype.slice.call(fresh.content.children).forEach(function (node) {
+      var old = node.id && document.getElementById(node.id);
+      if (old) { old.replaceWith(node); }
     });
   }
 
@@ -309,10 +298,19 @@
     }), config);
   }
 
+  function fetchOk(url, accept) {
+    return fetch(url, {credentials: "same-origin", headers: {"Accept": accept}}).then(function (response) {
+      if (!response.ok) { throw new Error("GET " + url + " -> " + response.status); }
+      return response;
+    });
+  }
+
   function refreshCounts() {
-    return fetch(data.analysis_url, {credentials: "same-origin", headers: {"Accept": "application/json"}})
-      .then(function (response) { return response.json(); })
-      .then(function (counts) { drawSpreadsheet(counts); drawPareto(counts); });
+    return Promise.all([
+      fetchOk(data.counts_url, "text/html").then(function (response) { return response.text(); }).then(swapCounts),
+      fetchOk(data.analysis_url, "application/json").then(function (response) { return response.json(); })
+        .then(drawPareto)
+    ]);
   }
 
   function drawCharts() {

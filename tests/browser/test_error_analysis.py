@@ -77,7 +77,16 @@ def test_filter_and_tag_errors_with_the_keyboard(page, live_server: str) -> None
     expect(page.locator("#pareto .bars path")).to_have_count(2)
     screenshot(page, "31-errors-tagged")
 
+    # With nothing selected, "Mark reviewed" puts the ten rows shown into the reviewed sample; the
+    # seven without a category form the "reviewed, no tag" row, redrawn by the server.
+    page.keyboard.press("Escape")
+    page.locator("#mark-reviewed").click()
+    expect(page.locator('[data-count="reviewed_errors"]')).to_have_text("10")
+    expect(page.locator("#tag-counts tr.other td").nth(1)).to_have_text("7")
+    expect(page.locator("#reviewed-note")).to_contain_text("estimated from 10 reviewed errors (of 100)")
+
     # The counts survive a reload: they come from the server.
     page.reload()
     expect(page.locator("#tag-counts tbody tr").first.locator("td").nth(1)).to_have_text("3")
+    expect(page.locator("#tag-counts tr.other td").nth(1)).to_have_text("7")
     assert page.problems == []  # type: ignore[attr-defined]

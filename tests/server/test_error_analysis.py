@@ -1,14 +1,22 @@
+from collections import Counter
+
 import numpy as np
 import pytest
 
 from server.error_analysis import (
+    REVIEWED,
     ClassMetrics,
+    ErrorShare,
     TagCount,
+    TagTally,
+    analyse_confusion,
     analyse_errors,
     compare_runs,
     confidence_bins,
     error_rate_by_class,
+    error_share,
     precision_recall_curve,
+    tally_tags,
 )
 
 
@@ -19,7 +27,12 @@ def test_analyse_errors_counts_tags_and_classes() -> None:
     result = analyse_errors(labels, predicted, tags)
     assert (result.examples, result.errors, result.error_rate) == (6, 3, 0.5)
     assert (result.tagged_errors, result.untagged_errors) == (2, 1)
-    assert result.by_tag == (TagCount("blurry", 2, 2 / 3, 2 / 6), TagCount("dark", 1, 1 / 3, 1 / 6))
+    # Both tagged errors are the reviewed sample: blurry is 2 of 2, so its estimate is the whole error rate.
+    assert result.by_tag == (
+        TagCount(2, 2 / 3, 2 / 6, 1.0, 0.5, tag="blurry"),
+        TagCount(1, 1 / 3, 1 / 6, 0.5, 0.25, tag="dark"),
+    )
+    assert result.untagged == ErrorShare(1, 1 / 3, 1 / 6, None, None)
     assert result.confusion_labels == ("bird", "cat", "dog")
     assert result.confusion_matrix == ((1, 0, 0), (1, 1, 1), (0, 1, 1))
     assert result.per_class[1] == ClassMetrics("cat", 0.5, 1 / 3, pytest.approx(0.4), 3)
@@ -29,8 +42,24 @@ def test_to_dict_matches_the_api_shape() -> None:
     body = analyse_errors([0, 1, 1], [0, 1, 0], {2: ["x"]}).to_dict()
     assert body["confusion"] == {"labels": [0, 1], "matrix": [[1, 0], [1, 1]]}
     assert body["by_tag"] == [
-        {"tag": "x", "count": 1, "fraction_of_errors": 1.0, "max_error_reduction": 1 / 3}
+        {
+            "tag": "x",
+            "count": 1,
+            "fraction_of_errors": 1.0,
+            "max_error_reduction": 1 / 3,
+            "fraction_of_reviewed": 1.0,
+            "max_error_reduction_reviewed": 1 / 3,
+        }
     ]
+    assert body["reviewed_errors"] == 1
+    assert body["other"] == {
+        "count": 0,
+        "fraction_of_errors": 0.0,
+        "max_error_reduction": 0.0,
+        "fraction_of_reviewed": 0.0,
+        "max_error_reduction_reviewed": 0.0,
+    }
+    assert body["untagged"]["count"] == 0 and body["untagged"]["fraction_of_reviewed"] is None
     assert set(body["per_class"][0]) == {"label", "precision", "recall", "f1", "support"}
     assert {"examples", "errors", "error_rate", "tagged_errors", "untagged_errors"} <= body.keys()
     assert body["macro_avg"]["support"] == 3
@@ -48,6 +77,92 @@ def test_to_dict_matches_the_api_shape() -> None:
 )
 def test_confusion_labels_in_natural_order(labels: list, predicted: list, order: tuple) -> None:
     assert analyse_errors(labels, predicted).confusion_labels == order
+
+
+@pytest.mark.parametrize(
+    ("count", "errors", "examples", "reviewed_count", "reviewed", "expected"),
+    [
+        # The course's sample: 100 of 400 errors reviewed, 30 blurry, error rate 400 / 4000 = 0.10.
+        (30, 400, 4000, 30, 100, (0.075, 0.0075, 0.30, 0.03)),
+        # Every error reviewed: the estimate is the exact ceiling count / examples.
+        (30, 400, 4000, 30, 400, (0.075, 0.0075, 0.075, 0.0075)),
+        # 300 errors outside a 100-error sample: no estimate from it.
+        (300, 400, 4000, None, 100, (0.75, 0.075, None, None)),
+        # Nothing reviewed yet: no estimate, whatever the counts.
+        (0, 400, 4000, 0, 0, (0.0, 0.0, None, None)),
+        # 50 of the 100 reviewed in no category ("other"): half the error rate is unexplained.
+        (50, 400, 4000, 50, 100, (0.125, 0.0125, 0.5, 0.05)),
+        (0, 0, 0, 0, 0, (0.0, 0.0, None, None)),
+    ],
+)
+def test_error_share_worked_examples(
+    count: int, errors: int, examples: int, reviewed_count: int | None, reviewed: int, expected: tuple
+) -> None:
+    share = error_share(
+        count, errors=errors, examples=examples, reviewed_count=reviewed_count, reviewed=reviewed
+    )
+    got = (
+        share.fraction_of_errors,
+        share.max_error_reduction,
+        share.fraction_of_reviewed,
+        share.max_error_reduction_reviewed,
+    )
+    assert got == pytest.approx(expected)
+    assert share.count == count
+
+
+@pytest.mark.parametrize(
+    ("count", "errors", "examples", "reviewed_count", "reviewed", "message"),
+    [
+        (5, 4, 10, 5, 4, "but got count=5, errors=4"),
+        (1, 11, 10, 1, 1, "errors=11, examples=10"),
+        (1, 4, 10, 1, 5, "but got reviewed_count=1, reviewed=5"),
+        (3, 4, 10, 3, 2, "but got reviewed_count=3, reviewed=2"),
+        (-1, 4, 10, None, 2, "but got count=-1"),
+    ],
+)
+def test_error_share_rejects_impossible_counts(
+    count: int, errors: int, examples: int, reviewed_count: int | None, reviewed: int, message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        error_share(count, errors=errors, examples=examples, reviewed_count=reviewed_count, reviewed=reviewed)
+
+
+def test_reviewed_mark_joins_the_sample_without_being_a_category() -> None:
+    tally = tally_tags([{REVIEWED}, [REVIEWED, "blurry"], ["blurry", "dark"], [], ()])
+    assert (dict(tally.counts), tally.tagged, tally.categorised) == ({"blurry": 2, "dark": 1}, 3, 2)
+
+
+def test_analysis_of_a_reviewed_sample() -> None:
+    # 4000 examples, 400 errors (error rate 0.10); 100 reviewed: 30 blurry, 20 mislabeled, 50 in no category.
+    cells = {(0, 0): 1800, (1, 1): 1800, (0, 1): 250, (1, 0): 150}
+    tags = [["blurry"]] * 30 + [["mislabeled"]] * 20 + [[REVIEWED]] * 50
+    result = analyse_confusion(cells, tally_tags(tags))
+    assert (result.errors, result.error_rate, result.reviewed_errors, result.tagged_errors) == (
+        400,
+        0.1,
+        100,
+        100,
+    )
+    rows = {t.tag: (t.count, t.fraction_of_reviewed, t.max_error_reduction_reviewed) for t in result.by_tag}
+    assert rows == {"blurry": (30, 0.3, pytest.approx(0.03)), "mislabeled": (20, 0.2, pytest.approx(0.02))}
+    assert result.by_tag[0].fraction_of_errors == 0.075
+    assert result.other == ErrorShare(50, 0.125, 0.0125, 0.5, pytest.approx(0.05))
+    assert result.untagged == ErrorShare(300, 0.75, 0.075, None, None)
+    assert result.untagged_errors == result.untagged.count
+
+
+@pytest.mark.parametrize(
+    ("tally", "message"),
+    [
+        (TagTally(Counter(), tagged=5, categorised=0), "tagged errors cannot exceed the errors"),
+        (TagTally(Counter({"a": 2}), tagged=2, categorised=1), "tag counts cannot exceed the tagged errors"),
+        (TagTally(Counter(), tagged=1, categorised=2), "tag counts cannot exceed the tagged errors"),
+    ],
+)
+def test_analyse_confusion_rejects_an_inconsistent_tally(tally: TagTally, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        analyse_confusion({(0, 1): 4, (0, 0): 6}, tally)
 
 
 def test_tag_ties_sort_by_name() -> None:

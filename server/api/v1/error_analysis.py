@@ -10,11 +10,16 @@ from server.api.deps import IdPath, Limit, Offset
 from server.auth import ApiAuth
 from server.csv_export import to_csv
 from server.db import SessionDep
+from server.error_analysis import ErrorShare
 from server.schemas import DatasetVersionRead, LabelCorrectionSet, LabelCorrectionsRead, Split
 from server.services import analysis, corrections, error_report, examples, predictions
 
 router = APIRouter(tags=["error analysis"])
 EXPORT_PAGE = 1000
+CSV_COLUMNS = (
+    "tag", "count", "fraction_of_errors", "max_error_reduction", "fraction_of_reviewed",
+    "max_error_reduction_reviewed",
+)  # fmt: skip
 IMAGE_CACHE = "private, max-age=86400"
 
 TagFilter = Annotated[str | None, Query(max_length=100)]
@@ -155,14 +160,15 @@ def export_errors(
 
 @router.get("/runs/{run_id}/error-analysis.csv", response_class=Response)
 def export_error_analysis(run_id: IdPath, session: SessionDep, _: ApiAuth, split: Split = "dev") -> Response:
-    """The error-analysis spreadsheet (one row per tag, then the untagged errors) as CSV."""
+    """The error-analysis spreadsheet (one row per tag, then the other, untagged and all errors) as CSV."""
     counts = analysis.analyse_run_errors(session=session, run_id=run_id, split=split)
-    rows: list[list[object]] = [
-        [t.tag, t.count, t.fraction_of_errors, t.max_error_reduction] for t in counts.by_tag
-    ]
+    rows: list[tuple[str, ErrorShare]] = [(t.tag, t) for t in counts.by_tag]
+    if counts.other.count:
+        rows.append(("(reviewed, no tag)", counts.other))
     if counts.errors:
-        untagged = counts.untagged_errors
-        rows.append(["(untagged)", untagged, untagged / counts.errors, untagged / counts.examples])
-    rows.append(["(all errors)", counts.errors, 1.0 if counts.errors else 0.0, counts.error_rate])
-    header = ["tag", "count", "fraction_of_errors", "max_error_reduction"]
-    return _csv(to_csv(header, rows), f"run-{run_id}-{split}-error-analysis.csv")
+        rows.append(("(untagged)", counts.untagged))
+    rows.append(("(all errors)", counts.all_errors))
+    return _csv(
+        to_csv(CSV_COLUMNS, [[name, *(getattr(share, c) for c in CSV_COLUMNS[1:])] for name, share in rows]),
+        f"run-{run_id}-{split}-error-analysis.csv",
+    )

@@ -14,6 +14,7 @@ from server.db import SessionDep
 from server.schemas import (
     BulkTagResult,
     BulkTagUpdate,
+    ExampleTagsDetail,
     ExampleTagsRead,
     ExampleTagsSet,
     ProjectCreate,
@@ -79,6 +80,14 @@ def read_tags(project_id: IdPath, session: SessionDep, _: ApiAuth) -> list[TagRe
 def create_tag(project_id: IdPath, data: TagCreate, session: SessionDep, _: ApiAuth) -> TagRead:
     """Create a tag for error analysis."""
     return TagRead.model_validate(tags.create_tag(session=session, project_id=project_id, name=data.name))
+
+
+@router.get("/{project_id}/examples/{example_id}/tags")
+def read_example_tags(
+    project_id: IdPath, example_id: str, session: SessionDep, _: ApiAuth
+) -> ExampleTagsDetail:
+    """One example's tags, and its tag history (e.g. "mislabeled", resolved by a label correction)."""
+    return tags.read_example_tags(session=session, project_id=project_id, example_id=example_id)
 
 
 @router.put("/{project_id}/examples/{example_id}/tags")

@@ -257,5 +257,11 @@ def read_diagnosis(run_id: IdPath, session: SessionDep, _: ApiAuth) -> dict[str,
 def read_error_analysis(
     run_id: IdPath, session: SessionDep, _: ApiAuth, split: Split = "dev"
 ) -> dict[str, Any]:
-    """Error counts per tag with the ceiling each sets, per-class metrics and the confusion matrix."""
+    """Error counts per tag with the ceiling each sets, per-class metrics and the confusion matrix.
+
+    Beyond API.md: `reviewed_errors` (errors with any tag; tag one `reviewed` to add it to the sample without
+    a category), and in each `by_tag` row `fraction_of_reviewed` (count / reviewed_errors) and
+    `max_error_reduction_reviewed` (fraction_of_reviewed x error_rate). `other` (reviewed, no category) and
+    `untagged` (not reviewed) carry the same five numbers as a `by_tag` row, without `tag`.
+    """
     return analysis.analyse_run_errors(session=session, run_id=run_id, split=split).to_dict()

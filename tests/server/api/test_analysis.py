@@ -81,10 +81,14 @@ def test_error_analysis_counts_and_ceilings(client: TestClient, external_run: tu
     body = client.get(f"/api/v1/runs/{run_id}/error-analysis", params={"split": "dev"}).json()
     assert (body["examples"], body["errors"], body["error_rate"]) == (10, 4, 0.4)
     assert body["tagged_errors"] == 3
+    # API.md's four fields, plus the two estimated from the reviewed (here: the three tagged) errors.
     assert body["by_tag"] == [
-        {"tag": "blurry", "count": 3, "fraction_of_errors": 0.75, "max_error_reduction": 0.3},
-        {"tag": "dark", "count": 1, "fraction_of_errors": 0.25, "max_error_reduction": 0.1},
-    ]
+        {"tag": "blurry", "count": 3, "fraction_of_errors": 0.75, "max_error_reduction": 0.3,
+         "fraction_of_reviewed": 1.0, "max_error_reduction_reviewed": 0.4},
+        {"tag": "dark", "count": 1, "fraction_of_errors": 0.25, "max_error_reduction": 0.1,
+         "fraction_of_reviewed": pytest.approx(1 / 3),
+         "max_error_reduction_reviewed": pytest.approx(0.4 / 3)},
+    ]  # fmt: skip
     assert body["confusion"] == {"labels": [0, 1], "matrix": [[3, 2], [2, 3]]}
     per_class = {c["label"]: c for c in body["per_class"]}
     assert per_class[0]["precision"] == pytest.approx(0.6)

@@ -11,6 +11,8 @@ class _Tables(HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.tables: dict[str, list[list[str]]] = {}
+        self.values: dict[str, list[list[str | None]]] = {}  # each cell's data-value attribute
+        self._values: list[str | None] = []
         self._stack: list[str] = []  # ids of the open tables ("" when a table has none)
         self._row: list[str] | None = None
         self._cell: list[str] | None = None
@@ -21,12 +23,14 @@ class _Tables(HTMLParser):
             table_id = dict(attrs).get("id") or ""
             self._stack.append(table_id)
             self.tables.setdefault(table_id, [])
+            self.values.setdefault(table_id, [])
         elif tag == "tbody":
             self._in_tbody = True
         elif tag == "tr" and self._stack and self._in_tbody:
-            self._row = []
+            self._row, self._values = [], []
         elif tag in ("td", "th") and self._row is not None:
             self._cell = []
+            self._values.append(dict(attrs).get("data-value"))
 
     def handle_endtag(self, tag: str) -> None:
         if tag == "table" and self._stack:
@@ -38,6 +42,7 @@ class _Tables(HTMLParser):
             self._cell = None
         elif tag == "tr" and self._row is not None:
             self.tables[self._stack[-1]].append(self._row)
+            self.values[self._stack[-1]].append(self._values)
             self._row = None
 
     def handle_data(self, data: str) -> None:
@@ -52,6 +57,15 @@ def table_rows(html: str, table_id: str) -> list[list[str]]:
     if table_id not in parser.tables:
         raise AssertionError(f"no table with id {table_id!r}; tables: {sorted(parser.tables)}")
     return parser.tables[table_id]
+
+
+def table_values(html: str, table_id: str) -> list[list[str | None]]:
+    """The body rows of the table with this id, each a list of its cells' data-value attributes."""
+    parser = _Tables()
+    parser.feed(html)
+    if table_id not in parser.values:
+        raise AssertionError(f"no table with id {table_id!r}; tables: {sorted(parser.values)}")
+    return parser.values[table_id]
 
 
 class _Elements(HTMLParser):

@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 
 from server.tables import Project
 from tests.factories import log_predictions, make_project, make_run
-from tests.server.pages.html import attrs_of, csrf_token, table_rows, texts
+from tests.server.pages.html import attrs_of, csrf_token, table_rows, table_values, texts
 
 ROWS = [
     ("digits-1", 1, 7, 0.95),
@@ -40,10 +40,37 @@ def test_errors_page_lists_mistakes_with_images_and_counts(client: TestClient, s
     images = [a["src"] for a in attrs_of(response.text, "img") if "examples" in (a.get("src") or "")]
     assert images[0] == f"/api/v1/projects/{project.id}/examples/digits-1/image.png"
     assert table_rows(response.text, "tag-counts") == [
-        ["blurry", "1", "33.3 %", "25.00 %"],
-        ["untagged", "2", "66.7 %", "50.00 %"],
+        ["blurry", "1", "33.3 %", "25.00 %", "100.0 %", "75.00 %"],
+        ["untagged", "2", "66.7 %", "50.00 %", "—", "—"],
     ]
+    assert "estimated from 1 reviewed error (of 3)" in " ".join(texts(response.text, "small"))
     assert "dev and test" in response.text  # the corrections card says why both splits change together
+
+
+SHARES = ("count", "fraction_of_errors", "max_error_reduction", "fraction_of_reviewed",
+          "max_error_reduction_reviewed")  # fmt: skip
+
+
+def test_counts_table_shows_the_api_numbers_on_the_page_and_after_tagging(
+    client: TestClient, session: Session
+) -> None:
+    project, run_id = _setup(session, client)
+    client.post(
+        f"/api/v1/projects/{project.id}/examples/tags",
+        json={"example_ids": ["digits-7"], "add": ["reviewed"]},
+    )
+    api = client.get(f"/api/v1/runs/{run_id}/error-analysis?split=dev").json()
+    # Rows the API names: each tag, the reviewed errors in no category, then the unreviewed ones.
+    expected = [[row[k] for k in SHARES] for row in [*api["by_tag"], api["other"], api["untagged"]]]
+    page = client.get(f"/runs/{run_id}/errors?split=dev").text
+    fragment = client.get(f"/runs/{run_id}/errors/counts?split=dev")
+    assert fragment.status_code == 200
+    for html in (page, fragment.text):
+        shown = [[None if v == "" else float(v) for v in row[1:]] for row in table_values(html, "tag-counts")]
+        assert shown == expected
+        assert [r[0] for r in table_rows(html, "tag-counts")] == ["blurry", "reviewed, no tag", "untagged"]
+    assert table_rows(fragment.text, "tag-counts") == table_rows(page, "tag-counts")
+    assert "estimated from 2 reviewed errors (of 3)" in fragment.text
 
 
 def test_errors_page_filters_by_label_and_tag(client: TestClient, session: Session) -> None:
@@ -87,6 +114,11 @@ def test_apply_corrections_form_needs_csrf_and_bumps_the_version(
     assert response.status_code == 303 and response.headers["location"] == f"/runs/{run_id}/errors"
     session.refresh(project)
     assert project.dataset_version == 2
+    # The row says what became of its "mislabeled" tag.
+    rows = table_rows(client.get(f"/runs/{run_id}/errors").text, "errors")
+    assert [(r[1], r[6], r[7]) for r in rows if r[1] == "digits-1"] == [
+        ("digits-1", "reviewed", "mislabeled → 7 (v2)")
+    ]
 
 
 def test_errors_page_of_unknown_run_is_404(client: TestClient) -> None:

@@ -42,6 +42,7 @@ SHOW_USER_TEXT = {
     "/runs/{run_id}",
     "/runs/{run_id}/errors",
     "/runs/{run_id}/errors/compare",
+    "/runs/{run_id}/errors/counts",
     "/compare",
     "/datasets",
     "/sweeps/{sweep_id}",
@@ -141,10 +142,27 @@ def _store_payload_everywhere(client: TestClient, session: Session) -> Created:
             json={"example_ids": [PAYLOAD, SLASHLESS], "add": [PAYLOAD, "mislabeled", SLASHLESS]},
         )
     )
-    _ok(
-        client.put(f"/api/v1/projects/{pid}/label-corrections/{SLASHLESS}", json={"corrected_label": PAYLOAD})
-    )
+    _ok(client.put(f"/api/v1/projects/{pid}/label-corrections/{SLASHLESS}", json={"corrected_label": 7}))
     _ok(client.post(f"/api/v1/runs/{rid}/finish", json={"status": "failed", "error": PAYLOAD}))
+    # Only external data takes free-text corrected labels (a built-in dataset's are class indexes); apply
+    # it, so the tag history shows the payload too.
+    external_project = _ok(
+        client.post("/api/v1/projects", json={"name": f"{PAYLOAD} ext", "dataset": "external"})
+    )
+    xid = external_project["id"]
+    external_run = _ok(
+        client.post("/api/v1/runs", json={"project_id": xid, "name": PAYLOAD, "external": True})
+    )
+    _ok(
+        client.post(
+            f"/api/v1/runs/{external_run['id']}/predictions",
+            json={"split": "dev", "predictions": predictions},
+        )
+    )
+    _ok(
+        client.put(f"/api/v1/projects/{xid}/label-corrections/{SLASHLESS}", json={"corrected_label": PAYLOAD})
+    )
+    _ok(client.post(f"/api/v1/projects/{xid}/label-corrections/apply"))
 
     # A second run (a queued training run) to compare with, and one whose stored config holds the payload.
     queued = _ok(client.post("/api/v1/runs", json={"project_id": pid, "name": f"{PAYLOAD} 2", "config": {}}))
@@ -191,7 +209,13 @@ def _store_payload_everywhere(client: TestClient, session: Session) -> Created:
     return Created(
         ids={
             "project_id": [str(pid), str(uploaded["id"])],
-            "run_id": [str(rid), str(queued["id"]), str(stored.id), str(clone["id"])],
+            "run_id": [
+                str(rid),
+                str(queued["id"]),
+                str(stored.id),
+                str(clone["id"]),
+                str(external_run["id"]),
+            ],
             "sweep_id": [str(sweep["id"])],
             "check_id": checks,
             "dataset_id": [str(dataset["id"])],
