@@ -113,7 +113,8 @@ def diverged_message(value: float, *, epoch: int, step: int) -> str:
 
 
 def steps_per_epoch(n_examples: int, batch_size: int) -> int:
-    """Optimizer steps in one epoch (a trailing batch of one example is skipped)."""
+    """Optimizer steps in one epoch (a trailing batch of one example is skipped, unless every batch is one
+    example: batch_size 1 is stochastic gradient descent)."""
     full, rest = divmod(n_examples, batch_size)
     return max(1, full + (1 if rest > 1 or (rest == 1 and n_examples == 1) else 0))
 
@@ -160,8 +161,8 @@ def train_one_epoch(
     losses: list[torch.Tensor] = []  # losses since the last check, on the device
     for start in range(0, n, batch_size):
         size = min(batch_size, n - start)
-        if size == 1 and n > 1:
-            continue  # a lone example breaks batch norm and adds only noise
+        if size == 1 and n > 1 and batch_size > 1:
+            continue  # a lone trailing example breaks batch norm and adds only noise
         index = order[start : start + batch_size]
         x, y = data.x[index], data.y[index]
         if augmenting:

@@ -60,11 +60,12 @@ def steps_of(client: Client, run_id: int, key: str) -> list[int]:
 
 def test_sigkilled_training_process_resumes_from_its_checkpoint(stack: tuple[Client, Path]) -> None:
     client, log = stack
-    # Batch 1 through a [256, 256] MLP: ~0.15 s an epoch, ~6 s in all, so the run is still training when the
-    # first heartbeat (2 s) shows it past epoch 1 and the test kills it.
+    # Batch 1 (215 steps an epoch on a fifth of digits) through a [256, 256] MLP: ~0.2 s an epoch, ~8 s in
+    # all, so the run is still training when the first heartbeat (2 s) shows it past epoch 1 and the test
+    # kills it.
     epochs = 40
     model = {"name": "mlp", "hidden": [256, 256]}
-    run_id = submit(client, "digits", model, {"epochs": epochs, "batch_size": 1})
+    run_id = submit(client, "digits", model, {"epochs": epochs, "batch_size": 1, "train_fraction": 0.2})
     running = wait_for_epoch(client, run_id, 1)  # killed during epoch 2, after the first checkpoint
     host, _, pid = running["worker"].rpartition(":")
     os.kill(int(pid), signal.SIGKILL)

@@ -250,3 +250,11 @@ def test_hparams_refuse_bad_values() -> None:
 def test_resolve_device_auto_on_cpu_machine() -> None:
     expected = "cuda" if torch.cuda.is_available() else "cpu"
     assert resolve_device("auto").type == expected
+
+
+def test_batch_size_one_is_stochastic_gradient_descent_and_learns() -> None:
+    # Every batch of one example used to be skipped as a "lone trailing example": the run trained nothing
+    # and sat at chance for all its epochs while reporting its steps.
+    model, reporter, result, _ = train(epochs=2, train_fraction=0.1, batch_size=1, lr=0.01)
+    assert result.status == "succeeded"
+    assert reporter.metrics[2]["train_error"] < 0.5  # chance is 0.9 on ten classes
