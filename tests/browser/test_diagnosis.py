@@ -53,17 +53,23 @@ def test_ladder_and_try_next(page, live_server: str) -> None:  # type: ignore[no
     api = httpx.Client(base_url=f"{live_server}/api/v1")
     project = _project(api, human_level_error=0.005)
     run = _run(api, project["id"], "baseline", {})
-    _train_like_a_script(api, run["id"], train=0.01, train_dev=0.07, dev=0.09)
+    sizes = {"train_examples": 1078, "train_dev_examples": 180, "dev_examples": 270, "test_examples": 270}
+    _train_like_a_script(api, run["id"], train=0.01, train_dev=0.07, dev=0.09, **sizes)
 
     page.goto(f"/runs/{run['id']}")
     expect(page.locator("#ladder-chart svg.main-svg").first).to_be_visible()
     expect(page.locator("#ladder-chart")).to_have_attribute("data-state", "drawn")
     expect(page.locator("#ladder-chart")).to_contain_text("Variance")
+    expect(page.locator("#ladder-chart")).to_contain_text("(noise)")  # data mismatch, 2 points on 180 and 270
+    expect(page.locator("#ladder-chart .errorbar")).to_have_count(4)  # an interval on each of the four bars
     expect(page.locator("#diagnosis-summary")).to_have_text(
-        "Variance dominates: train-dev error is 6.0 points above train error; "
-        "try regularisation or more data."
+        "Variance dominates: train-dev error is 6.0 points (± 4.0) above train error; "
+        "reduce variance first (more data, regularisation)."
     )
     expect(page.locator("#gaps tr.primary")).to_contain_text("Variance")
+    expect(page.locator('#gaps tr[data-gap="data_mismatch"]')).to_contain_text(
+        "within noise (± 5.2 points on 270 dev and 180 train-dev examples)"
+    )
     expect(page.locator("#error-chart")).to_contain_text("best dev")
     page.locator("#diagnosis").scroll_into_view_if_needed()
     screenshot(page, "20-diagnosis")
@@ -92,7 +98,7 @@ def test_no_human_level_error_and_data_size_curve(page, live_server: str) -> Non
     _train_like_a_script(api, run["id"], train=0.01, train_dev=0.02, dev=0.12)
 
     page.goto(f"/runs/{run['id']}")
-    expect(page.locator(".no-human")).to_contain_text("Avoidable bias cannot be measured")
+    expect(page.locator(".no-human")).to_contain_text("No human-level error set: Bayes error is taken as 0")
     page.get_by_role("button", name="Queue data-size curve (4 runs)").click()
     expect(page.locator(".message-success")).to_contain_text("Queued 4 runs for the data-size curve")
     children = api.get(f"/runs/{run['id']}/data-size-curve").json()["runs"]
