@@ -680,6 +680,13 @@ class SweepRead(SweepSummary):
     trials: list[SweepTrial]
     best_run_id: int | None
     best_value: float | None
+    best_margin: float | None = Field(
+        default=None,
+        description="Half-width of the best value's 95 % interval (error metrics with a logged split size).",
+    )
+    tied_run_ids: list[int] = Field(
+        default_factory=list, description="Feasible trials within noise of the best: on this dev set, a tie."
+    )
     excluded: dict[int, str] = Field(description="Trials left out of the best, and why.")
     importance: list[ParameterImportance]
 

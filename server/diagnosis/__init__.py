@@ -19,6 +19,7 @@ from server.diagnosis._ladder import (
     compute_gaps,
     gap_standard_error,
     ladder_from_summary,
+    rate_variance,
     rungs_of_gap,
     validate_error_rate,
 )
@@ -43,6 +44,7 @@ __all__ = [
     "diagnose",
     "gap_standard_error",
     "ladder_from_summary",
+    "rate_variance",
     "recommend",
     "rungs_of_gap",
     "validate_error_rate",

@@ -6,6 +6,9 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from server.diagnosis import Z, rate_variance
+from trainboard.metric_keys import SIZE_OF_ERROR
+
 #: Metrics where higher is better; every other metric (errors, losses, latency) is minimised.
 MAXIMIZED_HINTS = ("accuracy", "acc", "f1", "auc", "precision", "recall", "throughput")
 
@@ -50,11 +53,19 @@ class TrialResult:
 
 @dataclass(frozen=True)
 class BestTrial:
-    """The best trial's id (None when none qualifies) and, for the others left out, the reason."""
+    """The best trial's id (None when none qualifies) and, for the others left out, the reason.
+
+    ``margin`` is the half-width of the best value's 95 % interval and ``tied`` the feasible trials whose
+    value differs from the best by less than noise explains: ranked on one dev set, they are a tie. Both
+    need an error-rate metric with its split size logged (``dev_examples`` for ``dev_error``); otherwise
+    ``margin`` is None and ``tied`` empty.
+    """
 
     best_id: int | None
     best_value: float | None
     excluded: dict[int, str]
+    margin: float | None = None
+    tied: tuple[int, ...] = ()
 
 
 def why_excluded(trial: TrialResult, *, metric: str, constraints: Sequence[Constraint]) -> str | None:
@@ -90,7 +101,41 @@ def best_trial(trials: Sequence[TrialResult], *, metric: str, constraints: Seque
             best = key
     if best is None:
         return BestTrial(None, None, excluded)
-    return BestTrial(best[1], -best[0] if maximize else best[0], excluded)
+    best_id = best[1]
+    chosen = next(t for t in trials if t.trial_id == best_id)
+    margin, tied = _noise(chosen, [t for t in trials if t.trial_id not in excluded], metric)
+    return BestTrial(best_id, -best[0] if maximize else best[0], excluded, margin, tied)
+
+
+def _error_and_size(trial: TrialResult, metric: str) -> tuple[float, int] | None:
+    size = trial.summary.get(SIZE_OF_ERROR.get(metric, ""))
+    value = trial.summary.get(metric)
+    if size is None or value is None or not (math.isfinite(size) and size >= 1 and 0 <= value <= 1):
+        return None
+    return value, int(size)
+
+
+def _noise(
+    best: TrialResult, feasible: Sequence[TrialResult], metric: str
+) -> tuple[float | None, tuple[int, ...]]:
+    """The best value's 95 % half-width, and the feasible trials within noise of it.
+
+    Binomial, as the ladder's gaps. Two trials scored on one dev set are correlated (they get the easy
+    examples right alike), so adding their variances overstates the noise of their difference: a trial
+    called tied may in truth be worse. The direction errs toward "not sure", never toward a false winner."""
+    measured = _error_and_size(best, metric)
+    if measured is None:
+        return None, ()
+    value, n = measured
+    tied = []
+    for trial in feasible:
+        other = _error_and_size(trial, metric)
+        if trial.trial_id == best.trial_id or other is None:
+            continue
+        se = math.sqrt(rate_variance(value, n) + rate_variance(other[0], other[1]))
+        if abs(other[0] - value) <= Z * se:
+            tied.append(trial.trial_id)
+    return Z * math.sqrt(rate_variance(value, n)), tuple(tied)
 
 
 def best_so_far(values: Sequence[float | None], *, maximize: bool = False) -> list[float | None]:

@@ -115,6 +115,8 @@ def read_sweep(*, session: Session, sweep_id: int) -> SweepRead:
         trials=[_trial(run) for run in trials],
         best_run_id=best.best_id,
         best_value=best.best_value,
+        best_margin=best.margin,
+        tied_run_ids=list(best.tied),
         excluded=best.excluded,
         importance=[ParameterImportance(path=path, importance=value) for path, value in importance],
     )

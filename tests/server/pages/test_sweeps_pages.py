@@ -159,3 +159,23 @@ def test_pause_from_the_page(client: TestClient, session: Session) -> None:
 
 def test_unknown_sweep_page_is_404(client: TestClient) -> None:
     assert client.get("/sweeps/999").status_code == 404
+
+
+def test_sweep_page_says_which_trials_tie_with_the_best(client: TestClient, session: Session) -> None:
+    project = make_project(session)
+    body = {"project_id": project.id, "space": {"hparams.lr": {"log_uniform": [1e-3, 1e-1]}}, "trials": 3}
+    body["parallelism"] = 3
+    sweep_id = client.post("/api/v1/sweeps", json=body).json()["id"]
+    trials = session.scalars(select(Run).where(Run.sweep_id == sweep_id).order_by(Run.id)).all()
+    for run, error in zip(trials, (0.041, 0.033, 0.089), strict=True):  # 270 dev examples each
+        log_points(session, run, {"dev_examples": [270]}, first_step=0)
+        log_points(session, run, {"dev_error": [error], "train_error": [error / 2]})
+        client.post(f"/api/v1/runs/{run.id}/start", json={})
+        client.post(f"/api/v1/runs/{run.id}/finish", json={"status": "succeeded"})
+
+    response = client.get(f"/sweeps/{sweep_id}")
+
+    assert texts(response.text, "best-margin") == ["(± 2.3 points, 95 %)"]
+    [note] = texts(response.text, "best-tied")
+    assert note.startswith(f"1 other trial is within noise of it on this dev set (#{trials[0].id})")
+    assert client.get(f"/api/v1/sweeps/{sweep_id}").json()["tied_run_ids"] == [trials[0].id]

@@ -94,3 +94,29 @@ def test_importance_finds_the_parameter_that_matters() -> None:
 def test_importance_needs_a_few_trials() -> None:
     space = parse_space({"hparams.lr": {"log_uniform": [1e-4, 1.0]}})
     assert parameter_importance(space.distributions, [({"hparams.lr": 0.1}, 0.2)]) == []
+
+
+def test_best_trial_says_which_trials_are_within_noise_of_it() -> None:
+    # On 270 dev examples, 3.3 % and 4.1 % are 2 examples apart: a tie. 8.9 % is not.
+    trials = [
+        TrialResult(1, {"dev_error": 0.041, "dev_examples": 270}),
+        TrialResult(2, {"dev_error": 0.033, "dev_examples": 270}),
+        TrialResult(3, {"dev_error": 0.089, "dev_examples": 270}),
+        TrialResult(4, {"dev_error": 0.035}),  # no size: cannot be compared, so not called tied
+    ]
+    best = best_trial(trials, metric="dev_error", constraints=[])
+    assert best.best_id == 2
+    assert best.tied == (1,)
+    assert best.margin == pytest.approx(0.0245, abs=0.002)
+
+
+def test_best_trial_on_a_huge_dev_set_has_no_tie() -> None:
+    trials = [
+        TrialResult(i, {"dev_error": e, "dev_examples": 1_000_000}) for i, e in ((1, 0.041), (2, 0.033))
+    ]
+    assert best_trial(trials, metric="dev_error", constraints=[]).tied == ()
+
+
+def test_best_trial_without_sizes_says_nothing_of_its_noise() -> None:
+    best = best_trial(TRIALS, metric="dev_error", constraints=[])
+    assert (best.margin, best.tied) == (None, ())
