@@ -21,6 +21,7 @@ MAX_RECOMMENDATIONS = 4
 PER_GAP = 3
 #: The ``gap`` of advice about the training itself rather than one of the four gaps.
 TRAINING = "training"
+_SEARCH = "Search hyperparameters or try another architecture."
 
 
 @dataclass(frozen=True)
@@ -104,7 +105,7 @@ def _bias_actions(model: Mapping[str, Any], hparams: Mapping[str, Any]) -> list[
     if keep_prob is not None and keep_prob < 1:
         text = f"Regularise less: turn dropout off (keep_prob {keep_prob:g} -> 1)."
         actions.append(_knob(gap, "hparams.keep_prob", 1.0, text, f"No dropout ({keep_prob:g} -> 1)"))
-    actions.append(_text(gap, "Search hyperparameters or try another architecture."))
+    actions.append(_text(gap, _SEARCH))
     return actions
 
 
@@ -136,7 +137,7 @@ def _variance_actions(hparams: Mapping[str, Any], dataset_kind: str | None) -> l
         text = "Augment the training images (small shifts, rotations and noise)."
         actions.append(_knob(gap, "hparams.augment", True, text, "Augment data"))
     actions.append(_early_stopping(gap, hparams))
-    actions.append(_text(gap, "Search hyperparameters or try another architecture."))
+    actions.append(_text(gap, _SEARCH))
     return [a for a in actions if a is not None]
 
 
@@ -241,12 +242,22 @@ def training_actions(health: TrainingHealth, config: Mapping[str, Any] | None) -
 _NOT_FOR_FAILED_TRAINING = {"model.hidden", "hparams.epochs", "hparams.optimizer"}
 
 
+def _grows_or_lengthens(action: Recommendation) -> bool:
+    """A bigger network, longer training or another optimiser: what a run that did not learn must not get."""
+    return (
+        action.path in _NOT_FOR_FAILED_TRAINING
+        or "bigger network" in action.text
+        or action.text.startswith("Train longer")
+    )
+
+
 def rank_recommendations(
     ranked_gaps: Sequence[str],
     config: Mapping[str, Any] | None,
     *,
     health: TrainingHealth,
     dataset_kind: str | None = None,
+    stopped_early: bool = False,
 ) -> tuple[Recommendation, ...]:
     """At most MAX_RECOMMENDATIONS, training advice first, then by gap size; no text or knob twice.
 
@@ -259,13 +270,9 @@ def rank_recommendations(
     for gap in ranked_gaps:
         actions = list(recommend(gap, config, dataset_kind=dataset_kind))
         if training and health.status != "learning_slowly":
-            actions = [
-                a
-                for a in actions
-                if a.path not in _NOT_FOR_FAILED_TRAINING
-                and "bigger network" not in a.text
-                and "Train longer" not in a.text
-            ]
+            actions = [a for a in actions if not _grows_or_lengthens(a) and a.text != _SEARCH]
+        if stopped_early:  # dev error had stopped improving: more epochs would only be cut off again
+            actions = [a for a in actions if a.path != "hparams.epochs" and a.text != "Train longer."]
         actions.sort(key=lambda a: a.path is None)  # stable: knobs first, each group in the gap's order
         pools.append(actions)
     chosen: list[Recommendation] = []

@@ -161,12 +161,7 @@ def _summary(
 
 
 def _notes(ladder: ErrorLadder, sizes: SplitSizes, assumed: bool, health: TrainingHealth) -> list[str]:
-    notes = []
-    if assumed and ladder.train_error is not None:
-        notes.append(
-            "No human-level error is set, so Bayes error is taken as 0 and avoidable bias is the whole train "
-            "error (an upper bound). Set the project's human-level error to sharpen it."
-        )
+    notes = []  # (human_level_assumed is a field of its own: the page draws it with a link to set it)
     if (
         not assumed
         and ladder.human_level_error is not None
@@ -210,6 +205,7 @@ def diagnose(
     health: TrainingHealth | None = None,
     step: int | None = None,
     best_epoch: int | None = None,
+    stopped_early: bool = False,
     dataset_kind: str | None = None,
 ) -> Diagnosis:
     """Compute the gaps and their noise, pick the dominant real gap and recommend what to try next.
@@ -224,6 +220,8 @@ def diagnose(
             advice first and never "train longer" or "a bigger network".
         step: The epoch the errors come from, reported as is.
         best_epoch: The epoch whose weights the run kept, reported as is.
+        stopped_early: Early stopping ended the run before its last epoch: dev error had stopped
+            improving, so "train longer" is not advice for it.
         dataset_kind: ``"image"`` enables the augmentation action; overrides ``config["dataset_kind"]``.
 
     Returns:
@@ -248,7 +246,9 @@ def diagnose(
         **{f.name: getattr(ladder, f.name) for f in fields(ladder)},
         **gaps,
         primary=primary,
-        recommendations=rank_recommendations(ranked, config, health=health, dataset_kind=kind),
+        recommendations=rank_recommendations(
+            ranked, config, health=health, dataset_kind=kind, stopped_early=stopped_early
+        ),
         summary=summary,
         human_level_assumed=assumed,
         standard_errors=standard_errors,

@@ -104,6 +104,7 @@ def diagnose_run(*, session: Session, run_id: int) -> Diagnosis:
         best_epoch=int(summary[BEST_EPOCH_KEY])
         if math.isfinite(summary.get(BEST_EPOCH_KEY, math.nan))
         else None,
+        stopped_early=_stopped_early(run, steps),
         dataset_kind=dataset.kind if dataset else None,
     )
 
@@ -124,6 +125,13 @@ def group_ladder(*, session: Session, run: Run) -> GroupLadder | None:
     summaries = groups.succeeded_summaries(session=session, project_id=run.project_id, group=run.group)
     ladders = [ladder_from_summary(run.project.human_level_error, summary) for summary in summaries]
     return GroupLadder(run.group, len(ladders), ladder_stats(ladders))
+
+
+def _stopped_early(run: Run, steps: Mapping[str, int]) -> bool:
+    """Early stopping ended the run before its configured epochs (best_epoch is logged after the last one)."""
+    epochs = ((run.config or {}).get("hparams") or {}).get("epochs")
+    last = steps.get(BEST_EPOCH_KEY)
+    return isinstance(epochs, int) and last is not None and last < epochs
 
 
 def pin_best_epoch(*, session: Session, run: Run) -> int | None:

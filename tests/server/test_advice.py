@@ -57,3 +57,12 @@ def test_noise_gaps_give_no_advice() -> None:
     sizes = SplitSizes(train=1078, dev=270, test=270)
     diagnosis = diagnose(ErrorLadder(None, 0.0, None, 0.04, 0.048), EVERY_KNOB, sizes=sizes)
     assert {r.gap for r in diagnosis.recommendations} == {"variance"}
+
+
+def test_a_run_that_stopped_early_is_not_told_to_train_longer() -> None:
+    config = {"model": {"name": "mlp", "hidden": [128]}, "hparams": {"epochs": 60, "optimizer": "adam"}}
+    ladder = ErrorLadder(None, 0.02, None, 0.007, None)
+    assert "hparams.epochs" in {r.path for r in diagnose(ladder, config).recommendations}
+    stopped = diagnose(ladder, config, stopped_early=True, best_epoch=14, step=14)
+    assert "hparams.epochs" not in {r.path for r in stopped.recommendations}
+    assert stopped.recommendations[0].path == "model.hidden"

@@ -97,7 +97,6 @@ def test_human_level_assumed_only_without_a_human_level_error() -> None:
     assert assumed.human_level_assumed is True
     assert assumed.human_level_error is None  # the API reports what the project has, and flags the assumption
     assert assumed.summary.startswith("Avoidable bias dominates: train error is 15.0 points above 0 %")
-    assert any("Bayes error is taken as 0" in note for note in assumed.notes)
     assert diagnose(ErrorLadder(0.01, 0.15, None, 0.16, None)).human_level_assumed is False
     assert diagnose(ErrorLadder(None, None, None, 0.16, None)).human_level_assumed is False
 

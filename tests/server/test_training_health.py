@@ -81,6 +81,7 @@ def test_a_run_at_chance_is_told_to_lower_the_learning_rate_never_to_train_longe
         "bigger network" not in r.text and "Train longer" not in r.text for r in diagnosis.recommendations
     )
     assert diagnosis.summary.startswith("Training failed: train error never left chance")
+    assert all("another architecture" not in r.text for r in diagnosis.recommendations)
 
 
 def test_an_unstable_run_gets_a_lower_rate_clipping_and_warm_up() -> None:

@@ -75,7 +75,13 @@ def test_predictions_give_the_dev_and_test_sizes_when_none_were_logged(client: T
 
 
 def test_a_kept_best_epoch_is_what_the_summary_and_ladder_describe(client: TestClient) -> None:
-    _, run_id = _run(client)
+    project = client.post("/api/v1/projects", json={"name": "zoo", "dataset": "digits"}).json()
+    config = {
+        "model": {"name": "mlp", "hidden": [64]},
+        "hparams": {"epochs": 30, "early_stopping_patience": 1},
+    }
+    run_id = client.post("/api/v1/runs", json={"project_id": project["id"], "config": config}).json()["id"]
+    client.post(f"/api/v1/runs/{run_id}/start", json={"worker": "test"})
     _log(client, run_id, {"train_error": [0.2, 0.05, 0.02, 0.01], "dev_error": [0.2, 0.06, 0.0333, 0.037]})
     _log(client, run_id, {"best_epoch": [3]}, first_step=4)
     before = client.get(f"/api/v1/runs/{run_id}/diagnosis").json()
@@ -89,6 +95,8 @@ def test_a_kept_best_epoch_is_what_the_summary_and_ladder_describe(client: TestC
     assert (body["step"], body["best_epoch"], body["dev_error"]) == (3, 3, 0.0333)
     listed = client.get("/api/v1/runs", params={"sort": "dev_error"}).json()["items"]
     assert [r["summary"]["dev_error"] for r in listed if r["id"] == run_id] == [0.0333]
+    assert body["primary"] == "avoidable_bias"
+    assert not any(a["path"] == "hparams.epochs" for a in body["actions"])  # it stopped early: 4 of 30 epochs
     # The series keep every epoch: only the summary moved.
     series = client.get(f"/api/v1/runs/{run_id}/metrics/dev_error").json()["points"]
     assert series[-1] == [4, 0.037]
