@@ -80,12 +80,12 @@
     top = top || 1;
     var trace = {
       type: "bar",
-      x: rungs.map(function (r) { return r.label; }),
+      // The value sits under its bar, not on it, where the interval's whisker would cross it.
+      x: rungs.map(function (r) { return r.label + "<br><b>" + (r.value * 100).toFixed(2) + " %</b>"; }),
       y: rungs.map(function (r) { return r.value * 100; }),
       marker: { color: rungs.map(function (r) { return COLORS[r.key]; }) },
-      text: rungs.map(function (r) { return (r.value * 100).toFixed(2) + " %"; }),
-      textposition: "auto", textangle: 0, insidetextanchor: "end", textfont: { size: 11 }, cliponaxis: false,
-      width: 0.6, hovertemplate: "%{x}: %{y:.2f} %<extra></extra>",
+      cliponaxis: false,
+      width: 0.6, hovertemplate: "%{y:.2f} %<extra></extra>",
       // Each rung's 95 % interval from the size of its split (none for human level, or an unknown size).
       error_y: {
         type: "data", visible: true, color: "#39424e", thickness: 1.2, width: 6,
@@ -101,7 +101,7 @@
     });
     var compact = element.classList.contains("compact");
     var layout = {
-      height: compact ? 260 : 320, margin: { l: 52, r: 12, t: 12, b: 36 }, font: FONT,
+      height: compact ? 270 : 330, margin: { l: 52, r: 12, t: 12, b: 48 }, font: FONT,
       paper_bgcolor: "#fff", plot_bgcolor: "#fff", showlegend: false, bargap: 0.4,
       xaxis: { type: "category", fixedrange: true },
       yaxis: { ticksuffix: " %", rangemode: "tozero", range: [0, top * 1.45], gridcolor: "#eef0f4", fixedrange: true },
