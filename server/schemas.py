@@ -116,6 +116,12 @@ class ProjectsPage(Page):
 # ---------------------------------------------------------------- runs
 
 
+#: Each learning-rate schedule's own decay rate, used when `decay_rate` is left blank (worker/hparams.py
+#: has the same table; tests/test_hparams_contract.py holds the two equal). inverse: the deep-learning
+#: course's 1 / (1 + 1 * epoch); exponential: its 0.95 ** epoch; step: halve every `decay_steps` epochs.
+DEFAULT_DECAY_RATES: dict[str, float] = {"inverse": 1.0, "exponential": 0.95, "step": 0.5}
+
+
 class Hparams(BaseModel):
     """Training hyperparameters. Fields the user leaves out take the dataset's defaults, then these."""
 
@@ -142,7 +148,14 @@ class Hparams(BaseModel):
     lr_decay: Literal["none", "step", "exponential", "inverse", "cosine"] = Field(
         default="none", description="Learning-rate schedule over epochs."
     )
-    decay_rate: float = Field(default=0.1, ge=0, le=100, description="Decay rate of the schedule.")
+    decay_rate: float | None = Field(
+        default=None,
+        ge=0,
+        le=100,
+        description="Decay rate of the schedule; blank takes the schedule's own: "
+        + ", ".join(f"{schedule} {rate:g}" for schedule, rate in DEFAULT_DECAY_RATES.items()),
+        json_schema_extra={"blank_follows": "lr_decay", "blank_defaults": dict(DEFAULT_DECAY_RATES)},
+    )
     decay_steps: int = Field(default=10, ge=1, le=10_000, description="Epochs between steps of 'step' decay.")
     early_stopping_patience: int | None = Field(
         default=None, ge=1, le=10_000, description="Stop after this many epochs without a better dev error."
@@ -151,6 +164,12 @@ class Hparams(BaseModel):
     augment: bool = Field(default=False, description="Image augmentation: small shifts, rotations and noise.")
     normalize: bool = Field(default=True, description="Standardise inputs with train-split statistics.")
     precision: Literal["fp32", "bf16", "fp16"] = Field(default="fp32", description="Mixed precision on GPU.")
+
+    def effective_decay_rate(self) -> float | None:
+        """The decay rate the schedule uses: `decay_rate`, else the schedule's own; None without decay."""
+        if self.lr_decay not in DEFAULT_DECAY_RATES:
+            return None
+        return self.decay_rate if self.decay_rate is not None else DEFAULT_DECAY_RATES[self.lr_decay]
 
 
 class RunConfig(BaseModel):
