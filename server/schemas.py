@@ -496,8 +496,16 @@ class GradcheckCreate(BaseModel):
 
 class GradcheckParameter(BaseModel):
     name: str = Field(max_length=300)
-    relative_difference: float = Field(ge=0)
+    # Over the checked entries; null when every entry tried had a kink inside its step.
+    relative_difference: float | None = Field(ge=0)
     reading: str = ""
+    size: int | None = Field(default=None, ge=0, description="Entries in the tensor.")
+    checked: int | None = Field(default=None, ge=0, description="Entries compared with a central difference.")
+    skipped: int | None = Field(
+        default=None,
+        ge=0,
+        description="Entries left out: their ±epsilon step crossed a ReLU or max-pool kink.",
+    )
 
 
 class GradcheckResult(BaseModel):
@@ -506,6 +514,7 @@ class GradcheckResult(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     parameters: list[GradcheckParameter] = Field(default_factory=list, max_length=10_000)
+    epsilon: float | None = Field(default=None, gt=0, description="The central difference's step.")
     error: str | None = Field(default=None, max_length=2000)
 
 
@@ -518,6 +527,7 @@ class GradcheckRead(BaseModel):
     parameters: list[GradcheckParameter] = Field(default_factory=list)
     max_relative_difference: float | None = None
     reading: str | None = None
+    measured: str | None = None  # what was compared and what was left out, in a sentence
     error: str | None = None
     created_at: UTCDatetime
     # Who started it: with auth on, only they (and admins and workers) may read it.
