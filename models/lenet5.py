@@ -5,7 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from models.options import LeNet5Options
+from models.init import init_layer, init_output_layer
+from models.options import LeNet5Options, resolved_init
 
 
 class ConvStage(nn.Module):
@@ -14,6 +15,9 @@ class ConvStage(nn.Module):
     def __init__(self, c_in: int, c_out: int, options: LeNet5Options) -> None:
         super().__init__()
         self.conv = nn.Conv2d(c_in, c_out, kernel_size=5, padding=2)
+        init_layer(
+            self.conv, init=resolved_init(options.init, options.activation), activation=options.activation
+        )
         self.norm = nn.BatchNorm2d(c_out) if options.batch_norm else nn.Identity()
         self.act = nn.ReLU() if options.activation == "relu" else nn.Tanh()
         self.pool = nn.MaxPool2d(2) if options.pool == "max" else nn.AvgPool2d(2)
@@ -41,6 +45,11 @@ class LeNet5(nn.Module):
             nn.Dropout(1.0 - keep_prob),
             nn.Linear(84, n_classes),
         )
+        init = resolved_init(options.init, options.activation)
+        *hidden, head = [m for m in self.classifier if isinstance(m, nn.Linear)]
+        for linear in hidden:
+            init_layer(linear, init=init, activation=options.activation)
+        init_output_layer(head, init=init)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.features(x)  # (B, 16, H/4, W/4)

@@ -7,7 +7,8 @@ import math
 import torch
 from torch import nn
 
-from models.options import MLPOptions
+from models.init import init_layer, init_output_layer
+from models.options import MLPOptions, resolved_init
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {
     "relu": nn.ReLU,
@@ -17,28 +18,17 @@ ACTIVATIONS: dict[str, type[nn.Module]] = {
 }
 
 
-def init_linear(layer: nn.Linear, *, init: str, activation: str) -> None:
-    """Initialise one linear layer's weights (biases start at zero)."""
-    if init == "he":
-        nonlinearity = "leaky_relu" if activation == "leaky_relu" else "relu"
-        nn.init.kaiming_normal_(layer.weight, nonlinearity=nonlinearity)
-    elif init == "xavier":
-        nn.init.xavier_normal_(layer.weight)
-    else:  # "small": N(0, 0.01^2), the textbook example of a too-small scale
-        nn.init.normal_(layer.weight, std=0.01)
-    nn.init.zeros_(layer.bias)
-
-
 class MLP(nn.Module):
     """Flatten, then [Linear -> (BatchNorm) -> activation -> Dropout] per hidden layer, then Linear."""
 
     def __init__(self, n_features: int, n_classes: int, options: MLPOptions, keep_prob: float = 1.0) -> None:
         super().__init__()
         layers: list[nn.Module] = []
+        init = resolved_init(options.init, options.activation)
         width = n_features
         for units in options.hidden:
             linear = nn.Linear(width, units)
-            init_linear(linear, init=options.init, activation=options.activation)
+            init_layer(linear, init=init, activation=options.activation)
             layers.append(linear)
             if options.batch_norm:
                 layers.append(nn.BatchNorm1d(units))
@@ -48,9 +38,7 @@ class MLP(nn.Module):
             width = units
         self.hidden = nn.Sequential(*layers)
         self.head = nn.Linear(width, n_classes)
-        init_linear(
-            self.head, init=options.init if options.init == "small" else "xavier", activation="linear"
-        )
+        init_output_layer(self.head, init=init)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x.flatten(1)  # (B, F)

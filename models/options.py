@@ -4,9 +4,26 @@ from __future__ import annotations
 
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 LayerWidth = Annotated[int, Field(ge=1, le=4096)]
+Init = Literal["he", "xavier", "small"]
+
+#: The initialisation that keeps the activations' variance steady through each non-linearity, used when
+#: `init` is left out: He (Kaiming) for the rectifiers, Xavier (Glorot) for the saturating ones.
+DEFAULT_INIT: dict[str, Init] = {"relu": "he", "leaky_relu": "he", "tanh": "xavier", "sigmoid": "xavier"}
+INIT_HELP = (
+    "Weight initialisation: he (Var 2/fan_in, suits relu), xavier (Var 1/fan_avg, suits tanh/sigmoid), "
+    "small (N(0, 0.01²), shows why scaling matters); blank: the one that suits the activation."
+)
+
+#: For the new-run form: what a blank `init` becomes, by the chosen activation.
+INIT_FORM_HINT: dict[str, JsonValue] = {"blank_follows": "activation", "blank_defaults": dict(DEFAULT_INIT)}
+
+
+def resolved_init(init: Init | None, activation: str) -> Init:
+    """`init` as given, else the one that suits `activation` (he for relu, xavier for tanh)."""
+    return init if init is not None else DEFAULT_INIT[activation]
 
 
 class ModelOptions(BaseModel):
@@ -39,11 +56,7 @@ class MLPOptions(ModelOptions):
     activation: Literal["relu", "leaky_relu", "tanh", "sigmoid"] = Field(
         "relu", description="Non-linearity after each hidden layer."
     )
-    init: Literal["he", "xavier", "small"] = Field(
-        "he",
-        description="Weight initialisation: he (suits relu), xavier (suits tanh/sigmoid), "
-        "small (N(0, 0.01²), shows why scaling matters).",
-    )
+    init: Init | None = Field(None, description=INIT_HELP, json_schema_extra=INIT_FORM_HINT)
     batch_norm: bool = Field(False, description="Batch normalisation before each activation.")
 
 
@@ -55,6 +68,7 @@ class LeNet5Options(ModelOptions):
 
     name: Literal["lenet5"] = Field("lenet5", description="LeNet-5 convolutional network.")
     activation: Literal["relu", "tanh"] = Field("relu", description="Non-linearity after each layer.")
+    init: Init | None = Field(None, description=INIT_HELP, json_schema_extra=INIT_FORM_HINT)
     pool: Literal["max", "avg"] = Field("max", description="Pooling after each convolution.")
     batch_norm: bool = Field(False, description="Batch normalisation after each convolution.")
 
@@ -85,10 +99,12 @@ class GRUOptions(ModelOptions):
 
 
 __all__ = [
+    "DEFAULT_INIT",
     "GRUOptions",
     "LeNet5Options",
     "MLPOptions",
     "ModelOptions",
     "ResNetOptions",
     "SoftmaxOptions",
+    "resolved_init",
 ]

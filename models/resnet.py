@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from models.init import init_layer, init_output_layer
 from models.options import ResNetOptions
 
 
@@ -61,6 +62,11 @@ class ResNet(nn.Module):
         self.blocks = nn.Sequential(*(block(c) for _ in range(options.blocks)))
         self.dropout = nn.Dropout(1.0 - keep_prob)
         self.head = nn.Linear(c, n_classes)
+        # Every convolution feeds a ReLU (through batch norm): He's scale, as for a relu MLP.
+        for module in self.modules():
+            if isinstance(module, nn.Conv2d):
+                init_layer(module, init="he", activation="relu")
+        init_output_layer(self.head, init="he")  # xavier: it feeds the loss
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.blocks(self.stem(x))  # (B, C, H, W)

@@ -118,6 +118,12 @@ class ProjectsPage(Page):
 # ---------------------------------------------------------------- runs
 
 
+#: Each learning-rate schedule's own decay rate, used when `decay_rate` is left blank (worker/hparams.py
+#: has the same table; tests/test_hparams_contract.py holds the two equal). inverse: the deep-learning
+#: course's 1 / (1 + 1 * epoch); exponential: its 0.95 ** epoch; step: halve every `decay_steps` epochs.
+DEFAULT_DECAY_RATES: dict[str, float] = {"inverse": 1.0, "exponential": 0.95, "step": 0.5}
+
+
 class Hparams(BaseModel):
     """Training hyperparameters. Fields the user leaves out take the dataset's defaults, then these."""
 
@@ -144,7 +150,14 @@ class Hparams(BaseModel):
     lr_decay: Literal["none", "step", "exponential", "inverse", "cosine"] = Field(
         default="none", description="Learning-rate schedule over epochs."
     )
-    decay_rate: float = Field(default=0.1, ge=0, le=100, description="Decay rate of the schedule.")
+    decay_rate: float | None = Field(
+        default=None,
+        ge=0,
+        le=100,
+        description="Decay rate of the schedule; blank takes the schedule's own: "
+        + ", ".join(f"{schedule} {rate:g}" for schedule, rate in DEFAULT_DECAY_RATES.items()),
+        json_schema_extra={"blank_follows": "lr_decay", "blank_defaults": dict(DEFAULT_DECAY_RATES)},
+    )
     decay_steps: int = Field(default=10, ge=1, le=10_000, description="Epochs between steps of 'step' decay.")
     early_stopping_patience: int | None = Field(
         default=None, ge=1, le=10_000, description="Stop after this many epochs without a better dev error."
@@ -153,6 +166,12 @@ class Hparams(BaseModel):
     augment: bool = Field(default=False, description="Image augmentation: small shifts, rotations and noise.")
     normalize: bool = Field(default=True, description="Standardise inputs with train-split statistics.")
     precision: Literal["fp32", "bf16", "fp16"] = Field(default="fp32", description="Mixed precision on GPU.")
+
+    def effective_decay_rate(self) -> float | None:
+        """The decay rate the schedule uses: `decay_rate`, else the schedule's own; None without decay."""
+        if self.lr_decay not in DEFAULT_DECAY_RATES:
+            return None
+        return self.decay_rate if self.decay_rate is not None else DEFAULT_DECAY_RATES[self.lr_decay]
 
 
 class RunConfig(BaseModel):
@@ -534,8 +553,16 @@ class GradcheckCreate(BaseModel):
 
 class GradcheckParameter(BaseModel):
     name: str = Field(max_length=300)
-    relative_difference: float = Field(ge=0)
+    # Over the checked entries; null when every entry tried had a kink inside its step.
+    relative_difference: float | None = Field(ge=0)
     reading: str = ""
+    size: int | None = Field(default=None, ge=0, description="Entries in the tensor.")
+    checked: int | None = Field(default=None, ge=0, description="Entries compared with a central difference.")
+    skipped: int | None = Field(
+        default=None,
+        ge=0,
+        description="Entries left out: their ±epsilon step crossed a ReLU or max-pool kink.",
+    )
 
 
 class GradcheckResult(BaseModel):
@@ -544,6 +571,7 @@ class GradcheckResult(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     parameters: list[GradcheckParameter] = Field(default_factory=list, max_length=10_000)
+    epsilon: float | None = Field(default=None, gt=0, description="The central difference's step.")
     error: str | None = Field(default=None, max_length=2000)
 
 
@@ -556,6 +584,7 @@ class GradcheckRead(BaseModel):
     parameters: list[GradcheckParameter] = Field(default_factory=list)
     max_relative_difference: float | None = None
     reading: str | None = None
+    measured: str | None = None  # what was compared and what was left out, in a sentence
     error: str | None = None
     created_at: UTCDatetime
     # Who started it: with auth on, only they (and admins and workers) may read it.

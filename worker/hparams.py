@@ -12,6 +12,9 @@ logger = logging.getLogger(__name__)
 
 OPTIMIZERS = ("sgd", "momentum", "rmsprop", "adam")
 LR_DECAYS = ("none", "step", "exponential", "inverse", "cosine")
+#: Each schedule's own decay rate, used when `decay_rate` is None; the server's schema has the same table
+#: (tests/test_hparams_contract.py holds them equal). See worker/optim.py::learning_rate for the formulas.
+DEFAULT_DECAY_RATES: dict[str, float] = {"inverse": 1.0, "exponential": 0.95, "step": 0.5}
 
 
 @dataclass(frozen=True)
@@ -31,7 +34,7 @@ class Hparams:
     seed: int = 0
     train_fraction: float = 1.0
     lr_decay: str = "none"
-    decay_rate: float = 0.5
+    decay_rate: float | None = None  # None: the schedule's own rate (DEFAULT_DECAY_RATES)
     decay_steps: int = 10
     early_stopping_patience: int | None = None
     grad_clip: float | None = None
@@ -52,7 +55,7 @@ class Hparams:
             (0.0 < self.keep_prob <= 1.0, "keep_prob must be in (0, 1]"),
             (0.0 < self.train_fraction <= 1.0, "train_fraction must be in (0, 1]"),
             (self.lr_decay in LR_DECAYS, f"lr_decay must be one of {LR_DECAYS}"),
-            (self.decay_rate >= 0, "decay_rate must be non-negative"),
+            (self.decay_rate is None or self.decay_rate >= 0, "decay_rate must be non-negative or null"),
             (self.decay_steps >= 1, "decay_steps must be at least 1"),
             (
                 self.early_stopping_patience is None or self.early_stopping_patience >= 1,
@@ -64,6 +67,12 @@ class Hparams:
             if not ok:
                 field = message.split(" ")[0]
                 raise ValueError(f"hparams.{message}, but got {field}={getattr(self, field)!r}")
+
+    def effective_decay_rate(self) -> float | None:
+        """The decay rate the schedule uses: `decay_rate`, else the schedule's own; None without decay."""
+        if self.lr_decay not in DEFAULT_DECAY_RATES:
+            return None
+        return self.decay_rate if self.decay_rate is not None else DEFAULT_DECAY_RATES[self.lr_decay]
 
     @classmethod
     def from_dict(cls, values: dict[str, Any] | None) -> Hparams:
@@ -89,4 +98,4 @@ RECOMMENDED_HPARAMS: dict[str, dict[str, Any]] = {
 }
 
 
-__all__ = ["LR_DECAYS", "OPTIMIZERS", "RECOMMENDED_HPARAMS", "Hparams"]
+__all__ = ["DEFAULT_DECAY_RATES", "LR_DECAYS", "OPTIMIZERS", "RECOMMENDED_HPARAMS", "Hparams"]

@@ -11,20 +11,27 @@ from worker.hparams import Hparams
 
 
 def learning_rate(epoch: int, hparams: Hparams) -> float:
-    """The learning rate for `epoch` (1-based) under the run's decay schedule."""
+    """The learning rate for `epoch` (1-based) under the run's decay schedule.
+
+    inverse and exponential follow the deep-learning course, with epoch_num = `epoch`, so the first epoch
+    already trains at a decayed rate: alpha0 / (1 + rate * epoch_num) gives 0.1, 0.067, 0.05, 0.04 for
+    alpha0 = 0.2 and rate = 1; alpha0 * rate ** epoch_num gives 0.95, 0.9025, ... times alpha0 at 0.95.
+    step trains the first `decay_steps` epochs at alpha0, then multiplies by the rate every `decay_steps`
+    epochs (as PyTorch's StepLR does with its 0-based epoch); cosine anneals from alpha0 to 0.
+    """
     if epoch < 1:
         raise ValueError(f"epoch counts from 1, but got {epoch=}")
-    done = epoch - 1  # epochs already finished: the first epoch always uses the base rate
-    lr, rate = hparams.lr, hparams.decay_rate
-    if hparams.lr_decay == "step":
-        return lr * rate ** (done // hparams.decay_steps)
-    if hparams.lr_decay == "exponential":
-        return lr * rate**done
-    if hparams.lr_decay == "inverse":
-        return lr / (1.0 + rate * done)
+    lr = hparams.lr
     if hparams.lr_decay == "cosine":
-        return lr * 0.5 * (1.0 + math.cos(math.pi * done / hparams.epochs))
-    return lr
+        return lr * 0.5 * (1.0 + math.cos(math.pi * (epoch - 1) / hparams.epochs))
+    rate = hparams.effective_decay_rate()
+    if rate is None:  # no decay
+        return lr
+    if hparams.lr_decay == "step":
+        return lr * rate ** ((epoch - 1) // hparams.decay_steps)
+    if hparams.lr_decay == "exponential":
+        return lr * rate**epoch
+    return lr / (1.0 + rate * epoch)  # inverse
 
 
 def make_optimizer(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import types
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from typing import Any, Literal, Union, get_args, get_origin
 
 import annotated_types
@@ -27,6 +28,9 @@ class FormField:
     optional: bool = False
     min: float | None = None
     max: float | None = None
+    blank: str = "none"  # what a blank value means: an input's placeholder, a select's empty option
+    blank_follows: str = ""  # the input whose value decides what blank means (new_run.js keeps it current)
+    blank_texts: dict[str, str] = dataclass_field(default_factory=dict)  # that input's value -> `blank`
 
 
 def _unwrap_optional(annotation: Any) -> tuple[Any, bool]:
@@ -88,6 +92,23 @@ def as_text(value: Any) -> str:
     return str(value)
 
 
+def _blank_texts(schema: type[BaseModel], info: FieldInfo) -> tuple[str, dict[str, str]]:
+    """(followed field, {its value: what a blank means then}) for a field whose default depends on another.
+
+    The schema names them in `json_schema_extra`: "blank_follows" (a Literal field) and "blank_defaults"
+    (that field's value -> the default), e.g. `init` follows `activation`, `decay_rate` follows `lr_decay`.
+    """
+    extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+    follows, defaults = extra.get("blank_follows"), extra.get("blank_defaults")
+    if not isinstance(follows, str) or not isinstance(defaults, dict):
+        return "", {}
+    _, choices = _kind(_unwrap_optional(schema.model_fields[follows].annotation)[0])
+    return follows, {
+        choice: f"default: {as_text(defaults[choice])}" if choice in defaults else "not used"
+        for choice in choices
+    }
+
+
 def schema_fields(
     schema: type[BaseModel],
     *,
@@ -108,7 +129,12 @@ def schema_fields(
         help_text = (info.description or "").rstrip(".")
         if range_text:
             help_text += f" (range {range_text})" if help_text else f"Range {range_text}"
-        if optional:
+        follows, blank_texts = _blank_texts(schema, info)
+        blank = "none"
+        if follows:
+            chosen = values.get(follows) or schema.model_fields[follows].get_default()
+            blank = blank_texts.get(str(chosen), "not used")
+        elif optional:
             help_text += "; leave blank for none"
         default = info.get_default(call_default_factory=True)
         result.append(
@@ -123,6 +149,9 @@ def schema_fields(
                 optional=optional,
                 min=low,
                 max=high,
+                blank=blank,
+                blank_follows=f"{input_prefix}{follows}" if follows else "",
+                blank_texts=blank_texts,
             )
         )
     return result

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 import models
+from models.options import DEFAULT_INIT
 from server import access
 from server.api.deps import IdPath, QueueDep
 from server.datasets import DatasetInfo, get_dataset
@@ -28,7 +29,15 @@ from server.pages.common import (
 )
 from server.pages.forms import FieldError, FormField, as_text, schema_fields, submitted
 from server.pages.ladder import LadderView, ladder_view
-from server.schemas import TERMINAL_STATUSES, ErrorItem, Hparams, ProjectRead, RunCreate, RunRead
+from server.schemas import (
+    DEFAULT_DECAY_RATES,
+    TERMINAL_STATUSES,
+    ErrorItem,
+    Hparams,
+    ProjectRead,
+    RunCreate,
+    RunRead,
+)
 from server.services import analysis, experiments, predictions, projects, runs
 from server.services.experiments import DataSizeCurve
 
@@ -283,6 +292,20 @@ def _rows(values: dict[str, Any]) -> list[Row]:
     return rows
 
 
+def _with_defaults_shown(
+    model: dict[str, Any], hparams: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Blank fields whose default hangs on another, shown as what they became: "he (default for relu)"."""
+    model, hparams = dict(model), dict(hparams)
+    activation = model.get("activation")
+    if "init" in model and model["init"] is None and activation in DEFAULT_INIT:
+        model["init"] = f"{DEFAULT_INIT[activation]} (default for {activation})"
+    schedule = hparams.get("lr_decay")
+    if "decay_rate" in hparams and hparams["decay_rate"] is None and schedule in DEFAULT_DECAY_RATES:
+        hparams["decay_rate"] = f"{DEFAULT_DECAY_RATES[schedule]:g} (default for {schedule})"
+    return model, hparams
+
+
 def _summary_rows(summary: dict[str, float]) -> list[Row]:
     keys = [k for k in CANONICAL_KEYS if k in summary] + sorted(k for k in summary if k not in CANONICAL_KEYS)
     rows = []
@@ -314,12 +337,13 @@ def _run_context(session: Session, run_id: int) -> RunContext:
     errors = predictions.list_errors(session=session, run_id=run.id, split="dev", limit=ERRORS_SHOWN)
     active = read.status not in TERMINAL_STATUSES
     config = read.config or {}
+    model, hparams = _with_defaults_shown(config.get("model") or {}, config.get("hparams") or {})
     return RunContext(
         run=read,
         project=project,
         active=active,
-        model_rows=_rows(dict(config.get("model") or {})),
-        hparam_rows=_rows(dict(config.get("hparams") or {})),
+        model_rows=_rows(model),
+        hparam_rows=_rows(hparams),
         param_rows=_rows(read.params),
         summary_rows=_summary_rows(read.summary),
         progress=read.progress if active else None,

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 import models
 from server.datasets import DatasetInfo, get_dataset
 from server.errors import InvalidInput, NotFound, TrainboardError
-from server.schemas import GradcheckCreate, GradcheckParameter, GradcheckRead, GradcheckResult
+from server.schemas import GradcheckCreate, GradcheckRead, GradcheckResult
 from server.tables import Project
 from trainboard.settings import get_settings
 
@@ -24,6 +24,7 @@ GRADCHECK_TASK = "worker.tasks.gradcheck"
 #: The deep-learning course's reading of a relative difference (upper bounds, checked in order).
 READINGS = ((1e-7, "great"), (1e-5, "fine"), (1e-3, "suspicious: check again"))
 BUG = "a bug in the backward pass"
+NOT_CHECKED = "not checked: every entry tried had a kink inside its step"
 
 
 class BrokerDown(TrainboardError):
@@ -50,12 +51,31 @@ def get_gradcheck_queue() -> GradcheckQueue:
     return CeleryGradcheckQueue()
 
 
-def reading(relative_difference: float) -> str:
+def reading(relative_difference: float | None) -> str:
     """What a relative difference means: around 1e-7 is right, above 1e-3 is a bug."""
+    if relative_difference is None:
+        return NOT_CHECKED
     for bound, meaning in READINGS:
         if relative_difference < bound:
             return meaning
     return BUG
+
+
+def measured(data: GradcheckResult) -> str | None:
+    """What the check compared and what it left out: "Checked 480 of 21,386 parameters; skipped 3 ..."."""
+    if any(p.checked is None or p.size is None for p in data.parameters):
+        return None  # a worker from before kinks were detected
+    checked = sum(p.checked or 0 for p in data.parameters)
+    size = sum(p.size or 0 for p in data.parameters)
+    skipped = sum(p.skipped or 0 for p in data.parameters)
+    text = f"Checked {checked:,} of {size:,} parameters"
+    if not skipped:
+        return text + "; none skipped: no step crossed a ReLU or max-pool kink."
+    step = f"±{data.epsilon:g} " if data.epsilon else ""
+    return (
+        f"{text}; skipped {skipped:,} whose {step}step crossed a ReLU or max-pool kink (there a difference "
+        "quotient averages two slopes, so it is no derivative to compare with)."
+    )
 
 
 def _path(check_id: str) -> Path:
@@ -130,12 +150,11 @@ def record_result(*, check_id: str, data: GradcheckResult) -> GradcheckRead:
     else:
         check.status = "done"
         check.parameters = [
-            GradcheckParameter(
-                name=p.name, relative_difference=p.relative_difference, reading=reading(p.relative_difference)
-            )
-            for p in data.parameters
+            p.model_copy(update={"reading": reading(p.relative_difference)}) for p in data.parameters
         ]
-        worst = max((p.relative_difference for p in data.parameters), default=0.0)
+        differences = [p.relative_difference for p in data.parameters if p.relative_difference is not None]
+        worst = max(differences, default=None if data.parameters else 0.0)
         check.max_relative_difference, check.reading = worst, reading(worst)
+        check.measured = measured(data)
     _write(check)
     return check

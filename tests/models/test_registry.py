@@ -16,12 +16,12 @@ WINE = {"kind": "tabular", "input_shape": (13,), "n_classes": 3}
 
 def test_resolve_model_config_empty_gives_default_mlp() -> None:
     config = resolve_model_config({}, **WINE)
-    assert config == {"name": "mlp", "hidden": [64], "activation": "relu", "init": "he", "batch_norm": False}
+    assert config == {"name": "mlp", "hidden": [64], "activation": "relu", "init": None, "batch_norm": False}
 
 
 def test_resolve_model_config_keeps_given_values() -> None:
     config = resolve_model_config({"name": "mlp", "hidden": [32, 16], "activation": "tanh"}, **DIGITS)
-    assert config["hidden"] == [32, 16] and config["activation"] == "tanh" and config["init"] == "he"
+    assert config["hidden"] == [32, 16] and config["activation"] == "tanh" and config["init"] is None
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ from torch import nn
 from models import build_model
 from server.services import gradcheck as gradcheck_service
 from trainboard.client import Client
-from worker.gradcheck import gradient_check, run_check
+from worker.gradcheck import TensorCheck, gradient_check, run_check
 
 
 class HalvedGradient(torch.autograd.Function):
@@ -37,6 +37,12 @@ class BrokenNet(nn.Module):
         return self.out(HalvedGradient.apply(self.hidden(x)))
 
 
+def worst(results: list[TensorCheck]) -> dict[str, float]:
+    """Each tensor's relative difference (every test model here has at least one checked entry per tensor)."""
+    assert all(check.relative_difference is not None for check in results)
+    return {check.name: check.relative_difference for check in results}  # type: ignore[misc]
+
+
 def batch() -> tuple[torch.Tensor, torch.Tensor]:
     generator = torch.Generator().manual_seed(0)
     return torch.randn(4, 6, generator=generator), torch.tensor([0, 1, 2, 1])
@@ -54,14 +60,14 @@ def test_correct_model_passes(config: dict) -> None:  # type: ignore[type-arg]
     torch.manual_seed(0)
     model = build_model(config, input_shape=(6,), n_classes=3)
     results = gradient_check(model, *batch())
-    names = [name for name, _ in results]
+    names = [check.name for check in results]
     assert names == [name for name, _ in model.named_parameters()]
-    assert max(diff for _, diff in results) < 1e-6
+    assert max(worst(results).values()) < 1e-6
 
 
 def test_wrong_backward_fails() -> None:
     torch.manual_seed(0)
-    results = dict(gradient_check(BrokenNet(), *batch()))
+    results = worst(gradient_check(BrokenNet(), *batch()))
     assert results["out.weight"] < 1e-6  # the layer after the bug still gets the right gradient
     assert results["hidden.weight"] > 1e-3
     assert results["hidden.bias"] > 1e-3
@@ -71,7 +77,72 @@ def test_large_tensors_are_sampled_and_images_work() -> None:
     torch.manual_seed(0)
     model = build_model({"name": "lenet5"}, input_shape=(1, 8, 8), n_classes=10)
     x, y = torch.randn(2, 1, 8, 8), torch.tensor([3, 7])
-    assert max(diff for _, diff in gradient_check(model, x, y, max_entries=16)) < 1e-5
+    results = gradient_check(model, x, y, max_entries=16)
+    assert max(worst(results).values()) < 1e-5
+    # Up to 16 entries per tensor: all 6 of the first convolution's biases, 16 of its 150 weights.
+    assert [(c.name, c.size, c.checked, c.skipped) for c in results[:2]] == [
+        ("features.0.conv.weight", 150, 16, 0),
+        ("features.0.conv.bias", 6, 6, 0),
+    ]
+
+
+class MaskForgottenReLU(torch.autograd.Function):
+    """ReLU whose backward forgets the mask (passes the gradient where the input was negative too)."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:  # type: ignore[no-untyped-def, override]
+        return torch.relu(x)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:  # type: ignore[no-untyped-def, override]
+        return grad
+
+
+class BrokenReLU(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return MaskForgottenReLU.apply(x)  # type: ignore[no-any-return]
+
+
+def digits_on_black(size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Four images with strokes in the middle and a black margin, as in MNIST: with zero biases, the
+    first layer's pre-activations there are exactly 0, on a ReLU's kink."""
+    generator = torch.Generator().manual_seed(0)
+    x = torch.zeros(4, 1, size, size)
+    x[:, :, 2:6, 2:6] = torch.rand(4, 1, 4, 4, generator=generator)
+    return x, torch.tensor([0, 3, 7, 9])
+
+
+KINKED = [
+    ({"name": "lenet5"}, 16, "features.0.act"),
+    ({"name": "resnet", "blocks": 1, "channels": 4}, 8, "stem.2"),
+    ({"name": "resnet", "blocks": 1, "channels": 4, "use_1x1": True}, 8, "stem.2"),
+]
+
+
+@pytest.mark.parametrize(("config", "size", "relu"), KINKED)
+def test_correct_relu_and_max_pool_models_pass_with_kinks_left_out(
+    config: dict, size: int, relu: str
+) -> None:  # type: ignore[type-arg]
+    torch.manual_seed(0)
+    model = build_model(config, input_shape=(1, size, size), n_classes=10)
+    results = gradient_check(model, *digits_on_black(size), max_entries=16)
+    # Before kinks were detected, these read 0.16 to 1.0 ("a bug") on the biases before a ReLU.
+    checked = [c.relative_difference for c in results if c.relative_difference is not None]
+    assert max(checked) < 1e-5
+    assert sum(c.skipped for c in results) > 0
+    assert sum(c.checked for c in results) > 0.8 * sum(min(16, c.size) for c in results)
+
+
+@pytest.mark.parametrize(("config", "size", "relu"), KINKED)
+def test_a_wrong_backward_is_still_caught_in_relu_models(config: dict, size: int, relu: str) -> None:  # type: ignore[type-arg]
+    torch.manual_seed(0)
+    model = build_model(config, input_shape=(1, size, size), n_classes=10)
+    model.set_submodule(relu, BrokenReLU())
+    results = {c.name: c for c in gradient_check(model, *digits_on_black(size), max_entries=16)}
+    first_weight = next(iter(results.values()))
+    assert first_weight.checked > 0 and first_weight.relative_difference > 1e-3  # type: ignore[operator]
+    last = results["classifier.6.weight" if config["name"] == "lenet5" else "head.weight"]
+    assert last.relative_difference < 1e-6  # type: ignore[operator]  # the layers after the bug are right
 
 
 class RecordingQueue:
@@ -100,6 +171,17 @@ def test_gradcheck_endpoint_round_trip(client: TestClient, app) -> None:  # type
     assert {p["reading"] for p in done["parameters"]} == {"great"}
     assert done["max_relative_difference"] < 1e-6
     assert done["reading"] == "great"
+    # wine's MLP, 13 -> 4 -> 3: 56 + 4 + 12 + 3 entries, all checked (no input lands on a kink)
+    assert [(p["size"], p["checked"], p["skipped"]) for p in done["parameters"]] == [
+        (52, 52, 0),
+        (4, 4, 0),
+        (12, 12, 0),
+        (3, 3, 0),
+    ]
+    assert (
+        done["measured"]
+        == "Checked 71 of 71 parameters; none skipped: no step crossed a ReLU or max-pool kink."
+    )
 
 
 @pytest.mark.parametrize(

@@ -225,8 +225,8 @@ def test_other_architectures_train_one_epoch(name: str) -> None:
         ("none", 5, 0.1),
         ("step", 11, 0.05),
         ("step", 10, 0.1),
-        ("exponential", 3, 0.025),
-        ("inverse", 3, 0.05),
+        ("exponential", 3, 0.0125),
+        ("inverse", 3, 0.04),
         ("cosine", 1, 0.1),
     ],
 )
@@ -237,7 +237,7 @@ def test_learning_rate_schedules(decay: str, epoch: int, expected: float) -> Non
 
 def test_lr_is_logged_per_epoch() -> None:
     _, reporter, _, _ = train(epochs=2, train_fraction=0.2, lr=0.01, lr_decay="exponential", decay_rate=0.5)
-    assert reporter.metrics[1]["lr"] == 0.01 and reporter.metrics[2]["lr"] == 0.005
+    assert reporter.metrics[1]["lr"] == 0.005 and reporter.metrics[2]["lr"] == 0.0025
 
 
 def test_hparams_refuse_bad_values() -> None:
