@@ -211,11 +211,14 @@ def _update_summaries(session: Session, run_id: int, rows: list[tuple]) -> None:
         _execute_many(session, _SUMMARY_UPSERT, params)  # type: ignore[arg-type]
 
 
-def read_series(*, session: Session, run_id: int, key: str, max_points: int | None) -> MetricSeries:
+def read_series(
+    *, session: Session, run_id: int, key: str, max_points: int | None, raw_limit: int = RAW_LIMIT
+) -> MetricSeries:
     """One metric's points in step order; with max_points, reduced to at most that many, keeping its shape.
 
-    A series longer than RAW_LIMIT is reduced from its rollups (per-bucket minima and maxima kept on
-    write) plus its first and last points, so a million-point series reads a few thousand rows."""
+    A series longer than ``raw_limit`` is reduced from its rollups (per-bucket minima and maxima kept on
+    write) plus its first and last points, so a million-point series reads a few thousand rows. A caller
+    that needs only the shape (the diagnosis's curves) passes a small ``raw_limit`` to bound its cost."""
     get_run(session=session, run_id=run_id)
     if max_points is not None:
         total = session.scalar(
@@ -225,7 +228,7 @@ def read_series(*, session: Session, run_id: int, key: str, max_points: int | No
                 MetricRollup.width == ROLLUP_WIDTHS[-1],
             )
         )
-        if total is not None and total > max(RAW_LIMIT, max_points):
+        if total is not None and total > max(raw_limit, max_points):
             return _read_from_rollups(session, run_id, key, max_points, int(total))
     points = MetricPoint.__table__.c
     rows = (
