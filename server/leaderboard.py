@@ -11,7 +11,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from server.search.best import Constraint, is_maximized
+from server.search.best import Constraint, is_maximized, unmet
 
 __all__ = ["Constraint", "Standing", "constraint_from_dict", "describe", "is_maximized", "rank_runs"]
 
@@ -73,10 +73,7 @@ def rank_runs(
     for run_id, metrics in runs:
         value = metrics.get(metric)
         value = value if value is not None and math.isfinite(value) else None
-        broken = [reason for c in constraints if (reason := c.broken_by(metrics)) is not None]
-        if value is None:
-            broken.insert(0, f"{metric} was not logged")
-        scored.append((run_id, value, tuple(broken)))
+        scored.append((run_id, value, tuple(unmet(metrics, metric=metric, constraints=constraints))))
     scored.sort(key=lambda s: (s[1] is None, sign * s[1] if s[1] is not None else 0.0, s[0]))
     eligible = [s for s in scored if not s[2]]
     others = [s for s in scored if s[2]]

@@ -68,13 +68,22 @@ class BestTrial:
     tied: tuple[int, ...] = ()
 
 
-def why_excluded(trial: TrialResult, *, metric: str, constraints: Sequence[Constraint]) -> str | None:
-    """Why `trial` cannot be ranked (`metric` not logged, a constraint broken); None when it is feasible."""
-    reasons = [reason for c in constraints if (reason := c.broken_by(trial.summary)) is not None]
-    value = trial.summary.get(metric)
+def unmet(summary: Mapping[str, float], *, metric: str, constraints: Sequence[Constraint]) -> list[str]:
+    """Why a run or trial cannot be ranked, one reason each: `metric` not logged, each constraint broken.
+
+    The one definition of "feasible" (empty list) behind the sweeps' best trial, zoom-in and the project
+    leaderboard."""
+    reasons = [reason for c in constraints if (reason := c.broken_by(summary)) is not None]
+    value = summary.get(metric)
     if value is None or not math.isfinite(value):
         reasons.insert(0, f"{metric} was not logged")
-    return "; ".join(dict.fromkeys(reasons)) if reasons else None
+    return list(dict.fromkeys(reasons))
+
+
+def why_excluded(trial: TrialResult, *, metric: str, constraints: Sequence[Constraint]) -> str | None:
+    """Why `trial` cannot be ranked (`metric` not logged, a constraint broken); None when it is feasible."""
+    reasons = unmet(trial.summary, metric=metric, constraints=constraints)
+    return "; ".join(reasons) if reasons else None
 
 
 def feasible_trials(
