@@ -38,6 +38,11 @@ class Principal:
     is_admin: bool = False
 
     @property
+    def scope(self) -> str:
+        """Whose namespace the caller's Idempotency-Keys live in: a user's, the workers' or (auth off) all."""
+        return f"user:{self.user_id}" if self.kind == "user" else self.kind
+
+    @property
     def sees_everything(self) -> bool:
         """Admins, workers and (auth off) everyone see every project, dataset and gradient check."""
         return self.kind != "user" or self.is_admin

@@ -30,6 +30,9 @@ def utcnow() -> datetime:
 
 class Project(Base):
     __tablename__ = "projects"
+    __table_args__ = (
+        Index("ix_projects_idempotency_key", "idempotency_scope", "idempotency_key", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
@@ -41,8 +44,10 @@ class Project(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     # Bumped by "apply label corrections"; each run's config records the version it trained on.
     dataset_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
-    # The client's Idempotency-Key of the POST that created it: a retried POST returns this project.
-    idempotency_key: Mapped[str | None] = mapped_column(String(200), index=True, unique=True)
+    # The client's Idempotency-Key of the POST that created it, unique within the caller's scope
+    # ("user:7", "worker", "anonymous"): a retried POST returns this project, another caller's does not.
+    idempotency_scope: Mapped[str | None] = mapped_column(String(40))
+    idempotency_key: Mapped[str | None] = mapped_column(String(200))
 
     runs: Mapped[list[Run]] = relationship(back_populates="project", cascade="all, delete-orphan")
 
@@ -53,6 +58,7 @@ class Run(Base):
         Index("ix_runs_project_created", "project_id", "id"),
         Index("ix_runs_status_heartbeat", "status", "heartbeat_at"),
         Index("ix_runs_project_group", "project_id", "group"),
+        Index("ix_runs_idempotency_key", "idempotency_scope", "idempotency_key", unique=True),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -77,8 +83,10 @@ class Run(Base):
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    # The client's Idempotency-Key of the POST that created it: a retried POST returns this run.
-    idempotency_key: Mapped[str | None] = mapped_column(String(200), index=True, unique=True)
+    # The client's Idempotency-Key of the POST that created it, unique within the caller's scope:
+    # a retried POST returns this run.
+    idempotency_scope: Mapped[str | None] = mapped_column(String(40))
+    idempotency_key: Mapped[str | None] = mapped_column(String(200))
 
     project: Mapped[Project] = relationship(back_populates="runs")
     summaries: Mapped[list[RunSummary]] = relationship(

@@ -8,6 +8,8 @@ from sqlalchemy.orm import Session
 from server.datasets import BUILTIN_DATASETS, EXTERNAL, get_dataset
 from server.errors import Conflict, InvalidInput, NotFound
 from server.schemas import ProjectCreate, ProjectRead, ProjectsPage, ProjectUpdate
+from server.services import idempotency
+from server.services.idempotency import ScopedKey
 from server.tables import Project, RunCount
 
 
@@ -34,22 +36,25 @@ def get_project(*, session: Session, project_id: int) -> Project:
     return project
 
 
-def _project_with_key(session: Session, key: str, name: str) -> Project | None:
-    """The project an earlier POST with Idempotency-Key `key` created, or None."""
-    project = session.scalar(select(Project).where(Project.idempotency_key == key))
+def _project_with_key(session: Session, key: ScopedKey, name: str) -> Project | None:
+    """The project an earlier POST of this caller with this Idempotency-Key created, or None."""
+    project = session.scalar(select(Project).where(idempotency.matches(Project, key)))
     if project is not None and project.name != name:
-        raise Conflict(f"Idempotency-Key {key!r} was already used for the project {project.name!r}")
+        raise Conflict(f"Idempotency-Key {key.key!r} was already used for the project {project.name!r}")
     return project
 
 
-def create_project(*, session: Session, data: ProjectCreate, idempotency_key: str | None = None) -> Project:
-    """Record a new project; a POST retried with the same `idempotency_key` returns the first's project."""
+def create_project(
+    *, session: Session, data: ProjectCreate, idempotency_key: ScopedKey | None = None
+) -> Project:
+    """Record a new project; a POST retried by the same caller with the same key returns the first's."""
     if idempotency_key is not None and (earlier := _project_with_key(session, idempotency_key, data.name)):
         return earlier
     _check_dataset(data.dataset, session=session)
     _check_name_free(session, data.name)
     project = Project(
-        idempotency_key=idempotency_key,
+        idempotency_scope=idempotency_key.scope if idempotency_key else None,
+        idempotency_key=idempotency_key.key if idempotency_key else None,
         name=data.name,
         dataset=data.dataset,
         human_level_error=data.human_level_error,
