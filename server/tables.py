@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -32,10 +33,14 @@ class Project(Base):
     __tablename__ = "projects"
     __table_args__ = (
         Index("ix_projects_idempotency_key", "idempotency_scope", "idempotency_key", unique=True),
+        # Names are unique per owner (migration 0013), so a 409 never tells a user another's names.
+        Index("uq_projects_owner_name", text("coalesce(owner_id, 0)"), "name", unique=True),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(200), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    # Whose namespace the name lives in: the creator (None when made with auth off).
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     dataset: Mapped[str] = mapped_column(String(200))
     human_level_error: Mapped[float | None] = mapped_column(Float)
     optimizing_metric: Mapped[str] = mapped_column(String(100), default="dev_error")

@@ -36,7 +36,9 @@ def create_project(
     """Create a project: one dataset, one human-level error, one optimizing metric; its creator owns it."""
     access.check_dataset_ref(session, principal, data.dataset)
     key = idempotency.for_caller(principal.scope, idempotency_key)
-    project = projects.create_project(session=session, data=data, idempotency_key=key)
+    project = projects.create_project(
+        session=session, data=data, owner_id=principal.user_id, idempotency_key=key
+    )
     if principal.user_id is not None:
         accounts.add_owner(session=session, project=project, user_id=principal.user_id)
     return projects.to_read(project)

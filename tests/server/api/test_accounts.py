@@ -205,3 +205,22 @@ def test_pages_use_the_same_session(client: TestClient, session: Session) -> Non
     page = client.get("/")
     assert page.status_code == 200 and 'data-role="whoami">alice<' in page.text
     assert csrf_token(client)
+
+
+def test_project_names_are_unique_per_owner_so_a_409_reveals_no_one_elses(
+    app: FastAPI, session: Session
+) -> None:
+    alice, bob = make_user(session, "alice"), make_user(session, "bob")
+    with client_as(app, token_for(session, alice)) as as_alice:
+        secret = as_alice.post("/api/v1/projects", json={"name": "merger-2027", "dataset": "external"})
+        assert secret.status_code == 201
+    with client_as(app, token_for(session, bob)) as as_bob:
+        body = {"name": "merger-2027", "dataset": "external"}
+        mine = as_bob.post("/api/v1/projects", json=body)
+        assert mine.status_code == 201, mine.text  # was a 409 telling bob that the name exists
+        again = as_bob.post("/api/v1/projects", json=body)
+        assert again.status_code == 409 and "already exists" in again.json()["detail"]
+        other = as_bob.post("/api/v1/projects", json={"name": "other", "dataset": "external"}).json()
+        clash = as_bob.patch(f"/api/v1/projects/{other['id']}", json={"name": "merger-2027"})
+        assert clash.status_code == 409
+        assert as_bob.get("/api/v1/projects", params={"name": "merger-2027"}).json()["total"] == 1
