@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from server import auth
-from tests.server.accounts import PASSWORD, make_user
+from tests.server.accounts import PASSWORD, make_user, token_for
 from tests.server.pages.html import texts
 from trainboard.settings import get_settings
 
@@ -91,6 +91,10 @@ def test_a_forged_session_cookie_is_refused(client: TestClient, session: Session
 
 
 @pytest.mark.usefixtures("token_auth")
-def test_bearer_token_also_opens_pages(client: TestClient) -> None:
-    response = client.get("/", headers={"Authorization": f"Bearer {TOKEN}"})
-    assert response.status_code == 200
+def test_a_users_bearer_token_also_opens_pages_but_a_workers_does_not(
+    client: TestClient, session: Session
+) -> None:
+    token = token_for(session, make_user(session, "alice"))
+    assert client.get("/", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    # TRAINBOARD_API_TOKEN is a worker token: it trains runs, and has no business on the pages.
+    assert client.get("/", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 403
