@@ -23,7 +23,7 @@ from starlette.concurrency import run_in_threadpool
 
 from server import worker_scope
 from server.api.deps import MAX_ID
-from server.auth import ApiAuth, Principal
+from server.auth import SAFE_METHODS, ApiAuth, Principal
 from server.db import SessionDep
 from server.errors import Forbidden, InvalidInput, NotFound
 from server.services import accounts
@@ -31,7 +31,6 @@ from server.services import gradcheck as gradchecks
 from server.tables import Dataset, Project, ProjectMember, Run, Sweep
 
 VIEWER, EDITOR, OWNER = (accounts.ROLE_RANK[r] for r in ("viewer", "editor", "owner"))
-READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 #: Path parameters that name something inside a project (or owned by a user), and what they name.
 PATH_IDS = {
     "project_id": "project",
@@ -170,7 +169,7 @@ def authorize(request: Request, principal: Principal, session: Session) -> Princ
         return principal
     if principal.kind == "worker":
         worker_scope.check_worker_route(request)
-    need = VIEWER if request.method in READ_METHODS else EDITOR
+    need = VIEWER if request.method in SAFE_METHODS else EDITOR
     for name, value in request.path_params.items():
         if name in PATH_IDS:
             _check(session, principal, PATH_IDS[name], str(value), need)

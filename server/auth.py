@@ -23,6 +23,9 @@ from trainboard.settings import get_settings
 
 SESSION_COOKIE = "tb_session"
 CSRF_COOKIE = "tb_csrf"
+#: The header the pages' scripts send the CSRF token in (the same token their forms carry).
+CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 SESSION_SECONDS = 14 * 24 * 3600
 
 hash_token = accounts.hash_token
@@ -36,6 +39,8 @@ class Principal:
     user_id: int | None = None
     username: str | None = None
     is_admin: bool = False
+    # Authenticated by the session cookie (a browser), not a bearer token: its writes need the CSRF token.
+    by_cookie: bool = False
 
     @property
     def scope(self) -> str:
@@ -117,10 +122,12 @@ def session_user(session: Session, cookie: str | None) -> User | None:
     return user if hmac.compare_digest(signature, expected) else None
 
 
-def _user_principal(user: User | None) -> Principal | None:
+def _user_principal(user: User | None, *, by_cookie: bool = False) -> Principal | None:
     if user is None or user.disabled:
         return None
-    return Principal(kind="user", user_id=user.id, username=user.username, is_admin=user.is_admin)
+    return Principal(
+        kind="user", user_id=user.id, username=user.username, is_admin=user.is_admin, by_cookie=by_cookie
+    )
 
 
 def identify(request: Request, session: Session) -> Principal | None:
@@ -138,7 +145,7 @@ def identify(request: Request, session: Session) -> Principal | None:
         if row.kind == "worker":
             return WORKER
         return _user_principal(session.get(User, row.user_id))
-    return _user_principal(session_user(session, request.cookies.get(SESSION_COOKIE)))
+    return _user_principal(session_user(session, request.cookies.get(SESSION_COOKIE)), by_cookie=True)
 
 
 async def current_principal(request: Request, session: SessionDep) -> Principal:
@@ -151,6 +158,14 @@ async def current_principal(request: Request, session: SessionDep) -> Principal:
     principal = await run_in_threadpool(identify, request, session)
     if principal is None:
         raise Unauthorized("Missing or invalid API token: send 'Authorization: Bearer <token>'")
+    if principal.by_cookie and request.method not in SAFE_METHODS:
+        # SameSite=Lax does not stop another port of this host or a sibling subdomain from sending the
+        # cookie: a write with it must also carry the token only this site's pages can read.
+        if not csrf_is_valid(request, request.headers.get(CSRF_HEADER)):
+            raise Forbidden(
+                f"A write authenticated by the session cookie needs the page's {CSRF_HEADER} header "
+                "(scripts send 'Authorization: Bearer <token>' instead)"
+            )
     return principal
 
 

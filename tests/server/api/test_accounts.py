@@ -224,3 +224,25 @@ def test_project_names_are_unique_per_owner_so_a_409_reveals_no_one_elses(
         clash = as_bob.patch(f"/api/v1/projects/{other['id']}", json={"name": "merger-2027"})
         assert clash.status_code == 409
         assert as_bob.get("/api/v1/projects", params={"name": "merger-2027"}).json()["total"] == 1
+
+
+def test_api_writes_with_the_session_cookie_need_the_csrf_header(
+    app: FastAPI, client: TestClient, session: Session
+) -> None:
+    alice = make_user(session, "alice")
+    assert _login(client, "alice", PASSWORD) == 303
+    page = client.get("/")
+    token = client.cookies.get("tb_csrf")
+    assert f'<meta name="csrf-token" content="{token}">' in page.text  # what the pages' scripts send
+    body = {"name": "by-cookie", "dataset": "external"}
+    refused = client.post("/api/v1/projects", json=body)
+    assert refused.status_code == 403 and "X-CSRF-Token" in refused.json()["detail"]
+    assert client.post("/api/v1/projects", json=body, headers={"X-CSRF-Token": "forged"}).status_code == 403
+    assert client.get("/api/v1/projects").json()["total"] == 0  # reads need no token
+    created = client.post("/api/v1/projects", json=body, headers={"X-CSRF-Token": token})
+    assert created.status_code == 201
+    with client_as(app, token_for(session, alice)) as script:  # a bearer token needs none
+        assert (
+            script.post("/api/v1/projects", json={"name": "by-token", "dataset": "external"}).status_code
+            == 201
+        )
