@@ -27,7 +27,7 @@ from server.db import get_sessionmaker
 from server.errors import install_error_handlers
 from server.pages import router as pages_router
 from server.queue import get_queue
-from server.security import SecurityHeadersMiddleware
+from server.security import RequestOriginMiddleware, SecurityHeadersMiddleware
 from server.services.reaper import reap_stale_runs
 from server.services.sweeps import advance_all as advance_all_sweeps
 from trainboard.settings import get_settings
@@ -75,7 +75,8 @@ def create_app(*, run_reaper: bool = True) -> FastAPI:
     )
     app.state.run_reaper = run_reaper
     install_error_handlers(app)
-    app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(RequestOriginMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware)  # added last, so it wraps the refusals too
     app.include_router(system_api.router, prefix="/api/v1")  # health: the one call that needs no token
     for module in (
         projects_api,

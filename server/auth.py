@@ -181,6 +181,18 @@ def require_user(principal: Principal) -> int:
     return principal.user_id
 
 
+def require_auth_on() -> None:
+    """403 with auth off: accounts, tokens and members are made only with auth on (or by the admin CLI).
+
+    With auth off every caller is an administrator, so an account or token made then (by anyone who
+    reached the server, or by a page they were lured to) would be a key that still works once auth is on."""
+    if not auth_enabled():
+        raise Forbidden(
+            "Auth is off, so there are no accounts to manage: turn it on (TRAINBOARD_AUTH=on), or run "
+            "'trainboard users add' / 'trainboard tokens add' next to the database"
+        )
+
+
 def require_admin(principal: Principal) -> None:
     """403 unless the caller is an administrator."""
     if not principal.is_admin:

@@ -77,6 +77,17 @@ def _page(
     )
 
 
+def error_response(
+    request: Request, status: int, message: str, headers: dict[str, str] | None = None
+) -> Response:
+    """The one error shape: `{"detail": message}` under /api, the error page elsewhere."""
+    if _wants_json(request):
+        return JSONResponse({"detail": message}, status_code=status, headers=headers)
+    response = _page(request, status, _TITLES.get(status, "Error"), message)
+    response.headers.update(headers or {})
+    return response
+
+
 def _readable(errors: Sequence[dict[str, object]]) -> list[str]:
     lines = []
     for error in errors:
@@ -150,5 +161,6 @@ _TITLES = {
     409: "Conflict",
     413: "Too large",
     422: "Invalid input",
+    429: "Too many attempts",
     503: "Unavailable",
 }

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import ipaddress
 import logging
 import os
 import subprocess
@@ -21,20 +20,13 @@ if TYPE_CHECKING:
 logger = logging.getLogger("trainboard")
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 EMBEDDED_WORKER_TOKEN = "trainboard up: embedded worker"
 
 
 def _refuse_open_without_auth(host: str) -> None:
-    if not _is_loopback(host) and not get_settings().auth_enabled:
+    from server.security import is_loopback_name
+
+    if not is_loopback_name(host) and not get_settings().auth_enabled:
         sys.exit(
             f"Refusing to serve on {host} without authentication: anyone on the network could read and "
             "change your runs. Set TRAINBOARD_AUTH=on (the first start creates the account 'admin' with "
