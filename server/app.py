@@ -30,6 +30,7 @@ from server.queue import get_queue
 from server.security import RequestOriginMiddleware, SecurityHeadersMiddleware
 from server.services.reaper import reap_stale_runs
 from server.services.sweeps import advance_all as advance_all_sweeps
+from server.throttle import LoginThrottle
 from trainboard.settings import get_settings
 
 logger = logging.getLogger(__name__)
@@ -74,6 +75,7 @@ def create_app(*, run_reaper: bool = True) -> FastAPI:
         lifespan=_lifespan,
     )
     app.state.run_reaper = run_reaper
+    app.state.login_throttle = LoginThrottle()  # per process: README, "Accounts"
     install_error_handlers(app)
     app.add_middleware(RequestOriginMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)  # added last, so it wraps the refusals too

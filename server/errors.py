@@ -17,6 +17,8 @@ logger = logging.getLogger(__name__)
 
 class TrainboardError(Exception):
     status_code = 400
+    #: Seconds a client should wait before trying again (sent as Retry-After), for transient refusals.
+    retry_after_s: int | None = None
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -101,10 +103,14 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(TrainboardError)
     async def _domain(request: Request, exc: TrainboardError) -> Response:
+        headers = {"Retry-After": str(exc.retry_after_s)} if exc.retry_after_s is not None else {}
         if _wants_json(request):
-            headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+            if exc.status_code == 401:
+                headers["WWW-Authenticate"] = "Bearer"
             return JSONResponse({"detail": exc.detail()}, status_code=exc.status_code, headers=headers)
-        return _page(request, exc.status_code, _TITLES.get(exc.status_code, "Error"), exc.message)
+        response = _page(request, exc.status_code, _TITLES.get(exc.status_code, "Error"), exc.message)
+        response.headers.update(headers)
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -14,7 +17,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from server.errors import Conflict, InvalidInput, NotFound
+from server.errors import Conflict, InvalidInput, NotFound, TrainboardError
 from server.schemas import MemberRead, Role, TokenKind, as_utc
 from server.tables import ApiToken, Project, ProjectMember, User
 
@@ -25,6 +28,29 @@ ROLE_RANK: dict[str, int] = {"viewer": 1, "editor": 2, "owner": 3}
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 _hasher = PasswordHasher()
+#: Each argon2 hash takes 64 MiB (the library's memory cost) and ~90 ms of CPU: at most this many run at
+#: once in a process, so a flood of logins waits instead of growing the server by 64 MiB a request.
+MAX_CONCURRENT_HASHES = 2
+#: How long a request waits for a free hashing slot before it is answered 503 (try again).
+HASH_WAIT_S = 10.0
+_hashing = threading.BoundedSemaphore(MAX_CONCURRENT_HASHES)
+
+
+class Busy(TrainboardError):
+    """Every hashing slot stayed taken for HASH_WAIT_S."""
+
+    status_code = 503
+    retry_after_s = 5
+
+
+@contextmanager
+def _hashing_slot() -> Iterator[None]:
+    if not _hashing.acquire(timeout=HASH_WAIT_S):
+        raise Busy("The server is busy checking passwords: try again in a few seconds")
+    try:
+        yield
+    finally:
+        _hashing.release()
 
 
 @cache
@@ -33,7 +59,7 @@ def _dummy_hash() -> str:
 
     Made on first use, not at import: an argon2 hash costs ~90 ms, which every process importing the
     server would otherwise pay at start-up."""
-    return _hasher.hash(secrets.token_hex(16))
+    return hash_password(secrets.token_hex(16))
 
 
 def hash_token(token: str) -> str:
@@ -42,12 +68,14 @@ def hash_token(token: str) -> str:
 
 
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    with _hashing_slot():
+        return _hasher.hash(password)
 
 
 def _password_matches(password_hash: str, password: str) -> bool:
     try:
-        return _hasher.verify(password_hash, password)
+        with _hashing_slot():
+            return _hasher.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
 
