@@ -26,7 +26,6 @@ from trainboard.settings import get_settings
 GLOBAL_ROUTES = {
     ("GET", "/openapi.json"),
     ("GET", "/docs"),
-    ("GET", "/docs/oauth2-redirect"),
     ("GET", "/redoc"),
     ("GET", "/api/v1/health"),
     ("GET", "/api/v1/me"),
@@ -182,6 +181,13 @@ def test_lists_show_only_visible_projects(app: FastAPI, session: Session, victim
 
 def test_a_caller_without_credentials_gets_401_from_the_api(app: FastAPI, victim: Victim) -> None:
     with client_as(app, None) as anonymous:
+        assert anonymous.get("/openapi.json").status_code == 401
+        for docs in ("/docs", "/redoc"):
+            redirected = anonymous.get(docs, follow_redirects=False)
+            assert (redirected.status_code, redirected.headers["location"]) == (
+                303,
+                f"/login?next=%2F{docs[1:]}",
+            )
         for method, path, route in _routes(app):
             if not path.startswith("/api/v1/") or path == "/api/v1/health":
                 continue
@@ -191,10 +197,6 @@ def test_a_caller_without_credentials_gets_401_from_the_api(app: FastAPI, victim
 
 # Routes that check no credential at all (a worker token changes nothing there).
 OPEN_ROUTES = {
-    ("GET", "/openapi.json"),
-    ("GET", "/docs"),
-    ("GET", "/docs/oauth2-redirect"),
-    ("GET", "/redoc"),
     ("GET", "/api/v1/health"),
     ("GET", "/login"),
     ("POST", "/login"),
