@@ -91,16 +91,17 @@ def _sign(payload: str) -> str:
     return hmac.new(secret_key(), payload.encode(), hashlib.sha256).hexdigest()
 
 
-def _session_signature(user_id: int | str, expires: int | str, password_hash: str) -> str:
-    # The password hash is signed in (never sent): a new password voids every cookie issued before it.
-    return _sign(f"{user_id}.{expires}.{password_hash}")
+def _session_signature(user: User, expires: int | str) -> str:
+    # The password hash and the session generation are signed in (never sent): a new password, or a
+    # logout, voids every cookie issued before it.
+    return _sign(f"{user.id}.{expires}.{user.session_generation}.{user.password_hash}")
 
 
-def make_session_cookie(user_id: int, password_hash: str) -> str:
+def make_session_cookie(user: User) -> str:
     """`user_id.expires.signature`: the cookie names the user and cannot be forged or extended, and it
-    stops working when the user's password changes (every other session ends with it)."""
+    stops working when the user's password changes or they log out (every session of theirs ends)."""
     expires = int(time.time()) + SESSION_SECONDS
-    return f"{user_id}.{expires}.{_session_signature(user_id, expires, password_hash)}"
+    return f"{user.id}.{expires}.{_session_signature(user, expires)}"
 
 
 def session_user_id(cookie: str | None) -> int | None:
@@ -112,14 +113,14 @@ def session_user_id(cookie: str | None) -> int | None:
 
 
 def session_user(session: Session, cookie: str | None) -> User | None:
-    """The user a valid, unexpired session cookie was issued to under their current password, else None."""
+    """The user a valid, unexpired session cookie was issued to under their current password and session
+    generation (no logout since), else None."""
     user_id = session_user_id(cookie)
     user = session.get(User, user_id) if user_id is not None else None
     if user is None or cookie is None:
         return None
     _, expires, signature = cookie.split(".")
-    expected = _session_signature(user_id, expires, user.password_hash)  # type: ignore[arg-type]
-    return user if hmac.compare_digest(signature, expected) else None
+    return user if hmac.compare_digest(signature, _session_signature(user, expires)) else None
 
 
 def _user_principal(user: User | None, *, by_cookie: bool = False) -> Principal | None:

@@ -107,7 +107,8 @@ def change_password(
     except ValidationError as exc:
         return redirect("/account", _first_error(exc), "error")
     except InvalidInput as exc:
-        return redirect("/account", f"Current password: {exc.message}", "error")
+        label = "Current password" if exc.loc[-1] == "current_password" else "New password"
+        return redirect("/account", f"{label} ({exc.loc[-1]}): {exc.message}", "error")
     # The new password voids every session cookie issued before it; this browser gets a fresh one.
     response = redirect("/account", "Password changed. Every other session of yours has been logged out.")
     if request.cookies.get(SESSION_COOKIE):
@@ -178,6 +179,8 @@ def create_user(
         )
     except ValidationError as exc:
         return redirect("/users", _first_error(exc), "error")
+    except InvalidInput as exc:
+        return redirect("/users", f"Password ({exc.loc[-1]}): {exc.message}", "error")
     except Conflict as exc:
         return redirect("/users", exc.message, "error")
     return redirect("/users", f"User {user.username!r} created.")
@@ -202,7 +205,10 @@ def act_on_user(
         "make_admin": {"is_admin": True},
         "remove_admin": {"is_admin": False},
     }[form.action]
-    user = accounts.update_user(session=session, user_id=user_id, **changes)
+    try:
+        user = accounts.update_user(session=session, user_id=user_id, **changes)
+    except Conflict as exc:
+        return redirect("/users", exc.message, "error")
     return redirect("/users", f"User {user.username!r} updated.")
 
 

@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Query, Request, Response
 from pydantic import BaseModel
 
-from server.auth import SESSION_COOKIE, SESSION_SECONDS, auth_enabled, make_session_cookie
+from server.auth import SESSION_COOKIE, SESSION_SECONDS, auth_enabled, make_session_cookie, session_user
 from server.db import SessionDep
 from server.pages.common import FormErrors, PageRoute, check_csrf, redirect, render, safe_next
 from server.services import accounts
@@ -84,7 +84,7 @@ def set_session_cookie(request: Request, response: Response, user: User) -> None
     """Log `user` in on this browser: HttpOnly, SameSite=Lax, and Secure when the request came over https."""
     response.set_cookie(
         SESSION_COOKIE,
-        make_session_cookie(user.id, user.password_hash),
+        make_session_cookie(user),
         max_age=SESSION_SECONDS,
         httponly=True,
         samesite="lax",
@@ -94,9 +94,13 @@ def set_session_cookie(request: Request, response: Response, user: User) -> None
 
 
 @router.post("/logout")
-def logout(request: Request, csrf_token: Annotated[str, Form()] = "") -> Response:
-    """Forget the session cookie."""
+def logout(request: Request, session: SessionDep, csrf_token: Annotated[str, Form()] = "") -> Response:
+    """End the session on the server (every session of the user: a copied cookie stops working too)
+    and forget the cookie."""
     check_csrf(request, csrf_token)
+    user = session_user(session, request.cookies.get(SESSION_COOKIE))
+    if user is not None:
+        accounts.end_sessions(session=session, user=user)
     response = redirect("/login" if auth_enabled() else "/", "Logged out.", level="info")
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response

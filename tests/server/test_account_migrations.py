@@ -1,6 +1,6 @@
-"""Migrations 0012 (Idempotency-Keys scoped to the caller) and 0013 (project names unique per owner) on a
-database with data: nothing is lost (SQLite copies the projects table, which must not cascade to its runs),
-old rows get the right owner and scope, and both downgrade."""
+"""Migrations 0012 (Idempotency-Keys scoped to the caller), 0013 (project names unique per owner) and 0014
+(session generations) on a database with data: nothing is lost (SQLite copies the projects table, which
+must not cascade to its runs), old rows get the right owner, scope and generation, and all downgrade."""
 
 from __future__ import annotations
 
@@ -86,6 +86,7 @@ def test_upgrade_keeps_every_run_and_gives_old_projects_their_owner(empty_engine
     assert _scalars(engine, "SELECT id FROM runs ORDER BY id") == runs  # the copied table cascaded nothing
     assert _scalars(engine, "SELECT owner_id FROM projects ORDER BY id") == [alice, None]
     assert _scalars(engine, "SELECT idempotency_scope FROM runs WHERE idempotency_key = 'k1'") == [None]
+    assert _scalars(engine, "SELECT session_generation FROM users") == [0]
     bob = _user(engine, "bob")
     with engine.begin() as connection:  # another owner may use the name; the same owner may not
         connection.execute(
