@@ -13,29 +13,16 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.processes import server_process, trainboard_env
+from tests.processes import admin_token, server_process, trainboard_env
 
 pytestmark = pytest.mark.e2e
 EXAMPLES = os.environ.get("TRAINBOARD_FUZZ_EXAMPLES", "5")
 
 
-def _admin_token(env: dict[str, str]) -> str:
-    """An administrator and their token, made by the admin CLI next to the database."""
-
-    def cli(*args: str, stdin: str = "") -> str:
-        command = [sys.executable, "-m", "trainboard.cli", *args]
-        return subprocess.run(
-            command, env=env, input=stdin, capture_output=True, text=True, check=True
-        ).stdout
-
-    cli("users", "add", "fuzzer", "--admin", "--password-stdin", stdin="fuzzing all the routes\n")
-    return cli("tokens", "add", "--user", "fuzzer").splitlines()[-1]
-
-
 @pytest.mark.parametrize("auth", ["off", "on"])
 def test_no_generated_request_gets_a_server_error(tmp_path: Path, auth: str) -> None:
     env = trainboard_env(tmp_path / "home", auth=auth)
-    headers = {"Authorization": f"Bearer {_admin_token(env)}"} if auth == "on" else {}
+    headers = {"Authorization": f"Bearer {admin_token(env)}"} if auth == "on" else {}
     with server_process(env, tmp_path / "server.log") as url:
         # Something to find, so that the id-taking operations reach past their 404s.
         project = httpx.post(
