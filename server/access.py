@@ -2,8 +2,9 @@
 
 viewer reads; editor also creates and changes runs, sweeps, tags, label corrections; owner also manages
 members and renames the project. Admins and (auth off) everyone are owners everywhere; workers are editors
-everywhere. A project the caller cannot see answers 404, as if it did not exist; a write their role does not
-allow on a project they can see answers 403.
+everywhere, but only on the few routes a worker needs (server/worker_scope.py). A project the caller cannot
+see answers 404, as if it did not exist; a write their role does not allow on a project they can see
+answers 403.
 
 `authorize_request` is a dependency every API and page router carries: it checks each id the URL names (path
 parameters and a few query parameters) before the handler runs, so a new route under those routers is
@@ -20,8 +21,9 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from server import worker_scope
 from server.api.deps import MAX_ID
-from server.auth import ApiAuth, Principal
+from server.auth import SAFE_METHODS, ApiAuth, Principal
 from server.db import SessionDep
 from server.errors import Forbidden, InvalidInput, NotFound
 from server.services import accounts
@@ -29,7 +31,6 @@ from server.services import gradcheck as gradchecks
 from server.tables import Dataset, Project, ProjectMember, Run, Sweep
 
 VIEWER, EDITOR, OWNER = (accounts.ROLE_RANK[r] for r in ("viewer", "editor", "owner"))
-READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 #: Path parameters that name something inside a project (or owned by a user), and what they name.
 PATH_IDS = {
     "project_id": "project",
@@ -119,6 +120,8 @@ def check_dataset(session: Session, principal: Principal, dataset_id: int) -> No
     dataset = session.get(Dataset, dataset_id)
     if dataset is None or not dataset_visible(principal, dataset.owner_id):
         raise NotFound("Dataset", dataset_id)
+    if principal.kind == "worker":
+        worker_scope.check_worker_dataset(session, dataset_id)
 
 
 def check_dataset_ref(session: Session, principal: Principal, ref: str, field: str = "dataset") -> None:
@@ -164,7 +167,9 @@ def authorize(request: Request, principal: Principal, session: Session) -> Princ
     """Every id in the URL must be visible to the caller, and writable for a write."""
     if principal.kind == "anonymous":
         return principal
-    need = VIEWER if request.method in READ_METHODS else EDITOR
+    if principal.kind == "worker":
+        worker_scope.check_worker_route(request)
+    need = VIEWER if request.method in SAFE_METHODS else EDITOR
     for name, value in request.path_params.items():
         if name in PATH_IDS:
             _check(session, principal, PATH_IDS[name], str(value), need)

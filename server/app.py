@@ -25,11 +25,13 @@ from server.api.v1 import sweeps as sweeps_api
 from server.api.v1 import system as system_api
 from server.db import get_sessionmaker
 from server.errors import install_error_handlers
+from server.pages import docs as docs_pages
 from server.pages import router as pages_router
 from server.queue import get_queue
-from server.security import SecurityHeadersMiddleware
+from server.security import RequestOriginMiddleware, SecurityHeadersMiddleware
 from server.services.reaper import reap_stale_runs
 from server.services.sweeps import advance_all as advance_all_sweeps
+from server.throttle import LoginThrottle
 from trainboard.settings import get_settings
 
 logger = logging.getLogger(__name__)
@@ -72,10 +74,16 @@ def create_app(*, run_reaper: bool = True) -> FastAPI:
         version="0.1.0",
         description="Experiment tracker: bias/variance diagnosis, error analysis and hyperparameter search.",
         lifespan=_lifespan,
+        # Served by server/pages/docs.py instead, behind the login.
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.run_reaper = run_reaper
+    app.state.login_throttle = LoginThrottle()  # per process: README, "Accounts"
     install_error_handlers(app)
-    app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(RequestOriginMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware)  # added last, so it wraps the refusals too
     app.include_router(system_api.router, prefix="/api/v1")  # health: the one call that needs no token
     for module in (
         projects_api,
@@ -90,6 +98,8 @@ def create_app(*, run_reaper: bool = True) -> FastAPI:
     ):
         # Every id in the URL is checked against the caller's projects before the handler runs.
         app.include_router(module.router, prefix="/api/v1", dependencies=[ApiAccess])
+    app.include_router(docs_pages.schema_router)
+    app.include_router(docs_pages.router)
     app.include_router(pages_router)
     app.mount("/static/vendor", StaticFiles(directory=PLOTLY_DIR), name="vendor")
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -23,6 +23,9 @@ from trainboard.settings import get_settings
 
 SESSION_COOKIE = "tb_session"
 CSRF_COOKIE = "tb_csrf"
+#: The header the pages' scripts send the CSRF token in (the same token their forms carry).
+CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 SESSION_SECONDS = 14 * 24 * 3600
 
 hash_token = accounts.hash_token
@@ -36,6 +39,13 @@ class Principal:
     user_id: int | None = None
     username: str | None = None
     is_admin: bool = False
+    # Authenticated by the session cookie (a browser), not a bearer token: its writes need the CSRF token.
+    by_cookie: bool = False
+
+    @property
+    def scope(self) -> str:
+        """Whose namespace the caller's Idempotency-Keys live in: a user's, the workers' or (auth off) all."""
+        return f"user:{self.user_id}" if self.kind == "user" else self.kind
 
     @property
     def sees_everything(self) -> bool:
@@ -81,16 +91,17 @@ def _sign(payload: str) -> str:
     return hmac.new(secret_key(), payload.encode(), hashlib.sha256).hexdigest()
 
 
-def _session_signature(user_id: int | str, expires: int | str, password_hash: str) -> str:
-    # The password hash is signed in (never sent): a new password voids every cookie issued before it.
-    return _sign(f"{user_id}.{expires}.{password_hash}")
+def _session_signature(user: User, expires: int | str) -> str:
+    # The password hash and the session generation are signed in (never sent): a new password, or a
+    # logout, voids every cookie issued before it.
+    return _sign(f"{user.id}.{expires}.{user.session_generation}.{user.password_hash}")
 
 
-def make_session_cookie(user_id: int, password_hash: str) -> str:
+def make_session_cookie(user: User) -> str:
     """`user_id.expires.signature`: the cookie names the user and cannot be forged or extended, and it
-    stops working when the user's password changes (every other session ends with it)."""
+    stops working when the user's password changes or they log out (every session of theirs ends)."""
     expires = int(time.time()) + SESSION_SECONDS
-    return f"{user_id}.{expires}.{_session_signature(user_id, expires, password_hash)}"
+    return f"{user.id}.{expires}.{_session_signature(user, expires)}"
 
 
 def session_user_id(cookie: str | None) -> int | None:
@@ -102,20 +113,22 @@ def session_user_id(cookie: str | None) -> int | None:
 
 
 def session_user(session: Session, cookie: str | None) -> User | None:
-    """The user a valid, unexpired session cookie was issued to under their current password, else None."""
+    """The user a valid, unexpired session cookie was issued to under their current password and session
+    generation (no logout since), else None."""
     user_id = session_user_id(cookie)
     user = session.get(User, user_id) if user_id is not None else None
     if user is None or cookie is None:
         return None
     _, expires, signature = cookie.split(".")
-    expected = _session_signature(user_id, expires, user.password_hash)  # type: ignore[arg-type]
-    return user if hmac.compare_digest(signature, expected) else None
+    return user if hmac.compare_digest(signature, _session_signature(user, expires)) else None
 
 
-def _user_principal(user: User | None) -> Principal | None:
+def _user_principal(user: User | None, *, by_cookie: bool = False) -> Principal | None:
     if user is None or user.disabled:
         return None
-    return Principal(kind="user", user_id=user.id, username=user.username, is_admin=user.is_admin)
+    return Principal(
+        kind="user", user_id=user.id, username=user.username, is_admin=user.is_admin, by_cookie=by_cookie
+    )
 
 
 def identify(request: Request, session: Session) -> Principal | None:
@@ -133,7 +146,7 @@ def identify(request: Request, session: Session) -> Principal | None:
         if row.kind == "worker":
             return WORKER
         return _user_principal(session.get(User, row.user_id))
-    return _user_principal(session_user(session, request.cookies.get(SESSION_COOKIE)))
+    return _user_principal(session_user(session, request.cookies.get(SESSION_COOKIE)), by_cookie=True)
 
 
 async def current_principal(request: Request, session: SessionDep) -> Principal:
@@ -146,6 +159,14 @@ async def current_principal(request: Request, session: SessionDep) -> Principal:
     principal = await run_in_threadpool(identify, request, session)
     if principal is None:
         raise Unauthorized("Missing or invalid API token: send 'Authorization: Bearer <token>'")
+    if principal.by_cookie and request.method not in SAFE_METHODS:
+        # SameSite=Lax does not stop another port of this host or a sibling subdomain from sending the
+        # cookie: a write with it must also carry the token only this site's pages can read.
+        if not csrf_is_valid(request, request.headers.get(CSRF_HEADER)):
+            raise Forbidden(
+                f"A write authenticated by the session cookie needs the page's {CSRF_HEADER} header "
+                "(scripts send 'Authorization: Bearer <token>' instead)"
+            )
     return principal
 
 
@@ -159,6 +180,18 @@ def require_user(principal: Principal) -> int:
     if principal.user_id is None:
         raise Forbidden("Auth is off: there are no accounts (set TRAINBOARD_AUTH=on)")
     return principal.user_id
+
+
+def require_auth_on() -> None:
+    """403 with auth off: accounts, tokens and members are made only with auth on (or by the admin CLI).
+
+    With auth off every caller is an administrator, so an account or token made then (by anyone who
+    reached the server, or by a page they were lured to) would be a key that still works once auth is on."""
+    if not auth_enabled():
+        raise Forbidden(
+            "Auth is off, so there are no accounts to manage: turn it on (TRAINBOARD_AUTH=on), or run "
+            "'trainboard users add' / 'trainboard tokens add' next to the database"
+        )
 
 
 def require_admin(principal: Principal) -> None:

@@ -17,6 +17,8 @@ logger = logging.getLogger(__name__)
 
 class TrainboardError(Exception):
     status_code = 400
+    #: Seconds a client should wait before trying again (sent as Retry-After), for transient refusals.
+    retry_after_s: int | None = None
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -61,7 +63,7 @@ class InvalidInput(TrainboardError):
 
 
 def _wants_json(request: Request) -> bool:
-    return request.url.path.startswith("/api/")
+    return request.url.path.startswith("/api/") or request.url.path == "/openapi.json"
 
 
 def _page(
@@ -77,6 +79,17 @@ def _page(
     )
 
 
+def error_response(
+    request: Request, status: int, message: str, headers: dict[str, str] | None = None
+) -> Response:
+    """The one error shape: `{"detail": message}` under /api, the error page elsewhere."""
+    if _wants_json(request):
+        return JSONResponse({"detail": message}, status_code=status, headers=headers)
+    response = _page(request, status, _TITLES.get(status, "Error"), message)
+    response.headers.update(headers or {})
+    return response
+
+
 def _readable(errors: Sequence[dict[str, object]]) -> list[str]:
     lines = []
     for error in errors:
@@ -90,10 +103,14 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(TrainboardError)
     async def _domain(request: Request, exc: TrainboardError) -> Response:
+        headers = {"Retry-After": str(exc.retry_after_s)} if exc.retry_after_s is not None else {}
         if _wants_json(request):
-            headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+            if exc.status_code == 401:
+                headers["WWW-Authenticate"] = "Bearer"
             return JSONResponse({"detail": exc.detail()}, status_code=exc.status_code, headers=headers)
-        return _page(request, exc.status_code, _TITLES.get(exc.status_code, "Error"), exc.message)
+        response = _page(request, exc.status_code, _TITLES.get(exc.status_code, "Error"), exc.message)
+        response.headers.update(headers)
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:
@@ -150,5 +167,6 @@ _TITLES = {
     409: "Conflict",
     413: "Too large",
     422: "Invalid input",
+    429: "Too many attempts",
     503: "Unavailable",
 }

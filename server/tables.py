@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -30,9 +31,16 @@ def utcnow() -> datetime:
 
 class Project(Base):
     __tablename__ = "projects"
+    __table_args__ = (
+        Index("ix_projects_idempotency_key", "idempotency_scope", "idempotency_key", unique=True),
+        # Names are unique per owner (migration 0013), so a 409 never tells a user another's names.
+        Index("uq_projects_owner_name", text("coalesce(owner_id, 0)"), "name", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(200), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    # Whose namespace the name lives in: the creator (None when made with auth off).
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     dataset: Mapped[str] = mapped_column(String(200))
     human_level_error: Mapped[float | None] = mapped_column(Float)
     optimizing_metric: Mapped[str] = mapped_column(String(100), default="dev_error")
@@ -41,8 +49,10 @@ class Project(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     # Bumped by "apply label corrections"; each run's config records the version it trained on.
     dataset_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
-    # The client's Idempotency-Key of the POST that created it: a retried POST returns this project.
-    idempotency_key: Mapped[str | None] = mapped_column(String(200), index=True, unique=True)
+    # The client's Idempotency-Key of the POST that created it, unique within the caller's scope
+    # ("user:7", "worker", "anonymous"): a retried POST returns this project, another caller's does not.
+    idempotency_scope: Mapped[str | None] = mapped_column(String(40))
+    idempotency_key: Mapped[str | None] = mapped_column(String(200))
 
     runs: Mapped[list[Run]] = relationship(back_populates="project", cascade="all, delete-orphan")
 
@@ -53,6 +63,7 @@ class Run(Base):
         Index("ix_runs_project_created", "project_id", "id"),
         Index("ix_runs_status_heartbeat", "status", "heartbeat_at"),
         Index("ix_runs_project_group", "project_id", "group"),
+        Index("ix_runs_idempotency_key", "idempotency_scope", "idempotency_key", unique=True),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -77,8 +88,10 @@ class Run(Base):
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    # The client's Idempotency-Key of the POST that created it: a retried POST returns this run.
-    idempotency_key: Mapped[str | None] = mapped_column(String(200), index=True, unique=True)
+    # The client's Idempotency-Key of the POST that created it, unique within the caller's scope:
+    # a retried POST returns this run.
+    idempotency_scope: Mapped[str | None] = mapped_column(String(40))
+    idempotency_key: Mapped[str | None] = mapped_column(String(200))
 
     project: Mapped[Project] = relationship(back_populates="runs")
     summaries: Mapped[list[RunSummary]] = relationship(
@@ -270,6 +283,8 @@ class User(Base):
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
     disabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Signed into every session cookie; logging out bumps it, which ends all of the user's sessions.
+    session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class ApiToken(Base):

@@ -99,6 +99,22 @@ def worker_process(
         _stop(process)
 
 
+def admin_cli(env: dict[str, str], *args: str, stdin: str = "") -> str:
+    """Run an admin command (`users add`, `tokens add`) next to the database; returns what it printed."""
+    command = [sys.executable, "-m", "trainboard.cli", *args]
+    return subprocess.run(command, env=env, input=stdin, capture_output=True, text=True, check=True).stdout
+
+
+def admin_token(env: dict[str, str], username: str = "root") -> str:
+    """A new administrator and their personal API token (the token is the command's last line)."""
+    admin_cli(env, "users", "add", username, "--admin", "--password-stdin", stdin="a long admin passphrase\n")
+    return admin_cli(env, "tokens", "add", "--user", username).splitlines()[-1]
+
+
+def worker_token(env: dict[str, str]) -> str:
+    return admin_cli(env, "tokens", "add", "--worker").splitlines()[-1]
+
+
 def wait_for_run(client, run_id: int, timeout: float = 180) -> dict:  # type: ignore[no-untyped-def]
     """Poll the run until it reaches a final status; returns it."""
     return wait_until(

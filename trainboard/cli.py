@@ -1,10 +1,9 @@
-"""The `trainboard` command: up, serve, worker, db upgrade."""
+"""The `trainboard` command: up, serve, worker, sync, db upgrade, users add, tokens add."""
 
 from __future__ import annotations
 
 import argparse
 import gc
-import ipaddress
 import logging
 import os
 import subprocess
@@ -13,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from trainboard import admin
 from trainboard.settings import get_settings
 
 if TYPE_CHECKING:
@@ -21,20 +21,13 @@ if TYPE_CHECKING:
 logger = logging.getLogger("trainboard")
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 EMBEDDED_WORKER_TOKEN = "trainboard up: embedded worker"
 
 
 def _refuse_open_without_auth(host: str) -> None:
-    if not _is_loopback(host) and not get_settings().auth_enabled:
+    from server.security import is_loopback_name
+
+    if not is_loopback_name(host) and not get_settings().auth_enabled:
         sys.exit(
             f"Refusing to serve on {host} without authentication: anyone on the network could read and "
             "change your runs. Set TRAINBOARD_AUTH=on (the first start creates the account 'admin' with "
@@ -48,10 +41,14 @@ def prepare_accounts() -> None:
     if not get_settings().auth_enabled:
         return
     from server.db import get_sessionmaker
+    from server.errors import InvalidInput
     from server.services import accounts
 
     with get_sessionmaker()() as session:
-        generated = accounts.ensure_admin(session=session, password=get_settings().admin_password)
+        try:
+            generated = accounts.ensure_admin(session=session, password=get_settings().admin_password)
+        except InvalidInput as exc:
+            sys.exit(f"TRAINBOARD_ADMIN_PASSWORD: {exc.message}.")
     if generated:
         print(
             f"Created the administrator account 'admin' with the password: {generated}\n"
@@ -212,6 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", required=True)
     db_commands.add_parser("upgrade", help="apply migrations")
+    admin.add_parsers(commands)
     return parser
 
 
@@ -228,6 +226,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         db_upgrade()
     elif args.command == "sync":
         raise SystemExit(sync())
+    elif args.command in ("users", "tokens"):
+        admin.run(args)
 
 
 if __name__ == "__main__":

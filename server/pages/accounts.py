@@ -10,7 +10,7 @@ from pydantic import BaseModel, ValidationError
 
 from server import access
 from server.api.deps import MAX_ID, IdPath
-from server.auth import SESSION_COOKIE, Principal, require_admin, require_user
+from server.auth import SESSION_COOKIE, Principal, require_admin, require_auth_on, require_user
 from server.db import SessionDep
 from server.errors import Conflict, InvalidInput, NotFound
 from server.pages.auth import set_session_cookie
@@ -107,7 +107,8 @@ def change_password(
     except ValidationError as exc:
         return redirect("/account", _first_error(exc), "error")
     except InvalidInput as exc:
-        return redirect("/account", f"Current password: {exc.message}", "error")
+        label = "Current password" if exc.loc[-1] == "current_password" else "New password"
+        return redirect("/account", f"{label} ({exc.loc[-1]}): {exc.message}", "error")
     # The new password voids every session cookie issued before it; this browser gets a fresh one.
     response = redirect("/account", "Password changed. Every other session of yours has been logged out.")
     if request.cookies.get(SESSION_COOKIE):
@@ -168,8 +169,9 @@ def read_users(request: Request, session: SessionDep, principal: PageAdmin) -> R
 def create_user(
     request: Request, session: SessionDep, principal: PageAdmin, form: Annotated[UserForm, Form()]
 ) -> Response:
-    """Create an account (admins)."""
+    """Create an account (admins; auth on)."""
     check_csrf(request, form.csrf_token)
+    require_auth_on()
     try:
         data = UserCreate(username=form.username.strip(), password=form.password, is_admin=form.is_admin)
         user = accounts.create_user(
@@ -177,6 +179,8 @@ def create_user(
         )
     except ValidationError as exc:
         return redirect("/users", _first_error(exc), "error")
+    except InvalidInput as exc:
+        return redirect("/users", f"Password ({exc.loc[-1]}): {exc.message}", "error")
     except Conflict as exc:
         return redirect("/users", exc.message, "error")
     return redirect("/users", f"User {user.username!r} created.")
@@ -190,8 +194,9 @@ def act_on_user(
     principal: PageAdmin,
     form: Annotated[UserActionForm, Form()],
 ) -> Response:
-    """Disable or enable a user, make them admin or not (admins)."""
+    """Disable or enable a user, make them admin or not (admins; auth on)."""
     check_csrf(request, form.csrf_token)
+    require_auth_on()
     if user_id == principal.user_id and form.action in ("disable", "remove_admin"):
         return redirect("/users", "You cannot disable yourself or drop your own admin rights.", "error")
     changes = {
@@ -200,7 +205,10 @@ def act_on_user(
         "make_admin": {"is_admin": True},
         "remove_admin": {"is_admin": False},
     }[form.action]
-    user = accounts.update_user(session=session, user_id=user_id, **changes)
+    try:
+        user = accounts.update_user(session=session, user_id=user_id, **changes)
+    except Conflict as exc:
+        return redirect("/users", exc.message, "error")
     return redirect("/users", f"User {user.username!r} updated.")
 
 
@@ -208,8 +216,9 @@ def act_on_user(
 def create_worker_token(
     request: Request, session: SessionDep, principal: PageAdmin, form: Annotated[TokenForm, Form()]
 ) -> Response:
-    """Make a worker token (for TRAINBOARD_API_TOKEN on GPU machines) and show it this once."""
+    """Make a worker token (for TRAINBOARD_API_TOKEN on GPU machines) and show it this once (auth on)."""
     check_csrf(request, form.csrf_token)
+    require_auth_on()
     new = accounts.create_token(
         session=session, name=form.name.strip()[:100] or "worker", kind="worker", user_id=None
     )
@@ -259,8 +268,9 @@ def add_member(
     principal: PagePrincipal,
     form: Annotated[MemberForm, Form()],
 ) -> Response:
-    """Add a user by username with a role, or change the role of one already there (owners)."""
+    """Add a user by username with a role, or change the role of one already there (owners; auth on)."""
     check_csrf(request, form.csrf_token)
+    require_auth_on()
     access.check_project(session, principal, project_id, access.OWNER)
     back = f"/projects/{project_id}/members"
     user = accounts.find_user(session=session, username=form.username.strip())
@@ -284,8 +294,9 @@ def change_member(
     principal: PagePrincipal,
     form: Annotated[MemberActionForm, Form()],
 ) -> Response:
-    """Change a member's role, or remove them (owners)."""
+    """Change a member's role, or remove them (owners; auth on)."""
     check_csrf(request, form.csrf_token)
+    require_auth_on()
     access.check_project(session, principal, project_id, access.OWNER)
     back = f"/projects/{project_id}/members"
     try:

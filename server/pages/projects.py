@@ -205,7 +205,7 @@ def create_project(
                 optimizing_metric=form.optimizing_metric,
             )
             access.check_dataset_ref(session, principal, data.dataset)
-            project = projects.create_project(session=session, data=data)
+            project = projects.create_project(session=session, data=data, owner_id=principal.user_id)
             if principal.user_id is not None:
                 accounts.add_owner(session=session, project=project, user_id=principal.user_id)
         except ValidationError as exc:

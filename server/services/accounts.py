@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -14,7 +17,8 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from server.errors import Conflict, InvalidInput, NotFound
+from server.errors import Conflict, InvalidInput, NotFound, TrainboardError
+from server.passwords import password_problem
 from server.schemas import MemberRead, Role, TokenKind, as_utc
 from server.tables import ApiToken, Project, ProjectMember, User
 
@@ -25,6 +29,29 @@ ROLE_RANK: dict[str, int] = {"viewer": 1, "editor": 2, "owner": 3}
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 _hasher = PasswordHasher()
+#: Each argon2 hash takes 64 MiB (the library's memory cost) and ~90 ms of CPU: at most this many run at
+#: once in a process, so a flood of logins waits instead of growing the server by 64 MiB a request.
+MAX_CONCURRENT_HASHES = 2
+#: How long a request waits for a free hashing slot before it is answered 503 (try again).
+HASH_WAIT_S = 10.0
+_hashing = threading.BoundedSemaphore(MAX_CONCURRENT_HASHES)
+
+
+class Busy(TrainboardError):
+    """Every hashing slot stayed taken for HASH_WAIT_S."""
+
+    status_code = 503
+    retry_after_s = 5
+
+
+@contextmanager
+def _hashing_slot() -> Iterator[None]:
+    if not _hashing.acquire(timeout=HASH_WAIT_S):
+        raise Busy("The server is busy checking passwords: try again in a few seconds")
+    try:
+        yield
+    finally:
+        _hashing.release()
 
 
 @cache
@@ -33,7 +60,7 @@ def _dummy_hash() -> str:
 
     Made on first use, not at import: an argon2 hash costs ~90 ms, which every process importing the
     server would otherwise pay at start-up."""
-    return _hasher.hash(secrets.token_hex(16))
+    return hash_password(secrets.token_hex(16))
 
 
 def hash_token(token: str) -> str:
@@ -42,12 +69,14 @@ def hash_token(token: str) -> str:
 
 
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    with _hashing_slot():
+        return _hasher.hash(password)
 
 
 def _password_matches(password_hash: str, password: str) -> bool:
     try:
-        return _hasher.verify(password_hash, password)
+        with _hashing_slot():
+            return _hasher.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
 
@@ -77,8 +106,16 @@ def authenticate(*, session: Session, username: str, password: str) -> User | No
     return user
 
 
+def check_password(password: str, username: str, field: str = "password") -> None:
+    """422 naming `field` when the password is too easy to guess (server/passwords.py says which are)."""
+    problem = password_problem(password, username)
+    if problem is not None:
+        raise InvalidInput(["body", field], f"The password {problem}")
+
+
 def create_user(*, session: Session, username: str, password: str, is_admin: bool = False) -> User:
-    """A new account; 409 when the username is taken."""
+    """A new account; 422 for a password too easy to guess, 409 when the username is taken."""
+    check_password(password, username)
     if find_user(session=session, username=username) is not None:
         raise Conflict(f"A user named {username!r} already exists")
     user = User(username=username, password_hash=hash_password(password), is_admin=is_admin)
@@ -90,8 +127,10 @@ def create_user(*, session: Session, username: str, password: str, is_admin: boo
 def update_user(
     *, session: Session, user_id: int, is_admin: bool | None = None, disabled: bool | None = None
 ) -> User:
-    """Make a user admin (or not), disable or enable them."""
+    """Make a user admin (or not), disable or enable them; 409 when that would leave no enabled admin."""
     user = get_user(session=session, user_id=user_id)
+    if user.is_admin and not user.disabled and (is_admin is False or disabled is True):
+        _keep_an_admin(session, user)
     if is_admin is not None:
         user.is_admin = is_admin
     if disabled is not None:
@@ -100,11 +139,31 @@ def update_user(
     return user
 
 
+def _keep_an_admin(session: Session, leaving: User) -> None:
+    # With no enabled administrator nobody could manage accounts again, short of the admin CLI.
+    others = session.scalar(
+        select(func.count())
+        .select_from(User)
+        .where(User.is_admin, User.disabled.is_(False), User.id != leaving.id)
+    )
+    if not others:
+        raise Conflict(
+            f"{leaving.username!r} is the only administrator: make someone else an administrator first"
+        )
+
+
 def change_password(*, session: Session, user: User, current: str, new: str) -> None:
     """Set a new password after checking the current one."""
     if not _password_matches(user.password_hash, current):
         raise InvalidInput(["body", "current_password"], "the current password is not right")
+    check_password(new, user.username, "new_password")
     user.password_hash = hash_password(new)
+    session.commit()
+
+
+def end_sessions(*, session: Session, user: User) -> None:
+    """Log the user out everywhere: every session cookie issued so far stops working."""
+    user.session_generation += 1
     session.commit()
 
 

@@ -134,6 +134,20 @@ def create_gradcheck(
     return check
 
 
+def queued_datasets() -> set[str]:
+    """The datasets of the checks still waiting for a worker (which may download them)."""
+    folder = get_settings().resolved_home / "gradchecks"
+    found = set()
+    for path in folder.glob("*.json") if folder.is_dir() else ():
+        try:
+            check = GradcheckRead.model_validate_json(path.read_text())
+        except (OSError, ValueError):
+            continue  # removed or half-written meanwhile
+        if check.status == "queued":
+            found.add(check.dataset)
+    return found
+
+
 def get_gradcheck(*, check_id: str) -> GradcheckRead:
     """The check (queued, done or failed) or NotFound."""
     path = _path(check_id)

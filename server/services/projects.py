@@ -8,6 +8,8 @@ from sqlalchemy.orm import Session
 from server.datasets import BUILTIN_DATASETS, EXTERNAL, get_dataset
 from server.errors import Conflict, InvalidInput, NotFound
 from server.schemas import ProjectCreate, ProjectRead, ProjectsPage, ProjectUpdate
+from server.services import idempotency
+from server.services.idempotency import ScopedKey
 from server.tables import Project, RunCount
 
 
@@ -20,8 +22,12 @@ def _check_dataset(name: str, *, session: Session) -> None:
         )
 
 
-def _check_name_free(session: Session, name: str, *, except_id: int | None = None) -> None:
-    clash = session.scalar(select(Project.id).where(Project.name == name))
+def _check_name_free(
+    session: Session, name: str, owner_id: int | None, *, except_id: int | None = None
+) -> None:
+    # Names are unique per owner only: a clash in someone else's projects is none of the caller's business.
+    same_owner = Project.owner_id.is_(None) if owner_id is None else Project.owner_id == owner_id
+    clash = session.scalar(select(Project.id).where(Project.name == name, same_owner))
     if clash is not None and clash != except_id:
         raise Conflict(f"A project named {name!r} already exists")
 
@@ -34,22 +40,32 @@ def get_project(*, session: Session, project_id: int) -> Project:
     return project
 
 
-def _project_with_key(session: Session, key: str, name: str) -> Project | None:
-    """The project an earlier POST with Idempotency-Key `key` created, or None."""
-    project = session.scalar(select(Project).where(Project.idempotency_key == key))
+def _project_with_key(session: Session, key: ScopedKey, name: str) -> Project | None:
+    """The project an earlier POST of this caller with this Idempotency-Key created, or None."""
+    project = session.scalar(select(Project).where(idempotency.matches(Project, key)))
     if project is not None and project.name != name:
-        raise Conflict(f"Idempotency-Key {key!r} was already used for the project {project.name!r}")
+        raise Conflict(f"Idempotency-Key {key.key!r} was already used for the project {project.name!r}")
     return project
 
 
-def create_project(*, session: Session, data: ProjectCreate, idempotency_key: str | None = None) -> Project:
-    """Record a new project; a POST retried with the same `idempotency_key` returns the first's project."""
+def create_project(
+    *,
+    session: Session,
+    data: ProjectCreate,
+    owner_id: int | None = None,
+    idempotency_key: ScopedKey | None = None,
+) -> Project:
+    """Record a new project of `owner_id` (None: auth off); its name must be new among that owner's.
+
+    A POST retried by the same caller with the same key returns the first's project."""
     if idempotency_key is not None and (earlier := _project_with_key(session, idempotency_key, data.name)):
         return earlier
     _check_dataset(data.dataset, session=session)
-    _check_name_free(session, data.name)
+    _check_name_free(session, data.name, owner_id)
     project = Project(
-        idempotency_key=idempotency_key,
+        owner_id=owner_id,
+        idempotency_scope=idempotency_key.scope if idempotency_key else None,
+        idempotency_key=idempotency_key.key if idempotency_key else None,
         name=data.name,
         dataset=data.dataset,
         human_level_error=data.human_level_error,
@@ -67,7 +83,7 @@ def update_project(*, session: Session, project_id: int, data: ProjectUpdate) ->
     project = get_project(session=session, project_id=project_id)
     fields = data.model_fields_set
     if "name" in fields and data.name is not None:
-        _check_name_free(session, data.name, except_id=project.id)
+        _check_name_free(session, data.name, project.owner_id, except_id=project.id)
         project.name = data.name
     if "human_level_error" in fields:
         project.human_level_error = data.human_level_error

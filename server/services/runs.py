@@ -43,8 +43,9 @@ from server.schemas import (
     RunStart,
     as_utc,
 )
-from server.services import run_pages
+from server.services import idempotency, run_pages
 from server.services.checkpoint_files import checkpoint_path
+from server.services.idempotency import ScopedKey
 from server.services.run_pages import PageRows, RunFilters, encode_cursor, page_rows
 from server.tables import Project, Run, RunCount, RunSummary
 
@@ -84,20 +85,20 @@ def resolve_config(*, project: Project, config: RunConfig) -> dict[str, Any]:
     return {"model": model, "hparams": hparams.model_dump()}
 
 
-def _run_with_key(session: Session, key: str, project_id: int) -> Run | None:
-    """The run an earlier POST with Idempotency-Key `key` created, or None."""
-    run = session.scalar(select(Run).where(Run.idempotency_key == key))
+def _run_with_key(session: Session, key: ScopedKey, project_id: int) -> Run | None:
+    """The run an earlier POST of this caller with this Idempotency-Key created, or None."""
+    run = session.scalar(select(Run).where(idempotency.matches(Run, key)))
     if run is not None and run.project_id != project_id:
-        raise Conflict(f"Idempotency-Key {key!r} was already used for a run in another project")
+        raise Conflict(f"Idempotency-Key {key.key!r} was already used for a run in another project")
     return run
 
 
 def create_run(
-    *, session: Session, data: RunCreate, queue: RunQueue, idempotency_key: str | None = None
+    *, session: Session, data: RunCreate, queue: RunQueue, idempotency_key: ScopedKey | None = None
 ) -> Run:
     """Record a run; a worker-trained one is queued after the commit, an external one starts running.
 
-    A POST retried with the same `idempotency_key` (its reply was lost) returns the run the first created.
+    A POST retried by the same caller with the same key (its reply was lost) returns the first's run.
     """
     if idempotency_key is not None and (earlier := _run_with_key(session, idempotency_key, data.project_id)):
         return earlier
@@ -112,7 +113,8 @@ def create_run(
         name=data.name or "",
         params=data.params,
         group=data.group,
-        idempotency_key=idempotency_key,
+        idempotency_scope=idempotency_key.scope if idempotency_key else None,
+        idempotency_key=idempotency_key.key if idempotency_key else None,
     )
     if data.external:
         run.external, run.status, run.started_at, run.heartbeat_at = True, "running", now(), now()

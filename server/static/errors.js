@@ -17,7 +17,7 @@
     return fetch(url, {
       method: method,
       credentials: "same-origin",
-      headers: {"Content-Type": "application/json", "Accept": "application/json"},
+      headers: window.Trainboard.jsonHeaders(),
       body: body === undefined ? undefined : JSON.stringify(body)
     }).then(function (response) {
       if (response.ok) { return response.status === 204 ? null : response.json(); }

@@ -60,7 +60,7 @@
     var distribution = rowDistribution(row);
     if (!distribution) { element.textContent = "low and high must be numbers"; return; }
     fetch("/api/v1/sweeps/preview", {
-      method: "POST", headers: { "Content-Type": "application/json", Accept: "application/json" },
+      method: "POST", headers: window.Trainboard.jsonHeaders(), credentials: "same-origin",
       body: JSON.stringify({ distribution: distribution, n: 40, seed: 0 })
     }).then(function (response) {
       return response.json().then(function (body) { return { ok: response.ok, body: body }; });

@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterator
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser.conftest import open_page, screenshot, serve
 
@@ -36,6 +37,10 @@ def test_admin_shares_a_project_with_a_new_user_who_can_then_see_it(browser, aut
         page.get_by_label("Name", exact=True).fill("shared-digits")
         page.get_by_role("button", name="Create project").click()
         project_url = page.url
+
+        # The sweep form's preview is an API write made with the session cookie: it carries the CSRF header.
+        page.goto(project_url.rstrip("/") + "/sweeps/new")
+        expect(page.locator("#preview_0 .main-svg").first).to_be_attached(timeout=15_000)
 
         page.goto("/users")
         page.locator("#new-user").get_by_label("Username").fill("vera")

@@ -13,17 +13,19 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute, iter_route_contexts
 from sqlalchemy.orm import Session
 
+from server import auth, worker_scope
 from server.schemas import GradcheckRead
 from server.services import gradcheck
 from server.tables import ApiToken, Dataset, Sweep, Tag
+from server.worker_scope import WORKER_ENDPOINTS
 from tests.factories import make_project, make_run
 from tests.server.accounts import add_member, auth_turned_on, client_as, make_user, token_for
+from trainboard.settings import get_settings
 
 # Routes that name nothing of anyone's (or only the caller's own things): reachable by any logged-in user.
 GLOBAL_ROUTES = {
     ("GET", "/openapi.json"),
     ("GET", "/docs"),
-    ("GET", "/docs/oauth2-redirect"),
     ("GET", "/redoc"),
     ("GET", "/api/v1/health"),
     ("GET", "/api/v1/me"),
@@ -179,8 +181,49 @@ def test_lists_show_only_visible_projects(app: FastAPI, session: Session, victim
 
 def test_a_caller_without_credentials_gets_401_from_the_api(app: FastAPI, victim: Victim) -> None:
     with client_as(app, None) as anonymous:
+        assert anonymous.get("/openapi.json").status_code == 401
+        for docs in ("/docs", "/redoc"):
+            redirected = anonymous.get(docs, follow_redirects=False)
+            assert (redirected.status_code, redirected.headers["location"]) == (
+                303,
+                f"/login?next=%2F{docs[1:]}",
+            )
         for method, path, route in _routes(app):
             if not path.startswith("/api/v1/") or path == "/api/v1/health":
                 continue
             response = anonymous.request(method, _url(path, route, victim.params), json={})
             assert response.status_code == 401, f"{method} {path}: {response.status_code}"
+
+
+# Routes that check no credential at all (a worker token changes nothing there).
+OPEN_ROUTES = {
+    ("GET", "/api/v1/health"),
+    ("GET", "/login"),
+    ("POST", "/login"),
+    ("POST", "/logout"),
+}
+
+
+@pytest.mark.parametrize("kind", ["issued", "configured"])
+def test_a_worker_token_gets_403_from_every_route_a_worker_does_not_need(
+    app: FastAPI, session: Session, victim: Victim, monkeypatch: pytest.MonkeyPatch, kind: str
+) -> None:
+    if kind == "configured":
+        monkeypatch.setenv("TRAINBOARD_API_TOKEN", "configured-worker-token")
+        get_settings.cache_clear()
+        auth._expected_token_hash.cache_clear()
+    token = "configured-worker-token" if kind == "configured" else token_for(session, None, kind="worker")
+    allowed, opened = 0, []
+    with client_as(app, token) as worker:
+        for method, path, route in _routes(app):
+            if (method, path) in OPEN_ROUTES:
+                continue
+            if route is not None and worker_scope.endpoint_name_of(route.endpoint) in WORKER_ENDPOINTS:
+                allowed += 1
+                continue
+            url = _url(path, route, victim.params)
+            response = worker.request(method, url, json=victim.bodies.get((method, path), {}))
+            if response.status_code != 403:
+                opened.append(f"{method} {url}: {response.status_code} {response.text[:120]}")
+    assert opened == [], "routes a worker token may use but no worker needs:\n" + "\n".join(opened)
+    assert allowed == len(WORKER_ENDPOINTS)

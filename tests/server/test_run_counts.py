@@ -105,12 +105,13 @@ def test_the_migration_counts_the_runs_already_there(tmp_path: Path) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
     upgrade(engine, "0009")
     with Session(engine) as session:
-        project = make_project(session)
-        # Core inserts of the columns 0009 has (the ORM's Run would name columns added later).
+        # Core inserts of the columns 0009 has (the ORM's Project and Run name columns added later).
+        project_id = session.scalar(
+            insert(Project).values(name="old", dataset="digits", satisficing=[]).returning(Project.id)
+        )
         for status in ("succeeded", "succeeded", "failed"):
-            session.execute(insert(Run).values(project_id=project.id, name="old", status=status))
+            session.execute(insert(Run).values(project_id=project_id, name="old", status=status))
         session.commit()
-        project_id = project.id
     upgrade(engine)
     with Session(engine) as session:
         assert kept(session) == {(project_id, "succeeded"): 2, (project_id, "failed"): 1}

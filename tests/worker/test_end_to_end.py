@@ -11,7 +11,14 @@ from pathlib import Path
 import pytest
 import redis
 
-from tests.processes import server_process, trainboard_env, wait_for_run, worker_process
+from tests.processes import (
+    admin_token,
+    server_process,
+    trainboard_env,
+    wait_for_run,
+    worker_process,
+    worker_token,
+)
 from tests.services import postgres_schema, redis_url, require_service
 from trainboard.client import Client
 
@@ -31,18 +38,22 @@ def postgres_schema_url():  # type: ignore[no-untyped-def]
         yield url
 
 
-@pytest.mark.parametrize("backend", ["embedded", "redis", "postgres+redis"])
+@pytest.mark.parametrize("backend", ["embedded", "embedded+auth", "redis", "postgres+redis"])
 def test_submitted_run_is_trained_by_a_real_worker(backend: str, tmp_path: Path, request) -> None:  # type: ignore[no-untyped-def]
-    settings: dict[str, str] = {}
+    settings: dict[str, str] = {"auth": "on"} if backend.endswith("auth") else {}
     if "redis" in backend:
         settings["broker_url"] = _fresh_redis()
     if backend.startswith("postgres"):
         settings["database_url"] = request.getfixturevalue("postgres_schema_url")
     env = trainboard_env(tmp_path / "home", **settings)
+    # With auth on, the user's script and the worker each send their own token: a worker token does
+    # exactly what training needs (server/worker_scope.py), and this run needs all of it.
+    user_token = admin_token(env) if "auth" in settings else None
+    worker_env = {**env, "TRAINBOARD_API_TOKEN": worker_token(env)} if "auth" in settings else env
     with (
         server_process(env, tmp_path / "server.log") as url,
-        worker_process(env, url, tmp_path / "worker.log"),
-        Client(server_url=url) as client,
+        worker_process(worker_env, url, tmp_path / "worker.log"),
+        Client(server_url=url, token=user_token or "") as client,
     ):
         project = client.create_project(name="digits e2e", dataset="digits")
         submitted = client.create_run(project["id"], config={}, external=False)

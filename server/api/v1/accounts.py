@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Response
 
 from server.access import ProjectOwner
 from server.api.deps import MAX_ID, IdPath
-from server.auth import AdminAuth, ApiAuth, auth_enabled, require_admin, require_user
+from server.auth import AdminAuth, ApiAuth, auth_enabled, require_admin, require_auth_on, require_user
 from server.db import SessionDep
 from server.schemas import (
     MemberRead,
@@ -53,6 +53,7 @@ def change_password(data: PasswordChange, session: SessionDep, principal: ApiAut
 def create_token(data: TokenCreate, session: SessionDep, principal: ApiAuth) -> TokenCreated:
     """A new API token, shown in this reply only; `kind: worker` (admins) makes one for training workers."""
     if data.kind == "worker":
+        require_auth_on()
         require_admin(principal)
         user_id = None
     else:
@@ -94,7 +95,8 @@ def read_users(session: SessionDep, _: AdminAuth) -> list[UserRead]:
 
 @router.post("/users", status_code=201)
 def create_user(data: UserCreate, session: SessionDep, _: AdminAuth) -> UserRead:
-    """A new account (admins only)."""
+    """A new account (admins only; auth on)."""
+    require_auth_on()
     user = accounts.create_user(
         session=session, username=data.username, password=data.password, is_admin=data.is_admin
     )
@@ -103,7 +105,8 @@ def create_user(data: UserCreate, session: SessionDep, _: AdminAuth) -> UserRead
 
 @router.patch("/users/{user_id}")
 def update_user(user_id: UserIdPath, data: UserUpdate, session: SessionDep, _: AdminAuth) -> UserRead:
-    """Make a user an administrator (or not), disable or enable them (admins only)."""
+    """Make a user an administrator (or not), disable or enable them (admins only; auth on)."""
+    require_auth_on()
     user = accounts.update_user(
         session=session, user_id=user_id, is_admin=data.is_admin, disabled=data.disabled
     )
@@ -120,12 +123,14 @@ def read_members(project_id: IdPath, session: SessionDep, _: ProjectOwner) -> li
 def set_member(
     project_id: IdPath, user_id: UserIdPath, data: MemberSet, session: SessionDep, _: ProjectOwner
 ) -> MemberRead:
-    """Add a user to the project with a role, or change their role (owners)."""
+    """Add a user to the project with a role, or change their role (owners; auth on)."""
+    require_auth_on()
     return accounts.set_member(session=session, project_id=project_id, user_id=user_id, role=data.role)
 
 
 @router.delete("/projects/{project_id}/members/{user_id}", status_code=204)
 def remove_member(project_id: IdPath, user_id: UserIdPath, session: SessionDep, _: ProjectOwner) -> Response:
-    """Remove a user from the project (owners); the last owner cannot leave."""
+    """Remove a user from the project (owners; auth on); the last owner cannot leave."""
+    require_auth_on()
     accounts.remove_member(session=session, project_id=project_id, user_id=user_id)
     return Response(status_code=204)

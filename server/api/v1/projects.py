@@ -24,7 +24,7 @@ from server.schemas import (
     TagCreate,
     TagRead,
 )
-from server.services import accounts, projects, tags
+from server.services import accounts, idempotency, projects, tags
 
 router = APIRouter(prefix="/projects", tags=["projects"])
 
@@ -35,7 +35,10 @@ def create_project(
 ) -> ProjectRead:
     """Create a project: one dataset, one human-level error, one optimizing metric; its creator owns it."""
     access.check_dataset_ref(session, principal, data.dataset)
-    project = projects.create_project(session=session, data=data, idempotency_key=idempotency_key)
+    key = idempotency.for_caller(principal.scope, idempotency_key)
+    project = projects.create_project(
+        session=session, data=data, owner_id=principal.user_id, idempotency_key=key
+    )
     if principal.user_id is not None:
         accounts.add_owner(session=session, project=project, user_id=principal.user_id)
     return projects.to_read(project)

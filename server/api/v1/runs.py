@@ -29,7 +29,7 @@ from server.schemas import (
     Split,
     StatusRead,
 )
-from server.services import analysis, checkpoints, metrics, predictions, runs, sweeps
+from server.services import analysis, checkpoints, idempotency, metrics, predictions, runs, sweeps
 from trainboard.settings import get_settings
 
 router = APIRouter(prefix="/runs", tags=["runs"])
@@ -56,7 +56,8 @@ def create_run(
     """Queue a training run for a worker, or open an external run that your own script logs to."""
     access.check_body_project(session, principal, data.project_id, access.EDITOR)
     access.check_body_run(session, principal, data.parent_id, "parent_id")
-    run = runs.create_run(session=session, data=data, queue=queue, idempotency_key=idempotency_key)
+    key = idempotency.for_caller(principal.scope, idempotency_key)
+    run = runs.create_run(session=session, data=data, queue=queue, idempotency_key=key)
     return runs.to_read(run)
 
 

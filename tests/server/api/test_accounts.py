@@ -205,3 +205,114 @@ def test_pages_use_the_same_session(client: TestClient, session: Session) -> Non
     page = client.get("/")
     assert page.status_code == 200 and 'data-role="whoami">alice<' in page.text
     assert csrf_token(client)
+
+
+def test_project_names_are_unique_per_owner_so_a_409_reveals_no_one_elses(
+    app: FastAPI, session: Session
+) -> None:
+    alice, bob = make_user(session, "alice"), make_user(session, "bob")
+    with client_as(app, token_for(session, alice)) as as_alice:
+        secret = as_alice.post("/api/v1/projects", json={"name": "merger-2027", "dataset": "external"})
+        assert secret.status_code == 201
+    with client_as(app, token_for(session, bob)) as as_bob:
+        body = {"name": "merger-2027", "dataset": "external"}
+        mine = as_bob.post("/api/v1/projects", json=body)
+        assert mine.status_code == 201, mine.text  # was a 409 telling bob that the name exists
+        again = as_bob.post("/api/v1/projects", json=body)
+        assert again.status_code == 409 and "already exists" in again.json()["detail"]
+        other = as_bob.post("/api/v1/projects", json={"name": "other", "dataset": "external"}).json()
+        clash = as_bob.patch(f"/api/v1/projects/{other['id']}", json={"name": "merger-2027"})
+        assert clash.status_code == 409
+        assert as_bob.get("/api/v1/projects", params={"name": "merger-2027"}).json()["total"] == 1
+
+
+def test_api_writes_with_the_session_cookie_need_the_csrf_header(
+    app: FastAPI, client: TestClient, session: Session
+) -> None:
+    alice = make_user(session, "alice")
+    assert _login(client, "alice", PASSWORD) == 303
+    page = client.get("/")
+    token = client.cookies.get("tb_csrf")
+    assert f'<meta name="csrf-token" content="{token}">' in page.text  # what the pages' scripts send
+    body = {"name": "by-cookie", "dataset": "external"}
+    refused = client.post("/api/v1/projects", json=body)
+    assert refused.status_code == 403 and "X-CSRF-Token" in refused.json()["detail"]
+    assert client.post("/api/v1/projects", json=body, headers={"X-CSRF-Token": "forged"}).status_code == 403
+    assert client.get("/api/v1/projects").json()["total"] == 0  # reads need no token
+    created = client.post("/api/v1/projects", json=body, headers={"X-CSRF-Token": token})
+    assert created.status_code == 201
+    with client_as(app, token_for(session, alice)) as script:  # a bearer token needs none
+        assert (
+            script.post("/api/v1/projects", json={"name": "by-token", "dataset": "external"}).status_code
+            == 201
+        )
+
+
+def test_the_api_docs_need_a_login_when_auth_is_on(
+    app: FastAPI, client: TestClient, session: Session
+) -> None:
+    alice = make_user(session, "alice")
+    assert client.get("/openapi.json").status_code == 401
+    assert client.get("/docs", follow_redirects=False).status_code == 303
+    with client_as(app, token_for(session, alice)) as script:
+        assert "/api/v1/projects" in script.get("/openapi.json").json()["paths"]
+    assert _login(client, "alice", PASSWORD) == 303
+    assert "swagger-ui" in client.get("/docs").text
+
+
+def test_logging_out_ends_the_session_on_the_server(client: TestClient, session: Session) -> None:
+    make_user(session, "alice")
+    assert _login(client, "alice", PASSWORD) == 303
+    copied = client.cookies.get("tb_session")
+    assert client.post("/logout", data={"csrf_token": client.cookies.get("tb_csrf")}).status_code == 200
+    client.cookies.set("tb_session", copied)  # e.g. left behind on a shared machine, or stolen
+    assert client.get("/api/v1/me").status_code == 401
+    assert client.get("/", follow_redirects=False).status_code == 303
+    client.cookies.clear()
+    assert _login(client, "alice", PASSWORD) == 303  # logging in again works
+    assert client.get("/api/v1/me").json()["username"] == "alice"
+
+
+def test_the_only_admin_cannot_demote_or_disable_themselves(app: FastAPI, session: Session) -> None:
+    root = make_user(session, "root", is_admin=True)
+    with client_as(app, token_for(session, root)) as as_root:
+        for change in ({"is_admin": False}, {"disabled": True}):
+            refused = as_root.patch(f"/api/v1/users/{root.id}", json=change)
+            assert refused.status_code == 409 and "only administrator" in refused.json()["detail"]
+        second = as_root.post(
+            "/api/v1/users", json={"username": "ada", "password": PASSWORD, "is_admin": True}
+        )
+        assert as_root.patch(f"/api/v1/users/{root.id}", json={"is_admin": False}).status_code == 200
+    ada = session.get(User, second.json()["id"])
+    with client_as(app, token_for(session, ada)) as as_ada:
+        assert as_ada.patch(f"/api/v1/users/{ada.id}", json={"disabled": True}).status_code == 409  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("password", "reason"),
+    [
+        ("password", "one of the most common passwords"),
+        ("12345678", "one of the most common passwords"),
+        ("Password1", "one of the most common passwords"),
+        ("carol-the-admin", "must not be the username"),
+        ("zzzzzzzzzz", "a run of repeated or consecutive characters"),
+        ("short", "at least 8 characters"),
+    ],
+)
+def test_trivial_passwords_are_refused_with_a_422_naming_the_field(
+    app: FastAPI, session: Session, password: str, reason: str
+) -> None:
+    admin = make_user(session, "root", is_admin=True)
+    with client_as(app, token_for(session, admin)) as as_admin:
+        body = {"username": "carol-the-admin", "password": password}
+        refused = as_admin.post("/api/v1/users", json=body)
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["detail"][0]["loc"] == ["body", "password"]
+        assert reason in refused.json()["detail"][0]["msg"]
+        change = {"current_password": PASSWORD, "new_password": password}
+        refused = as_admin.put("/api/v1/me/password", json=change)
+        if password != "carol-the-admin":  # root may use carol's name as a password
+            assert refused.status_code == 422 and refused.json()["detail"][0]["loc"] == [
+                "body",
+                "new_password",
+            ]

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+
+from tests.server.accounts import auth_turned_on, client_as, make_user, token_for
 
 
 def new_project(client: TestClient, name: str, key: str | None = None) -> dict:  # type: ignore[type-arg]
@@ -62,3 +67,30 @@ def test_an_overlong_key_is_422_naming_the_header(client: TestClient) -> None:
     response = post_run(client, project_id, "k" * 201)
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"] == ["header", "idempotency-key"]
+
+
+def test_a_key_is_scoped_to_the_caller_who_sent_it(
+    app: FastAPI, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    headers = {"Idempotency-Key": "the-same-key"}
+    with auth_turned_on(monkeypatch):
+        alice, bob = make_user(session, "alice"), make_user(session, "bob")
+        with client_as(app, token_for(session, alice)) as as_alice:
+            body = {"name": "alice-secret", "dataset": "external"}
+            mine = as_alice.post("/api/v1/projects", json=body, headers=headers).json()
+            run = {"project_id": mine["id"], "external": True}
+            my_run = as_alice.post("/api/v1/runs", json=run, headers=headers).json()
+        with client_as(app, token_for(session, bob)) as as_bob:
+            theirs = as_bob.post(
+                "/api/v1/projects", json={"name": "bob-project", "dataset": "external"}, headers=headers
+            )
+            assert theirs.status_code == 201, theirs.text  # not a 409 naming alice's project
+            assert theirs.json()["id"] != mine["id"] and "alice-secret" not in theirs.text
+            run = {"project_id": theirs.json()["id"], "external": True}
+            their_run = as_bob.post("/api/v1/runs", json=run, headers=headers)
+            assert their_run.status_code == 201 and their_run.json()["id"] != my_run["id"]
+            again = as_bob.post("/api/v1/runs", json=run, headers=headers)
+            assert again.json()["id"] == their_run.json()["id"]  # bob's own retry still finds bob's run
+        with client_as(app, token_for(session, alice)) as as_alice:
+            members = as_alice.get(f"/api/v1/projects/{mine['id']}/members").json()
+            assert [m["username"] for m in members] == ["alice"]

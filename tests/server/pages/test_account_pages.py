@@ -65,8 +65,12 @@ def test_password_change_needs_the_current_password(app: FastAPI, session: Sessi
     client = _logged_in(app, "alice")
     bad = {"csrf_token": _csrf(client), "current_password": "wrong", "new_password": "a brand new one"}
     assert (
-        "Current password: the current password is not right"
+        "Current password (current_password): the current password is not right"
         in client.post("/account/password", data=bad).text
+    )
+    trivial = {**bad, "current_password": PASSWORD, "new_password": "password1"}
+    assert "New password (new_password): The password is one of the most common" in html.unescape(
+        client.post("/account/password", data=trivial).text
     )
     good = {**bad, "current_password": PASSWORD}
     assert "Password changed." in client.post("/account/password", data=good).text

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from fastapi import FastAPI
@@ -10,7 +13,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from server import auth
-from tests.server.accounts import PASSWORD, make_user
+from server.services import accounts
+from server.throttle import FailureWindow, LoginThrottle
+from tests.server.accounts import PASSWORD, make_user, token_for
 from tests.server.pages.html import texts
 from trainboard.settings import get_settings
 
@@ -91,6 +96,59 @@ def test_a_forged_session_cookie_is_refused(client: TestClient, session: Session
 
 
 @pytest.mark.usefixtures("token_auth")
-def test_bearer_token_also_opens_pages(client: TestClient) -> None:
-    response = client.get("/", headers={"Authorization": f"Bearer {TOKEN}"})
-    assert response.status_code == 200
+def test_a_users_bearer_token_also_opens_pages_but_a_workers_does_not(
+    client: TestClient, session: Session
+) -> None:
+    token = token_for(session, make_user(session, "alice"))
+    assert client.get("/", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    # TRAINBOARD_API_TOKEN is a worker token: it trains runs, and has no business on the pages.
+    assert client.get("/", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 403
+
+
+def _attempt(client: TestClient, username: str, password: str):  # type: ignore[no-untyped-def]
+    client.get("/login")
+    data = {"csrf_token": client.cookies.get("tb_csrf"), "username": username, "password": password}
+    return client.post("/login", data=data, follow_redirects=False)
+
+
+@pytest.mark.usefixtures("token_auth")
+def test_failed_logins_are_throttled_by_account_and_by_address(
+    app: FastAPI, client: TestClient, session: Session
+) -> None:
+    make_user(session, "alice")
+    make_user(session, "bob")
+    app.state.login_throttle = LoginThrottle(FailureWindow(3, 900), FailureWindow(5, 900))
+    assert [_attempt(client, "alice", f"guess {i}").status_code for i in range(3)] == [401] * 3
+    throttled = _attempt(client, "alice", PASSWORD)  # the right password, too late
+    assert throttled.status_code == 429 and 1 <= int(throttled.headers["retry-after"]) <= 900
+    assert "Too many failed logins: try again in" in texts(throttled.text, "field-error")[0]
+    assert "tb_session" not in client.cookies
+    assert _attempt(client, "bob", PASSWORD).status_code == 303  # another account, same address
+    assert [_attempt(client, name, "wrong").status_code for name in ("carol", "dave")] == [401, 401]
+    assert _attempt(client, "bob", PASSWORD).status_code == 429  # five failures from this address
+
+
+def test_at_most_a_few_passwords_are_hashed_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Each argon2 hash takes 64 MiB: a flood of logins must queue for them, not run them all at once.
+    real, lock = accounts._hasher, threading.Lock()
+    running, most = 0, 0
+
+    class CountingHasher:
+        def verify(self, password_hash: str, password: str) -> bool:
+            nonlocal running, most
+            with lock:
+                running += 1
+                most = max(most, running)
+            try:
+                time.sleep(0.05)
+                return real.verify(password_hash, password)
+            finally:
+                with lock:
+                    running -= 1
+
+    monkeypatch.setattr(accounts, "_hasher", CountingHasher())
+    stored = real.hash(PASSWORD)
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        results = list(pool.map(lambda _: accounts._password_matches(stored, PASSWORD), range(12)))
+    assert results == [True] * 12
+    assert most == accounts.MAX_CONCURRENT_HASHES
