@@ -105,6 +105,9 @@ def test_human_level_error_sets_the_projects_once(api: FakeApi, client: Client) 
         ({"tags": [f"t{i}" for i in range(51)]}, "tags: List should have at most 50 items"),
         ({"notes": "n" * 10_001}, "notes: String should have at most 10000 characters"),
         ({"mode": "shadow"}, "mode must be one of ('online', 'offline', 'disabled')"),
+        ({"human_level_error": 8.0}, "human_level_error: Input should be less than or equal to 1"),
+        ({"group": " "}, "group: String should have at least 1 character"),
+        ({"name": "n" * 201}, "name: String should have at most 200 characters"),
     ],
 )
 def test_bad_arguments_are_refused_before_anything_is_sent(

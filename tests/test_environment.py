@@ -60,6 +60,13 @@ def test_outside_a_repository_or_without_git_there_is_no_git_state(
     assert "git_commit" not in script_environment([str(repository / "train.py")])
 
 
+def test_a_very_long_argv_is_cut_short_saying_how_much_was_left_out(tmp_path: Path) -> None:
+    argv = ["train.py", *(f"data/shard-{i:05d}.npz" for i in range(5000))]
+    kept = script_environment(argv)["argv"]
+    assert kept[:3] == argv[:3] and kept[-1] == f"... ({len(argv) - len(kept) + 1} more arguments)"
+    assert sum(len(a) + 1 for a in kept[:-1]) <= 8000 < sum(len(a) + 1 for a in argv)
+
+
 PROBE = """
 import json, sys
 {prelude}

@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ValidationError
 
 from trainboard._base import BaseRun
 from trainboard._disabled import DisabledRun
@@ -24,29 +24,27 @@ PROBE_RETRIES, PROBE_TIMEOUT_S = 2, 5.0
 current: BaseRun | None = None
 
 
-def _checked_metadata(tags: Sequence[str] | None, notes: str | None, group: str | None) -> dict[str, Any]:
-    """Tags, notes and group checked by the server's own rules (server/schemas.py), so an offline run is
-    refused at `init`, not at `trainboard sync`; ValueError naming the field."""
+def _checked(fields: dict[str, Any], human_level_error: float | None) -> dict[str, Any]:
+    """The run's fields as the server will store them (tags trimmed, each once), checked by the server's
+    own schemas (server/schemas.py), so that an offline run is refused at `init`, not at `trainboard sync`;
+    ValueError naming the field."""
     from server import schemas  # pydantic only; imported here so that `import trainboard` stays light
 
+    tags = fields.get("tags")
     if isinstance(tags, str):
         raise ValueError(f"tags must be a list of strings, but got the string {tags!r}")
-    checks = (
-        ("tags", schemas.Tags, tags),
-        ("notes", schemas.Notes, notes),
-        ("group", schemas.GroupName, group),
-    )
-    out: dict[str, Any] = {}
-    for field, kind, value in checks:
-        if value is None:
-            continue
-        try:
-            out[field] = TypeAdapter(kind).validate_python(list(value) if field == "tags" else value)
-        except ValidationError as exc:
-            error = exc.errors()[0]
-            where = "".join(f"[{part}]" for part in error["loc"])
-            raise ValueError(f"{field}{where}: {error['msg']}") from None
-    return out
+    if tags is not None:
+        fields = {**fields, "tags": list(tags)}
+    try:
+        schemas.ProjectUpdate.model_validate({"human_level_error": human_level_error})
+        given = {k: v for k, v in fields.items() if v is not None}
+        run = schemas.RunCreate.model_validate({"project_id": 1, "external": True, **given})
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field, *inside = error["loc"]
+        where = "".join(f"[{part}]" for part in inside)
+        raise ValueError(f"{field}{where}: {error['msg']}") from None
+    return {**fields, **run.model_dump(include=set(given) & {"tags", "notes", "group"})}
 
 
 def _online(spec: dict[str, Any], client: Client) -> Run:
@@ -133,16 +131,13 @@ def init(
         return current
     if project is None:
         raise ValueError("project: name one, trainboard.init(project=...), or set TRAINBOARD_PROJECT")
+    fields = {"name": name, "params": values, "tags": tags, "notes": notes, "group": group}
     spec = {
         "id": str(uuid.uuid4()),  # the Idempotency-Key of the run's creation, online or at sync
         "project": project,
         "dataset": dataset,
-        "name": name,
-        "params": values,
         "human_level_error": human_level_error,
-        "environment": script_environment(),
-        **dict.fromkeys(("tags", "notes", "group")),
-        **_checked_metadata(tags, notes, group),
+        **_checked({**fields, "environment": script_environment()}, human_level_error),
     }
     current = _offline(spec) if mode == "offline" else _online_or_offline(spec, client or Client())
     return current

@@ -12,6 +12,8 @@ from typing import Any
 
 #: git answers in milliseconds; a hung network file system must not hold up the start of training.
 GIT_TIMEOUT_S = 2.0
+#: argv kept in the environment, in characters: the server takes at most 20,000 characters of environment.
+MAX_ARGV_CHARS = 8000
 
 
 def _git(folder: Path, *args: str) -> str | None:
@@ -68,13 +70,26 @@ def machine() -> dict[str, Any]:
     }
 
 
+def bounded(argv: list[str], max_chars: int = MAX_ARGV_CHARS) -> list[str]:
+    """argv as given, or, when longer than `max_chars` in all (a glob of ten thousand files), its first
+    arguments and a last one that says how many were left out."""
+    kept: list[str] = []
+    used = 0
+    for index, argument in enumerate(argv):
+        used += len(argument) + 1
+        if used > max_chars:
+            return [*kept, f"... ({len(argv) - index} more arguments)"]
+        kept.append(argument)
+    return kept
+
+
 def script_environment(argv: list[str] | None = None) -> dict[str, Any]:
     """The environment of a training script: `machine()`, its argv and its repository's git state (the
     folder of the script that runs, or the working folder for `python -c` and notebooks)."""
-    argv = list(sys.argv if argv is None else argv)
+    argv = [str(argument) for argument in (sys.argv if argv is None else argv)]
     script = Path(argv[0]) if argv and argv[0] else None
     folder = script.resolve().parent if script is not None and script.is_file() else Path.cwd()
-    return {**git_state(folder), "argv": argv, **machine()}
+    return {**git_state(folder), "argv": bounded(argv), **machine()}
 
 
-__all__ = ["git_state", "machine", "script_environment", "torch_versions"]
+__all__ = ["bounded", "git_state", "machine", "script_environment", "torch_versions"]
