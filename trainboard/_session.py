@@ -149,7 +149,7 @@ def _online_or_offline(spec: dict[str, Any], client: Client) -> BaseRun:
     except TrainboardError as exc:
         if not is_transient(exc):
             raise
-        print(f"trainboard: cannot reach {client.server_url} ({exc}); the run goes offline", file=sys.stderr)
+        print(f"trainboard: {exc}; the run goes offline", file=sys.stderr)
         return _offline(spec)
     _announce(run)
     return run
