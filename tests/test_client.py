@@ -61,6 +61,10 @@ class FakeApi:
             return httpx.Response(201, json=self.runs[self.keys[key or ""]])
         if re.fullmatch(r"/runs/\d+", path) and method == "GET":
             return httpx.Response(200, json=self.runs[int(path.split("/")[2])])
+        if re.fullmatch(r"/runs/\d+", path) and method == "PATCH":
+            run = self.runs[int(path.split("/")[2])]
+            run.update(body)
+            return httpx.Response(200, json=run)
         if path.endswith("/resume"):
             run = self.runs[int(path.split("/")[2])]
             steps = [step for (run_id, _, step) in self.metrics if run_id == run["id"]]

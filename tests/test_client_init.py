@@ -186,6 +186,19 @@ def test_resume_goes_on_after_the_last_logged_step(api: FakeApi, client: Client)
         trainboard.init(project="other", resume=7, client=client)
 
 
+def test_the_same_script_resumed_keeps_its_config_and_may_add_tags(api: FakeApi, client: Client) -> None:
+    trainboard.init(project="mine", config={"lr": 0.1, "model.depth": 2}, client=client).finish("failed")
+    again = trainboard.init(
+        project="mine", config={"lr": 0.1, "model": {"depth": 2}}, tags=["resumed"], resume=7, client=client
+    )
+    assert again.config.model.depth == 2 and api.runs[7]["tags"] == ["resumed"]
+    again.finish()
+    with pytest.raises(ValueError, match=r"another config \(it differs in \['lr'\]\)"):
+        trainboard.init(project="mine", config={"lr": 0.2, "model.depth": 2}, resume=7, client=client)
+    with pytest.raises(ValueError, match="run 7 is in group None, not 'seeds'"):
+        trainboard.init(project="mine", group="seeds", resume=7, client=client)
+
+
 def test_disabled_makes_every_call_a_no_op_without_any_request(settings: pytest.MonkeyPatch) -> None:
     def no_network(request: httpx.Request) -> httpx.Response:
         raise AssertionError(f"disabled mode sent {request.method} {request.url}")

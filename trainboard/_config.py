@@ -29,6 +29,17 @@ def nest(values: Mapping[str, Any]) -> dict[str, Any]:
     return nested
 
 
+def flatten(values: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested dicts as dotted keys: the inverse of `nest`."""
+    flat: dict[str, Any] = {}
+    for key, value in values.items():
+        if isinstance(value, Mapping) and value:
+            flat.update(flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
 class Config(Mapping[str, Any]):
     """A run's hyperparameters, read-only: `config.lr`, `config["lr"]`, and dotted keys nested, so
     `{"model.hidden": 64}` reads as `config.model.hidden` or `config["model.hidden"]`."""
@@ -102,4 +113,4 @@ class Summary(MutableMapping[str, float]):
         self._values[key] = value
 
 
-__all__ = ["Config", "Summary", "nest"]
+__all__ = ["Config", "Summary", "flatten", "nest"]

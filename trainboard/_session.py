@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from trainboard._base import BaseRun
+from trainboard._config import flatten, nest
 from trainboard._disabled import DisabledRun
 from trainboard._http import Client, TrainboardError, is_transient
 from trainboard._offline import OfflineRun
@@ -59,15 +60,26 @@ def _online(spec: dict[str, Any], client: Client) -> Run:
     return Run(client, created)
 
 
-def _resumed(run_id: int, project: str | None, client: Client) -> Run:
-    """Reopen run `run_id` (in `project`, when named) so that its next step goes on after its last."""
+def _resumed(run_id: int, project: str | None, client: Client, changes: dict[str, Any]) -> Run:
+    """Reopen run `run_id` (in `project`, when named) so that its next step goes on after its last.
+
+    The same script restarted passes the same config and group: a different one is refused (it would no
+    longer be one run). Name, tags and notes given are saved on the run."""
+    run = client.get_run(run_id)
     if project is not None:
         found = client.find_project(project)
-        if found is None:
-            raise ValueError(f"resume: there is no project {project!r} to resume run {run_id} in")
-        owner = client.get_run(run_id)["project_id"]
-        if owner != found["id"]:
-            raise ValueError(f"resume: run {run_id} is in project #{owner}, not in {project!r}")
+        if found is None or run["project_id"] != found["id"]:
+            raise ValueError(f"resume: run {run_id} is in project #{run['project_id']}, not in {project!r}")
+    params, group = changes.pop("params"), changes.pop("group")
+    if params and nest(params) != nest(run.get("params") or {}):
+        was, now = flatten(run.get("params") or {}), flatten(params)
+        keys = sorted(k for k in was.keys() | now.keys() if was.get(k) != now.get(k))
+        raise ValueError(f"resume: run {run_id} was started with another config (it differs in {keys})")
+    if group is not None and group != run.get("group"):
+        raise ValueError(f"resume: run {run_id} is in group {run.get('group')!r}, not {group!r}")
+    edits = {k: v for k, v in changes.items() if v is not None}
+    if edits:
+        client.update_run(run_id, **edits)
     return Run(client, client.resume_run(run_id))
 
 
@@ -123,15 +135,15 @@ def init(
     if mode == "disabled":
         current = DisabledRun(name=name, params=values)
         return current
+    fields = {"name": name, "params": values, "tags": tags, "notes": notes, "group": group}
     if resume is not None:
         if mode == "offline":
             raise ValueError(f"resume needs the server: an offline run cannot go on with run {resume}")
-        current = _resumed(int(resume), project, client or Client())
+        current = _resumed(int(resume), project, client or Client(), _checked(fields, human_level_error))
         _announce(current)
         return current
     if project is None:
         raise ValueError("project: name one, trainboard.init(project=...), or set TRAINBOARD_PROJECT")
-    fields = {"name": name, "params": values, "tags": tags, "notes": notes, "group": group}
     spec = {
         "id": str(uuid.uuid4()),  # the Idempotency-Key of the run's creation, online or at sync
         "project": project,
