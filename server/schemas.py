@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -183,6 +184,25 @@ class RunConfig(BaseModel):
 
 #: The name that ties runs differing only by seed (runs.group).
 GroupName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+RunTag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+MAX_TAGS, MAX_NOTES_CHARS, MAX_ENVIRONMENT_CHARS = 50, 10_000, 20_000
+
+
+def _distinct_tags(tags: list[str] | None) -> list[str] | None:
+    """Each tag once, in the order first given."""
+    return None if tags is None else list(dict.fromkeys(tags))
+
+
+def _bounded_environment(environment: dict[str, Any] | None) -> dict[str, Any] | None:
+    if environment is not None and len(json.dumps(environment, default=str)) > MAX_ENVIRONMENT_CHARS:
+        raise ValueError(f"environment must take at most {MAX_ENVIRONMENT_CHARS} characters as JSON")
+    return environment
+
+
+Tags = Annotated[list[RunTag], Field(max_length=MAX_TAGS), AfterValidator(_distinct_tags)]
+Notes = Annotated[str, Field(max_length=MAX_NOTES_CHARS)]
+#: What a run really trained with (device, torch/CUDA versions, host; for scripts: git commit, argv, Python).
+Environment = Annotated[dict[str, Any], AfterValidator(_bounded_environment)]
 
 
 class RunCreate(BaseModel):
@@ -197,6 +217,23 @@ class RunCreate(BaseModel):
     group: GroupName | None = Field(
         default=None, description="Runs that differ only by seed share a group (mean and spread per metric)."
     )
+    tags: Tags = Field(default_factory=list, description="Labels of 1-100 characters, at most 50.")
+    notes: Notes = Field(default="", description="Free text about the run, at most 10,000 characters.")
+    environment: Environment | None = Field(
+        default=None, description="What the run trains with: git commit, argv, Python/torch/CUDA, host."
+    )
+
+
+class RunUpdate(BaseModel):
+    """PATCH /runs/{id}: the fields a person edits after the fact (and the environment an attached script
+    sends); a field left out stays as it is."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)] | None = None
+    notes: Notes | None = None
+    tags: Tags | None = None
+    environment: Environment | None = None
 
 
 class RunProgress(BaseModel):
@@ -219,6 +256,9 @@ class RunStart(BaseModel):
         default=None,
         max_length=200,
         description="A worker the caller knows is dead (same host, process gone): its claim is taken over.",
+    )
+    environment: Environment | None = Field(
+        default=None, description="What this worker trains with: device, torch/CUDA versions, host."
     )
 
 
@@ -251,6 +291,15 @@ class RunRead(BaseModel):
     sweep_id: int | None = None
     stopped_early: bool = False
     group: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    notes: str = ""
+    environment: dict[str, Any] | None = None
+
+
+class RunResumed(RunRead):
+    """A run reopened for its script: `last_step` is the highest step it has logged (null: none yet)."""
+
+    last_step: int | None
 
 
 class RunsPage(Page):

@@ -75,6 +75,11 @@ class Run(Base):
     # Runs that differ only by seed share a group, whose spread tells a real gap from seed noise.
     group: Mapped[str | None] = mapped_column(String(200))
     name: Mapped[str] = mapped_column(String(200))
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list, server_default=text("'[]'"))
+    notes: Mapped[str] = mapped_column(Text, default="", server_default=text("''"))
+    # What the run really trained with: device, torch/CUDA versions, host; for scripts also the git commit
+    # and argv. Sent by the client at init or by the worker when it claims the run; NULL before 0015.
+    environment: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     status: Mapped[str] = mapped_column(String(20), default="queued")
     external: Mapped[bool] = mapped_column(Boolean, default=False)
     config: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

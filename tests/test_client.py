@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import sys
 from typing import Any
 
 import httpx
@@ -24,6 +25,8 @@ class FakeApi:
         self.metric_posts: list[int] = []
         self.finished: dict[int, tuple[str, str | None]] = {}
         self.failures: list[int | Exception] = []  # served before the real answer, first first
+        self.runs: dict[int, dict[str, Any]] = {}  # by id; the first created is 7
+        self.keys: dict[str, int] = {}  # Idempotency-Key -> run id
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
@@ -34,6 +37,8 @@ class FakeApi:
             return httpx.Response(failure, json={"detail": "boom"})
         path, method = request.url.path.removeprefix("/api/v1"), request.method
         body = json.loads(request.content) if request.content and method != "PUT" else None
+        if path == "/health":
+            return httpx.Response(200, json={"status": "ok", "database": "ok", "broker": "ok"})
         if path == "/projects" and method == "GET":
             name = request.url.params["name"]
             items = [p for p in self.projects if p["name"] == name]
@@ -42,14 +47,36 @@ class FakeApi:
             project = {"id": len(self.projects) + 1, **body}
             self.projects.append(project)
             return httpx.Response(201, json=project)
+        if path.startswith("/projects/") and method == "PATCH":
+            project = self.projects[int(path.split("/")[2]) - 1]
+            project.update(body)
+            return httpx.Response(200, json=project)
         if path == "/runs" and method == "POST":
-            return httpx.Response(201, json={"id": 7, "status": "running", **body})
+            key = request.headers.get("Idempotency-Key")
+            if key not in self.keys:
+                run_id = 7 + len(self.runs)
+                name = body.get("name") or f"run-{run_id}"
+                self.runs[run_id] = {"status": "running", "summary": {}, **body, "id": run_id, "name": name}
+                self.keys[key or ""] = run_id
+            return httpx.Response(201, json=self.runs[self.keys[key or ""]])
+        if re.fullmatch(r"/runs/\d+", path) and method == "GET":
+            return httpx.Response(200, json=self.runs[int(path.split("/")[2])])
+        if re.fullmatch(r"/runs/\d+", path) and method == "PATCH":
+            run = self.runs[int(path.split("/")[2])]
+            run.update(body)
+            return httpx.Response(200, json=run)
+        if path.endswith("/resume"):
+            run = self.runs[int(path.split("/")[2])]
+            steps = [step for (run_id, _, step) in self.metrics if run_id == run["id"]]
+            run.update(status="running", summary=self.summary(run["id"]))
+            return httpx.Response(200, json={**run, "last_step": max(steps, default=None)})
         if path.endswith("/metrics"):
             run_id = int(path.split("/")[2])
             for point in body["metrics"]:
                 if not math.isfinite(point["value"]):
                     return httpx.Response(422, json={"detail": "value must be finite"})
-                self.metrics[(run_id, point["key"], point["step"])] = point["value"]
+                # The first value of a (run, key, step) stays, as on the server.
+                self.metrics.setdefault((run_id, point["key"], point["step"]), point["value"])
             self.metric_posts.append(len(body["metrics"]))
             return httpx.Response(200, json={"accepted": len(body["metrics"])})
         if path.endswith("/predictions"):
@@ -62,6 +89,14 @@ class FakeApi:
         if path.endswith("/checkpoint") and method == "PUT":
             return httpx.Response(204)
         return httpx.Response(404, json={"detail": "Not found"})
+
+    def summary(self, run_id: int) -> dict[str, float]:
+        """Each key's value at its highest step, as the server's summary."""
+        latest: dict[str, tuple[int, float]] = {}
+        for (run, key, step), value in sorted(self.metrics.items()):
+            if run == run_id and step >= latest.get(key, (-1, 0.0))[0]:
+                latest[key] = (step, value)
+        return {key: value for key, (_, value) in latest.items()}
 
 
 @pytest.fixture
@@ -146,7 +181,8 @@ def test_init_creates_the_project_once(api: FakeApi, client: Client) -> None:
     run = trainboard.init(project="mine", params={"lr": 0.01}, client=client)
     trainboard.init(project="mine", client=client).finish()
     assert run.id == 7 and len(api.projects) == 1 and api.projects[0]["dataset"] == "external"
-    create = json.loads(api.requests[2].content)
+    create = json.loads(next(r for r in api.requests if r.url.path == "/api/v1/runs").content)
+    assert create.pop("environment")["argv"] == sys.argv
     assert create == {"project_id": 1, "external": True, "params": {"lr": 0.01}}
     run.finish()
 
@@ -154,6 +190,7 @@ def test_init_creates_the_project_once(api: FakeApi, client: Client) -> None:
 def test_init_puts_the_run_in_its_seed_group(api: FakeApi, client: Client) -> None:
     run = trainboard.init(project="mine", params={"seed": 3}, group="lr 0.01", client=client)
     [create] = [json.loads(r.content) for r in api.requests if r.url.path == "/api/v1/runs"]
+    del create["environment"]
     assert create == {"project_id": 1, "group": "lr 0.01", "external": True, "params": {"seed": 3}}
     run.finish()
 

@@ -136,20 +136,22 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def owner_alive(folder: Path) -> bool:
+    """Whether another live process still writes `folder` (its OWNER_FILE names that process)."""
+    try:
+        pid = int((folder / OWNER_FILE).read_text().strip())
+    except (OSError, ValueError):
+        return False
+    return pid != os.getpid() and _alive(pid)
+
+
 def abandoned_spools(spool_root: Path) -> list[tuple[int, Path]]:
     """(run id, folder) of each spool folder whose process has gone: points a run could not send before it
     ended. A folder whose owner still runs is skipped: that process will send them itself."""
     found = []
     for folder in sorted(spool_root.glob("run-*-*")):
         run_id = folder.name.split("-")[1]
-        if not folder.is_dir() or not run_id.isdigit():
-            continue
-        owner = folder / OWNER_FILE
-        try:
-            pid = int(owner.read_text().strip())
-        except (OSError, ValueError):
-            pid = 0
-        if pid and pid != os.getpid() and _alive(pid):
+        if not folder.is_dir() or not run_id.isdigit() or owner_alive(folder):
             continue
         found.append((int(run_id), folder))
     return found
@@ -171,4 +173,4 @@ def remove_spool(folder: Path) -> None:
     _remove_if_empty(folder)
 
 
-__all__ = ["PointBuffer", "abandoned_spools", "remove_spool", "segments"]
+__all__ = ["PointBuffer", "abandoned_spools", "owner_alive", "remove_spool", "segments"]

@@ -168,16 +168,29 @@ def up(host: str, port: int) -> None:
 
 
 def sync(spool_root: Path | None = None, client: Client | None = None) -> int:
-    """Send the points of runs that ended while the server was away (kept under `<home>/spool/`).
+    """Send what the spool folder (`<home>/spool/`) holds: offline runs, created on the server with their
+    points, predictions and end; and points of runs that ended while the server was away.
 
-    Each segment is deleted once the server has taken it; re-sending is safe because points are stored
-    once per (run, key, step). Returns the exit status: 1 when some points could not be sent."""
+    Repeating it is safe: an offline run is created with its id as the Idempotency-Key, and points are
+    stored once per (run, key, step). Returns the exit status: 1 when something could not be sent."""
+    from trainboard._offline import offline_folders, sync_offline
     from trainboard._spool import abandoned_spools, remove_spool, segments
     from trainboard.client import Client, TrainboardError
 
     root = spool_root or get_settings().resolved_home / "spool"
     failed = 0
     with client or Client() as client:
+        for folder in offline_folders(root):
+            try:
+                run, sent = sync_offline(client, folder)
+            except TrainboardError as exc:
+                failed += 1
+                print(f"{folder.name}: {exc}; it stays in {folder}", file=sys.stderr)
+                continue
+            print(
+                f"{folder.name}: created run {run['id']} with {sent} metric points: "
+                f"{client.server_url}/runs/{run['id']}"
+            )
         for run_id, folder in abandoned_spools(root):
             sent = 0
             try:
@@ -204,7 +217,8 @@ def build_parser() -> argparse.ArgumentParser:
     work.add_argument("--queues", default="gpu,cpu", help="comma-separated queues (default: gpu,cpu)")
     work.add_argument("--concurrency", type=int, default=None, help="training processes (default: settings)")
     commands.add_parser(
-        "sync", help="send metric points that ended runs left in the spool folder (server away at the end)"
+        "sync",
+        help="send offline runs, and metric points that ended runs left in the spool folder (server away)",
     )
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", required=True)

@@ -6,10 +6,14 @@ import json
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+#: How the client library's runs report: to the server, to the spool folder for `trainboard sync`, or nowhere.
+Mode = Literal["online", "offline", "disabled"]
+MODES: tuple[str, ...] = get_args(Mode)
 
 
 class Settings(BaseSettings):
@@ -129,6 +133,16 @@ class Settings(BaseSettings):
     cache_dir: Path | None = Field(
         default=None,
         description="Where workers cache downloaded datasets. Default: worker-cache/ in the data folder.",
+    )
+    project: str | None = Field(
+        default=None,
+        description="The project trainboard.init() logs to when the script names none.",
+    )
+    mode: Mode = Field(
+        default="online",
+        description="How trainboard.init() runs report when the script says nothing: online (to the "
+        "server), offline (kept in spool/ in the data folder until `trainboard sync`) or disabled "
+        "(nothing sent or written: for unit tests and CI).",
     )
     max_buffered_points: int = Field(
         default=100_000,

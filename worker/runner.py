@@ -12,6 +12,7 @@ import torch
 
 from models import build_model
 from trainboard.client import Client, TrainboardError
+from trainboard.environment import machine
 from trainboard.settings import get_settings
 from worker.data import apply_label_corrections, load_splits
 from worker.dataset_cache import fetch_dataset, is_uploaded
@@ -114,14 +115,24 @@ def is_dead_local_worker(name: str | None) -> bool:
     return False
 
 
+def environment(device: torch.device) -> dict[str, Any]:
+    """What this worker trains with, sent with its claim: the device (and the GPU's name), torch and CUDA
+    versions, Python, host and platform."""
+    found = {**machine(), "device": str(device)}
+    if device.type == "cuda":
+        found["gpu"] = torch.cuda.get_device_name(device)
+    return found
+
+
 def claim(client: Client, run_id: int, device: torch.device) -> dict[str, Any]:
     """Start the run; after a SIGKILLed pool process, its redelivered task takes over the dead claim.
 
     The server refuses a second worker while the first's heartbeat is fresh; a sibling process on the same
     host can prove the first is gone, so the run resumes now instead of after the heartbeat timeout.
     """
+    here = environment(device)
     try:
-        return client.start_run(run_id, worker=worker_name(), device=str(device))
+        return client.start_run(run_id, worker=worker_name(), device=str(device), environment=here)
     except TrainboardError as exc:
         if exc.status_code != 409 or "already running on" not in str(exc.detail):
             raise  # finished runs are skipped by the caller
@@ -129,7 +140,9 @@ def claim(client: Client, run_id: int, device: torch.device) -> dict[str, Any]:
         if holder["status"] != "running" or not is_dead_local_worker(holder.get("worker")):
             raise
         logger.warning("run %d: its worker %s is gone; taking it over", run_id, holder["worker"])
-        return client.start_run(run_id, worker=worker_name(), device=str(device), replaces=holder["worker"])
+        return client.start_run(
+            run_id, worker=worker_name(), device=str(device), replaces=holder["worker"], environment=here
+        )
 
 
 def execute(run_id: int, *, client: Client, device_setting: str = "auto") -> str:

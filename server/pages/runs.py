@@ -37,8 +37,9 @@ from server.schemas import (
     ProjectRead,
     RunCreate,
     RunRead,
+    RunUpdate,
 )
-from server.services import analysis, experiments, predictions, projects, runs
+from server.services import analysis, comparisons, experiments, predictions, projects, run_metadata, runs
 from server.services.experiments import DataSizeCurve
 
 router = APIRouter(route_class=PageRoute, dependencies=[PageAuth])
@@ -114,6 +115,10 @@ class RunContext:
     page_data: dict[str, Any]
     ladder: LadderView
     data_size: DataSizeCurve | None
+    environment_rows: list[Row]
+    # The notes-and-tags form: what was typed (tags comma-separated) and, after a refused save, why.
+    notes_form: dict[str, str]
+    notes_errors: FormErrors = field(default_factory=FormErrors)
 
 
 def _model_choices(dataset: DatasetInfo, values: dict[str, Any]) -> list[ModelChoice]:
@@ -330,7 +335,12 @@ def format_eta(seconds: float | None) -> str:
     return f"{secs} s"
 
 
-def _run_context(session: Session, run_id: int) -> RunContext:
+def _run_context(
+    session: Session,
+    run_id: int,
+    notes_form: dict[str, str] | None = None,
+    notes_errors: FormErrors | None = None,
+) -> RunContext:
     run = runs.get_run(session=session, run_id=run_id)
     read = runs.to_read(run)
     project = projects.to_read(run.project)
@@ -365,6 +375,9 @@ def _run_context(session: Session, run_id: int) -> RunContext:
             analysis.group_ladder(session=session, run=run),
         ),
         data_size=experiments.data_size_curve_of(session=session, run_id=run.id),
+        environment_rows=[Row(k, v) for k, v in comparisons.environment_rows(read.environment)],
+        notes_form=notes_form or {"notes": read.notes, "tags": ", ".join(read.tags)},
+        notes_errors=notes_errors or FormErrors(),
     )
 
 
@@ -385,3 +398,24 @@ def cancel_run(
     except Conflict as exc:
         return redirect(f"/runs/{run_id}", exc.message, level="warning")
     return redirect(f"/runs/{run.id}", f"Run {run.name!r} cancelled.", level="info")
+
+
+NOTES_LABELS = {"notes": "Notes", "tags": "Tags"}
+
+
+@router.post("/runs/{run_id}/notes")
+def update_notes(request: Request, run_id: IdPath, session: SessionDep, form: FormData) -> Response:
+    """Save the run's notes and tags (the same service as PATCH /api/v1/runs/{id})."""
+    check_csrf(request, form.get("csrf_token"))
+    typed = {"notes": form.get("notes", ""), "tags": form.get("tags", "")}
+    tags = [tag.strip() for tag in typed["tags"].split(",") if tag.strip()]
+    try:
+        data = RunUpdate.model_validate({"notes": typed["notes"], "tags": tags})
+    except ValidationError as exc:
+        errors = validation_errors(
+            exc, input_for=lambda loc: str(loc[0]), label_for=lambda name: NOTES_LABELS.get(name, "")
+        )
+        context = _run_context(session, run_id, notes_form=typed, notes_errors=errors)
+        return render(request, "runs/detail.html", context, status_code=422)
+    run_metadata.update_run(session=session, run_id=run_id, data=data)
+    return redirect(f"/runs/{run_id}", "Notes and tags saved.")

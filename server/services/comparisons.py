@@ -1,8 +1,9 @@
-"""Runs side by side: their config differences and their diagnoses."""
+"""Runs side by side: their config (and environment) differences and their diagnoses."""
 
 from __future__ import annotations
 
 import json
+import shlex
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,12 +60,36 @@ def parse_run_ids(values: list[str]) -> list[int]:
     return ids
 
 
+#: The environment's keys in the order a reader looks for them; others follow in key order.
+ENVIRONMENT_ORDER = ("git_commit", "git_dirty", "argv", "device", "gpu", "torch", "cuda", "python", "host")
+
+
 def _text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 
 
+def environment_rows(environment: dict[str, Any] | None) -> list[tuple[str, str]]:
+    """(key, text) of each environment entry: argv as the command line that ran, flags as yes / no."""
+    found = environment or {}
+    keys = [k for k in ENVIRONMENT_ORDER if k in found] + sorted(
+        k for k in found if k not in ENVIRONMENT_ORDER
+    )
+    rows = []
+    for key in keys:
+        value = found[key]
+        if isinstance(value, bool):
+            text = "yes" if value else "no"
+        elif isinstance(value, list) and all(isinstance(part, str) for part in value):
+            text = shlex.join(value)
+        else:
+            text = _text(value)
+        rows.append((key, text))
+    return rows
+
+
 def flatten(run: RunRead) -> dict[str, str]:
-    """The run's config and params as dotted keys: model.hidden, hparams.lr, params.seed_note."""
+    """The run's config, params and environment as dotted keys: model.hidden, hparams.lr, params.seed_note,
+    environment.git_commit."""
     config = run.config or {}
     flat = {
         f"{section}.{key}": _text(v)
@@ -72,6 +97,7 @@ def flatten(run: RunRead) -> dict[str, str]:
         for key, v in (config.get(section) or {}).items()
     }
     flat.update({f"params.{key}": _text(v) for key, v in run.params.items()})
+    flat.update({f"environment.{key}": text for key, text in environment_rows(run.environment)})
     return flat
 
 

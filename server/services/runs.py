@@ -113,6 +113,9 @@ def create_run(
         name=data.name or "",
         params=data.params,
         group=data.group,
+        tags=data.tags,
+        notes=data.notes,
+        environment=data.environment,
         idempotency_scope=idempotency_key.scope if idempotency_key else None,
         idempotency_key=idempotency_key.key if idempotency_key else None,
     )
@@ -173,6 +176,9 @@ def to_read(run: Run, dataset: str | None = None) -> RunRead:
         sweep_id=run.sweep_id,
         stopped_early=run.stopped_early,
         group=run.group,
+        tags=run.tags,
+        notes=run.notes,
+        environment=run.environment,
     )
 
 
@@ -185,7 +191,7 @@ _RUN_ROWS = (
             for name in (
                 "id", "project_id", "parent_id", "name", "status", "external", "config", "params",
                 "progress", "error", "worker", "attempt", "created_at", "started_at", "finished_at",
-                "heartbeat_at", "sweep_id", "stopped_early", "group",
+                "heartbeat_at", "sweep_id", "stopped_early", "group", "tags", "notes", "environment",
             )
         ),
         Project.dataset,
@@ -309,6 +315,7 @@ _RUN_JSON_ROWS = (
         cast(Run.config, Text), cast(Run.params, Text), cast(Run.progress, Text),
         Run.error, Run.worker, Run.attempt, Run.created_at, Run.started_at, Run.finished_at,
         Run.heartbeat_at, Run.sweep_id, Run.stopped_early, Run.group,
+        cast(Run.tags, Text), Run.notes, cast(Run.environment, Text),
     )
     .join(Project, Project.id == Run.project_id)
     .where(Run.id.in_(bindparam("run_ids", expanding=True)))
@@ -362,8 +369,8 @@ def _runs_json(session: Session, run_ids: list[int]) -> list[bytes]:
         if row is None:
             continue
         (id_, project_id, parent_id, name, status, external, dataset, config, params, progress, error,
-         worker, attempt, created, started, finished, heartbeat, sweep_id, stopped_early, group,
-         *_) = row  # fmt: skip
+         worker, attempt, created, started, finished, heartbeat, sweep_id, stopped_early, group, tags,
+         notes, environment, *_) = row  # fmt: skip
         head = to_json(
             {
                 "id": id_, "project_id": project_id, "parent_id": parent_id, "name": name,
@@ -379,14 +386,17 @@ def _runs_json(session: Session, run_ids: list[int]) -> list[bytes]:
             }
         )  # fmt: skip
         out.append(
-            b'%s,"config":%s,"params":%s,"summary":%s,"progress":%s,%s'
+            b'%s,"config":%s,"params":%s,"summary":%s,"progress":%s,%s,"tags":%s,"notes":%s,"environment":%s}'
             % (
                 head[:-1],
                 _stored_json(config),
                 _stored_json(params),
                 summaries[run_id],
                 _stored_json(progress),
-                tail[1:],
+                tail[1:-1],
+                _stored_json(tags),
+                to_json(notes),
+                _stored_json(environment),
             )
         )
     return out
@@ -430,6 +440,8 @@ def start_run(*, session: Session, run_id: int, data: RunStart, heartbeat_timeou
     run = get_run(session=session, run_id=run_id)
     _refuse_claim(run, data, heartbeat_timeout_s)
     stamp = now()
+    # The worker that trains it says what with (a resumed run may land on another machine: the latest wins).
+    environment = {} if data.environment is None else {"environment": data.environment}
     claim = (
         update(Run)
         .where(Run.id == run_id, Run.status == run.status, Run.attempt == run.attempt)
@@ -440,6 +452,7 @@ def start_run(*, session: Session, run_id: int, data: RunStart, heartbeat_timeou
             started_at=func.coalesce(Run.started_at, stamp),
             heartbeat_at=stamp,
             error=None,
+            **environment,
         )
         .execution_options(synchronize_session=False)
     )
@@ -469,6 +482,23 @@ def heartbeat(*, session: Session, run_id: int) -> str:
         run.heartbeat_at = now()
         session.commit()
     return run.status
+
+
+def resume_run(*, session: Session, run_id: int) -> tuple[Run, int | None]:
+    """Reopen an external run for its script (`trainboard.init(resume=...)`): a finished one runs again.
+
+    Returns the run and the highest step it has logged, so the script's next step continues after it."""
+    run = get_run(session=session, run_id=run_id)
+    if not run.external:
+        raise Conflict(f"Run {run_id} is trained by a worker: only a run your own script logs can be resumed")
+    if run.sweep_id is not None and run.status in TERMINAL_STATUSES:
+        raise Conflict(f"Run {run_id} is a finished sweep trial: its sweep has counted it already")
+    if run.status in TERMINAL_STATUSES:
+        run.status, run.error, run.finished_at, run.stopped_early = "running", None, None, False
+    run.heartbeat_at = now()
+    session.commit()
+    last_step = session.scalar(select(func.max(RunSummary.step)).where(RunSummary.run_id == run_id))
+    return run, last_step
 
 
 def finish_run(*, session: Session, run_id: int, data: RunFinish) -> Run:

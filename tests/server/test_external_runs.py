@@ -92,3 +92,25 @@ def test_the_client_beats_while_its_process_lives() -> None:
     threading.Event().wait(0.1)
     assert len(beats) <= count + 1, "the heartbeat stops once the run is finished"
     assert set(beats) == {"/api/v1/runs/7/heartbeat"}
+
+
+def test_a_reaped_run_resumed_by_its_script_goes_on_after_its_last_step(
+    client: TestClient, session: Session
+) -> None:
+    """The script was killed, the reaper failed its run; restarted with resume=, it logs on from there."""
+    import trainboard
+
+    api = Client("http://testserver", token="", transport=client._transport)  # type: ignore[attr-defined]
+    first = trainboard.init(project="resumable", config={"lr": 0.1}, client=api)
+    for step in range(1, 4):
+        first.log({"loss": 1 / step})
+    first.flush()
+    first._stop_finishing_at_exit()  # type: ignore[attr-defined]  # killed: it never finishes
+    api.finish_run(int(first.id), "failed", "the script stopped reporting")  # as the reaper does
+    again = trainboard.init(project="resumable", config={"lr": 0.1}, resume=int(first.id), client=api)
+    again.log({"loss": 0.2})
+    again.finish()
+    run = client.get(f"/api/v1/runs/{first.id}").json()
+    assert (run["status"], run["error"]) == ("succeeded", None)
+    points = client.get(f"/api/v1/runs/{first.id}/metrics/loss").json()["points"]
+    assert [step for step, _ in points] == [1, 2, 3, 4] and points[-1][1] == 0.2

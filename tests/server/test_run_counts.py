@@ -8,7 +8,7 @@ import random
 from pathlib import Path
 
 from fastapi.testclient import TestClient
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from server.db import make_engine
@@ -109,8 +109,14 @@ def test_the_migration_counts_the_runs_already_there(tmp_path: Path) -> None:
         project_id = session.scalar(
             insert(Project).values(name="old", dataset="digits", satisficing=[]).returning(Project.id)
         )
-        for status in ("succeeded", "succeeded", "failed"):
-            session.execute(insert(Run).values(project_id=project_id, name="old", status=status))
+        for status in ("succeeded", "succeeded", "failed"):  # SQL: the ORM's defaults name later columns
+            session.execute(
+                text(
+                    "INSERT INTO runs (project_id, name, status, external, config, params, attempt, "
+                    "created_at) VALUES (:project, 'old', :status, false, '{}', '{}', 0, CURRENT_TIMESTAMP)"
+                ),
+                {"project": project_id, "status": status},
+            )
         session.commit()
     upgrade(engine)
     with Session(engine) as session:

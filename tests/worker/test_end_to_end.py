@@ -61,6 +61,7 @@ def test_submitted_run_is_trained_by_a_real_worker(backend: str, tmp_path: Path,
         run = wait_for_run(client, submitted["id"], timeout=240)
         logs = (tmp_path / "worker.log").read_text()[-3000:]
         assert run["status"] == "succeeded", f"{run['error']}\n{logs}"
+        assert run["environment"]["device"] == "cpu" and run["environment"]["torch"]  # sent with its claim
 
         epochs = run["config"]["hparams"]["epochs"]
         assert run["summary"]["dev_error"] < 0.10

@@ -38,6 +38,7 @@ class WorkerApi:
         self.finished: tuple[str, str | None] | None = None
         self.cancel_after_progress: int | None = None
         self.status_reads = 0
+        self.claims: list[dict[str, Any]] = []  # the bodies of POST /start
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         action = request.url.path.removeprefix("/api/v1/runs/5").strip("/")
@@ -46,6 +47,7 @@ class WorkerApi:
             self.status_reads += 1
             return httpx.Response(200, json=self.run)
         if action == "start":
+            self.claims.append(body)
             if self.run["status"] in ("succeeded", "failed", "diverged", "cancelled"):
                 return httpx.Response(409, json={"detail": "Run has already finished"})
             self.run["status"] = "running"
@@ -88,6 +90,20 @@ def test_execute_trains_reports_and_finishes() -> None:
     assert api.metrics[("param_count", 0)] == 13 * 16 + 16 + 16 * 3 + 3
     assert len(api.predictions["dev"]) == 27 and len(api.predictions["test"]) == 26
     assert api.progress[-1]["epoch"] == 3 and api.checkpoint
+
+
+def test_the_worker_says_what_it_trains_with_when_it_claims_the_run() -> None:
+    import platform
+    import socket
+
+    import torch
+
+    api = WorkerApi()
+    execute(api)
+    [claim] = api.claims
+    assert claim["environment"]["device"] == "cpu" and claim["environment"]["torch"] == torch.__version__
+    assert claim["environment"]["host"] == socket.gethostname()
+    assert claim["environment"]["python"] == platform.python_version()
 
 
 def test_execute_skips_a_finished_run() -> None:

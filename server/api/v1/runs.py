@@ -23,13 +23,24 @@ from server.schemas import (
     RunFinish,
     RunProgress,
     RunRead,
+    RunResumed,
     RunsPage,
     RunStart,
     RunStatus,
+    RunUpdate,
     Split,
     StatusRead,
 )
-from server.services import analysis, checkpoints, idempotency, metrics, predictions, runs, sweeps
+from server.services import (
+    analysis,
+    checkpoints,
+    idempotency,
+    metrics,
+    predictions,
+    run_metadata,
+    runs,
+    sweeps,
+)
 from trainboard.settings import get_settings
 
 router = APIRouter(prefix="/runs", tags=["runs"])
@@ -97,6 +108,19 @@ def read_runs(
 @router.get("/{run_id}")
 def read_run(run_id: IdPath, session: SessionDep, _: ApiAuth) -> RunRead:
     return runs.to_read(runs.get_run(session=session, run_id=run_id))
+
+
+@router.patch("/{run_id}")
+def update_run(run_id: IdPath, data: RunUpdate, session: SessionDep, _: ApiAuth) -> RunRead:
+    """Rename a run, or change its notes or tags."""
+    return runs.to_read(run_metadata.update_run(session=session, run_id=run_id, data=data))
+
+
+@router.post("/{run_id}/resume")
+def resume_run(run_id: IdPath, session: SessionDep, _: ApiAuth) -> RunResumed:
+    """Reopen an external run for its script (trainboard.init(resume=...)), with the last step it logged."""
+    run, last_step = runs.resume_run(session=session, run_id=run_id)
+    return RunResumed(**runs.to_read(run).model_dump(), last_step=last_step)
 
 
 @router.post("/{run_id}/cancel")

@@ -20,7 +20,7 @@ from tests.factories import make_project, make_run
 
 def _runs_of_every_kind(session: Session, project: Project) -> list[Run]:
     """Runs with and without summaries, params, progress and error; external, sweep and child runs; a run
-    in a seed group."""
+    in a seed group; a run with tags, notes and its environment."""
     sweep = Sweep(project_id=project.id, name="sweep", trials=4)
     session.add(sweep)
     session.commit()
@@ -40,6 +40,9 @@ def _runs_of_every_kind(session: Session, project: Project) -> list[Run]:
             started_at=start + timedelta(seconds=1),
             heartbeat_at=start + timedelta(seconds=2, microseconds=500),
             created_at=start + timedelta(microseconds=123456),
+            tags=["baseline", 'ünï "q"'],
+            notes='Dev error plateaued.\n"Try" \\ more data ☃',
+            environment={"git_commit": "abc123", "git_dirty": True, "argv": ["train.py", "--lr=1e-3"]},
         ),
         make_run(
             session,

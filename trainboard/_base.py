@@ -1,0 +1,166 @@
+"""What every kind of run shares (online, offline, disabled): step numbering, the checks on logged values,
+`run.config`, `run.summary`, the context manager and finishing at interpreter exit."""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import math
+import sys
+import types
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from trainboard._config import Config, Summary
+from trainboard._http import _plain
+from trainboard.metric_keys import value_problem
+
+logger = logging.getLogger("trainboard")
+
+Point = dict[str, Any]
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception as a one-line reason: "RuntimeError: loader crashed"."""
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+def checked_value(key: str, value: Any) -> float:
+    """The value as a float; ValueError for what the server would refuse (non-finite, an error rate
+    outside [0, 1], a split size that is no whole number): refused here, not after the batch has left."""
+    number = float(_plain(value))
+    if not math.isfinite(number):
+        raise ValueError(f"metric {key!r} is {number}: only finite numbers can be logged")
+    problem = value_problem(key, number)
+    if problem is not None:
+        raise ValueError(problem)
+    return number
+
+
+class BaseRun:
+    """A run as a training script sees it. Subclasses say where points go (`_record`) and how it ends."""
+
+    mode = "online"
+
+    def __init__(
+        self,
+        *,
+        run_id: int | str,
+        name: str,
+        params: Mapping[str, Any] | None,
+        summary: Mapping[str, float] | None = None,
+        last_step: int | None = None,
+        url: str | None = None,
+    ) -> None:
+        self.id, self.name, self.url = run_id, name, url
+        self.config = Config(params)
+        self.summary = Summary(summary or {}, self._set_summary)
+        self.finished = False
+        # A resumed run goes on after its last step; the first step of a new run is 1.
+        self._next_step = 1 if last_step is None else last_step + 1
+        self._summary_steps = {key: last_step or 0 for key in summary or {}}
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """The run's config as plain nested dicts (`config` under its older name)."""
+        return self.config.as_dict()
+
+    def log(self, metrics: Mapping[str, Any], step: int | None = None) -> None:
+        """Record metric values at `step` (default: one after the last step; the first is 1)."""
+        values = [checked_value(str(key), value) for key, value in metrics.items()]
+        if step is None:
+            step = self._next_step
+        if step < 0:
+            raise ValueError(f"step must be non-negative, but got {step=}")
+        step = int(step)
+        self._next_step = step + 1
+        now = datetime.now(UTC).isoformat()
+        points = []
+        for key, value in zip(metrics, values, strict=True):
+            points.append({"key": str(key), "step": step, "value": value, "timestamp": now})
+            self.summary.note(str(key), value)
+            self._summary_steps[str(key)] = step
+        self._record(points)
+
+    def _set_summary(self, key: str, value: float) -> None:
+        """`run.summary[key] = value`: a point at the latest step, after any point `key` already has there
+        (the server keeps the first value of a (key, step) and the highest step's in the summary)."""
+        number = checked_value(key, value)
+        step = max(self._next_step - 1, 0)
+        if key in self._summary_steps:
+            step = max(step, self._summary_steps[key] + 1)
+        self._summary_steps[key] = step
+        self.summary.note(key, number)
+        self._record(
+            [{"key": key, "step": step, "value": number, "timestamp": datetime.now(UTC).isoformat()}]
+        )
+
+    def _record(self, points: list[Point]) -> None:
+        raise NotImplementedError
+
+    def log_predictions(self, split: str, predictions: Iterable[Mapping[str, Any]]) -> int:
+        """Per-example predictions ({"example_id", "label", "predicted", "confidence"?}), for error
+        analysis."""
+        raise NotImplementedError
+
+    def finish(self, status: str = "succeeded", error: str | None = None) -> None:
+        """Mark the run finished (again is a no-op)."""
+        raise NotImplementedError
+
+    def __enter__(self) -> BaseRun:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: types.TracebackType | None
+    ) -> None:
+        if exc is None:
+            self.finish()
+        elif isinstance(exc, KeyboardInterrupt):
+            self.finish("cancelled", "interrupted")
+        else:
+            self.finish("failed", one_line(exc))
+
+    def _finish_at_exit(self) -> None:
+        """Finish at interpreter exit (registered by runs that record something): failed after an uncaught
+        exception, else succeeded."""
+        _watch_uncaught_exceptions()
+        atexit.register(self._at_exit)
+
+    def _at_exit(self) -> None:
+        if self.finished:
+            return
+        try:
+            if _uncaught is not None:
+                self.finish("failed", one_line(_uncaught))
+            else:
+                self.finish()
+        except Exception as exc:  # at exit there is nobody left to raise to
+            logger.error("could not finish run %s at exit: %s", self.id, exc)
+
+    def _stop_finishing_at_exit(self) -> None:
+        atexit.unregister(self._at_exit)
+
+
+_uncaught: BaseException | None = None
+_hook_installed = False
+
+
+def _watch_uncaught_exceptions() -> None:
+    """Remember an uncaught exception so the exit handler can mark open runs failed."""
+    global _hook_installed
+    if _hook_installed:
+        return
+    previous = sys.excepthook
+
+    def hook(exc_type: type[BaseException], exc: BaseException, tb: types.TracebackType | None) -> None:
+        global _uncaught
+        _uncaught = exc
+        previous(exc_type, exc, tb)
+
+    sys.excepthook = hook
+    _hook_installed = True
+
+
+__all__ = ["BaseRun", "checked_value", "one_line"]

@@ -1,0 +1,333 @@
+"""The HTTP client of /api/v1: retries, idempotency keys, one typed method per call the library makes."""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from trainboard.settings import get_settings
+
+logger = logging.getLogger(__name__)
+
+API_PREFIX = "/api/v1"
+METRICS_BATCH = 1000
+PREDICTIONS_BATCH = 5000
+SPLITS = ("dev", "test", "train_dev", "train")
+FINISHED = ("succeeded", "failed", "diverged", "cancelled")
+
+
+class TrainboardError(Exception):
+    """A call the server refused (`status_code` set) or could not be reached (`status_code` None)."""
+
+    def __init__(self, message: str, *, status_code: int | None = None, detail: Any = None) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.detail = detail
+
+
+def check_status(status: str) -> None:
+    """ValueError unless `status` is one a run can finish with."""
+    if status not in FINISHED:
+        raise ValueError(f"status must be one of {FINISHED}, but got {status=}")
+
+
+def check_split(split: str) -> None:
+    """ValueError unless `split` names one of the four splits."""
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, but got {split=}")
+
+
+def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _plain(value: Any) -> Any:
+    """Numpy and torch scalars become Python numbers so the payload is plain JSON."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if hasattr(value, "item") and callable(value.item):
+        return value.item()
+    return value
+
+
+def _idempotent(key: str | None = None) -> dict[str, str]:
+    """An Idempotency-Key (`key`, else a fresh one): every retry of one logical POST carries the same one,
+    so it creates once."""
+    return {"Idempotency-Key": key or str(uuid.uuid4())}
+
+
+def is_transient(exc: TrainboardError) -> bool:
+    """Worth retrying: the server was not reached, or it answered 5xx (its database may be away) or 429."""
+    return exc.status_code is None or exc.status_code >= 500 or exc.status_code == 429
+
+
+def _detail_of(response: httpx.Response) -> Any:
+    try:
+        return response.json().get("detail", response.text)
+    except (ValueError, AttributeError):
+        return response.text
+
+
+class Client:
+    """Thin typed wrapper over /api/v1 with retries on connection errors, 5xx and 429 (never other 4xx)."""
+
+    def __init__(
+        self,
+        server_url: str | None = None,
+        token: str | None = None,
+        timeout: float = 30.0,
+        *,
+        retries: int = 8,
+        backoff_s: float = 0.5,
+        max_backoff_s: float = 30.0,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if server_url is None or token is None:
+            settings = get_settings()
+            server_url = server_url if server_url is not None else settings.server_url
+            token = token if token is not None else settings.api_token
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self.server_url = server_url.rstrip("/")
+        self.base_url = self.server_url + API_PREFIX
+        # 8 retries back off 0.5, 1, 2 ... 30 s: about 90 s, enough for a server or database restart.
+        self.retries, self.backoff_s, self.max_backoff_s = retries, backoff_s, max_backoff_s
+        self._sleep = sleep
+        self._http = httpx.Client(
+            base_url=self.base_url, headers=headers, timeout=timeout, transport=transport
+        )
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def backoff(self, attempt: int) -> float:
+        """Seconds to wait after the `attempt`-th failure in a row (0 first): doubling, capped."""
+        return min(self.backoff_s * 2**attempt, self.max_backoff_s)
+
+    def request(
+        self, method: str, path: str, *, ok_404: bool = False, retries: int | None = None, **kwargs: Any
+    ) -> httpx.Response | None:
+        """Send one request, retrying transient failures with exponential back-off; 4xx raise at once.
+
+        `retries` overrides the client's count for this call (0: one attempt, for callers that retry later).
+        """
+        retries = self.retries if retries is None else retries
+        for attempt in range(retries + 1):
+            last_try = attempt == retries
+            try:
+                response = self._http.request(method, path, **kwargs)
+            except httpx.TransportError as exc:
+                if last_try:
+                    raise TrainboardError(f"cannot reach {self.base_url}: {exc}") from exc
+                logger.warning("%s %s failed (%s); retrying", method, path, exc)
+            else:
+                if response.status_code == 404 and ok_404:
+                    return None
+                if response.status_code < 400:
+                    return response
+                retryable = response.status_code >= 500 or response.status_code == 429
+                if not retryable or last_try:
+                    detail = _detail_of(response)
+                    raise TrainboardError(
+                        f"{method} {path} -> {response.status_code}: {detail}",
+                        status_code=response.status_code,
+                        detail=detail,
+                    )
+                logger.warning("%s %s -> %d; retrying", method, path, response.status_code)
+            self._sleep(self.backoff(attempt))
+        raise AssertionError("unreachable")  # the loop returns or raises
+
+    def _json(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = self.request(method, path, **kwargs)
+        assert response is not None
+        return response.json() if response.content else None
+
+    def health(self, *, retries: int | None = None, timeout: float | None = None) -> dict[str, Any]:
+        """The server's health report (`retries` and `timeout` override the client's for this call)."""
+        options = {} if timeout is None else {"timeout": timeout}
+        return self._json("GET", "/health", retries=retries, **options)
+
+    def find_project(self, name: str) -> dict[str, Any] | None:
+        """The project called exactly `name`, or None."""
+        page = self._json("GET", "/projects", params={"name": name})
+        return next((p for p in page.get("items", []) if p.get("name") == name), None)
+
+    def create_project(self, name: str, dataset: str = "external", **fields: Any) -> dict[str, Any]:
+        """Create a project; `fields` may carry human_level_error, optimizing_metric, satisficing."""
+        body = _plain({"name": name, "dataset": dataset, **fields})
+        return self._json("POST", "/projects", json=body, headers=_idempotent())
+
+    def get_or_create_project(self, name: str, dataset: str = "external") -> dict[str, Any]:
+        """Find the project called `name`, creating it when missing (a lost creation race is retried)."""
+        project = self.find_project(name)
+        if project is not None:
+            return project
+        try:
+            return self.create_project(name, dataset)
+        except TrainboardError as exc:
+            project = self.find_project(name) if exc.status_code == 409 else None
+            if project is None:
+                raise
+            return project
+
+    def update_project(self, project_id: int, **fields: Any) -> dict[str, Any]:
+        """Change project fields, e.g. human_level_error."""
+        return self._json("PATCH", f"/projects/{project_id}", json=_plain(fields))
+
+    def create_run(
+        self,
+        project_id: int,
+        *,
+        name: str | None = None,
+        params: dict[str, Any] | None = None,
+        external: bool = True,
+        config: dict[str, Any] | None = None,
+        group: str | None = None,
+        tags: list[str] | None = None,
+        notes: str | None = None,
+        environment: dict[str, Any] | None = None,
+        idempotency_key: str | None = None,
+    ) -> dict[str, Any]:
+        """Create an external run (the caller trains) or, with external=False, queue one for a worker.
+
+        Runs that differ only by seed share a `group`: the server reports each metric's mean and spread.
+        The same `idempotency_key` sent again (a retry, a repeated `trainboard sync`) returns the run the
+        first request created."""
+        body: dict[str, Any] = {"project_id": project_id}
+        optional = {"name": name, "group": group, "tags": tags, "notes": notes, "environment": environment}
+        body.update({field: value for field, value in optional.items() if value is not None})
+        if external:
+            body.update(external=True, params=params or {})
+        else:
+            body["config"] = config or {}
+        return self._json("POST", "/runs", json=_plain(body), headers=_idempotent(idempotency_key))
+
+    def get_run(self, run_id: int) -> dict[str, Any]:
+        """One run, with its resolved config."""
+        return self._json("GET", f"/runs/{run_id}")
+
+    def update_run(self, run_id: int, **fields: Any) -> dict[str, Any]:
+        """Change a run's name, notes, tags or environment."""
+        return self._json("PATCH", f"/runs/{run_id}", json=_plain(fields))
+
+    def resume_run(self, run_id: int) -> dict[str, Any]:
+        """Reopen an external run for its script; the reply adds `last_step`, the highest step logged."""
+        return self._json("POST", f"/runs/{run_id}/resume")
+
+    def start_run(
+        self,
+        run_id: int,
+        *,
+        worker: str,
+        device: str,
+        replaces: str | None = None,
+        environment: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Claim a queued run for a worker; 409 (TrainboardError) when it has already finished.
+
+        `replaces` names a worker known to be dead whose claim this one takes over; `environment` says what
+        this worker trains with (device, torch/CUDA versions, host).
+        """
+        body: dict[str, Any] = {"worker": worker, "device": device, "replaces": replaces}
+        if environment is not None:
+            body["environment"] = _plain(environment)
+        return self._json("POST", f"/runs/{run_id}/start", json=body)
+
+    def heartbeat(self, run_id: int, *, retries: int | None = None) -> str:
+        """Tell the server the run's process is alive; returns the run's status."""
+        return self._json("POST", f"/runs/{run_id}/heartbeat", retries=retries)["status"]
+
+    def report_progress(
+        self,
+        run_id: int,
+        *,
+        epoch: int,
+        epochs: int,
+        step: int,
+        steps: int,
+        examples_per_sec: float | None = None,
+        eta_s: float | None = None,
+        retries: int | None = None,
+    ) -> str:
+        """Heartbeat with progress; returns the run's current status ("cancelled" means stop)."""
+        body: dict[str, Any] = {"epoch": epoch, "epochs": epochs, "step": step, "steps": steps}
+        if examples_per_sec is not None and math.isfinite(examples_per_sec):
+            body["examples_per_sec"] = examples_per_sec
+        if eta_s is not None and math.isfinite(eta_s):
+            body["eta_s"] = eta_s
+        return self._json("POST", f"/runs/{run_id}/progress", json=body, retries=retries)["status"]
+
+    def log_metrics(self, run_id: int, points: list[dict[str, Any]]) -> int:
+        """Send metric points {"key", "step", "value", "timestamp"?} in batches; returns accepted count."""
+        accepted = 0
+        for batch in _chunks(_plain(points), METRICS_BATCH):
+            accepted += self._json("POST", f"/runs/{run_id}/metrics", json={"metrics": batch})["accepted"]
+        return accepted
+
+    def log_predictions(self, run_id: int, split: str, predictions: Iterable[dict[str, Any]]) -> int:
+        """Send per-example predictions for a split in batches of at most 5000."""
+        check_split(split)
+        accepted = 0
+        for batch in _chunks(_plain(list(predictions)), PREDICTIONS_BATCH):
+            body = {"split": split, "predictions": batch}
+            accepted += self._json("POST", f"/runs/{run_id}/predictions", json=body)["accepted"]
+        return accepted
+
+    def label_corrections(self, project_id: int, version: int) -> dict[str, int | str]:
+        """Corrected labels (example id -> label) in force in the project's dataset `version`."""
+        body = self._json("GET", f"/projects/{project_id}/label-corrections", params={"version": version})
+        return {c["example_id"]: c["corrected_label"] for c in body["corrections"]}
+
+    def finish_run(self, run_id: int, status: str = "succeeded", error: str | None = None) -> dict[str, Any]:
+        """Mark a run finished with `status` and an optional one-line error."""
+        check_status(status)
+        return self._json("POST", f"/runs/{run_id}/finish", json={"status": status, "error": error})
+
+    def put_checkpoint(self, run_id: int, data: bytes) -> None:
+        """Store the run's latest checkpoint bytes."""
+        headers = {"Content-Type": "application/octet-stream"}
+        self.request("PUT", f"/runs/{run_id}/checkpoint", content=data, headers=headers)
+
+    def get_dataset(self, dataset_id: int) -> dict[str, Any]:
+        """An uploaded dataset's metadata (kind, input_shape, n_classes, sha256, ...)."""
+        return self._json("GET", f"/datasets/{int(dataset_id)}")
+
+    def download_dataset(self, dataset_id: int, dest: Path) -> str:
+        """Stream an uploaded dataset's .npz to `dest`; returns the checksum the server announced."""
+        with self._http.stream("GET", f"/datasets/{int(dataset_id)}/file") as response:
+            if response.status_code >= 400:
+                response.read()
+                raise TrainboardError(
+                    f"GET /datasets/{dataset_id}/file -> {response.status_code}: {_detail_of(response)}",
+                    status_code=response.status_code,
+                    detail=_detail_of(response),
+                )
+            with dest.open("wb") as handle:
+                for chunk in response.iter_bytes(1 << 20):
+                    handle.write(chunk)
+            return response.headers.get("x-checksum-sha256", "")
+
+    def get_checkpoint(self, run_id: int) -> bytes | None:
+        """The run's latest checkpoint bytes, or None when it has none."""
+        response = self.request("GET", f"/runs/{run_id}/checkpoint", ok_404=True)
+        return None if response is None else response.content
+
+
+__all__ = ["FINISHED", "SPLITS", "Client", "TrainboardError", "check_split", "check_status", "is_transient"]
