@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Path, Query
 
+from server.ids import MAX_ID
 from server.queue import RunQueue, get_queue
 
 
@@ -18,8 +19,6 @@ QueueDep = Annotated[RunQueue, Depends(current_queue)]
 Limit = Annotated[int, Query(ge=1, le=1000, description="Page size (at most 1000).")]
 Offset = Annotated[int, Query(ge=0, description="Rows to skip.")]
 
-# Ids are 32-bit on PostgreSQL: a larger one is refused here, naming the parameter, not by the database.
-MAX_ID = 2**31 - 1
 IdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="An id this server gave out.")]
 IdempotencyKey = Annotated[
     str | None,

@@ -12,7 +12,7 @@ from pathlib import Path
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from server.datasets import BUILTIN_DATASETS, DatasetInfo
+from server.datasets import BUILTIN_DATASETS, DatasetInfo, uploaded_id
 from server.errors import Conflict, InvalidInput, NotFound, TrainboardError
 from server.schemas import DatasetRead, DatasetRegister, DatasetUpload, UploadedDatasetsPage
 from server.schemas import UploadedDatasetRead as UploadedRead
@@ -91,9 +91,8 @@ def get_dataset(*, session: Session, dataset_id: int) -> Dataset:
 
 def uploaded_info(*, session: Session, ref: str) -> DatasetInfo | None:
     """A project's `dataset` string that is an uploaded dataset's id, as catalog info; else None."""
-    if not ref.isdigit() or len(ref) > 18:
-        return None
-    dataset = session.get(Dataset, int(ref))
+    dataset_id = uploaded_id(ref)
+    dataset = None if dataset_id is None else session.get(Dataset, dataset_id)
     if dataset is None:
         return None
     return DatasetInfo(
