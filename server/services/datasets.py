@@ -59,6 +59,7 @@ def limits() -> Limits:
         max_bytes=int(settings.max_upload_mb * MIB),
         max_uncompressed_bytes=int(settings.max_uncompressed_mb * MIB),
         max_files=settings.max_dataset_files,
+        max_decoded_bytes=int(settings.max_decoded_mb * MIB),
     )
 
 
