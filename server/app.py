@@ -23,6 +23,7 @@ from server.api.v1 import projects as projects_api
 from server.api.v1 import runs as runs_api
 from server.api.v1 import sweeps as sweeps_api
 from server.api.v1 import system as system_api
+from server.body_guard import BodyGuardMiddleware
 from server.db import get_sessionmaker
 from server.errors import install_error_handlers
 from server.pages import router as pages_router
@@ -76,6 +77,7 @@ def create_app(*, run_reaper: bool = True) -> FastAPI:
     app.state.run_reaper = run_reaper
     install_error_handlers(app)
     app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(BodyGuardMiddleware)  # bodies bounded, and anonymous ones refused, before reading
     app.include_router(system_api.router, prefix="/api/v1")  # health: the one call that needs no token
     for module in (
         projects_api,

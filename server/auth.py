@@ -24,6 +24,7 @@ from trainboard.settings import get_settings
 SESSION_COOKIE = "tb_session"
 CSRF_COOKIE = "tb_csrf"
 SESSION_SECONDS = 14 * 24 * 3600
+UNAUTHENTICATED = "Missing or invalid API token: send 'Authorization: Bearer <token>'"
 
 hash_token = accounts.hash_token
 
@@ -118,22 +119,41 @@ def _user_principal(user: User | None) -> Principal | None:
     return Principal(kind="user", user_id=user.id, username=user.username, is_admin=user.is_admin)
 
 
+@dataclass(frozen=True)
+class Credential:
+    kind: Literal["bearer", "session"]
+    value: str
+
+
+def credential(request: Request) -> Credential | None:
+    """What the request presents to be identified by: a bearer token (which wins), else an unexpired session
+    cookie; None when it presents nothing that could be valid. The first step of `identify`, taken alone
+    (no database) to refuse an anonymous request before its body is read."""
+    header = request.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        token = header[7:].strip()
+        return Credential("bearer", token) if token else None
+    cookie = request.cookies.get(SESSION_COOKIE)
+    return Credential("session", cookie) if cookie and session_user_id(cookie) is not None else None
+
+
 def identify(request: Request, session: Session) -> Principal | None:
     """The caller, or None when auth is on and the request carries no valid credential."""
     if not auth_enabled():
         return ANONYMOUS_ADMIN
-    header = request.headers.get("authorization", "")
-    if header.lower().startswith("bearer "):
-        token = header[7:].strip()
-        if token_is_valid(token):
-            return WORKER
-        row = accounts.find_token(session=session, token=token) if token else None
-        if row is None:
-            return None
-        if row.kind == "worker":
-            return WORKER
-        return _user_principal(session.get(User, row.user_id))
-    return _user_principal(session_user(session, request.cookies.get(SESSION_COOKIE)))
+    presented = credential(request)
+    if presented is None:
+        return None
+    if presented.kind == "session":
+        return _user_principal(session_user(session, presented.value))
+    if token_is_valid(presented.value):
+        return WORKER
+    row = accounts.find_token(session=session, token=presented.value)
+    if row is None:
+        return None
+    if row.kind == "worker":
+        return WORKER
+    return _user_principal(session.get(User, row.user_id))
 
 
 async def current_principal(request: Request, session: SessionDep) -> Principal:
@@ -145,7 +165,7 @@ async def current_principal(request: Request, session: SessionDep) -> Principal:
         return ANONYMOUS_ADMIN
     principal = await run_in_threadpool(identify, request, session)
     if principal is None:
-        raise Unauthorized("Missing or invalid API token: send 'Authorization: Bearer <token>'")
+        raise Unauthorized(UNAUTHENTICATED)
     return principal
 
 
