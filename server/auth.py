@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from server.db import SessionDep
 from server.errors import Forbidden, Unauthorized
+from server.files import create_once
 from server.services import accounts
 from server.tables import User
 from trainboard.settings import get_settings
@@ -60,12 +61,8 @@ def secret_key() -> bytes:
     settings = get_settings()
     if settings.secret_key:
         return settings.secret_key.encode()
-    path = settings.resolved_home / "secret_key"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_hex(32))
-        path.chmod(0o600)
-    return path.read_text().strip().encode()
+    # Two server processes starting at once must agree on one key: the first file written wins.
+    return create_once(settings.resolved_home / "secret_key", secrets.token_hex(32).encode()).strip()
 
 
 def auth_enabled() -> bool:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import Select, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from server.datasets import BUILTIN_DATASETS, DatasetInfo, uploaded_id
@@ -109,7 +110,11 @@ def uploaded_info(*, session: Session, ref: str) -> DatasetInfo | None:
 
 def _check_name_free(session: Session, name: str) -> None:
     if session.scalar(select(Dataset.id).where(Dataset.name == name)) is not None:
-        raise Conflict(f"A dataset named {name!r} already exists")
+        raise _name_taken(name)
+
+
+def _name_taken(name: object) -> Conflict:
+    return Conflict(f"A dataset named {name!r} already exists")
 
 
 def _store(session: Session, parsed: ParsedDataset, **fields: object) -> Dataset:
@@ -133,7 +138,10 @@ def _store(session: Session, parsed: ParsedDataset, **fields: object) -> Dataset
             **fields,
         )
         session.add(dataset)
-        session.flush()
+        try:
+            session.flush()
+        except IntegrityError:  # only the name is unique: an upload alongside this one took it first
+            raise _name_taken(fields["name"]) from None
         os.replace(partial, dataset_path(dataset.id))
         session.commit()
     except BaseException:

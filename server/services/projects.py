@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import Select, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from server.datasets import BUILTIN_DATASETS, EXTERNAL, get_dataset
@@ -23,7 +24,11 @@ def _check_dataset(name: str, *, session: Session) -> None:
 def _check_name_free(session: Session, name: str, *, except_id: int | None = None) -> None:
     clash = session.scalar(select(Project.id).where(Project.name == name))
     if clash is not None and clash != except_id:
-        raise Conflict(f"A project named {name!r} already exists")
+        raise _name_taken(name)
+
+
+def _name_taken(name: str) -> Conflict:
+    return Conflict(f"A project named {name!r} already exists")
 
 
 def get_project(*, session: Session, project_id: int) -> Project:
@@ -43,22 +48,30 @@ def _project_with_key(session: Session, key: str, name: str) -> Project | None:
 
 
 def create_project(*, session: Session, data: ProjectCreate, idempotency_key: str | None = None) -> Project:
-    """Record a new project; a POST retried with the same `idempotency_key` returns the first's project."""
+    """Record a new project; a POST retried with the same `idempotency_key` returns the first's project,
+    also when the retry runs alongside the first."""
     if idempotency_key is not None and (earlier := _project_with_key(session, idempotency_key, data.name)):
         return earlier
     _check_dataset(data.dataset, session=session)
-    _check_name_free(session, data.name)
-    project = Project(
-        idempotency_key=idempotency_key,
-        name=data.name,
-        dataset=data.dataset,
-        human_level_error=data.human_level_error,
-        optimizing_metric=data.optimizing_metric,
-        satisficing=[c.model_dump(exclude_none=True) for c in data.satisficing],
-        description=data.description,
-    )
-    session.add(project)
-    session.commit()
+    try:
+        _check_name_free(session, data.name)
+        project = Project(
+            idempotency_key=idempotency_key,
+            name=data.name,
+            dataset=data.dataset,
+            human_level_error=data.human_level_error,
+            optimizing_metric=data.optimizing_metric,
+            satisficing=[c.model_dump(exclude_none=True) for c in data.satisficing],
+            description=data.description,
+        )
+        session.add(project)
+        session.commit()
+    except (Conflict, IntegrityError):  # the name is taken: maybe by this same POST, sent alongside
+        session.rollback()
+        earlier = _project_with_key(session, idempotency_key, data.name) if idempotency_key else None
+        if earlier is None:
+            raise _name_taken(data.name) from None
+        return earlier
     return project
 
 
