@@ -101,8 +101,11 @@ class Server:
 
 
 @contextmanager
-def our_server(database_url: str, home: Path, log: Path) -> Iterator[Server]:
-    """`trainboard serve` (one uvicorn process, migrating first) on a free loopback port."""
+def our_server(
+    database_url: str, home: Path, log: Path, settings: dict[str, str] | None = None
+) -> Iterator[Server]:
+    """`trainboard serve` (one uvicorn process, migrating first) on a free loopback port; `settings` adds
+    TRAINBOARD_* variables."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRAINBOARD_")}
     env.update(
@@ -111,6 +114,7 @@ def our_server(database_url: str, home: Path, log: Path) -> Iterator[Server]:
         TRAINBOARD_SERVER_URL=f"http://127.0.0.1:{port}",
         PYTHONUNBUFFERED="1",
     )
+    env.update(settings or {})
     with log.open("ab") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "trainboard.cli", "serve", "--port", str(port)],

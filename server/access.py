@@ -13,7 +13,7 @@ checked without doing anything. Routes that take a project id in the body check 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -22,11 +22,12 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from server import worker_scope
-from server.api.deps import MAX_ID
 from server.auth import SAFE_METHODS, ApiAuth, Principal
+from server.datasets import uploaded_id
 from server.db import SessionDep
 from server.errors import Forbidden, InvalidInput, NotFound
-from server.services import accounts
+from server.ids import MAX_ID, parse_id
+from server.services import accounts, comparisons
 from server.services import gradcheck as gradchecks
 from server.tables import Dataset, Project, ProjectMember, Run, Sweep
 
@@ -125,11 +126,12 @@ def check_dataset(session: Session, principal: Principal, dataset_id: int) -> No
 
 
 def check_dataset_ref(session: Session, principal: Principal, ref: str, field: str = "dataset") -> None:
-    """A project's `dataset` may be an uploaded dataset's id: only one the caller may see."""
-    if ref.isdigit() and len(ref) <= 9:
-        dataset = session.get(Dataset, int(ref))
-        if dataset is not None and not dataset_visible(principal, dataset.owner_id):
-            raise InvalidInput(["body", field], f"Dataset {ref} not found")
+    """A project's `dataset` may be an uploaded dataset's id: only one the caller may see. Other text names
+    no upload (the service refuses it unless it is a built-in), so nothing reaches an upload unchecked."""
+    dataset_id = uploaded_id(ref)
+    dataset = None if dataset_id is None else session.get(Dataset, dataset_id)
+    if dataset is not None and not dataset_visible(principal, dataset.owner_id):
+        raise InvalidInput(["body", field], f"Dataset {ref} not found")
 
 
 def check_gradcheck(principal: Principal, check_id: str) -> None:
@@ -141,41 +143,69 @@ def check_gradcheck(principal: Principal, check_id: str) -> None:
         raise NotFound("Gradient check", check_id)
 
 
-def _ids(value: str, *, many: bool) -> Iterator[int]:
-    for part in value.split(",") if many else [value]:
-        part = part.strip()
-        if part.isdigit() and 1 <= int(part) <= MAX_ID:  # a bad id is the route's 422, not ours
-            yield int(part)
+@dataclass(frozen=True)
+class NamedId:
+    """One id the URL names: what kind of thing, which one, and the role the request needs on it."""
+
+    kind: str
+    ident: int | str  # a gradient check's id is a uuid
+    need: int
 
 
-def _check(session: Session, principal: Principal, kind: str, value: str, need: int) -> None:
+def _one_id(loc: list[str], text: str) -> int:
+    ident = parse_id(text)
+    if ident is None:
+        raise InvalidInput(loc, f"{loc[-1]}: expected an id such as 42 (1 to {MAX_ID}), but got {text!r}")
+    return ident
+
+
+def url_ids(request: Request) -> list[NamedId]:
+    """Every id in the URL, parsed as the handler will read it; InvalidInput (422) for any other spelling,
+    so that '+7' or '7.0' can no more reach a handler past the check than '7' can."""
+    need = VIEWER if request.method in SAFE_METHODS else EDITOR
+    named: list[NamedId] = []
+    for name, value in request.path_params.items():
+        kind = PATH_IDS.get(name)
+        if kind == "gradcheck":
+            named.append(NamedId(kind, str(value), need))
+        elif kind is not None:
+            named.append(NamedId(kind, _one_id(["path", name], str(value)), need))
+    for name, kind in QUERY_IDS.items():
+        values = request.query_params.getlist(name)
+        if not values:
+            continue
+        if name == "runs":  # the comparison's list: its own parser, so that both read the same ids
+            ids = comparisons.run_ids_in(values)
+        else:
+            ids = [_one_id(["query", name], value) for value in values]
+        named.extend(NamedId(kind, ident, VIEWER) for ident in ids)
+    return named
+
+
+def _check(session: Session, principal: Principal, named: NamedId) -> None:
+    kind, ident = named.kind, named.ident
     if kind == "gradcheck":
-        check_gradcheck(principal, value)
-        return
-    for ident in _ids(value, many=True):
-        if kind == "project":
-            check_project(session, principal, ident, need)
-        elif kind == "run":
-            check_run(session, principal, ident, need)
-        elif kind == "sweep":
-            check_sweep(session, principal, ident, need)
-        elif kind == "dataset":
-            check_dataset(session, principal, ident)
+        check_gradcheck(principal, str(ident))
+    elif kind == "project":
+        check_project(session, principal, int(ident), named.need)
+    elif kind == "run":
+        check_run(session, principal, int(ident), named.need)
+    elif kind == "sweep":
+        check_sweep(session, principal, int(ident), named.need)
+    elif kind == "dataset":
+        check_dataset(session, principal, int(ident))
 
 
 def authorize(request: Request, principal: Principal, session: Session) -> Principal:
-    """Every id in the URL must be visible to the caller, and writable for a write."""
+    """Every id in the URL must be spelled as the server writes it, be visible to the caller, and be
+    writable for a write."""
+    named = url_ids(request)
     if principal.kind == "anonymous":
         return principal
     if principal.kind == "worker":
         worker_scope.check_worker_route(request)
-    need = VIEWER if request.method in SAFE_METHODS else EDITOR
-    for name, value in request.path_params.items():
-        if name in PATH_IDS:
-            _check(session, principal, PATH_IDS[name], str(value), need)
-    for name, value in request.query_params.multi_items():
-        if name in QUERY_IDS:
-            _check(session, principal, QUERY_IDS[name], value, VIEWER)
+    for each in named:
+        _check(session, principal, each)
     return principal
 
 
@@ -183,6 +213,7 @@ async def authorize_request(request: Request, principal: ApiAuth, session: Sessi
     """API router dependency: see `authorize`. Async so that an anonymous caller (auth off), who may do
     everything, skips a thread-pool hop; the lookups for everyone else run in the thread pool."""
     if principal.kind == "anonymous":
+        url_ids(request)  # a malformed id is a 422 with auth off too
         return principal
     return await run_in_threadpool(authorize, request, principal, session)
 
@@ -192,12 +223,11 @@ ApiAccess = Depends(authorize_request)
 
 def require_owner(request: Request, principal: ApiAuth, session: SessionDep) -> Principal:
     """Route dependency for renaming a project and managing its members: owners (and admins) only."""
-    value = str(request.path_params.get("project_id", ""))
     if principal.kind == "worker":
         raise Forbidden("Workers cannot manage projects or members")
-    for project_id in _ids(value, many=False):
-        if principal.kind != "anonymous":
-            check_project(session, principal, project_id, OWNER)
+    for named in url_ids(request):
+        if named.kind == "project" and principal.kind != "anonymous":
+            check_project(session, principal, int(named.ident), OWNER)
     return principal
 
 

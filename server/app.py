@@ -23,6 +23,7 @@ from server.api.v1 import projects as projects_api
 from server.api.v1 import runs as runs_api
 from server.api.v1 import sweeps as sweeps_api
 from server.api.v1 import system as system_api
+from server.body_guard import BodyGuardMiddleware
 from server.db import get_sessionmaker
 from server.errors import install_error_handlers
 from server.pages import docs as docs_pages
@@ -82,6 +83,7 @@ def create_app(*, run_reaper: bool = True) -> FastAPI:
     app.state.run_reaper = run_reaper
     app.state.login_throttle = LoginThrottle()  # per process: README, "Accounts"
     install_error_handlers(app)
+    app.add_middleware(BodyGuardMiddleware)  # bodies bounded, and anonymous ones refused, before reading
     app.add_middleware(RequestOriginMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)  # added last, so it wraps the refusals too
     app.include_router(system_api.router, prefix="/api/v1")  # health: the one call that needs no token

@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from server.db import SessionDep
 from server.errors import Forbidden, Unauthorized
+from server.files import create_once
 from server.services import accounts
 from server.tables import User
 from trainboard.settings import get_settings
@@ -27,6 +28,7 @@ CSRF_COOKIE = "tb_csrf"
 CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 SESSION_SECONDS = 14 * 24 * 3600
+UNAUTHENTICATED = "Missing or invalid API token: send 'Authorization: Bearer <token>'"
 
 hash_token = accounts.hash_token
 
@@ -69,12 +71,8 @@ def secret_key() -> bytes:
     settings = get_settings()
     if settings.secret_key:
         return settings.secret_key.encode()
-    path = settings.resolved_home / "secret_key"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_hex(32))
-        path.chmod(0o600)
-    return path.read_text().strip().encode()
+    # Two server processes starting at once must agree on one key: the first file written wins.
+    return create_once(settings.resolved_home / "secret_key", secrets.token_hex(32).encode()).strip()
 
 
 def auth_enabled() -> bool:
@@ -131,22 +129,41 @@ def _user_principal(user: User | None, *, by_cookie: bool = False) -> Principal 
     )
 
 
+@dataclass(frozen=True)
+class Credential:
+    kind: Literal["bearer", "session"]
+    value: str
+
+
+def credential(request: Request) -> Credential | None:
+    """What the request presents to be identified by: a bearer token (which wins), else an unexpired session
+    cookie; None when it presents nothing that could be valid. The first step of `identify`, taken alone
+    (no database) to refuse an anonymous request before its body is read."""
+    header = request.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        token = header[7:].strip()
+        return Credential("bearer", token) if token else None
+    cookie = request.cookies.get(SESSION_COOKIE)
+    return Credential("session", cookie) if cookie and session_user_id(cookie) is not None else None
+
+
 def identify(request: Request, session: Session) -> Principal | None:
     """The caller, or None when auth is on and the request carries no valid credential."""
     if not auth_enabled():
         return ANONYMOUS_ADMIN
-    header = request.headers.get("authorization", "")
-    if header.lower().startswith("bearer "):
-        token = header[7:].strip()
-        if token_is_valid(token):
-            return WORKER
-        row = accounts.find_token(session=session, token=token) if token else None
-        if row is None:
-            return None
-        if row.kind == "worker":
-            return WORKER
-        return _user_principal(session.get(User, row.user_id))
-    return _user_principal(session_user(session, request.cookies.get(SESSION_COOKIE)), by_cookie=True)
+    presented = credential(request)
+    if presented is None:
+        return None
+    if presented.kind == "session":
+        return _user_principal(session_user(session, presented.value), by_cookie=True)
+    if token_is_valid(presented.value):
+        return WORKER
+    row = accounts.find_token(session=session, token=presented.value)
+    if row is None:
+        return None
+    if row.kind == "worker":
+        return WORKER
+    return _user_principal(session.get(User, row.user_id))
 
 
 async def current_principal(request: Request, session: SessionDep) -> Principal:
@@ -158,7 +175,7 @@ async def current_principal(request: Request, session: SessionDep) -> Principal:
         return ANONYMOUS_ADMIN
     principal = await run_in_threadpool(identify, request, session)
     if principal is None:
-        raise Unauthorized("Missing or invalid API token: send 'Authorization: Bearer <token>'")
+        raise Unauthorized(UNAUTHENTICATED)
     if principal.by_cookie and request.method not in SAFE_METHODS:
         # SameSite=Lax does not stop another port of this host or a sibling subdomain from sending the
         # cookie: a write with it must also carry the token only this site's pages can read.

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from server.ids import parse_id
+
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
@@ -79,6 +81,12 @@ BUILTIN_DATASETS: dict[str, DatasetInfo] = {
         ),
     )
 }
+
+
+def uploaded_id(ref: str) -> int | None:
+    """The uploaded dataset's id that a project's `dataset` names ('3'), or None: a built-in, 'external', or
+    anything else ('03', '+3'), which names no upload, so that the access check and the lookup agree."""
+    return parse_id(ref)
 
 
 def get_dataset(name: str, *, session: Session | None = None) -> DatasetInfo | None:

@@ -125,6 +125,13 @@ class Settings(BaseSettings):
         description="Largest total size, in MiB, the files inside an uploaded zip or .npz may expand to "
         "(refuses zip bombs before decompressing).",
     )
+    max_decoded_mb: float = Field(
+        default=512.0,
+        gt=0,
+        description="Largest size, in MiB, an uploaded dataset's arrays may take once decoded (features as "
+        "float32, images as a byte per pixel and channel), counted from the .npz and image headers and a "
+        "CSV's rows x columns before anything is decoded: about the most memory one upload costs the server.",
+    )
     max_dataset_files: int = Field(
         default=100_000,
         ge=1,

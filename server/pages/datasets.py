@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from server.api.deps import IdPath
 from server.api.v1.datasets import receive_upload, upload_form
 from server.auth import Principal
+from server.body_guard import body_limit
 from server.db import SessionDep
 from server.errors import Conflict, InvalidInput, NotFound
 from server.pages.common import FormErrors, PageAuth, PagePrincipal, PageRoute, check_csrf, redirect, render
@@ -63,6 +64,7 @@ def _errors_of(exc: Exception) -> FormErrors:
 
 
 @router.post("/datasets")
+@body_limit(None)  # streamed to disk against TRAINBOARD_MAX_UPLOAD_MB
 async def upload_dataset_page(request: Request, session: SessionDep, principal: PagePrincipal) -> Response:
     """Upload from the form: validated completely before storing; errors come back next to the fields."""
     try:

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from server.errors import Conflict, InvalidInput, NotFound, TrainboardError
 from server.passwords import password_problem
 from server.schemas import MemberRead, Role, TokenKind, as_utc
+from server.services.upsert import insert_for
 from server.tables import ApiToken, Project, ProjectMember, User
 
 ADMIN_USERNAME = "admin"
@@ -262,10 +263,12 @@ def role_of(*, session: Session, project_id: int, user_id: int) -> str | None:
 
 
 def add_owner(*, session: Session, project: Project, user_id: int) -> None:
-    """The creator of a project becomes its owner (again a no-op for a retried create)."""
-    if session.get(ProjectMember, (project.id, user_id)) is None:
-        session.add(ProjectMember(project_id=project.id, user_id=user_id, role="owner"))
-        session.commit()
+    """The creator of a project becomes its owner (again a no-op for a retried create, also when the retry
+    runs alongside the first)."""
+    owner = {"project_id": project.id, "user_id": user_id, "role": "owner"}
+    insert = insert_for(session, ProjectMember).values(owner)
+    session.execute(insert.on_conflict_do_nothing(index_elements=["project_id", "user_id"]))
+    session.commit()
 
 
 def list_members(*, session: Session, project_id: int) -> list[MemberRead]:

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from server.diagnosis import Diagnosis
 from server.errors import InvalidInput
+from server.ids import parse_id
 from server.schemas import RunRead
 from server.services import analysis, runs
 
@@ -42,17 +43,24 @@ class Comparison:
         return [row for row in self.rows if not row.differs]
 
 
-def parse_run_ids(values: list[str]) -> list[int]:
+def run_ids_in(values: list[str]) -> list[int]:
     """ "1,2,3" (or repeated ?runs=) -> [1, 2, 3], each once, in order; InvalidInput naming `runs`."""
     ids: list[int] = []
     for part in ",".join(values).split(","):
         part = part.strip()
         if not part:
             continue
-        if not part.isdigit() or int(part) < 1:
+        ident = parse_id(part)
+        if ident is None:
             raise InvalidInput(["query", "runs"], f"runs: expected run ids such as 1,2,3, but got {part!r}")
-        if int(part) not in ids:
-            ids.append(int(part))
+        if ident not in ids:
+            ids.append(ident)
+    return ids
+
+
+def parse_run_ids(values: list[str]) -> list[int]:
+    """The runs to compare (see `run_ids_in`): two to ten of them, else InvalidInput naming `runs`."""
+    ids = run_ids_in(values)
     if not MIN_RUNS <= len(ids) <= MAX_RUNS:
         raise InvalidInput(
             ["query", "runs"], f"runs: choose {MIN_RUNS} to {MAX_RUNS} runs to compare, but got {len(ids)}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from server.datasets import BUILTIN_DATASETS, get_dataset
+from server.datasets import get_dataset, uploaded_id
 from server.error_analysis import REVIEWED
 from server.errors import Conflict, InvalidInput
 from server.schemas import LabelCorrectionRead, LabelCorrectionsRead
@@ -23,7 +23,8 @@ def dataset_classes(*, session: Session, dataset: str) -> list[str] | None:
     info = get_dataset(dataset, session=session)
     if info is None:
         return None
-    uploaded = session.get(Dataset, int(dataset)) if dataset not in BUILTIN_DATASETS else None
+    dataset_id = uploaded_id(dataset)
+    uploaded = session.get(Dataset, dataset_id) if dataset_id is not None else None
     names = [str(name) for name in uploaded.classes] if uploaded else []
     return names if len(names) == info.n_classes else [str(i) for i in range(info.n_classes)]
 

@@ -10,9 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import Select, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from server.datasets import BUILTIN_DATASETS, DatasetInfo
+from server.datasets import BUILTIN_DATASETS, DatasetInfo, uploaded_id
 from server.errors import Conflict, InvalidInput, NotFound, TrainboardError
 from server.schemas import DatasetRead, DatasetRegister, DatasetUpload, UploadedDatasetsPage
 from server.schemas import UploadedDatasetRead as UploadedRead
@@ -59,6 +60,7 @@ def limits() -> Limits:
         max_bytes=int(settings.max_upload_mb * MIB),
         max_uncompressed_bytes=int(settings.max_uncompressed_mb * MIB),
         max_files=settings.max_dataset_files,
+        max_decoded_bytes=int(settings.max_decoded_mb * MIB),
     )
 
 
@@ -91,9 +93,8 @@ def get_dataset(*, session: Session, dataset_id: int) -> Dataset:
 
 def uploaded_info(*, session: Session, ref: str) -> DatasetInfo | None:
     """A project's `dataset` string that is an uploaded dataset's id, as catalog info; else None."""
-    if not ref.isdigit() or len(ref) > 18:
-        return None
-    dataset = session.get(Dataset, int(ref))
+    dataset_id = uploaded_id(ref)
+    dataset = None if dataset_id is None else session.get(Dataset, dataset_id)
     if dataset is None:
         return None
     return DatasetInfo(
@@ -109,7 +110,11 @@ def uploaded_info(*, session: Session, ref: str) -> DatasetInfo | None:
 
 def _check_name_free(session: Session, name: str) -> None:
     if session.scalar(select(Dataset.id).where(Dataset.name == name)) is not None:
-        raise Conflict(f"A dataset named {name!r} already exists")
+        raise _name_taken(name)
+
+
+def _name_taken(name: object) -> Conflict:
+    return Conflict(f"A dataset named {name!r} already exists")
 
 
 def _store(session: Session, parsed: ParsedDataset, **fields: object) -> Dataset:
@@ -133,7 +138,10 @@ def _store(session: Session, parsed: ParsedDataset, **fields: object) -> Dataset
             **fields,
         )
         session.add(dataset)
-        session.flush()
+        try:
+            session.flush()
+        except IntegrityError:  # only the name is unique: an upload alongside this one took it first
+            raise _name_taken(fields["name"]) from None
         os.replace(partial, dataset_path(dataset.id))
         session.commit()
     except BaseException:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,6 +14,7 @@ from sqlalchemy.orm import Session
 import models
 from server.datasets import DatasetInfo, get_dataset
 from server.errors import InvalidInput, NotFound, TrainboardError
+from server.files import replacing
 from server.schemas import GradcheckCreate, GradcheckRead, GradcheckResult
 from server.tables import Project
 from trainboard.settings import get_settings
@@ -87,11 +87,8 @@ def _path(check_id: str) -> Path:
 
 
 def _write(check: GradcheckRead) -> None:
-    path = _path(check.id)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(f".part{os.getpid()}")
-    partial.write_text(check.model_dump_json())
-    os.replace(partial, path)
+    with replacing(_path(check.id)) as out:
+        out.write(check.model_dump_json().encode())
 
 
 def _dataset_of(session: Session, data: GradcheckCreate) -> tuple[str, DatasetInfo]:

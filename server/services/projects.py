@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import Select, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from server.datasets import BUILTIN_DATASETS, EXTERNAL, get_dataset
@@ -29,7 +30,11 @@ def _check_name_free(
     same_owner = Project.owner_id.is_(None) if owner_id is None else Project.owner_id == owner_id
     clash = session.scalar(select(Project.id).where(Project.name == name, same_owner))
     if clash is not None and clash != except_id:
-        raise Conflict(f"A project named {name!r} already exists")
+        raise _name_taken(name)
+
+
+def _name_taken(name: str) -> Conflict:
+    return Conflict(f"A project named {name!r} already exists")
 
 
 def get_project(*, session: Session, project_id: int) -> Project:
@@ -57,24 +62,32 @@ def create_project(
 ) -> Project:
     """Record a new project of `owner_id` (None: auth off); its name must be new among that owner's.
 
-    A POST retried by the same caller with the same key returns the first's project."""
+    A POST retried by the same caller with the same key returns the first's project, also when the retry
+    runs alongside the first."""
     if idempotency_key is not None and (earlier := _project_with_key(session, idempotency_key, data.name)):
         return earlier
     _check_dataset(data.dataset, session=session)
-    _check_name_free(session, data.name, owner_id)
-    project = Project(
-        owner_id=owner_id,
-        idempotency_scope=idempotency_key.scope if idempotency_key else None,
-        idempotency_key=idempotency_key.key if idempotency_key else None,
-        name=data.name,
-        dataset=data.dataset,
-        human_level_error=data.human_level_error,
-        optimizing_metric=data.optimizing_metric,
-        satisficing=[c.model_dump(exclude_none=True) for c in data.satisficing],
-        description=data.description,
-    )
-    session.add(project)
-    session.commit()
+    try:
+        _check_name_free(session, data.name, owner_id)
+        project = Project(
+            owner_id=owner_id,
+            idempotency_scope=idempotency_key.scope if idempotency_key else None,
+            idempotency_key=idempotency_key.key if idempotency_key else None,
+            name=data.name,
+            dataset=data.dataset,
+            human_level_error=data.human_level_error,
+            optimizing_metric=data.optimizing_metric,
+            satisficing=[c.model_dump(exclude_none=True) for c in data.satisficing],
+            description=data.description,
+        )
+        session.add(project)
+        session.commit()
+    except (Conflict, IntegrityError):  # the name is taken: maybe by this same POST, sent alongside
+        session.rollback()
+        earlier = _project_with_key(session, idempotency_key, data.name) if idempotency_key else None
+        if earlier is None:
+            raise _name_taken(data.name) from None
+        return earlier
     return project
 
 

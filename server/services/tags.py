@@ -7,6 +7,7 @@ them resolves it) and error_analysis.REVIEWED (looked at, in no category).
 from __future__ import annotations
 
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from server.errors import Conflict
@@ -27,11 +28,13 @@ def create_tag(*, session: Session, project_id: int, name: str) -> Tag:
     """A new tag; 409 if the project has one of that name."""
     get_project(session=session, project_id=project_id)
     name = name.strip()
-    if session.scalar(select(Tag.id).where(Tag.project_id == project_id, Tag.name == name)) is not None:
-        raise Conflict(f"Tag {name!r} already exists in project {project_id}")
     tag = Tag(project_id=project_id, name=name)
     session.add(tag)
-    session.commit()
+    try:
+        session.commit()
+    except IntegrityError:  # the unique (project, name), also when a request alongside created it first
+        session.rollback()
+        raise Conflict(f"Tag {name!r} already exists in project {project_id}") from None
     return tag
 
 

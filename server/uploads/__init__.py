@@ -10,7 +10,7 @@ import zipfile
 import zlib
 from pathlib import Path
 
-from server.uploads._arrays import parse_csv, parse_npz
+from server.uploads._arrays import parse_npz
 from server.uploads._common import (
     SPLIT_NAMES,
     DatasetFileError,
@@ -20,6 +20,7 @@ from server.uploads._common import (
     sniff,
     write_npz,
 )
+from server.uploads._csv import parse_csv
 from server.uploads._images import parse_image_zip
 from server.uploads._torchvision import parse_cifar10_folder, parse_mnist_folder
 
@@ -44,7 +45,7 @@ def parse_upload(
     with path.open("rb") as handle:
         head = handle.read(4096)
     if sniff(head) == "csv":
-        return "csv", parse_csv(path, label_column=label_column)
+        return "csv", parse_csv(path, limits=limits, label_column=label_column)
     try:
         if _is_npz(path):
             return "npz", parse_npz(path, limits=limits, kind=kind)

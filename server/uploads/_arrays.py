@@ -1,139 +1,92 @@
-"""NumPy .npz (X, y, optional split and example_ids) and CSV (a label column, numeric features)."""
+"""NumPy .npz uploads: X, y, optional split and example_ids; no pickles, no more decoded than the limit."""
 
 from __future__ import annotations
 
-import csv
-import math
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
-from server.uploads._common import DatasetFileError, Limits, ParsedDataset, check_archive, finish
+from server.uploads._common import (
+    DatasetFileError,
+    Limits,
+    ParsedDataset,
+    check_archive,
+    check_decoded,
+    finish,
+)
+from server.uploads._npy import NpyHeader, read_header, stream_rows
 
 NPZ_ARRAYS = {"X", "x", "y", "split", "example_ids"}
-RESERVED_COLUMNS = {"split", "example_id"}
+#: The arrays besides the features that are loaded whole (bounded by the decoded-size check first).
+LOADED = {"y", "split", "example_ids"}
 
 
-def _kind_and_layout(x: np.ndarray, declared: str | None) -> tuple[str, np.ndarray]:
-    """tabular (N, F); image (N, H, W), (N, C, H, W) or (N, H, W, C) -> (N, C, H, W); sequence (N, T, F)."""
-    if x.ndim == 2:
+def _kind_and_layout(shape: tuple[int, ...], declared: str | None) -> tuple[str, tuple[int, ...], bool]:
+    """tabular (N, F); image (N, H, W), (N, C, H, W) or (N, H, W, C) -> (N, C, H, W); sequence (N, T, F).
+
+    Returns the kind, the shape the features take and whether they are stored channels last."""
+    if len(shape) == 2:
         if declared not in (None, "tabular"):
-            raise DatasetFileError("kind", f"{declared} data needs X with 3 or 4 dimensions, not {x.shape}")
-        return "tabular", x
-    if x.ndim == 3:
+            raise DatasetFileError("kind", f"{declared} data needs X with 3 or 4 dimensions, not {shape}")
+        return "tabular", shape, False
+    if len(shape) == 3:
         if declared == "sequence":
-            return "sequence", x
-        return "image", x[:, None]
-    if x.ndim == 4 and declared in (None, "image"):
-        if x.shape[1] in (1, 3):
-            return "image", x
-        if x.shape[3] in (1, 3):
-            return "image", np.ascontiguousarray(x.transpose(0, 3, 1, 2))
-        raise DatasetFileError("X", f"image arrays need 1 or 3 channels, but X has shape {x.shape}")
-    raise DatasetFileError("X", f"must have 2 (tabular), 3 or 4 (images) dimensions, but has shape {x.shape}")
+            return "sequence", shape, False
+        return "image", (shape[0], 1, *shape[1:]), False
+    if len(shape) == 4 and declared in (None, "image"):
+        if shape[1] in (1, 3):
+            return "image", shape, False
+        if shape[3] in (1, 3):
+            return "image", (shape[0], shape[3], shape[1], shape[2]), True
+        raise DatasetFileError("X", f"image arrays need 1 or 3 channels, but X has shape {shape}")
+    raise DatasetFileError("X", f"must have 2 (tabular), 3 or 4 (images) dimensions, but has shape {shape}")
 
 
-def parse_npz(path: Path, *, limits: Limits, kind: str | None = None) -> ParsedDataset:
-    """Validate an .npz without unpickling anything."""
-    with zipfile.ZipFile(path) as archive:
-        members = check_archive(archive, limits)
-    names = {m.filename.removesuffix(".npy") for m in members}
-    unknown = sorted(names - NPZ_ARRAYS)
+def _check_members(members: list[zipfile.ZipInfo]) -> dict[str, zipfile.ZipInfo]:
+    """The arrays by name: only known ones, with y and X present."""
+    named = {m.filename.removesuffix(".npy"): m for m in members}
+    unknown = sorted(set(named) - NPZ_ARRAYS)
     if unknown or any(not m.filename.endswith(".npy") for m in members):
         raise DatasetFileError(
             "file", f"unexpected arrays {unknown} in the .npz; expected X, y, split, example_ids"
         )
-    for required in ("y",):
-        if required not in names:
-            raise DatasetFileError("file", f"the .npz has no array {required!r}")
-    if not names & {"X", "x"}:
+    if "y" not in named:
+        raise DatasetFileError("file", "the .npz has no array 'y'")
+    if not set(named) & {"X", "x"}:
         raise DatasetFileError("file", "the .npz has no array 'X'")
+    return named
+
+
+def _decoded_size(x: NpyHeader, others: list[NpyHeader], features: np.dtype) -> tuple[int, str]:
+    """Bytes the arrays take once loaded: X in its final dtype, labels also as int64 codes, the rest as
+    stored; and how X's share was counted."""
+    size = x.size * features.itemsize
+    for header in others:
+        size += header.size * (header.dtype.itemsize + (8 if header.name == "y" else 0))
+    return size, f"{x.name}: {x.size:,} values as {features}"
+
+
+def parse_npz(path: Path, *, limits: Limits, kind: str | None = None) -> ParsedDataset:
+    """Validate an .npz without unpickling anything, and without decoding more than the limit allows."""
+    with zipfile.ZipFile(path) as archive:
+        named = _check_members(check_archive(archive, limits))
+        x_name = "X" if "X" in named else "x"
+        headers = {name: read_header(archive, named[name]) for name in named if name in LOADED | {x_name}}
+        x_header = headers.pop(x_name)
+        if x_header.dtype.kind not in "biuf":
+            raise DatasetFileError("X", f"features must be numbers, but have dtype {x_header.dtype}")
+        kind, shape, channels_last = _kind_and_layout(x_header.shape, kind)
+        features = np.dtype(np.uint8 if x_header.dtype == np.uint8 else np.float32)
+        size, counted = _decoded_size(x_header, list(headers.values()), features)
+        check_decoded(size, limits, counted)
+        x = np.empty(shape, features)
+        stream_rows(archive, named[x_name], x, channels_last=channels_last)
     arrays: dict[str, np.ndarray] = {}
     with np.load(path, allow_pickle=False) as data:
-        for name in sorted(names):
+        for name in headers:
             try:
                 arrays[name] = data[name]
-            except ValueError as exc:
-                message = (
-                    "holds Python objects; save plain numeric or string arrays"
-                    if "allow_pickle" in str(exc)
-                    else str(exc)
-                )
-                raise DatasetFileError(name, message) from None
-    x = arrays.get("X", arrays.get("x"))
-    assert x is not None
-    if x.dtype.kind not in "biuf":
-        raise DatasetFileError("X", f"features must be numbers, but have dtype {x.dtype}")
-    kind, x = _kind_and_layout(x, kind)
+            except ValueError as exc:  # data that does not match its header
+                raise DatasetFileError(name, str(exc)) from None
     return finish(x, arrays["y"], kind=kind, split=arrays.get("split"), example_ids=arrays.get("example_ids"))
-
-
-def parse_csv(path: Path, *, label_column: str | None = None) -> ParsedDataset:
-    """A header row, a label column ("label" unless named), optional split / example_id columns, numbers."""
-    label_column = label_column or "label"
-    try:
-        return _parse_csv_text(path, label_column)
-    except UnicodeDecodeError as exc:
-        message = f"the CSV is not UTF-8 text (bad byte at position {exc.start})"
-        raise DatasetFileError("file", message) from None
-
-
-def _parse_csv_text(path: Path, label_column: str) -> ParsedDataset:
-    with path.open(newline="", encoding="utf-8") as handle:
-        reader = csv.reader(handle)
-        header = [name.strip() for name in next(reader, [])]
-        if not header:
-            raise DatasetFileError("file", "the CSV is empty; it needs a header row")
-        if len(set(header)) != len(header):
-            raise DatasetFileError("file", "the CSV header repeats a column name")
-        if label_column not in header:
-            raise DatasetFileError(
-                "label_column", f"no column {label_column!r} in the CSV header {header[:20]}"
-            )
-        features = [
-            i for i, name in enumerate(header) if name != label_column and name not in RESERVED_COLUMNS
-        ]
-        if not features:
-            raise DatasetFileError("file", "the CSV has no feature columns besides the label")
-        label_at, split_at = header.index(label_column), header.index("split") if "split" in header else None
-        id_at = header.index("example_id") if "example_id" in header else None
-        rows, labels, splits, ids = [], [], [], []
-        for line, row in enumerate(reader, start=2):
-            if not row:
-                continue
-            if len(row) != len(header):
-                raise DatasetFileError(
-                    "file", f"line {line} has {len(row)} fields; the header has {len(header)}"
-                )
-            values = []
-            for i in features:
-                try:
-                    value = float(row[i])
-                except ValueError:
-                    raise DatasetFileError(
-                        "file", f"line {line}, column {header[i]!r}: {row[i]!r} is not a number"
-                    ) from None
-                if not math.isfinite(value):
-                    raise DatasetFileError(
-                        "file", f"line {line}, column {header[i]!r}: {row[i]!r} is not finite"
-                    )
-                values.append(value)
-            rows.append(values)
-            labels.append(row[label_at].strip())
-            if split_at is not None:
-                splits.append(row[split_at].strip())
-            if id_at is not None:
-                ids.append(row[id_at].strip())
-    y = np.array(labels)
-    if all(label.lstrip("-").isdigit() for label in labels):
-        y = y.astype(np.int64)  # "10" sorts after "9" as a class index, not as text
-    return finish(
-        np.array(rows, dtype=np.float64).reshape(len(rows), len(features)),
-        y,
-        kind="tabular",
-        split=np.array(splits) if split_at is not None else None,
-        example_ids=np.array(ids) if id_at is not None else None,
-        x_field="file",
-        y_field="label_column",
-    )

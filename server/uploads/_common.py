@@ -15,6 +15,9 @@ MIN_EXAMPLES = 10
 MIN_CLASSES, MAX_CLASSES = 2, 1000
 MAX_ID_LENGTH = 200
 SYMLINK_MODE = 0o120000
+MIB = 1024 * 1024
+#: Rows of features checked at a time, so that a check allocates a slice and not a copy of the array.
+CHECK_ROWS = 4096
 
 
 class DatasetFileError(ValueError):
@@ -27,11 +30,38 @@ class DatasetFileError(ValueError):
 
 @dataclass(frozen=True)
 class Limits:
-    """How much an upload may hold: bytes on the wire, bytes once unzipped, files in an archive."""
+    """How much an upload may hold: bytes on the wire, bytes once unzipped, bytes of arrays once decoded,
+    files in an archive."""
 
     max_bytes: int
     max_uncompressed_bytes: int
     max_files: int
+    max_decoded_bytes: int
+
+
+def check_decoded(size: int, limits: Limits, what: str) -> None:
+    """Refuse (413) a dataset whose arrays would take more than the limit once decoded, before they are.
+
+    `what` says where the size comes from ("X: 1,000 x 784 values as float32")."""
+    if size > limits.max_decoded_bytes:
+        raise DatasetFileError(
+            "file",
+            f"the file decodes to {size / MIB:,.0f} MiB of arrays ({what}), more than the "
+            f"{limits.max_decoded_bytes / MIB:,.0f} MiB limit (TRAINBOARD_MAX_DECODED_MB)",
+            status_code=413,
+        )
+
+
+@dataclass(frozen=True)
+class CodedLabels:
+    """Labels as indices into their distinct values: a CSV's many rows name a few classes, so its labels
+    are kept as numbers while it is read, never as one string per row."""
+
+    codes: np.ndarray  # (N,) int, an index into values
+    values: np.ndarray  # (V,) the distinct labels as read: ints or strings
+
+    def __len__(self) -> int:
+        return len(self.codes)
 
 
 @dataclass(frozen=True)
@@ -126,9 +156,32 @@ def encode_labels(raw: np.ndarray, field: str = "y") -> tuple[np.ndarray, list[s
     return codes.astype(np.int64).reshape(-1), [str(v) for v in values.tolist()]
 
 
+def _encode(labels: np.ndarray | CodedLabels, field: str) -> tuple[np.ndarray, list[str]]:
+    if isinstance(labels, CodedLabels):
+        per_value, classes = encode_labels(labels.values, field)
+        return per_value[labels.codes], classes
+    return encode_labels(np.asarray(labels), field)
+
+
+def check_split_names(names: set[str]) -> None:
+    unknown = sorted(names - set(SPLIT_NAMES))
+    if unknown:
+        raise DatasetFileError("split", f"unknown split names {unknown}; use {', '.join(SPLIT_NAMES)}")
+
+
+def check_id_length(length: int) -> None:
+    if length > MAX_ID_LENGTH:
+        raise DatasetFileError("example_ids", f"each id must be at most {MAX_ID_LENGTH} characters")
+
+
+def all_finite(x: np.ndarray) -> bool:
+    """No NaN or infinity in x, checked a block of rows at a time (no array of x's size is made)."""
+    return all(np.isfinite(x[i : i + CHECK_ROWS]).all() for i in range(0, len(x), CHECK_ROWS))
+
+
 def finish(
     x: np.ndarray,
-    labels: np.ndarray,
+    labels: np.ndarray | CodedLabels,
     *,
     kind: str,
     split: np.ndarray | None = None,
@@ -142,24 +195,22 @@ def finish(
     n = len(x)
     if n < MIN_EXAMPLES:
         raise DatasetFileError(x_field, f"needs at least {MIN_EXAMPLES} examples, but has {n}")
-    if x.dtype.kind == "f" and not np.all(np.isfinite(x)):
+    if x.dtype.kind == "f" and not all_finite(x):
         raise DatasetFileError(x_field, "features contain NaN or infinite values")
     if len(labels) != n:
         raise DatasetFileError(y_field, f"has {len(labels)} labels for {n} examples")
-    y, classes = encode_labels(np.asarray(labels), y_field)
+    y, classes = _encode(labels, y_field)
     if split is not None:
         split = np.asarray(split)
         if split.dtype.kind != "U" or split.shape != (n,):
             raise DatasetFileError(
                 "split", f"must be {n} strings (one per example), got {split.dtype} {split.shape}"
             )
-        unknown = sorted(set(np.unique(split).tolist()) - set(SPLIT_NAMES))
-        if unknown:
-            raise DatasetFileError("split", f"unknown split names {unknown}; use {', '.join(SPLIT_NAMES)}")
+        check_split_names(set(np.unique(split).tolist()))
         if not np.any(split == "train"):
             raise DatasetFileError("split", "no example is in the train split")
     if example_ids is None:
-        example_ids = np.array([str(i) for i in range(n)])
+        example_ids = np.arange(n).astype(f"U{len(str(n))}")
     example_ids = np.asarray(example_ids)
     if example_ids.dtype.kind in "iu":
         example_ids = example_ids.astype(str)
@@ -167,10 +218,10 @@ def finish(
         raise DatasetFileError("example_ids", f"must be {n} strings or integers (one per example)")
     if len(np.unique(example_ids)) != n:
         raise DatasetFileError("example_ids", "must be unique")
-    if n and max(len(i) for i in example_ids.tolist()) > MAX_ID_LENGTH:
-        raise DatasetFileError("example_ids", f"each id must be at most {MAX_ID_LENGTH} characters")
+    if n and example_ids.dtype.itemsize > 4 * MAX_ID_LENGTH:  # a numpy string is 4 bytes a character
+        check_id_length(int(np.strings.str_len(example_ids).max()))
     if x.dtype != np.uint8:
-        x = x.astype(np.float32)
+        x = x.astype(np.float32, copy=False)
     return ParsedDataset(x=x, y=y, classes=classes, kind=kind, example_ids=example_ids, split=split)
 
 

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
-import io
 import zipfile
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from server.uploads._common import DatasetFileError, Limits, ParsedDataset, check_archive, finish
+from server.uploads._common import (
+    DatasetFileError,
+    Limits,
+    ParsedDataset,
+    check_archive,
+    check_decoded,
+    finish,
+)
 
 IMAGE_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff")
 MAX_SIDE = 1024
@@ -40,58 +49,88 @@ def _class_folders(members: list[zipfile.ZipInfo]) -> dict[str, list[zipfile.Zip
     return dict(sorted(classes.items()))
 
 
-def _open(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> Image.Image:
-    data = archive.read(info)
-    if not data.startswith(IMAGE_MAGIC):
-        raise DatasetFileError("file", f"{info.filename!r} is not a PNG or JPEG image")
-    try:
-        image = Image.open(io.BytesIO(data), formats=["PNG", "JPEG"])
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
-        raise DatasetFileError("file", f"{info.filename!r} cannot be decoded: {exc}") from None
-    if max(image.size) > MAX_SIDE:
-        raise DatasetFileError(
-            "file", f"{info.filename!r} is {image.size[0]}x{image.size[1]}; at most {MAX_SIDE} a side"
-        )
-    return image
+@contextmanager
+def _open(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> Iterator[Image.Image]:
+    """The image, opened lazily: PIL reads its header (size, mode) now and decodes its pixels on load()."""
+    with archive.open(info) as stream:
+        if not stream.read(8).startswith(IMAGE_MAGIC):
+            raise DatasetFileError("file", f"{info.filename!r} is not a PNG or JPEG image")
+        stream.seek(0)
+        try:
+            image = Image.open(stream, formats=["PNG", "JPEG"])
+        except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
+            raise DatasetFileError("file", f"{info.filename!r} cannot be decoded: {exc}") from None
+        with image:
+            if max(image.size) > MAX_SIDE:
+                raise DatasetFileError(
+                    "file", f"{info.filename!r} is {image.size[0]}x{image.size[1]}; at most {MAX_SIDE} a side"
+                )
+            yield image
+
+
+@dataclass(frozen=True)
+class _Entry:
+    """One image as its header describes it, before a pixel is decoded."""
+
+    info: zipfile.ZipInfo
+    label: str
+    size: tuple[int, int]  # (width, height)
+    grey: bool
+
+
+def _entries(archive: zipfile.ZipFile, limits: Limits, image_size: tuple[int, int] | None) -> list[_Entry]:
+    """Every image's size and mode from its header; mixed sizes refused (unless resized) before decoding."""
+    entries = []
+    for label, members in _class_folders(check_archive(archive, limits)).items():
+        for info in sorted(members, key=lambda m: m.filename):
+            with _open(archive, info) as image:
+                entries.append(_Entry(info, label, image.size, image.mode in GREY_MODES))
+    first = entries[0].size
+    for entry in entries:
+        if image_size is None and entry.size != first:
+            raise DatasetFileError(
+                "file",
+                f"{entry.info.filename!r} is {entry.size[0]}x{entry.size[1]}, the first image "
+                f"{first[0]}x{first[1]}; make them one size or set image_size to resize",
+            )
+    return entries
+
+
+def _decode(archive: zipfile.ZipFile, entry: _Entry, size: tuple[int, int], grey: bool) -> np.ndarray:
+    """One image's pixels as (C, H, W) bytes at `size`."""
+    with _open(archive, entry.info) as image:
+        try:
+            image.load()
+        except (OSError, ValueError) as exc:
+            raise DatasetFileError("file", f"{entry.info.filename!r} cannot be decoded: {exc}") from None
+        resized = image.resize(size) if image.size != size else image
+        pixels = np.asarray(resized.convert("L" if grey else "RGB"), dtype=np.uint8)
+    return pixels[None] if grey else pixels.transpose(2, 0, 1)
 
 
 def parse_image_zip(
     path: Path, *, limits: Limits, image_size: tuple[int, int] | None = None
 ) -> ParsedDataset:
-    """Decode every image; refuse mixed sizes unless `image_size` (width, height) is declared."""
+    """Read every image's header, bound the pixels they decode to, then decode them one at a time into
+    the dataset's array; refuse mixed sizes unless `image_size` (width, height) is declared."""
     with zipfile.ZipFile(path) as archive:
-        folders = _class_folders(check_archive(archive, limits))
-        images, labels, ids = [], [], []
-        grey = True
-        for label, members in folders.items():
-            for info in sorted(members, key=lambda m: m.filename):
-                image = _open(archive, info)
-                try:
-                    image.load()
-                except (OSError, ValueError) as exc:
-                    raise DatasetFileError("file", f"{info.filename!r} cannot be decoded: {exc}") from None
-                grey = grey and image.mode in GREY_MODES
-                images.append((info.filename, image))
-                labels.append(label)
-                ids.append(info.filename)
-    size = image_size or images[0][1].size
-    arrays = []
-    for name, image in images:
-        if image.size != size:
-            if image_size is None:
-                raise DatasetFileError(
-                    "file",
-                    f"{name!r} is {image.size[0]}x{image.size[1]}, the first image {size[0]}x{size[1]}; "
-                    "make them one size or set image_size to resize",
-                )
-            image = image.resize(size)
-        pixels = np.asarray(image.convert("L" if grey else "RGB"), dtype=np.uint8)
-        arrays.append(pixels[None] if grey else pixels.transpose(2, 0, 1))  # (C, H, W)
+        entries = _entries(archive, limits, image_size)
+        width, height = image_size or entries[0].size
+        grey = all(entry.grey for entry in entries)
+        channels = 1 if grey else 3
+        check_decoded(
+            len(entries) * channels * height * width,
+            limits,
+            f"{len(entries):,} images of {width}x{height} pixels x {channels} channels",
+        )
+        x = np.empty((len(entries), channels, height, width), np.uint8)
+        for i, entry in enumerate(entries):
+            x[i] = _decode(archive, entry, (width, height), grey)
     return finish(
-        np.stack(arrays),
-        np.array(labels),
+        x,
+        np.array([entry.label for entry in entries]),
         kind="image",
-        example_ids=np.array(ids),
+        example_ids=np.array([entry.info.filename for entry in entries]),
         x_field="file",
         y_field="file",
     )

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from server import auth, worker_scope
 from server.schemas import GradcheckRead
 from server.services import gradcheck
-from server.tables import ApiToken, Dataset, Sweep, Tag
+from server.tables import ApiToken, Dataset, Sweep, Tag, User
 from server.worker_scope import WORKER_ENDPOINTS
 from tests.factories import make_project, make_run
 from tests.server.accounts import add_member, auth_turned_on, client_as, make_user, token_for
@@ -141,14 +141,15 @@ def _url(path: str, route: APIRoute | None, params: dict[str, str]) -> str:
     return path + (f"?{query}" if query else "")
 
 
-def test_an_outsider_gets_nothing_from_any_route(app: FastAPI, session: Session, victim: Victim) -> None:
+def _outsider_leaks(app: FastAPI, session: Session, victim: Victim, params: dict[str, str]) -> list[str]:
+    """Call every route on the victim's things as a user who is no member of anything; what answered."""
     mallory = make_user(session, "mallory")
     checked, leaks = 0, []
     with client_as(app, token_for(session, mallory)) as outsider:
         for method, path, route in _routes(app):
             if (method, path) in GLOBAL_ROUTES | LIST_ROUTES:
                 continue
-            url = _url(path, route, victim.params)
+            url = _url(path, route, params)
             body = victim.bodies.get((method, path), {})
             response = outsider.request(method, url, json=body, follow_redirects=False)
             checked += 1
@@ -159,8 +160,48 @@ def test_an_outsider_gets_nothing_from_any_route(app: FastAPI, session: Session,
             )
             if response.status_code not in (401, 403, 404) and not hidden_in_body:
                 leaks.append(f"{method} {url}: {response.status_code} {response.text[:120]}")
-    assert leaks == [], "routes an outsider can use on someone else's project:\n" + "\n".join(leaks)
     assert checked > 70
+    return leaks
+
+
+def test_an_outsider_gets_nothing_from_any_route(app: FastAPI, session: Session, victim: Victim) -> None:
+    leaks = _outsider_leaks(app, session, victim, victim.params)
+    assert leaks == [], "routes an outsider can use on someone else's project:\n" + "\n".join(leaks)
+
+
+ID_PARAMS = ("project_id", "run_id", "other_id", "sweep_id", "dataset_id", "runs", "other", "parent", "run")
+
+
+SPELLINGS = {"plus": "%2B{}", "zero": "0{}", "point": "{}.0", "space": "%20{}"}
+
+
+@pytest.mark.parametrize("spelling", SPELLINGS.values(), ids=SPELLINGS.keys())
+def test_an_id_spelled_otherwise_reaches_nothing(
+    app: FastAPI, session: Session, victim: Victim, spelling: str
+) -> None:
+    """int() reads '+1', '01', '1.0' and ' 1' as 1: such ids once skipped the check and reached run 1."""
+    params = {
+        name: ",".join(spelling.format(i) for i in value.split(",")) if name in ID_PARAMS else value
+        for name, value in victim.params.items()
+    }
+    leaks = _outsider_leaks(app, session, victim, params)
+    reached = [leak for leak in leaks if ": 422 " not in leak]  # refused as malformed: nothing read
+    assert reached == [], "reached with another spelling of an id:\n" + "\n".join(reached)
+
+
+def test_an_id_spelled_otherwise_is_a_422_naming_the_parameter(
+    app: FastAPI, session: Session, victim: Victim
+) -> None:
+    alice = session.query(User).filter(User.username == "alice").one()
+    run_id = victim.params["run_id"]
+    with client_as(app, token_for(session, alice)) as owner:
+        assert owner.get(f"/api/v1/runs/{run_id}").status_code == 200
+        response = owner.get(f"/api/v1/runs/%2B{run_id}")
+        listed = owner.get(f"/api/v1/runs?project_id={victim.params['project_id']}.0")
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["path", "run_id"]
+    assert listed.status_code == 422
+    assert listed.json()["detail"][0]["loc"] == ["query", "project_id"]
 
 
 def test_the_allow_lists_name_real_routes(app: FastAPI) -> None:

@@ -16,6 +16,7 @@ from starlette.formparsers import MultiPartException, MultiPartParser
 
 from server.api.deps import IdPath, Limit, Offset
 from server.auth import AdminAuth, ApiAuth, Principal
+from server.body_guard import body_limit
 from server.db import SessionDep
 from server.errors import InvalidInput
 from server.schemas import (
@@ -112,6 +113,7 @@ def read_datasets(session: SessionDep, principal: ApiAuth) -> list[DatasetRead]:
 
 
 @router.post("", status_code=201, openapi_extra=UPLOAD_DOC)
+@body_limit(None)  # streamed to disk against TRAINBOARD_MAX_UPLOAD_MB
 async def create_dataset(request: Request, session: SessionDep, principal: ApiAuth) -> UploadedDatasetRead:
     """Upload an .npz, a .csv or a zip of class folders; it is validated completely before it is stored."""
     fields, received = await receive_upload(request)

@@ -7,12 +7,16 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 
 from server import access
+from server.api.deps import json_body, json_body_doc, list_cap
 from server.auth import ApiAuth
+from server.body_guard import BATCH_BODY_BYTES, body_limit
 from server.db import SessionDep
 from server.schemas import GradcheckCreate, GradcheckRead, GradcheckResult
 from server.services import gradcheck
 
 router = APIRouter(prefix="/gradcheck", tags=["gradcheck"])
+# JSON values a result may hold, counted before it is parsed: a parameter has 3 fields.
+RESULT_BODY = json_body(GradcheckResult, max_values=8 * list_cap(GradcheckResult, "parameters"))
 GradcheckQueueDep = Annotated[gradcheck.GradcheckQueue, Depends(gradcheck.get_gradcheck_queue)]
 
 
@@ -34,7 +38,10 @@ def read_gradcheck(check_id: str, _: ApiAuth) -> GradcheckRead:
     return gradcheck.get_gradcheck(check_id=check_id)
 
 
-@router.put("/{check_id}/result")
-def record_gradcheck_result(check_id: str, data: GradcheckResult, _: ApiAuth) -> GradcheckRead:
+@router.put("/{check_id}/result", openapi_extra=json_body_doc(GradcheckResult))
+@body_limit(BATCH_BODY_BYTES)
+def record_gradcheck_result(
+    check_id: str, data: Annotated[GradcheckResult, Depends(RESULT_BODY)], _: ApiAuth
+) -> GradcheckRead:
     """The worker posts the relative differences (or why it could not run the check)."""
     return gradcheck.record_result(check_id=check_id, data=data)

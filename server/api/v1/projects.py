@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 
 from server import access
 from server.access import ProjectOwner
-from server.api.deps import IdempotencyKey, IdPath, Limit, Offset
+from server.api.deps import IdempotencyKey, IdPath, Limit, Offset, json_body, json_body_doc, list_cap
 from server.auth import ApiAuth
+from server.body_guard import BATCH_BODY_BYTES, body_limit
 from server.db import SessionDep
 from server.schemas import (
     BulkTagResult,
@@ -27,6 +28,8 @@ from server.schemas import (
 from server.services import accounts, idempotency, projects, tags
 
 router = APIRouter(prefix="/projects", tags=["projects"])
+# JSON values the bulk update may hold, counted before it is parsed (room for commas inside example ids).
+BULK_TAGS_BODY = json_body(BulkTagUpdate, max_values=4 * list_cap(BulkTagUpdate, "example_ids"))
 
 
 @router.post("", status_code=201)
@@ -104,9 +107,13 @@ def set_example_tags(
     return ExampleTagsRead(example_id=example_id, tags=names)
 
 
-@router.post("/{project_id}/examples/tags")
+@router.post("/{project_id}/examples/tags", openapi_extra=json_body_doc(BulkTagUpdate))
+@body_limit(BATCH_BODY_BYTES)
 def bulk_update_tags(
-    project_id: IdPath, data: BulkTagUpdate, session: SessionDep, _: ApiAuth
+    project_id: IdPath,
+    data: Annotated[BulkTagUpdate, Depends(BULK_TAGS_BODY)],
+    session: SessionDep,
+    _: ApiAuth,
 ) -> BulkTagResult:
     """Add and remove tags on many examples at once."""
     return tags.bulk_update_tags(
