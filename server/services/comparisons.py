@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from server.diagnosis import Diagnosis
 from server.errors import InvalidInput
-from server.schemas import RunRead
+from server.schemas import MAX_ID, RunRead
 from server.services import analysis, runs
 
 MIN_RUNS, MAX_RUNS = 2, 10
@@ -48,7 +48,7 @@ def parse_run_ids(values: list[str]) -> list[int]:
         part = part.strip()
         if not part:
             continue
-        if not part.isdigit() or int(part) < 1:
+        if not (part.isascii() and part.isdigit()) or not 1 <= int(part) <= MAX_ID:
             raise InvalidInput(["query", "runs"], f"runs: expected run ids such as 1,2,3, but got {part!r}")
         if int(part) not in ids:
             ids.append(int(part))

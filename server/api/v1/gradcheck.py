@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends
 from server import access
 from server.auth import ApiAuth
 from server.db import SessionDep
-from server.schemas import GradcheckCreate, GradcheckRead, GradcheckResult
+from server.schemas import GradcheckCreate, GradcheckRead, GradcheckResult, Text
 from server.services import gradcheck
 
 router = APIRouter(prefix="/gradcheck", tags=["gradcheck"])
@@ -29,12 +29,12 @@ def create_gradcheck(
 
 
 @router.get("/{check_id}")
-def read_gradcheck(check_id: str, _: ApiAuth) -> GradcheckRead:
+def read_gradcheck(check_id: Text, _: ApiAuth) -> GradcheckRead:
     """The check: per parameter tensor, the relative difference and what it means."""
     return gradcheck.get_gradcheck(check_id=check_id)
 
 
 @router.put("/{check_id}/result")
-def record_gradcheck_result(check_id: str, data: GradcheckResult, _: ApiAuth) -> GradcheckRead:
+def record_gradcheck_result(check_id: Text, data: GradcheckResult, _: ApiAuth) -> GradcheckRead:
     """The worker posts the relative differences (or why it could not run the check)."""
     return gradcheck.record_result(check_id=check_id, data=data)

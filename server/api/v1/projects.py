@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 
 from server import access
 from server.access import ProjectOwner
-from server.api.deps import IdempotencyKey, IdPath, Limit, Offset
+from server.api.deps import ExampleId, IdempotencyKey, IdPath, Limit, Offset
 from server.auth import ApiAuth
 from server.db import SessionDep
 from server.schemas import (
@@ -17,6 +17,7 @@ from server.schemas import (
     ExampleTagsDetail,
     ExampleTagsRead,
     ExampleTagsSet,
+    NoNul,
     ProjectCreate,
     ProjectRead,
     ProjectsPage,
@@ -45,7 +46,7 @@ def create_project(
 def read_projects(
     session: SessionDep,
     principal: ApiAuth,
-    name: Annotated[str | None, Query(max_length=200)] = None,
+    name: Annotated[str | None, Query(max_length=200), NoNul] = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> ProjectsPage:
@@ -84,7 +85,7 @@ def create_tag(project_id: IdPath, data: TagCreate, session: SessionDep, _: ApiA
 
 @router.get("/{project_id}/examples/{example_id}/tags")
 def read_example_tags(
-    project_id: IdPath, example_id: str, session: SessionDep, _: ApiAuth
+    project_id: IdPath, example_id: ExampleId, session: SessionDep, _: ApiAuth
 ) -> ExampleTagsDetail:
     """One example's tags, and its tag history (e.g. "mislabeled", resolved by a label correction)."""
     return tags.read_example_tags(session=session, project_id=project_id, example_id=example_id)
@@ -92,7 +93,7 @@ def read_example_tags(
 
 @router.put("/{project_id}/examples/{example_id}/tags")
 def set_example_tags(
-    project_id: IdPath, example_id: str, data: ExampleTagsSet, session: SessionDep, _: ApiAuth
+    project_id: IdPath, example_id: ExampleId, data: ExampleTagsSet, session: SessionDep, _: ApiAuth
 ) -> ExampleTagsRead:
     """Replace one example's tags (unknown tags are created)."""
     names = tags.set_example_tags(
