@@ -22,7 +22,8 @@ Offset = Annotated[int, Query(ge=0, le=MAX_BIGINT, description="Rows to skip.")]
 
 # Ids are 32-bit on PostgreSQL (server.schemas.MAX_ID): a larger one is refused here, naming the parameter.
 IdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="An id this server gave out.")]
-# An example's id as its dataset names it; ids are looked up, never opened as files.
+# An example's id as its dataset names it. A zip dataset's ids are its files' paths ("cats/001.png"), so
+# routes take the rest of the URL path ({example_id:path}); ids are looked up, never opened as files.
 ExampleId = Annotated[str, Path(min_length=1, max_length=200, description="An example's id."), NoNul]
 IdempotencyKey = Annotated[
     str | None,

@@ -27,7 +27,7 @@ LabelFilter = Annotated[str | None, Query(max_length=200), NoNul]
 Confidence = Annotated[float | None, Query(ge=0, le=1)]
 
 
-@router.get("/projects/{project_id}/examples/{example_id}/image.png", response_class=Response)
+@router.get("/projects/{project_id}/examples/{example_id:path}/image.png", response_class=Response)
 def read_example_image(
     project_id: IdPath, example_id: ExampleId, request: Request, session: SessionDep, _: ApiAuth
 ) -> Response:
@@ -39,7 +39,7 @@ def read_example_image(
     return Response(image.png, media_type="image/png", headers=headers)
 
 
-@router.get("/projects/{project_id}/examples/{example_id}/features")
+@router.get("/projects/{project_id}/examples/{example_id:path}/features")
 def read_example_features(
     project_id: IdPath, example_id: ExampleId, session: SessionDep, _: ApiAuth
 ) -> dict[str, float]:
@@ -58,7 +58,7 @@ def read_label_corrections(
     return corrections.list_corrections(session=session, project_id=project_id, version=version)
 
 
-@router.put("/projects/{project_id}/label-corrections/{example_id}", status_code=204)
+@router.put("/projects/{project_id}/label-corrections/{example_id:path}", status_code=204)
 def set_label_correction(
     project_id: IdPath, example_id: ExampleId, data: LabelCorrectionSet, session: SessionDep, _: ApiAuth
 ) -> Response:
@@ -69,7 +69,7 @@ def set_label_correction(
     return Response(status_code=204)
 
 
-@router.delete("/projects/{project_id}/label-corrections/{example_id}", status_code=204)
+@router.delete("/projects/{project_id}/label-corrections/{example_id:path}", status_code=204)
 def delete_label_correction(
     project_id: IdPath, example_id: ExampleId, session: SessionDep, _: ApiAuth
 ) -> Response:

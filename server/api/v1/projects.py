@@ -83,7 +83,7 @@ def create_tag(project_id: IdPath, data: TagCreate, session: SessionDep, _: ApiA
     return TagRead.model_validate(tags.create_tag(session=session, project_id=project_id, name=data.name))
 
 
-@router.get("/{project_id}/examples/{example_id}/tags")
+@router.get("/{project_id}/examples/{example_id:path}/tags")
 def read_example_tags(
     project_id: IdPath, example_id: ExampleId, session: SessionDep, _: ApiAuth
 ) -> ExampleTagsDetail:
@@ -91,7 +91,7 @@ def read_example_tags(
     return tags.read_example_tags(session=session, project_id=project_id, example_id=example_id)
 
 
-@router.put("/{project_id}/examples/{example_id}/tags")
+@router.put("/{project_id}/examples/{example_id:path}/tags")
 def set_example_tags(
     project_id: IdPath, example_id: ExampleId, data: ExampleTagsSet, session: SessionDep, _: ApiAuth
 ) -> ExampleTagsRead:

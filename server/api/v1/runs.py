@@ -184,7 +184,7 @@ def read_metric_keys(run_id: IdPath, session: SessionDep, _: ApiAuth) -> list[st
     return metrics.metric_keys(session=session, run_id=run_id)
 
 
-@router.get("/{run_id}/metrics/{key}")
+@router.get("/{run_id}/metrics/{key:path}")
 def read_metric(
     run_id: IdPath,
     key: Text,
