@@ -362,7 +362,11 @@ class MetricsIn(BaseModel):
 
 
 class Accepted(BaseModel):
-    accepted: int
+    accepted: int = Field(
+        description="Metrics: the points this request stored; a (key, step) already stored, or repeated "
+        "in the batch, keeps its first value and is not counted. Predictions: the examples stored or "
+        "replaced (one per example_id)."
+    )
 
 
 class MetricSeries(BaseModel):

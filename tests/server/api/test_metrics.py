@@ -18,7 +18,7 @@ def test_metrics_are_idempotent_per_key_and_step(client: TestClient, session: Se
     points = [{"key": "dev_error", "step": s, "value": 1 / s} for s in range(1, 6)]
     url = f"/api/v1/runs/{run_id}/metrics"
     assert client.post(url, json={"metrics": points}).json() == {"accepted": 5}
-    assert client.post(url, json={"metrics": points + points[:2]}).json() == {"accepted": 7}
+    assert client.post(url, json={"metrics": points + points[:2]}).json() == {"accepted": 0}  # none new
     stored = session.scalar(select(func.count()).select_from(MetricPoint).where(MetricPoint.run_id == run_id))
     assert stored == 5
     series = client.get(f"{url}/dev_error").json()
@@ -98,3 +98,23 @@ def test_metric_keys_lists_what_was_logged(client: TestClient, run_id: int) -> N
     points = [{"key": k, "step": 1, "value": 0.5} for k in ("train_error", "dev_error")]
     client.post(f"/api/v1/runs/{run_id}/metrics", json={"metrics": points})
     assert client.get(f"/api/v1/runs/{run_id}/metrics").json() == ["dev_error", "train_error"]
+
+
+@pytest.mark.parametrize("diverged", [False, True])  # a NaN in the batch takes the checked path
+def test_the_first_value_of_a_step_stays_within_a_batch_as_across_batches(
+    client: TestClient, run_id: int, diverged: bool
+) -> None:
+    url = f"/api/v1/runs/{run_id}/metrics"
+    if diverged:
+        client.post(f"/api/v1/runs/{run_id}/finish", json={"status": "diverged", "error": "loss became NaN"})
+    nan = ', {"key": "loss", "step": 9, "value": NaN}' if diverged else ""
+    body = (
+        '{"metrics": [{"key": "loss", "step": 1, "value": 0.5}, {"key": "loss", "step": 2, "value": 0.4},'
+        ' {"key": "loss", "step": 1, "value": 0.9}' + nan + "]}"
+    )
+    response = client.post(url, content=body, headers={"content-type": "application/json"})
+    assert response.json() == {"accepted": 2}  # stored: steps 1 and 2 once each
+    again = [{"key": "loss", "step": 2, "value": 7.0}, {"key": "loss", "step": 3, "value": 0.3}]
+    assert client.post(url, json={"metrics": again}).json() == {"accepted": 1}  # step 3
+    assert client.get(f"{url}/loss").json()["points"] == [[1, 0.5], [2, 0.4], [3, 0.3]]
+    assert client.get(f"/api/v1/runs/{run_id}").json()["summary"] == {"loss": 0.3}
