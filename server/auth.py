@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 import secrets
 import time
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from server.db import SessionDep
 from server.errors import Forbidden, Unauthorized
 from server.services import accounts
 from server.tables import User
+from trainboard.files import private_dir
 from trainboard.settings import get_settings
 
 SESSION_COOKIE = "tb_session"
@@ -59,11 +61,13 @@ def secret_key() -> bytes:
     settings = get_settings()
     if settings.secret_key:
         return settings.secret_key.encode()
-    path = settings.resolved_home / "secret_key"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_hex(32))
-        path.chmod(0o600)
+    path = private_dir(settings.resolved_home) / "secret_key"
+    try:  # created readable by its owner only from the start, and by one process only (O_EXCL)
+        handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip().encode()
+    with os.fdopen(handle, "w") as out:
+        out.write(secrets.token_hex(32))
     return path.read_text().strip().encode()
 
 
