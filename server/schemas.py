@@ -212,6 +212,12 @@ class RunConfig(BaseModel):
 
     model: JsonObject = Field(default_factory=dict, description="Architecture and its options.")
     hparams: Hparams = Field(default_factory=Hparams)
+    dataset_version: Id | None = Field(
+        default=None,
+        description="The project's dataset version to train and evaluate on (each applying of label "
+        "corrections makes a new one); default the current one. A run's config, read back, names the "
+        "version it used, so resubmitting it repeats the run on the same labels.",
+    )
 
 
 #: The name that ties runs differing only by seed (runs.group).
