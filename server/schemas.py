@@ -73,6 +73,8 @@ TERMINAL_STATUSES: frozenset[str] = frozenset({"succeeded", "failed", "diverged"
 Split = Literal["train", "train_dev", "dev", "test"]
 MetricKey = Annotated[str, Field(min_length=1, max_length=250, pattern=r"^[A-Za-z0-9_.\-/:]+$")]
 Label = Int64 | Annotated[str, Field(min_length=1, max_length=200), NoNul]
+#: A project's optimizing metric: a metric key that fits its 100-character column.
+OptimizingMetric = Annotated[MetricKey, Field(max_length=100)]
 
 
 def as_utc(value: datetime | None) -> datetime | None:
@@ -83,6 +85,13 @@ def as_utc(value: datetime | None) -> datetime | None:
 
 
 UTCDatetime = Annotated[datetime, AfterValidator(as_utc)]
+#: A time a client sends: a day inside years 1 to 9999 in any offset, so that it stays there in UTC
+#: (compared in Rust, nearly free per metric point, where converting each point cost a tenth of a batch).
+SentDatetime = Annotated[
+    datetime,
+    Field(ge=datetime(1, 1, 2, tzinfo=UTC), le=datetime(9999, 12, 30, tzinfo=UTC)),
+    AfterValidator(as_utc),
+]
 
 
 class Page(BaseModel):
@@ -126,7 +135,7 @@ class ProjectCreate(BaseModel):
         le=1,
         description="Best error a human (or a team of experts) achieves: the proxy for Bayes error.",
     )
-    optimizing_metric: MetricKey = "dev_error"
+    optimizing_metric: OptimizingMetric = "dev_error"
     satisficing: list[SatisficingConstraint] = Field(default_factory=list)
     description: Text = Field(default="", max_length=5000)
 
@@ -144,7 +153,7 @@ class ProjectUpdate(BaseModel):
 
     name: Annotated[str | None, NoNul] = Field(default=None, min_length=1, max_length=200)
     human_level_error: float | None = Field(default=None, ge=0, le=1)
-    optimizing_metric: MetricKey | None = None
+    optimizing_metric: OptimizingMetric | None = None
     satisficing: list[SatisficingConstraint] | None = None
     description: Annotated[str | None, NoNul] = Field(default=None, max_length=5000)
 
@@ -358,7 +367,7 @@ class MetricPointIn(BaseModel):
     key: MetricKey
     step: int = Field(ge=0, le=2**62)
     value: float
-    timestamp: UTCDatetime | None = None
+    timestamp: SentDatetime | None = None
 
 
 class MetricsIn(BaseModel):

@@ -70,6 +70,13 @@ def test_unstorable_url_parts_are_422_naming_the_parameter(
     [
         ("POST", "/api/v1/projects", {"name": NUL, "dataset": "digits"}, ["body", "name"], "NUL"),
         ("POST", "/api/v1/projects/{project}/tags", {"name": NUL}, ["body", "name"], "NUL"),
+        (  # the column holds 100 characters (PostgreSQL refused 101, SQLite stored them)
+            "PATCH",
+            "/api/v1/projects/{project}",
+            {"optimizing_metric": "m" * 101},
+            ["body", "optimizing_metric"],
+            "at most 100 characters",
+        ),
         (
             "PATCH",
             "/api/v1/projects/{project}",
