@@ -5,17 +5,27 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 # The CPU build of PyTorch; install the build that fits your GPU into $(VENV) first to use CUDA.
 TORCH ?= torch==2.13.0
+# The versions the suite was tested with, for everything but torch (make lock refreshes it).
+LOCK := constraints.txt
 
-.PHONY: install run test test-fast lint chromium bench bench-deps fuzz clean
+.PHONY: install lock run test test-fast lint chromium bench bench-deps fuzz clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LOCK)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install -q "$(TORCH)"
-	$(PY) -m pip install -q -e ".[test]"
+	$(PY) -m pip install -q -c $(LOCK) -e ".[test]"
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# Pin the newest versions pyproject.toml allows, for Python 3.11 on Linux x86_64; torch and what only torch
+# needs are left out (above, or you for your GPU, install it separately). Then run make test and commit it.
+lock: install
+	$(PY) -m pip install -q "uv>=0.5"
+	echo torch | $(VENV)/bin/uv pip compile pyproject.toml --extra test --upgrade --quiet \
+		--python-version 3.11 --python-platform x86_64-unknown-linux-gnu --excludes /dev/stdin \
+		--custom-compile-command "make lock" -o $(LOCK)
 
 run: install
 	$(VENV)/bin/trainboard up

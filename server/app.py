@@ -33,6 +33,7 @@ from server.security import RequestOriginMiddleware, SecurityHeadersMiddleware
 from server.services.reaper import reap_stale_runs
 from server.services.sweeps import advance_all as advance_all_sweeps
 from server.throttle import LoginThrottle
+from trainboard.files import keep_private
 from trainboard.settings import get_settings
 
 logger = logging.getLogger(__name__)
@@ -70,6 +71,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 def create_app(*, run_reaper: bool = True) -> FastAPI:
     """The Trainboard web app: JSON API under /api/v1, pages everywhere else."""
+    keep_private()  # the database, uploads, checkpoints and the cookie key are created 0600
     app = FastAPI(
         title="Trainboard",
         version="0.1.0",

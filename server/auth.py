@@ -20,6 +20,7 @@ from server.errors import Forbidden, Unauthorized
 from server.files import create_once
 from server.services import accounts
 from server.tables import User
+from trainboard.files import private_dir
 from trainboard.settings import get_settings
 
 SESSION_COOKIE = "tb_session"
@@ -71,8 +72,10 @@ def secret_key() -> bytes:
     settings = get_settings()
     if settings.secret_key:
         return settings.secret_key.encode()
-    # Two server processes starting at once must agree on one key: the first file written wins.
-    return create_once(settings.resolved_home / "secret_key", secrets.token_hex(32).encode()).strip()
+    # Readable by its owner only, in a private folder; two server processes starting at once agree on one
+    # key: the first file written wins.
+    path = private_dir(settings.resolved_home) / "secret_key"
+    return create_once(path, secrets.token_hex(32).encode()).strip()
 
 
 def auth_enabled() -> bool:
@@ -105,7 +108,11 @@ def make_session_cookie(user: User) -> str:
 def session_user_id(cookie: str | None) -> int | None:
     """The user id an unexpired session cookie names, else None; `session_user` checks its signature."""
     parts = (cookie or "").split(".")
-    if len(parts) != 3 or not all(part.isdigit() for part in parts[:2]) or int(parts[1]) <= time.time():
+    if (
+        len(parts) != 3
+        or not all(part.isascii() and part.isdigit() for part in parts[:2])
+        or int(parts[1]) <= time.time()
+    ):
         return None
     return int(parts[0])
 

@@ -71,7 +71,12 @@ class _GuardedReceive:
             raise HTTPException(401, UNAUTHENTICATED, headers={"WWW-Authenticate": "Bearer"})
         self.limit = _limit_of(scope)
         declared = Headers(scope=scope).get("content-length", "")
-        if self.limit is not None and declared.isdigit() and int(declared) > self.limit:
+        if (
+            self.limit is not None
+            and declared.isascii()
+            and declared.isdigit()
+            and int(declared) > self.limit
+        ):
             raise self._refuse()
 
     async def __call__(self) -> Message:

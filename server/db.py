@@ -15,6 +15,7 @@ from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
+from trainboard.files import private_dir
 from trainboard.settings import get_settings
 
 
@@ -77,7 +78,7 @@ def get_engine() -> Engine:
     """The process-wide engine for the configured database."""
     settings = get_settings()
     if settings.database_url is None:
-        settings.resolved_home.mkdir(parents=True, exist_ok=True)
+        private_dir(settings.resolved_home)
     return make_engine(settings.resolved_database_url)
 
 

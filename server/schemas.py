@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -17,11 +18,66 @@ from pydantic import (
     model_validator,
 )
 
+from server import ids
+
+# ---------------------------------------------------------------- what both databases can store
+
+#: Ids are INTEGER columns, 32-bit on PostgreSQL: a larger id is refused naming the field, before any query.
+MAX_ID = ids.MAX_ID
+#: Offsets and other whole numbers that reach SQL fit PostgreSQL's BIGINT.
+MAX_BIGINT = 2**63 - 1
+NUL_REFUSED = "must not contain a NUL character (\\x00)"
+
+
+def refuse_nul(value: str | None) -> str | None:
+    """PostgreSQL cannot store a NUL character in text (SQLite can): refused on both, naming the field."""
+    if value is not None and "\x00" in value:
+        raise ValueError(NUL_REFUSED)
+    return value
+
+
+def _unstorable(value: object, where: str) -> str | None:
+    """Why a free-form JSON value cannot be stored as sent (with where in it), or None."""
+    if isinstance(value, str):
+        return f"{where or 'value'}: {NUL_REFUSED}" if "\x00" in value else None
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"{where or 'value'}: must be a finite number (JSON has no {value})"
+    if isinstance(value, dict):
+        for key, item in value.items():
+            inner = f"{where}.{key}" if where else str(key)
+            if "\x00" in str(key):
+                return f"{inner!r}: a key {NUL_REFUSED}"
+            if problem := _unstorable(item, inner):
+                return problem
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            if problem := _unstorable(item, f"{where}[{index}]"):
+                return problem
+    return None
+
+
+def refuse_unstorable(value: dict[str, Any]) -> dict[str, Any]:
+    """Free-form JSON (run params, model options, a sweep space) that a JSON column of either database
+    stores as sent: no NUL in a key or a string, no NaN or infinity (PostgreSQL's JSON has neither)."""
+    if problem := _unstorable(value, ""):
+        raise ValueError(problem)
+    return value
+
+
+#: Marks a string (or None) that must hold no NUL: `Annotated[str | None, NoNul]`, also on query parameters.
+NoNul = AfterValidator(refuse_nul)
+Text = Annotated[str, NoNul]
+JsonObject = Annotated[dict[str, Any], AfterValidator(refuse_unstorable)]
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+Int64 = Annotated[int, Field(ge=-MAX_BIGINT - 1, le=MAX_BIGINT)]
+
 RunStatus = Literal["queued", "running", "succeeded", "failed", "diverged", "cancelled"]
 TERMINAL_STATUSES: frozenset[str] = frozenset({"succeeded", "failed", "diverged", "cancelled"})
 Split = Literal["train", "train_dev", "dev", "test"]
 MetricKey = Annotated[str, Field(min_length=1, max_length=250, pattern=r"^[A-Za-z0-9_.\-/:]+$")]
-Label = int | Annotated[str, Field(min_length=1, max_length=200)]
+Label = Int64 | Annotated[str, Field(min_length=1, max_length=200), NoNul]
+#: A project's optimizing metric: a metric key that fits its 100-character column.
+OptimizingMetric = Annotated[MetricKey, Field(max_length=100)]
 
 
 def as_utc(value: datetime | None) -> datetime | None:
@@ -32,6 +88,13 @@ def as_utc(value: datetime | None) -> datetime | None:
 
 
 UTCDatetime = Annotated[datetime, AfterValidator(as_utc)]
+#: A time a client sends: a day inside years 1 to 9999 in any offset, so that it stays there in UTC
+#: (compared in Rust, nearly free per metric point, where converting each point cost a tenth of a batch).
+SentDatetime = Annotated[
+    datetime,
+    Field(ge=datetime(1, 1, 2, tzinfo=UTC), le=datetime(9999, 12, 30, tzinfo=UTC)),
+    AfterValidator(as_utc),
+]
 
 
 class Page(BaseModel):
@@ -49,8 +112,8 @@ class SatisficingConstraint(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     metric: MetricKey
-    max: float | None = None
-    min: float | None = None
+    max: float | None = Field(default=None, allow_inf_nan=False)
+    min: float | None = Field(default=None, allow_inf_nan=False)
 
     @model_validator(mode="after")
     def _one_bound(self) -> SatisficingConstraint:
@@ -62,8 +125,8 @@ class SatisficingConstraint(BaseModel):
 class ProjectCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=200, description="Unique name of the project.")
-    dataset: str = Field(
+    name: Text = Field(min_length=1, max_length=200, description="Unique name of the project.")
+    dataset: Text = Field(
         min_length=1,
         max_length=200,
         description="A built-in dataset (GET /api/v1/datasets), an uploaded one, or 'external' when your "
@@ -75,9 +138,9 @@ class ProjectCreate(BaseModel):
         le=1,
         description="Best error a human (or a team of experts) achieves: the proxy for Bayes error.",
     )
-    optimizing_metric: MetricKey = "dev_error"
+    optimizing_metric: OptimizingMetric = "dev_error"
     satisficing: list[SatisficingConstraint] = Field(default_factory=list)
-    description: str = Field(default="", max_length=5000)
+    description: Text = Field(default="", max_length=5000)
 
     @field_validator("name")
     @classmethod
@@ -91,11 +154,11 @@ class ProjectCreate(BaseModel):
 class ProjectUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(default=None, min_length=1, max_length=200)
+    name: Annotated[str | None, NoNul] = Field(default=None, min_length=1, max_length=200)
     human_level_error: float | None = Field(default=None, ge=0, le=1)
-    optimizing_metric: MetricKey | None = None
+    optimizing_metric: OptimizingMetric | None = None
     satisficing: list[SatisficingConstraint] | None = None
-    description: str | None = Field(default=None, max_length=5000)
+    description: Annotated[str | None, NoNul] = Field(default=None, max_length=5000)
 
 
 class ProjectRead(BaseModel):
@@ -178,13 +241,19 @@ class Hparams(BaseModel):
 class RunConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    model: dict[str, Any] = Field(default_factory=dict, description="Architecture and its options.")
+    model: JsonObject = Field(default_factory=dict, description="Architecture and its options.")
     hparams: Hparams = Field(default_factory=Hparams)
+    dataset_version: Id | None = Field(
+        default=None,
+        description="The project's dataset version to train and evaluate on (each applying of label "
+        "corrections makes a new one); default the current one. A run's config, read back, names the "
+        "version it used, so resubmitting it repeats the run on the same labels.",
+    )
 
 
 #: The name that ties runs differing only by seed (runs.group).
-GroupName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-RunTag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+GroupName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), NoNul]
+RunTag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), NoNul]
 MAX_TAGS, MAX_NOTES_CHARS, MAX_ENVIRONMENT_CHARS = 50, 10_000, 20_000
 
 
@@ -200,20 +269,20 @@ def _bounded_environment(environment: dict[str, Any] | None) -> dict[str, Any] |
 
 
 Tags = Annotated[list[RunTag], Field(max_length=MAX_TAGS), AfterValidator(_distinct_tags)]
-Notes = Annotated[str, Field(max_length=MAX_NOTES_CHARS)]
+Notes = Annotated[str, Field(max_length=MAX_NOTES_CHARS), NoNul]
 #: What a run really trained with (device, torch/CUDA versions, host; for scripts: git commit, argv, Python).
-Environment = Annotated[dict[str, Any], AfterValidator(_bounded_environment)]
+Environment = Annotated[JsonObject, AfterValidator(_bounded_environment)]
 
 
 class RunCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    project_id: int = Field(ge=1)
-    name: str | None = Field(default=None, max_length=200)
+    project_id: Id
+    name: Annotated[str | None, NoNul] = Field(default=None, max_length=200)
     config: RunConfig = Field(default_factory=RunConfig)
     external: bool = False
-    params: dict[str, Any] = Field(default_factory=dict)
-    parent_id: int | None = Field(default=None, ge=1)
+    params: JsonObject = Field(default_factory=dict)
+    parent_id: Id | None = None
     group: GroupName | None = Field(
         default=None, description="Runs that differ only by seed share a group (mean and spread per metric)."
     )
@@ -239,10 +308,10 @@ class RunUpdate(BaseModel):
 class RunProgress(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    epoch: int = Field(ge=0)
-    epochs: int = Field(ge=0)
-    step: int = Field(default=0, ge=0)
-    steps: int = Field(default=0, ge=0)
+    epoch: int = Field(ge=0, le=MAX_BIGINT)
+    epochs: int = Field(ge=0, le=MAX_BIGINT)
+    step: int = Field(default=0, ge=0, le=MAX_BIGINT)
+    steps: int = Field(default=0, ge=0, le=MAX_BIGINT)
     examples_per_sec: float | None = Field(default=None, ge=0, allow_inf_nan=False)
     eta_s: float | None = Field(default=None, ge=0, allow_inf_nan=False)
 
@@ -250,9 +319,9 @@ class RunProgress(BaseModel):
 class RunStart(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    worker: str = Field(default="", max_length=200)
-    device: str = Field(default="", max_length=50)
-    replaces: str | None = Field(
+    worker: Text = Field(default="", max_length=200)
+    device: Text = Field(default="", max_length=50)
+    replaces: Annotated[str | None, NoNul] = Field(
         default=None,
         max_length=200,
         description="A worker the caller knows is dead (same host, process gone): its claim is taken over.",
@@ -266,7 +335,7 @@ class RunFinish(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     status: Literal["succeeded", "failed", "diverged", "cancelled"] = "succeeded"
-    error: str | None = Field(default=None, max_length=2000)
+    error: Annotated[str | None, NoNul] = Field(default=None, max_length=2000)
 
 
 class RunRead(BaseModel):
@@ -317,12 +386,14 @@ class RunClone(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    changes: dict[Annotated[str, Field(min_length=1, max_length=200)], Any] = Field(
+    changes: Annotated[
+        dict[Annotated[str, Field(min_length=1, max_length=200)], Any], AfterValidator(refuse_unstorable)
+    ] = Field(
         min_length=1,
         max_length=50,
         description='Dotted config paths and their new values, e.g. {"hparams.l2": 0.001}.',
     )
-    name: str | None = Field(default=None, max_length=200)
+    name: Annotated[str | None, NoNul] = Field(default=None, max_length=200)
 
 
 class RunRepeat(BaseModel):
@@ -366,7 +437,7 @@ class MetricPointIn(BaseModel):
     key: MetricKey
     step: int = Field(ge=0, le=2**62)
     value: float
-    timestamp: UTCDatetime | None = None
+    timestamp: SentDatetime | None = None
 
 
 class MetricsIn(BaseModel):
@@ -376,7 +447,11 @@ class MetricsIn(BaseModel):
 
 
 class Accepted(BaseModel):
-    accepted: int
+    accepted: int = Field(
+        description="Metrics: the points this request stored; a (key, step) already stored, or repeated "
+        "in the batch, keeps its first value and is not counted. Predictions: the examples stored or "
+        "replaced (one per example_id)."
+    )
 
 
 class MetricSeries(BaseModel):
@@ -392,7 +467,7 @@ class MetricSeries(BaseModel):
 class PredictionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    example_id: str = Field(min_length=1, max_length=200)
+    example_id: Text = Field(min_length=1, max_length=200)
     label: Label
     predicted: Label
     confidence: float | None = Field(default=None, ge=0, le=1, allow_inf_nan=False)
@@ -425,7 +500,7 @@ class ErrorsPage(Page):
 class TagCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=100, pattern=r"^[^\s,][^,]*$")
+    name: Text = Field(min_length=1, max_length=100, pattern=r"^[^\s,][^,]*$")
 
 
 class TagRead(BaseModel):
@@ -438,7 +513,7 @@ class TagRead(BaseModel):
 class ExampleTagsSet(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    tags: list[Annotated[str, Field(min_length=1, max_length=100)]]
+    tags: list[Annotated[str, Field(min_length=1, max_length=100), NoNul]]
 
 
 class ExampleTagsRead(BaseModel):
@@ -463,11 +538,11 @@ class ExampleTagsDetail(ExampleTagsRead):
 class BulkTagUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    example_ids: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(
+    example_ids: list[Annotated[str, Field(min_length=1, max_length=200), NoNul]] = Field(
         min_length=1, max_length=100_000
     )
-    add: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(default_factory=list)
-    remove: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(default_factory=list)
+    add: list[Annotated[str, Field(min_length=1, max_length=100), NoNul]] = Field(default_factory=list)
+    remove: list[Annotated[str, Field(min_length=1, max_length=100), NoNul]] = Field(default_factory=list)
 
 
 class BulkTagResult(BaseModel):
@@ -483,7 +558,10 @@ class LabelCorrectionSet(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     # Strict: JSON true is no class index (lax mode would read it as 1).
-    corrected_label: StrictInt | Annotated[str, Field(min_length=1, max_length=200)]
+    corrected_label: (
+        Annotated[StrictInt, Field(ge=-MAX_BIGINT - 1, le=MAX_BIGINT)]
+        | Annotated[str, Field(min_length=1, max_length=200), NoNul]
+    )
 
 
 class LabelCorrectionRead(BaseModel):
@@ -551,7 +629,7 @@ class UploadedDatasetsPage(Page):
 
 
 DatasetName = Annotated[
-    str, Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f]*[^\d\s][^\x00-\x1f]*$")
+    str, Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f]*[^\d\s\x00-\x1f][^\x00-\x1f]*$")
 ]
 
 
@@ -561,7 +639,9 @@ class DatasetUpload(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: DatasetName = Field(description="Unique name (not only digits: ids are digits).")
-    label_column: str | None = Field(default=None, max_length=200, description="CSV: the label column.")
+    label_column: Annotated[str | None, NoNul] = Field(
+        default=None, max_length=200, description="CSV: the label column."
+    )
     image_size: str | None = Field(
         default=None,
         pattern=r"^\d{1,4}x\d{1,4}$",
@@ -570,7 +650,7 @@ class DatasetUpload(BaseModel):
     kind: Literal["tabular", "image", "sequence"] | None = Field(
         default=None, description=".npz: how to read X with 3 dimensions (image by default, or sequence)."
     )
-    description: str = Field(default="", max_length=5000)
+    description: Text = Field(default="", max_length=5000)
 
 
 class DatasetRegister(BaseModel):
@@ -578,7 +658,7 @@ class DatasetRegister(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    path: str = Field(min_length=1, max_length=4096)
+    path: Text = Field(min_length=1, max_length=4096)
     format: Literal["mnist", "cifar10"]
     name: DatasetName | None = None
 
@@ -588,8 +668,8 @@ class GradcheckCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    project_id: int | None = None
-    dataset: str | None = Field(default=None, min_length=1, max_length=200)
+    project_id: Id | None = None
+    dataset: Annotated[str | None, NoNul] = Field(default=None, min_length=1, max_length=200)
     config: RunConfig = Field(default_factory=RunConfig)
     batch_size: int = Field(default=4, ge=1, le=64)
 
@@ -601,10 +681,10 @@ class GradcheckCreate(BaseModel):
 
 
 class GradcheckParameter(BaseModel):
-    name: str = Field(max_length=300)
+    name: Text = Field(max_length=300)
     # Over the checked entries; null when every entry tried had a kink inside its step.
     relative_difference: float | None = Field(ge=0)
-    reading: str = ""
+    reading: Text = ""
     size: int | None = Field(default=None, ge=0, description="Entries in the tensor.")
     checked: int | None = Field(default=None, ge=0, description="Entries compared with a central difference.")
     skipped: int | None = Field(
@@ -621,7 +701,7 @@ class GradcheckResult(BaseModel):
 
     parameters: list[GradcheckParameter] = Field(default_factory=list, max_length=10_000)
     epsilon: float | None = Field(default=None, gt=0, description="The central difference's step.")
-    error: str | None = Field(default=None, max_length=2000)
+    error: Annotated[str | None, NoNul] = Field(default=None, max_length=2000)
 
 
 class GradcheckRead(BaseModel):
@@ -664,10 +744,10 @@ class EarlyStopping(BaseModel):
 class SweepCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    project_id: int = Field(ge=1)
-    name: str | None = Field(default=None, max_length=200)
+    project_id: Id
+    name: Annotated[str | None, NoNul] = Field(default=None, max_length=200)
     base_config: RunConfig = Field(default_factory=RunConfig)
-    space: dict[str, Any] = Field(
+    space: JsonObject = Field(
         description='Dotted config path -> distribution, e.g. {"hparams.lr": {"log_uniform": [1e-4, 1e-1]}}.'
     )
     strategy: SweepStrategy = "random"
@@ -684,7 +764,7 @@ class SweepZoom(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(default=None, max_length=200)
+    name: Annotated[str | None, NoNul] = Field(default=None, max_length=200)
     top_k: int = Field(default=3, ge=1, le=100)
     trials: int | None = Field(default=None, ge=1, le=10_000)
     parallelism: int | None = Field(default=None, ge=1, le=256)
@@ -694,7 +774,7 @@ class SweepZoom(BaseModel):
 class SweepPreviewIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    distribution: dict[str, Any]
+    distribution: JsonObject
     n: int = Field(default=30, ge=1, le=1000)
     seed: int = Field(default=0, ge=0, le=2**31 - 1)
 
@@ -826,7 +906,7 @@ class PasswordChange(BaseModel):
 class TokenCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=100)
+    name: Text = Field(min_length=1, max_length=100)
     kind: TokenKind = Field(default="user", description="'worker' (admins only): a token for workers.")
 
 

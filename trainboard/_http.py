@@ -275,7 +275,8 @@ class Client:
         return self._json("POST", f"/runs/{run_id}/progress", json=body, retries=retries)["status"]
 
     def log_metrics(self, run_id: int, points: list[dict[str, Any]]) -> int:
-        """Send metric points {"key", "step", "value", "timestamp"?} in batches; returns accepted count."""
+        """Send metric points {"key", "step", "value", "timestamp"?} in batches; returns how many the server
+        stored as new (a (key, step) it already had keeps its first value and is not counted)."""
         accepted = 0
         for batch in _chunks(_plain(points), METRICS_BATCH):
             accepted += self._json("POST", f"/runs/{run_id}/metrics", json={"metrics": batch})["accepted"]

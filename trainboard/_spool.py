@@ -10,6 +10,8 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
+from trainboard.files import private_dir
+
 Point = dict[str, Any]
 OWNER_FILE = "owner.pid"
 
@@ -96,7 +98,7 @@ class PointBuffer:
     def _spill(self) -> None:
         # Called with the lock held. Write then rename, so a segment on disk is always whole.
         if self._folder is None:
-            self._spool_root.mkdir(parents=True, exist_ok=True)
+            private_dir(self._spool_root)
             self._folder = Path(tempfile.mkdtemp(prefix=self._prefix, dir=self._spool_root))
             # Who is still sending these: `trainboard sync` leaves the folder of a live process alone.
             (self._folder / OWNER_FILE).write_text(str(os.getpid()))

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from trainboard import admin
+from trainboard.files import keep_private, private_dir
 from trainboard.settings import get_settings
 
 if TYPE_CHECKING:
@@ -139,7 +140,7 @@ def up(host: str, port: int) -> None:
     """Server and one real worker process with the embedded defaults (SQLite and a SQLite broker)."""
     _refuse_open_without_auth(host)
     settings = get_settings()
-    settings.resolved_home.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.resolved_home)
     db_upgrade()
     reach = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     url = f"http://{'[' + reach + ']' if ':' in reach else reach}:{port}"
@@ -228,6 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
+    keep_private()  # what the server, the worker and the migrations create is the user's alone
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
     if args.command == "up":

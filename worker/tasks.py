@@ -10,6 +10,7 @@ import torch
 from celery.signals import worker_process_init
 
 from trainboard.client import Client
+from trainboard.files import keep_private
 from trainboard.settings import get_settings
 from worker import gradcheck, runner
 from worker.celery_app import GRADCHECK_TASK, TRAIN_TASK, app
@@ -20,7 +21,9 @@ logger = logging.getLogger(__name__)
 
 @worker_process_init.connect
 def configure_process(**_: Any) -> None:
-    """Share the CPU cores between the worker's training processes, and keep freed buffers for reuse."""
+    """Share the CPU cores between the worker's training processes, keep freed buffers for reuse, and
+    keep the files it caches (uploaded datasets, checkpoints) private."""
+    keep_private()
     settings = get_settings()
     # More intra-op threads than free cores makes PyTorch spin against the server and the other
     # training processes: on 2 busy cores a digits MLP took 59 s with 2 threads and 10 s with 1.

@@ -15,7 +15,7 @@ from server.db import SessionDep
 from server.errors import Conflict, InvalidInput, NotFound
 from server.pages.auth import set_session_cookie
 from server.pages.common import PageAuth, PagePrincipal, PageRoute, check_csrf, redirect, render
-from server.schemas import MemberRead, PasswordChange, ProjectRead, TokenRead, UserCreate, UserRead
+from server.schemas import MemberRead, PasswordChange, ProjectRead, Text, TokenRead, UserCreate, UserRead
 from server.services import accounts, projects
 
 router = APIRouter(route_class=PageRoute, dependencies=[PageAuth])
@@ -41,11 +41,11 @@ class PasswordForm(CsrfForm):
 
 
 class TokenForm(CsrfForm):
-    name: str = ""
+    name: Text = ""
 
 
 class UserForm(CsrfForm):
-    username: str = ""
+    username: Text = ""
     password: str = ""
     is_admin: bool = False
 
@@ -55,7 +55,7 @@ class UserActionForm(CsrfForm):
 
 
 class MemberForm(CsrfForm):
-    username: str = ""
+    username: Text = ""
     role: Literal["owner", "editor", "viewer"] = "viewer"
 
 

@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from server.auth import SESSION_COOKIE, SESSION_SECONDS, auth_enabled, make_session_cookie, session_user
 from server.db import SessionDep
 from server.pages.common import FormErrors, PageRoute, check_csrf, redirect, render, safe_next
+from server.schemas import NoNul, Text
 from server.services import accounts
 from server.tables import User
 from server.throttle import LoginThrottle
@@ -21,9 +22,9 @@ router = APIRouter(route_class=PageRoute)
 
 class LoginForm(BaseModel):
     csrf_token: str = ""
-    username: str = ""
+    username: Text = ""
     password: str = ""
-    next: str = "/"
+    next: Text = "/"
 
 
 @dataclass
@@ -34,7 +35,7 @@ class LoginContext:
 
 
 @router.get("/login")
-def read_login(request: Request, next: Annotated[str, Query(max_length=2000)] = "/") -> Response:
+def read_login(request: Request, next: Annotated[str, Query(max_length=2000), NoNul] = "/") -> Response:
     """The login form; with auth off there is nothing to log in to, so go straight on."""
     if not auth_enabled():
         return redirect(safe_next(next))

@@ -8,12 +8,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Query, Request, Response
 from sqlalchemy.orm import Session
 
-from server.api.deps import IdPath
+from server.api.deps import MAX_ID, IdPath, Offset
 from server.db import SessionDep
 from server.error_analysis import REVIEWED, ErrorAnalysis
 from server.errors import Conflict
 from server.pages.common import PageAuth, PageRoute, check_csrf, redirect, render, url_with
-from server.schemas import ErrorsPage, ProjectRead, RunRead, Split, TagResolution
+from server.schemas import ErrorsPage, NoNul, ProjectRead, RunRead, Split, TagResolution
 from server.services import analysis, corrections, error_report, examples, predictions, projects, runs, tags
 from server.services.error_report import CompareGroup, ErrorCohorts, RunComparisonPage
 
@@ -188,14 +188,14 @@ def read_errors(
     run_id: IdPath,
     session: SessionDep,
     split: Split = "dev",
-    label: Annotated[str | None, Query(max_length=200)] = None,
-    predicted: Annotated[str | None, Query(max_length=200)] = None,
-    tag: Annotated[str | None, Query(max_length=100)] = None,
+    label: Annotated[str | None, Query(max_length=200), NoNul] = None,
+    predicted: Annotated[str | None, Query(max_length=200), NoNul] = None,
+    tag: Annotated[str | None, Query(max_length=100), NoNul] = None,
     untagged: bool = False,
-    min_confidence: Annotated[str | None, Query(max_length=20)] = None,
-    max_confidence: Annotated[str | None, Query(max_length=20)] = None,
+    min_confidence: Annotated[str | None, Query(max_length=20), NoNul] = None,
+    max_confidence: Annotated[str | None, Query(max_length=20), NoNul] = None,
     sort: predictions.ErrorSort = "-confidence",
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> Response:
     """The run's misclassified examples with filters, tagging, and the counts that rank what to fix."""
     filters = ErrorFilters(
@@ -234,7 +234,7 @@ def apply_corrections(
     project_id: IdPath,
     session: SessionDep,
     csrf_token: Annotated[str, Form()] = "",
-    back: Annotated[str, Form()] = "/",
+    back: Annotated[str, Form(), NoNul] = "/",
 ) -> Response:
     """Apply the pending corrections as a new dataset version (the same service as the API)."""
     check_csrf(request, csrf_token)
@@ -267,10 +267,10 @@ def compare_runs(
     request: Request,
     run_id: IdPath,
     session: SessionDep,
-    other: Annotated[int, Query(ge=1)],
+    other: Annotated[int, Query(ge=1, le=MAX_ID)],
     split: Split = "dev",
     group: CompareGroup = "fixed",
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> Response:
     """Examples fixed, newly broken and still wrong from this run to another."""
     run = runs.get_run(session=session, run_id=run_id)

@@ -15,7 +15,7 @@ from server.db import SessionDep
 from server.errors import Conflict, InvalidInput
 from server.pages.common import FormData, PageAuth, PageRoute, check_csrf, redirect, render
 from server.pages.ladder import LadderView, ladder_view
-from server.schemas import RunRead, RunRepeat
+from server.schemas import RunRead, RunRepeat, Text
 from server.services import comparisons, experiments, groups
 from server.services.comparisons import ConfigRow
 
@@ -103,7 +103,7 @@ class CompareContext:
 
 @router.get("/compare")
 def compare_runs(
-    request: Request, session: SessionDep, runs: Annotated[list[str] | None, Query()] = None
+    request: Request, session: SessionDep, runs: Annotated[list[Text] | None, Query()] = None
 ) -> Response:
     """Two to ten runs side by side: config differences first, error ladders, overlaid learning curves."""
     run_ids = comparisons.parse_run_ids(runs or [])

@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Request, Response
+from fastapi import APIRouter, Depends, Form, Query, Request, Response
 
-from server.api.deps import IdPath
+from server.api.deps import MAX_ID, IdPath
 from server.db import SessionDep
 from server.pages.common import PageAuth, PagePrincipal, PageRoute, check_csrf, redirect, render
-from server.schemas import GradcheckCreate, GradcheckRead, RunConfig
+from server.schemas import GradcheckCreate, GradcheckRead, RunConfig, Text
 from server.services import gradcheck, runs
 
 router = APIRouter(route_class=PageRoute, dependencies=[PageAuth])
@@ -44,7 +44,9 @@ def check_run_gradients(
 
 
 @router.get("/gradchecks/{check_id}")
-def read_gradient_check(request: Request, check_id: str, run: int | None = None) -> Response:
+def read_gradient_check(
+    request: Request, check_id: Text, run: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None
+) -> Response:
     """The check's result, or a page that refreshes itself until the worker has posted it."""
     return render(
         request, "gradcheck/detail.html", GradcheckContext(gradcheck.get_gradcheck(check_id=check_id), run)

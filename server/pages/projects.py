@@ -10,7 +10,7 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
 
 from server import access
-from server.api.deps import IdPath
+from server.api.deps import IdPath, Offset
 from server.auth import Principal
 from server.datasets import EXTERNAL, DatasetInfo, get_dataset
 from server.db import SessionDep
@@ -27,7 +27,7 @@ from server.pages.common import (
     url_with,
 )
 from server.pages.constraints import format_constraints, parse_constraints
-from server.schemas import ProjectCreate, ProjectRead, ProjectUpdate, RunRead, RunStatus
+from server.schemas import NoNul, ProjectCreate, ProjectRead, ProjectUpdate, RunRead, RunStatus, Text
 from server.services import accounts, leaderboards, projects, runs
 from server.services import datasets as datasets_service
 from server.services.leaderboards import Leaderboard
@@ -51,17 +51,19 @@ class ProjectForm(BaseModel):
     """The new-project form as the browser sends it: text, converted and checked by ProjectCreate."""
 
     csrf_token: str = ""
-    name: str = ""
-    dataset: str = "digits"
-    human_level_error: str = ""  # percent, e.g. "0.5" for 0.5 %
-    optimizing_metric: str = "dev_error"
+    name: Text = ""
+    dataset: Text = "digits"
+    human_level_error: Text = ""  # percent, e.g. "0.5" for 0.5 %
+    optimizing_metric: Text = "dev_error"
 
 
 class ProjectEditForm(BaseModel):
     csrf_token: str = ""
-    human_level_error: str = ""
-    optimizing_metric: str = "dev_error"
-    satisficing: str | None = None  # "metric <= bound" per line; None (not sent) keeps the constraints
+    human_level_error: Text = ""
+    optimizing_metric: Text = "dev_error"
+    satisficing: Annotated[str | None, NoNul] = (
+        None  # "metric <= bound" per line; None (not sent) keeps the constraints
+    )
 
 
 @dataclass(frozen=True)
@@ -181,7 +183,7 @@ def _projects_context(
 
 @router.get("/")
 def read_projects(
-    request: Request, session: SessionDep, principal: PagePrincipal, offset: Annotated[int, Query(ge=0)] = 0
+    request: Request, session: SessionDep, principal: PagePrincipal, offset: Offset = 0
 ) -> Response:
     """The projects the caller may see, newest first, and the form that creates one."""
     context = _projects_context(session, principal, offset, ProjectForm(), FormErrors())
@@ -307,7 +309,7 @@ def read_project(
     session: SessionDep,
     sort: Annotated[str, Query(max_length=251, pattern=r"^-?[A-Za-z0-9_.\-/:]+$")] = "-id",
     status: Annotated[RunStatus | None, Query()] = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> Response:
     """One project: its dataset, human-level error and a sortable, filterable, paged table of runs."""
     context = _project_context(

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 import models
 from models.options import DEFAULT_INIT
 from server import access
-from server.api.deps import IdPath, QueueDep
+from server.api.deps import MAX_ID, IdPath, QueueDep
 from server.datasets import DatasetInfo, get_dataset
 from server.db import SessionDep
 from server.errors import Conflict, InvalidInput
@@ -178,7 +178,7 @@ def new_run(
     request: Request,
     project_id: IdPath,
     session: SessionDep,
-    parent: Annotated[int | None, Query(ge=1)] = None,
+    parent: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
 ) -> Response:
     """The new-run form, filled with the dataset's defaults, or with a parent run's config to start from."""
     project = projects.to_read(projects.get_project(session=session, project_id=project_id))
@@ -245,7 +245,7 @@ def create_run(
         model={"name": model_name, **typed_model},
         hparams={f: typed.get(f, "") for f in Hparams.model_fields},
         name=form.get("name", ""),
-        parent_id=int(parent_text) if parent_text.isdigit() else None,
+        parent_id=int(parent_text) if parent_text.isascii() and parent_text.isdigit() else None,
         errors=FormErrors(),
     )
     try:

@@ -19,7 +19,7 @@ from server.errors import Conflict, InvalidInput
 from server.leaderboard import constraint_from_dict, describe
 from server.pages.common import FormData, FormErrors, PageAuth, PageRoute, check_csrf, redirect, render
 from server.pages.sweep_form import KINDS, ParamRow, default_model, param_rows
-from server.schemas import ProjectRead, SweepCreate, SweepRead, SweepSummary, SweepZoom
+from server.schemas import ProjectRead, SweepCreate, SweepRead, SweepSummary, SweepZoom, Text
 from server.services import projects, sweep_results, sweeps
 
 router = APIRouter(route_class=PageRoute, dependencies=[PageAuth])
@@ -235,7 +235,7 @@ def read_sweep(request: Request, sweep_id: IdPath, session: SessionDep) -> Respo
 
 @router.post("/sweeps/{sweep_id}/{action}")
 def act_on_sweep(
-    request: Request, sweep_id: IdPath, action: str, session: SessionDep, queue: QueueDep, form: FormData
+    request: Request, sweep_id: IdPath, action: Text, session: SessionDep, queue: QueueDep, form: FormData
 ) -> Response:
     """Pause, resume, cancel, or zoom in (a new, narrower sweep)."""
     check_csrf(request, form.get("csrf_token"))

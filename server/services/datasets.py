@@ -213,7 +213,10 @@ def _allowed_folder(path: str) -> Path:
         raise FolderNotAllowed(
             ["body", "path"], f"folder registration is off; set {ROOTS_SETTING} to allow it"
         )
-    given = Path(path).expanduser()
+    try:
+        given = Path(path).expanduser()
+    except RuntimeError:  # "~name" of a user this server does not have
+        raise InvalidInput(["body", "path"], f"{path} names no home folder on the server") from None
     if not given.is_absolute():
         raise InvalidInput(["body", "path"], "must be an absolute path on the server")
     try:

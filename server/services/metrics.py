@@ -44,7 +44,7 @@ _SUMMARY_UPSERT = (
     + SUMMARY_ON_CONFLICT
 )
 
-PointRow = tuple[str, int, float, datetime]  # key, step, value, timestamp
+PointRow = tuple[str, int, float, datetime | None]  # key, step, value, timestamp (None: the batch's time)
 
 _RUN_STATE = select(Run.status, Run.sweep_id).where(Run.id == bindparam("run_id"))
 _HEARTBEAT = (
@@ -57,32 +57,46 @@ _HEARTBEAT = (
 def ingest_metrics(
     *, session: Session, run_id: int, points: list[MetricPointIn], queue: RunQueue | None = None
 ) -> int:
-    """Store the points once each per (run, key, step) and keep the run's summary current.
+    """Store the points once each per (run, key, step) and keep the run's summary current; returns how
+    many were new (stored now).
 
-    A sweep trial may be stopped early here; with ``queue``, the sweep then queues its next trial."""
+    The first value sent for a (key, step) stays, within a batch as across batches: a point sent again,
+    whatever its value, changes nothing. A sweep trial may be stopped early here; with ``queue``, the
+    sweep then queues its next trial."""
     _check_canonical_values(points)
     stamp = now()
     finite = [p for p in points if math.isfinite(p.value)]
     if session.get_bind().dialect.name == "postgresql" and len(finite) == len(points):
         # One statement checks the run, stores the batch and moves the heartbeat (pg_ingest), in autocommit:
         # a request then makes one round trip besides the pool's ping, instead of five.
-        rows = list({(p.key, p.step): (p.key, p.step, p.value, p.timestamp) for p in points}.values())
+        rows = first_per_step(points, None)
         result = store_batch(autocommit_connection(session), run_id, rows, ROLLUP_WIDTHS, stamp)
         session.commit()  # ends the autocommit "transaction"; a sweep's work below gets a real one
         if result is None:
             raise NotFound("Run", run_id)
         _expire_heartbeat(session, run_id)
-        sweep_id = result.sweep_id
+        sweep_id, stored = result.sweep_id, result.stored
     else:
-        sweep_id = _ingest_checked(session, run_id, points, finite, stamp)
+        sweep_id, stored = _ingest_checked(session, run_id, points, finite, stamp)
     if sweep_id is not None:
         run = session.get(Run, run_id, options=[lazyload(Run.summaries)])
         if run is None:  # deleted meanwhile
-            return len(finite)
+            return stored
         sweeps.on_metrics(session=session, run=run, points=finite)  # ASHA / median: maybe stop the trial
         if queue is not None:
             sweeps.advance_after_trial(session=session, run_id=run_id, queue=queue)
-    return len(finite)
+    return stored
+
+
+def first_per_step(points: list[MetricPointIn], stamp: datetime | None) -> list[PointRow]:
+    """One (key, step, value, timestamp or `stamp`) row per (key, step): the batch's first point for it,
+    as a stored point wins over a resent one. A dict built from the end keeps the first (as fast as one
+    built from the start, which kept the last); reversed back, a batch without repeats keeps its order."""
+    rows = list(
+        {(p.key, p.step): (p.key, p.step, p.value, p.timestamp or stamp) for p in reversed(points)}.values()
+    )
+    rows.reverse()
+    return rows
 
 
 def _check_canonical_values(points: list[MetricPointIn]) -> None:
@@ -99,9 +113,9 @@ def _check_canonical_values(points: list[MetricPointIn]) -> None:
 
 def _ingest_checked(
     session: Session, run_id: int, points: list[MetricPointIn], finite: list[MetricPointIn], stamp: datetime
-) -> int | None:
+) -> tuple[int | None, int]:
     """The batch on SQLite, or one with non-finite values (which the run's status decides on); returns the
-    run's sweep."""
+    run's sweep and how many points were new."""
     # Only the two columns a batch needs, with Core: loading the Run as an ORM object (its JSON columns,
     # and its flush at commit) cost about 1 ms of CPU per batch. Sweep trials load it below.
     found = session.connection().execute(_RUN_STATE, {"run_id": run_id}).one_or_none()
@@ -118,19 +132,22 @@ def _ingest_checked(
             "(finish the run as 'diverged' to report a blown-up loss)",
         )
     # Plain tuples, not ORM objects or dicts: the per-point cost is what limits a batch's throughput.
-    rows = list({(p.key, p.step): (p.key, p.step, p.value, p.timestamp or stamp) for p in finite}.values())
+    rows = first_per_step(finite, stamp)
     if session.connection().dialect.name == "postgresql":
-        if store_batch(session.connection(), run_id, rows, ROLLUP_WIDTHS, stamp) is None:
+        result = store_batch(session.connection(), run_id, rows, ROLLUP_WIDTHS, stamp)
+        if result is None:
             raise NotFound("Run", run_id)  # deleted since the read above
+        new = result.stored
     else:
         stored = _insert_points(session, run_id, rows)
         _update_rollups(session, run_id, stored)
         _update_summaries(session, run_id, stored)  # from stored points only: a resent one changes nothing
         if status == "running":
             session.connection().execute(_HEARTBEAT, {"run_id": run_id, "stamp": stamp})
+        new = len(stored)
     session.commit()
     _expire_heartbeat(session, run_id)
-    return sweep_id
+    return sweep_id, new
 
 
 def _expire_heartbeat(session: Session, run_id: int) -> None:

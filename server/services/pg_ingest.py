@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from itertools import groupby
 
 from pydantic_core import to_json
@@ -184,7 +184,8 @@ def _params(
         "keys": _array(map(keys.__getitem__, names)),
         "steps": _number_array(steps),
         "values": _number_array(values),
-        "stamps": _array(f'"{stamp.isoformat()}"' for stamp in stamps),
+        # In UTC: PostgreSQL refuses an offset past 15:59, which Python (and so a client) allows.
+        "stamps": _array(f'"{stamp.astimezone(UTC).isoformat()}"' for stamp in stamps),
         "stamp_index": _array(index),
     }
 

@@ -85,6 +85,17 @@ def resolve_config(*, project: Project, config: RunConfig) -> dict[str, Any]:
     return {"model": model, "hparams": hparams.model_dump()}
 
 
+def dataset_version(*, project: Project, config: RunConfig) -> int:
+    """The dataset version a run trains on: the one its config names, else the project's current one."""
+    if config.dataset_version is not None and config.dataset_version > project.dataset_version:
+        raise InvalidInput(
+            ["body", "config", "dataset_version"],
+            f"Project {project.name!r} has dataset versions 1 to {project.dataset_version}, "
+            f"but got {config.dataset_version}",
+        )
+    return config.dataset_version or project.dataset_version
+
+
 def _run_with_key(session: Session, key: ScopedKey, project_id: int) -> Run | None:
     """The run an earlier POST of this caller with this Idempotency-Key created, or None."""
     run = session.scalar(select(Run).where(idempotency.matches(Run, key)))
@@ -125,7 +136,7 @@ def create_run(
     else:
         # Record the dataset version (label corrections applied) that the worker trains and evaluates on.
         resolved = resolve_config(project=project, config=data.config)
-        run.config = {**resolved, "dataset_version": project.dataset_version}
+        run.config = {**resolved, "dataset_version": dataset_version(project=project, config=data.config)}
     session.add(run)
     try:
         session.flush()

@@ -3,6 +3,7 @@ run, sweep, tag, dataset and gradient check: never a 2xx. A new route without a 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -133,6 +134,7 @@ def _routes(app: FastAPI) -> Iterator[tuple[str, str, APIRoute | None]]:
 
 
 def _url(path: str, route: APIRoute | None, params: dict[str, str]) -> str:
+    path = re.sub(r"\{(\w+):\w+\}", r"{\1}", path)  # {example_id:path} takes a value as {example_id} does
     for name, value in params.items():
         path = path.replace("{" + name + "}", value)
     assert "{" not in path, f"no value for a parameter of {path}: add one to the victim fixture"

@@ -56,7 +56,7 @@ async def receive_upload(request: Request) -> tuple[dict[str, str], datasets.Rec
     """
     max_bytes = datasets.limits().max_bytes
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > max_bytes + datasets.FORM_OVERHEAD_BYTES:
+    if declared.isascii() and declared.isdigit() and int(declared) > max_bytes + datasets.FORM_OVERHEAD_BYTES:
         raise datasets.UploadTooLarge(f"The upload is larger than the {max_bytes // datasets.MIB} MiB limit")
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
         raise InvalidInput(["body", "file"], "send the dataset as multipart/form-data with a 'file' field")

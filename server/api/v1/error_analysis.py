@@ -6,12 +6,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 
-from server.api.deps import IdPath, Limit, Offset
+from server.api.deps import ExampleId, IdPath, Limit, Offset
 from server.auth import ApiAuth
 from server.csv_export import to_csv
 from server.db import SessionDep
 from server.error_analysis import ErrorShare
-from server.schemas import DatasetVersionRead, LabelCorrectionSet, LabelCorrectionsRead, Split
+from server.schemas import MAX_ID, DatasetVersionRead, LabelCorrectionSet, LabelCorrectionsRead, NoNul, Split
 from server.services import analysis, corrections, error_report, examples, predictions
 
 router = APIRouter(tags=["error analysis"])
@@ -22,14 +22,14 @@ CSV_COLUMNS = (
 )  # fmt: skip
 IMAGE_CACHE = "private, max-age=86400"
 
-TagFilter = Annotated[str | None, Query(max_length=100)]
-LabelFilter = Annotated[str | None, Query(max_length=200)]
+TagFilter = Annotated[str | None, Query(max_length=100), NoNul]
+LabelFilter = Annotated[str | None, Query(max_length=200), NoNul]
 Confidence = Annotated[float | None, Query(ge=0, le=1)]
 
 
-@router.get("/projects/{project_id}/examples/{example_id}/image.png", response_class=Response)
+@router.get("/projects/{project_id}/examples/{example_id:path}/image.png", response_class=Response)
 def read_example_image(
-    project_id: IdPath, example_id: str, request: Request, session: SessionDep, _: ApiAuth
+    project_id: IdPath, example_id: ExampleId, request: Request, session: SessionDep, _: ApiAuth
 ) -> Response:
     """The example drawn as a PNG (image datasets); cached by the browser, revalidated with its ETag."""
     image = examples.example_image(session=session, project_id=project_id, example_id=example_id)
@@ -39,9 +39,9 @@ def read_example_image(
     return Response(image.png, media_type="image/png", headers=headers)
 
 
-@router.get("/projects/{project_id}/examples/{example_id}/features")
+@router.get("/projects/{project_id}/examples/{example_id:path}/features")
 def read_example_features(
-    project_id: IdPath, example_id: str, session: SessionDep, _: ApiAuth
+    project_id: IdPath, example_id: ExampleId, session: SessionDep, _: ApiAuth
 ) -> dict[str, float]:
     """A tabular example's feature values by name."""
     return examples.example_features(session=session, project_id=project_id, example_id=example_id)
@@ -49,15 +49,18 @@ def read_example_features(
 
 @router.get("/projects/{project_id}/label-corrections")
 def read_label_corrections(
-    project_id: IdPath, session: SessionDep, _: ApiAuth, version: Annotated[int | None, Query(ge=1)] = None
+    project_id: IdPath,
+    session: SessionDep,
+    _: ApiAuth,
+    version: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
 ) -> LabelCorrectionsRead:
     """Corrected labels; with `version`, those in force in that dataset version (what a worker applies)."""
     return corrections.list_corrections(session=session, project_id=project_id, version=version)
 
 
-@router.put("/projects/{project_id}/label-corrections/{example_id}", status_code=204)
+@router.put("/projects/{project_id}/label-corrections/{example_id:path}", status_code=204)
 def set_label_correction(
-    project_id: IdPath, example_id: str, data: LabelCorrectionSet, session: SessionDep, _: ApiAuth
+    project_id: IdPath, example_id: ExampleId, data: LabelCorrectionSet, session: SessionDep, _: ApiAuth
 ) -> Response:
     """Correct an example's label (tags it "mislabeled"); it counts once the corrections are applied."""
     corrections.set_correction(
@@ -66,8 +69,10 @@ def set_label_correction(
     return Response(status_code=204)
 
 
-@router.delete("/projects/{project_id}/label-corrections/{example_id}", status_code=204)
-def delete_label_correction(project_id: IdPath, example_id: str, session: SessionDep, _: ApiAuth) -> Response:
+@router.delete("/projects/{project_id}/label-corrections/{example_id:path}", status_code=204)
+def delete_label_correction(
+    project_id: IdPath, example_id: ExampleId, session: SessionDep, _: ApiAuth
+) -> Response:
     """Drop a correction that has not been applied yet."""
     corrections.delete_correction(session=session, project_id=project_id, example_id=example_id)
     return Response(status_code=204)

@@ -11,7 +11,7 @@ from server.api.deps import json_body, json_body_doc, list_cap
 from server.auth import ApiAuth
 from server.body_guard import BATCH_BODY_BYTES, body_limit
 from server.db import SessionDep
-from server.schemas import GradcheckCreate, GradcheckRead, GradcheckResult
+from server.schemas import GradcheckCreate, GradcheckRead, GradcheckResult, Text
 from server.services import gradcheck
 
 router = APIRouter(prefix="/gradcheck", tags=["gradcheck"])
@@ -33,7 +33,7 @@ def create_gradcheck(
 
 
 @router.get("/{check_id}")
-def read_gradcheck(check_id: str, _: ApiAuth) -> GradcheckRead:
+def read_gradcheck(check_id: Text, _: ApiAuth) -> GradcheckRead:
     """The check: per parameter tensor, the relative difference and what it means."""
     return gradcheck.get_gradcheck(check_id=check_id)
 
@@ -41,7 +41,7 @@ def read_gradcheck(check_id: str, _: ApiAuth) -> GradcheckRead:
 @router.put("/{check_id}/result", openapi_extra=json_body_doc(GradcheckResult))
 @body_limit(BATCH_BODY_BYTES)
 def record_gradcheck_result(
-    check_id: str, data: Annotated[GradcheckResult, Depends(RESULT_BODY)], _: ApiAuth
+    check_id: Text, data: Annotated[GradcheckResult, Depends(RESULT_BODY)], _: ApiAuth
 ) -> GradcheckRead:
     """The worker posts the relative differences (or why it could not run the check)."""
     return gradcheck.record_result(check_id=check_id, data=data)

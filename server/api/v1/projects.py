@@ -8,7 +8,16 @@ from fastapi import APIRouter, Depends, Query
 
 from server import access
 from server.access import ProjectOwner
-from server.api.deps import IdempotencyKey, IdPath, Limit, Offset, json_body, json_body_doc, list_cap
+from server.api.deps import (
+    ExampleId,
+    IdempotencyKey,
+    IdPath,
+    Limit,
+    Offset,
+    json_body,
+    json_body_doc,
+    list_cap,
+)
 from server.auth import ApiAuth
 from server.body_guard import BATCH_BODY_BYTES, body_limit
 from server.db import SessionDep
@@ -18,6 +27,7 @@ from server.schemas import (
     ExampleTagsDetail,
     ExampleTagsRead,
     ExampleTagsSet,
+    NoNul,
     ProjectCreate,
     ProjectRead,
     ProjectsPage,
@@ -51,7 +61,7 @@ def create_project(
 def read_projects(
     session: SessionDep,
     principal: ApiAuth,
-    name: Annotated[str | None, Query(max_length=200)] = None,
+    name: Annotated[str | None, Query(max_length=200), NoNul] = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> ProjectsPage:
@@ -88,17 +98,17 @@ def create_tag(project_id: IdPath, data: TagCreate, session: SessionDep, _: ApiA
     return TagRead.model_validate(tags.create_tag(session=session, project_id=project_id, name=data.name))
 
 
-@router.get("/{project_id}/examples/{example_id}/tags")
+@router.get("/{project_id}/examples/{example_id:path}/tags")
 def read_example_tags(
-    project_id: IdPath, example_id: str, session: SessionDep, _: ApiAuth
+    project_id: IdPath, example_id: ExampleId, session: SessionDep, _: ApiAuth
 ) -> ExampleTagsDetail:
     """One example's tags, and its tag history (e.g. "mislabeled", resolved by a label correction)."""
     return tags.read_example_tags(session=session, project_id=project_id, example_id=example_id)
 
 
-@router.put("/{project_id}/examples/{example_id}/tags")
+@router.put("/{project_id}/examples/{example_id:path}/tags")
 def set_example_tags(
-    project_id: IdPath, example_id: str, data: ExampleTagsSet, session: SessionDep, _: ApiAuth
+    project_id: IdPath, example_id: ExampleId, data: ExampleTagsSet, session: SessionDep, _: ApiAuth
 ) -> ExampleTagsRead:
     """Replace one example's tags (unknown tags are created)."""
     names = tags.set_example_tags(

@@ -22,10 +22,12 @@ from server.auth import ApiAuth
 from server.body_guard import BATCH_BODY_BYTES, body_limit
 from server.db import SessionDep, autocommit_connection
 from server.schemas import (
+    MAX_ID,
     Accepted,
     ErrorsPage,
     MetricSeries,
     MetricsIn,
+    NoNul,
     PredictionsIn,
     RunCreate,
     RunFinish,
@@ -38,6 +40,7 @@ from server.schemas import (
     RunUpdate,
     Split,
     StatusRead,
+    Text,
 )
 from server.services import (
     analysis,
@@ -89,13 +92,15 @@ def create_run(
 def read_runs(
     session: SessionDep,
     principal: ApiAuth,
-    project_id: Annotated[int | None, Query(ge=1)] = None,
+    project_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     status: RunStatus | None = None,
     sort: SortKey = "-id",
     limit: Limit = 50,
     offset: Offset = 0,
     cursor: Annotated[
-        str | None, Query(max_length=2000, description="next_cursor of the previous page (keyset paging).")
+        str | None,
+        Query(max_length=2000, description="next_cursor of the previous page (keyset paging)."),
+        NoNul,
     ] = None,
 ) -> Response:
     """Runs, filtered by project and status, sorted by a field or a summary metric."""
@@ -196,10 +201,10 @@ def read_metric_keys(run_id: IdPath, session: SessionDep, _: ApiAuth) -> list[st
     return metrics.metric_keys(session=session, run_id=run_id)
 
 
-@router.get("/{run_id}/metrics/{key}")
+@router.get("/{run_id}/metrics/{key:path}")
 def read_metric(
     run_id: IdPath,
-    key: str,
+    key: Text,
     session: SessionDep,
     _: ApiAuth,
     max_points: Annotated[int | None, Query(ge=2, le=100_000)] = None,
@@ -229,10 +234,10 @@ def read_errors(
     session: SessionDep,
     _: ApiAuth,
     split: Split = "dev",
-    tag: Annotated[str | None, Query(max_length=100)] = None,
+    tag: Annotated[str | None, Query(max_length=100), NoNul] = None,
     untagged: bool = False,
-    label: Annotated[str | None, Query(max_length=200)] = None,
-    predicted: Annotated[str | None, Query(max_length=200)] = None,
+    label: Annotated[str | None, Query(max_length=200), NoNul] = None,
+    predicted: Annotated[str | None, Query(max_length=200), NoNul] = None,
     min_confidence: Annotated[float | None, Query(ge=0, le=1)] = None,
     max_confidence: Annotated[float | None, Query(ge=0, le=1)] = None,
     sort: predictions.ErrorSort = "-confidence",

@@ -10,7 +10,7 @@ from server import access
 from server.api.deps import IdPath, Limit, Offset, QueueDep
 from server.auth import ApiAuth
 from server.db import SessionDep
-from server.schemas import SweepCreate, SweepPreview, SweepPreviewIn, SweepRead, SweepsPage, SweepZoom
+from server.schemas import MAX_ID, SweepCreate, SweepPreview, SweepPreviewIn, SweepRead, SweepsPage, SweepZoom
 from server.services import sweep_results, sweeps
 
 router = APIRouter(prefix="/sweeps", tags=["sweeps"])
@@ -28,7 +28,7 @@ def create_sweep(data: SweepCreate, session: SessionDep, queue: QueueDep, princi
 def read_sweeps(
     session: SessionDep,
     principal: ApiAuth,
-    project_id: Annotated[int | None, Query(ge=1)] = None,
+    project_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> SweepsPage:

@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from server import auth
 from server.services.accounts import hash_token
 from server.tables import ApiToken, Project, User
 from tests.factories import make_project, make_run
@@ -316,3 +317,9 @@ def test_trivial_passwords_are_refused_with_a_422_naming_the_field(
                 "body",
                 "new_password",
             ]
+
+
+@pytest.mark.parametrize("cookie", ["1.\u00b2.abc", "\u00b2.9999999999.abc", "1.9999999999", "1.\u0663.x"])
+def test_a_session_cookie_with_other_digits_names_no_user(cookie: str) -> None:
+    # "\u00b2".isdigit() is True but int("\u00b2") raises: the cookie parser must read ASCII digits only.
+    assert auth.session_user_id(cookie) is None

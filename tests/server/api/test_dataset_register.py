@@ -215,3 +215,11 @@ def test_register_is_off_when_no_root_is_allowed(client: TestClient, monkeypatch
         ["body", "path"],
         "folder registration is off; set TRAINBOARD_DATASET_ROOTS to allow it",
     )
+
+
+def test_register_a_home_folder_of_no_user_is_a_422_naming_path(client: TestClient) -> None:
+    response = client.post(URL, json={"path": "~nosuchuser-trainboard", "format": "mnist"})
+    assert response.status_code == 422, response.text
+    detail = response.json()["detail"][0]
+    assert detail["loc"] == ["body", "path"]
+    assert detail["msg"] == "~nosuchuser-trainboard names no home folder on the server"

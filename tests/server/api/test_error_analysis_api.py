@@ -111,8 +111,9 @@ def test_example_image_is_a_cached_png(client: TestClient, run_with_errors: tupl
     assert again.status_code == 304
 
 
+# A NUL in the id is a 422 naming example_id (tests/server/api/test_unstorable_input.py).
 @pytest.mark.parametrize(
-    "example_id", ["digits-99999", "wine-1", "..%2F..%2Fetc%2Fpasswd", "%2E%2E", "digits-1%00"]
+    "example_id", ["digits-99999", "wine-1", "..%2F..%2Fetc%2Fpasswd", "%2E%2E", "../../etc/passwd", "a/b"]
 )
 def test_example_image_unknown_or_traversal_is_404(
     client: TestClient, run_with_errors: tuple, example_id: str
@@ -190,6 +191,31 @@ def test_corrections_make_a_new_dataset_version_that_new_runs_record(
     run = client.post("/api/v1/runs", json={"project_id": project_id, "config": {"hparams": {"epochs": 1}}})
     assert run.status_code == 201, run.text
     assert run.json()["config"]["dataset_version"] == 2
+
+
+def test_a_runs_config_read_back_is_submittable_as_is_and_keeps_its_dataset_version(
+    client: TestClient, run_with_errors: tuple
+) -> None:
+    project_id, _ = run_with_errors
+    first = client.post("/api/v1/runs", json={"project_id": project_id, "config": {"hparams": {"epochs": 1}}})
+    config = client.get(f"/api/v1/runs/{first.json()['id']}").json()["config"]
+    assert config["dataset_version"] == 1
+    url = f"/api/v1/projects/{project_id}/label-corrections"
+    assert client.put(f"{url}/digits-1", json={"corrected_label": 7}).status_code == 204
+    assert client.post(f"{url}/apply").json() == {"dataset_version": 2}
+
+    again = client.post("/api/v1/runs", json={"project_id": project_id, "config": config})
+    assert again.status_code == 201, again.text
+    assert again.json()["config"] == config  # the same run again, on the labels it had: version 1
+    # Try next and "new run from this config" start from the model and hparams: the current version.
+    child = client.post(f"/api/v1/runs/{again.json()['id']}/clone", json={"changes": {"hparams.lr": 0.01}})
+    assert child.json()["config"]["dataset_version"] == 2
+    future = client.post(
+        "/api/v1/runs", json={"project_id": project_id, "config": {**config, "dataset_version": 3}}
+    )
+    assert future.status_code == 422
+    assert future.json()["detail"][0]["loc"] == ["body", "config", "dataset_version"]
+    assert "dataset versions 1 to 2" in future.json()["detail"][0]["msg"]
 
 
 def test_applying_corrections_resolves_mislabeled_and_keeps_it_in_the_history(

@@ -1,10 +1,12 @@
 import math
+from datetime import datetime
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from server.schemas import as_utc
 from server.tables import MetricPoint
 from tests.factories import make_project, make_run
 
@@ -18,7 +20,7 @@ def test_metrics_are_idempotent_per_key_and_step(client: TestClient, session: Se
     points = [{"key": "dev_error", "step": s, "value": 1 / s} for s in range(1, 6)]
     url = f"/api/v1/runs/{run_id}/metrics"
     assert client.post(url, json={"metrics": points}).json() == {"accepted": 5}
-    assert client.post(url, json={"metrics": points + points[:2]}).json() == {"accepted": 7}
+    assert client.post(url, json={"metrics": points + points[:2]}).json() == {"accepted": 0}  # none new
     stored = session.scalar(select(func.count()).select_from(MetricPoint).where(MetricPoint.run_id == run_id))
     assert stored == 5
     series = client.get(f"{url}/dev_error").json()
@@ -98,3 +100,44 @@ def test_metric_keys_lists_what_was_logged(client: TestClient, run_id: int) -> N
     points = [{"key": k, "step": 1, "value": 0.5} for k in ("train_error", "dev_error")]
     client.post(f"/api/v1/runs/{run_id}/metrics", json={"metrics": points})
     assert client.get(f"/api/v1/runs/{run_id}/metrics").json() == ["dev_error", "train_error"]
+
+
+@pytest.mark.parametrize("diverged", [False, True])  # a NaN in the batch takes the checked path
+def test_the_first_value_of_a_step_stays_within_a_batch_as_across_batches(
+    client: TestClient, run_id: int, diverged: bool
+) -> None:
+    url = f"/api/v1/runs/{run_id}/metrics"
+    if diverged:
+        client.post(f"/api/v1/runs/{run_id}/finish", json={"status": "diverged", "error": "loss became NaN"})
+    nan = ', {"key": "loss", "step": 9, "value": NaN}' if diverged else ""
+    body = (
+        '{"metrics": [{"key": "loss", "step": 1, "value": 0.5}, {"key": "loss", "step": 2, "value": 0.4},'
+        ' {"key": "loss", "step": 1, "value": 0.9}' + nan + "]}"
+    )
+    response = client.post(url, content=body, headers={"content-type": "application/json"})
+    assert response.json() == {"accepted": 2}  # stored: steps 1 and 2 once each
+    again = [{"key": "loss", "step": 2, "value": 7.0}, {"key": "loss", "step": 3, "value": 0.3}]
+    assert client.post(url, json={"metrics": again}).json() == {"accepted": 1}  # step 3
+    assert client.get(f"{url}/loss").json()["points"] == [[1, 0.5], [2, 0.4], [3, 0.3]]
+    assert client.get(f"/api/v1/runs/{run_id}").json()["summary"] == {"loss": 0.3}
+
+
+def test_a_timestamp_in_any_offset_is_stored_as_its_utc_instant(
+    client: TestClient, session: Session, run_id: int
+) -> None:
+    # PostgreSQL refuses offsets past 15:59 (Python allows up to 23:59): the batch was an unnamed 422 there.
+    sent = "2024-03-01T07:21:00+19:23"
+    point = {"key": "loss", "step": 1, "value": 0.5, "timestamp": sent}
+    assert client.post(f"/api/v1/runs/{run_id}/metrics", json={"metrics": [point]}).json() == {"accepted": 1}
+    stored = session.scalar(select(MetricPoint.timestamp).where(MetricPoint.run_id == run_id))
+    assert as_utc(stored) == datetime.fromisoformat(sent)
+
+
+@pytest.mark.parametrize("sent", ["0001-01-01T00:00:00+05:00", "9999-12-31T23:00:00-05:00"])
+def test_a_timestamp_that_leaves_years_1_to_9999_in_utc_is_422_naming_it(
+    client: TestClient, run_id: int, sent: str
+) -> None:
+    point = {"key": "loss", "step": 1, "value": 0.5, "timestamp": sent}
+    response = client.post(f"/api/v1/runs/{run_id}/metrics", json={"metrics": [point]})
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"][0]["loc"] == ["body", "metrics", 0, "timestamp"]

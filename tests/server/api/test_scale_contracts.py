@@ -30,7 +30,7 @@ def test_batch_of_100000_points_with_duplicates_stores_each_point_once(
     loss = [{"key": "loss", "step": s, "value": _loss(s)} for s in range(60_000)]
     acc = [{"key": "acc", "step": s, "value": s / 30_000} for s in range(30_000)]
     repeats = loss[:10_000]  # the same points twice in one batch
-    assert client.post(url, json={"metrics": loss + acc + repeats}).json() == {"accepted": 100_000}
+    assert client.post(url, json={"metrics": loss + acc + repeats}).json() == {"accepted": 90_000}
     # Sent again with other values: the first value stays, and nothing is stored twice.
     again = [{**p, "value": 99.0} for p in loss[20_000:70_000]]
     assert client.post(url, json={"metrics": again}).status_code == 200
