@@ -16,6 +16,8 @@ from pydantic import (
     model_validator,
 )
 
+from trainboard.metric_keys import alias_problem
+
 RunStatus = Literal["queued", "running", "succeeded", "failed", "diverged", "cancelled"]
 TERMINAL_STATUSES: frozenset[str] = frozenset({"succeeded", "failed", "diverged", "cancelled"})
 Split = Literal["train", "train_dev", "dev", "test"]
@@ -58,6 +60,26 @@ class SatisficingConstraint(BaseModel):
         return self
 
 
+def _check_aliases(aliases: dict[str, str]) -> dict[str, str]:
+    problems = [p for alias, key in aliases.items() if (p := alias_problem(alias, key)) is not None]
+    if problems:
+        raise ValueError("; ".join(problems))
+    return aliases
+
+
+#: A project's metric-key aliases, alias -> canonical key: points logged under an alias are stored under
+#: its canonical key, so that the diagnosis works on a script's own names (e.g. val_error -> dev_error).
+MetricAliases = Annotated[
+    dict[MetricKey, MetricKey],
+    Field(
+        max_length=100,
+        description="Points logged under a key named here are stored under its canonical key instead "
+        "(e.g. {'val_error': 'dev_error'}), from the moment the alias is set.",
+    ),
+    AfterValidator(_check_aliases),
+]
+
+
 class ProjectCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -77,6 +99,7 @@ class ProjectCreate(BaseModel):
     optimizing_metric: MetricKey = "dev_error"
     satisficing: list[SatisficingConstraint] = Field(default_factory=list)
     description: str = Field(default="", max_length=5000)
+    metric_aliases: MetricAliases = Field(default_factory=dict)
 
     @field_validator("name")
     @classmethod
@@ -95,6 +118,7 @@ class ProjectUpdate(BaseModel):
     optimizing_metric: MetricKey | None = None
     satisficing: list[SatisficingConstraint] | None = None
     description: str | None = Field(default=None, max_length=5000)
+    metric_aliases: MetricAliases | None = None
 
 
 class ProjectRead(BaseModel):
@@ -109,6 +133,12 @@ class ProjectRead(BaseModel):
     description: str
     created_at: UTCDatetime
     run_count: int = 0
+    metric_aliases: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("metric_aliases", mode="before")
+    @classmethod
+    def _none_is_empty(cls, value: dict[str, str] | None) -> dict[str, str]:
+        return value or {}
 
 
 class ProjectsPage(Page):
