@@ -169,6 +169,7 @@ def test_evaluating_every_n_steps_logs_every_key_at_the_global_step(
     assert [step for step, _ in series(api, run_id, "lr")] == [4, 8]
     summary = api.get(f"/runs/{run_id}").json()["summary"]
     assert summary["test_error"] == pytest.approx(1 - test_metrics["test_accuracy"])  # logged after training
+    assert (summary["train_examples"], summary["dev_examples"]) == (64, 32)  # no train evaluation: the set
 
 
 def test_a_trainer_that_raises_leaves_its_run_failed(

@@ -70,8 +70,9 @@ class TrainboardCallback(TrainerCallback):
     with ``eval_dataset={"dev": ..., "train": ...}`` the Trainer's ``eval_train_accuracy`` gives
     ``train_error``, which the diagnosis needs. Training logs: ``loss`` -> ``train_loss``,
     ``learning_rate`` -> ``lr`` (see the module's note on steps). ``trainer.predict(test, metric_key_prefix=
-    "test")`` gives ``test_error``. The dataset sizes go to ``train_examples``, ``dev_examples``, ... at step
-    0, so the diagnosis can tell a gap from noise. Params: ``TrainingArguments`` (strings, booleans and
+    "test")`` gives ``test_error``. The evaluated sizes go to ``dev_examples``, ``train_examples``, ... at
+    step 0 (the training set's size when no train split is evaluated), so the diagnosis can tell a gap from
+    noise. Params: ``TrainingArguments`` (strings, booleans and
     numbers) and the model config's key fields as ``model.*``.
 
     Args:
@@ -105,6 +106,11 @@ class TrainboardCallback(TrainerCallback):
         self.example_ids = example_ids
         self.run: Run | None = None
         self._predicting = False
+        # Size keys the evaluations logged: a split's error is measured on what was evaluated, so the
+        # training set's own size is the fallback for train_examples, logged at the end (a (key, step)
+        # keeps its first value, so logging it first would win over the evaluated subset's).
+        self._sized: set[str] = set()
+        self._train_size: int | None = None
 
     def on_train_begin(
         self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any
@@ -120,8 +126,7 @@ class TrainboardCallback(TrainerCallback):
             group=self.group,
             client=self.client,
         )
-        if (size := _size(kwargs.get("train_dataloader"))) is not None:
-            log_metrics(self.run, {"train_examples": size}, step=0)
+        self._sized, self._train_size = set(), _size(kwargs.get("train_dataloader"))
 
     def on_log(
         self,
@@ -156,7 +161,10 @@ class TrainboardCallback(TrainerCallback):
         runtime = next((k for k in metrics if k.endswith("_runtime")), None)
         parsed = split_of(runtime) if runtime else None
         if self.run is not None and size and parsed is not None and not self._predicting:
-            log_metrics(self.run, {f"{parsed[0]}_examples": size}, step=0)
+            key = f"{parsed[0]}_examples"
+            if key not in self._sized:
+                self._sized.add(key)
+                log_metrics(self.run, {key: size}, step=0)
 
     def on_predict(
         self,
@@ -179,6 +187,8 @@ class TrainboardCallback(TrainerCallback):
         """Post the predictions when asked, then finish the run as succeeded."""
         if self.run is None:
             return
+        if "train_examples" not in self._sized and self._train_size:
+            log_metrics(self.run, {"train_examples": self._train_size}, step=0)
         if self.predict_dataset is not None:
             self._post_predictions()
         self.run.finish()
