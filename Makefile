@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml $(LOCK)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install -q "$(TORCH)"
-	$(PY) -m pip install -q -c $(LOCK) -e ".[test]"
+	$(PY) -m pip install -q -c $(LOCK) -e ".[test,huggingface,lightning]"
 	touch $(STAMP)
 
 install: $(STAMP)

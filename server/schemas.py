@@ -19,6 +19,7 @@ from pydantic import (
 )
 
 from server import ids
+from trainboard.metric_keys import alias_problem
 
 # ---------------------------------------------------------------- what both databases can store
 
@@ -122,6 +123,26 @@ class SatisficingConstraint(BaseModel):
         return self
 
 
+def _check_aliases(aliases: dict[str, str]) -> dict[str, str]:
+    problems = [p for alias, key in aliases.items() if (p := alias_problem(alias, key)) is not None]
+    if problems:
+        raise ValueError("; ".join(problems))
+    return aliases
+
+
+#: A project's metric-key aliases, alias -> canonical key: points logged under an alias are stored under
+#: its canonical key, so that the diagnosis works on a script's own names (e.g. val_error -> dev_error).
+MetricAliases = Annotated[
+    dict[MetricKey, MetricKey],
+    Field(
+        max_length=100,
+        description="Points logged under a key named here are stored under its canonical key instead "
+        "(e.g. {'val_error': 'dev_error'}), from the moment the alias is set.",
+    ),
+    AfterValidator(_check_aliases),
+]
+
+
 class ProjectCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -141,6 +162,7 @@ class ProjectCreate(BaseModel):
     optimizing_metric: OptimizingMetric = "dev_error"
     satisficing: list[SatisficingConstraint] = Field(default_factory=list)
     description: Text = Field(default="", max_length=5000)
+    metric_aliases: MetricAliases = Field(default_factory=dict)
 
     @field_validator("name")
     @classmethod
@@ -159,6 +181,7 @@ class ProjectUpdate(BaseModel):
     optimizing_metric: OptimizingMetric | None = None
     satisficing: list[SatisficingConstraint] | None = None
     description: Annotated[str | None, NoNul] = Field(default=None, max_length=5000)
+    metric_aliases: MetricAliases | None = None
 
 
 class ProjectRead(BaseModel):
@@ -173,6 +196,12 @@ class ProjectRead(BaseModel):
     description: str
     created_at: UTCDatetime
     run_count: int = 0
+    metric_aliases: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("metric_aliases", mode="before")
+    @classmethod
+    def _none_is_empty(cls, value: dict[str, str] | None) -> dict[str, str]:
+        return value or {}
 
 
 class ProjectsPage(Page):

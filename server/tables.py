@@ -46,6 +46,9 @@ class Project(Base):
     optimizing_metric: Mapped[str] = mapped_column(String(100), default="dev_error")
     satisficing: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     description: Mapped[str] = mapped_column(Text, default="")
+    # Alias -> canonical metric key, applied at ingestion; NULL (not {}) when there are none, so that a
+    # batch's lookup finds nothing to do without decoding anything.
+    metric_aliases: Mapped[dict[str, str] | None] = mapped_column(JSON(none_as_null=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     # Bumped by "apply label corrections"; each run's config records the version it trained on.
     dataset_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")

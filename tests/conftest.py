@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +23,15 @@ for _name in (
 ):
     os.environ.pop(_name, None)
 
+# Starlette's TestClient speaks httpx2 when it is installed (huggingface_hub 2, of the huggingface extra,
+# brings it), but the client library speaks httpx, and tests hand it a TestClient's transport
+# (`Client(transport=client._transport)`): the TestClient is made to use httpx, as without the extra.
+sys.modules["httpx2"] = None  # type: ignore[assignment]  # `import httpx2` raises ModuleNotFoundError
 from fastapi.testclient import TestClient  # noqa: E402
+from starlette import testclient as _starlette_testclient  # noqa: E402
+
+del sys.modules["httpx2"]  # huggingface_hub imports it later
+assert _starlette_testclient.httpx.__name__ == "httpx", "the TestClient was imported before this conftest"
 from sqlalchemy import Engine  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 

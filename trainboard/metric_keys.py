@@ -19,9 +19,14 @@ SIZE_KEYS = ("train_examples", "train_dev_examples", "dev_examples", "test_examp
 SIZE_OF_ERROR = dict(zip(ERROR_KEYS, SIZE_KEYS, strict=True))
 #: The epoch whose weights a run kept (early stopping); its errors are the run's summary.
 BEST_EPOCH_KEY = "best_epoch"
+#: The learning rate in force in each epoch.
+LR_KEY = "lr"
+#: Every key the diagnosis, the summary and the charts read by name: what a project's alias may map to.
+CANONICAL_KEYS = (*ERROR_KEYS, *LOSS_KEYS, LR_KEY, *SIZE_KEYS, BEST_EPOCH_KEY)
 
 _ERROR_KEYS = frozenset(ERROR_KEYS)
 _SIZE_KEYS = frozenset(SIZE_KEYS)
+_CANONICAL_KEYS = frozenset(CANONICAL_KEYS)
 
 
 def is_checked(key: str) -> bool:
@@ -45,12 +50,28 @@ def value_problem(key: str, value: float) -> str | None:
     return None
 
 
+def alias_problem(alias: str, canonical: str) -> str | None:
+    """Why points logged under ``alias`` cannot be stored under ``canonical`` instead; None when they can.
+
+    The target must be a canonical key (an alias exists so that the diagnosis reads a script's own names),
+    and the alias must not be one: renaming ``dev_error`` would hide the real one."""
+    if canonical not in _CANONICAL_KEYS:
+        known = ", ".join(CANONICAL_KEYS)
+        return f"{alias} -> {canonical}: the target must be a canonical key, one of {known}"
+    if alias in _CANONICAL_KEYS:
+        return f"{alias} -> {canonical}: {alias} is itself a canonical key and cannot be an alias"
+    return None
+
+
 __all__ = [
     "BEST_EPOCH_KEY",
+    "CANONICAL_KEYS",
     "ERROR_KEYS",
     "LOSS_KEYS",
+    "LR_KEY",
     "SIZE_KEYS",
     "SIZE_OF_ERROR",
+    "alias_problem",
     "is_checked",
     "value_problem",
 ]

@@ -16,6 +16,7 @@ from server.datasets import EXTERNAL, DatasetInfo, get_dataset
 from server.db import SessionDep
 from server.diagnosis import compute_gaps, ladder_from_summary
 from server.errors import Conflict, InvalidInput
+from server.pages.aliases import format_aliases, parse_aliases
 from server.pages.common import (
     FormErrors,
     PageAuth,
@@ -44,6 +45,7 @@ LABELS = {
     "human_level_error": "Human-level error",
     "optimizing_metric": "Optimizing metric",
     "satisficing": "Satisficing constraints",
+    "metric_aliases": "Metric aliases",
 }
 
 
@@ -61,9 +63,11 @@ class ProjectEditForm(BaseModel):
     csrf_token: str = ""
     human_level_error: Text = ""
     optimizing_metric: Text = "dev_error"
-    satisficing: Annotated[str | None, NoNul] = (
-        None  # "metric <= bound" per line; None (not sent) keeps the constraints
-    )
+    satisficing: Annotated[str | None, NoNul] = None  # "metric <= bound" per line; None (not sent) keeps them
+    metric_aliases: Annotated[str | None, NoNul] = None  # "alias -> canonical" per line; None keeps them
+    # The page's hidden marker: its textareas were sent. A blanked textarea arrives as "", which FastAPI
+    # reads as not sent (None); with the marker it clears the list, as the page's help says.
+    lists_sent: bool = False
 
 
 @dataclass(frozen=True)
@@ -274,6 +278,7 @@ def _project_context(
             human_level_error=f"{human * 100:g}" if human is not None else "",
             optimizing_metric=project.optimizing_metric,
             satisficing=format_constraints(project.satisficing or []),
+            metric_aliases=format_aliases(project.metric_aliases),
         )
     return ProjectContext(
         project=projects.to_read(project, count),
@@ -326,17 +331,23 @@ def update_project(
     principal: PagePrincipal,
     form: Annotated[ProjectEditForm, Form()],
 ) -> Response:
-    """Change the human-level error, the optimizing metric or the satisficing constraints (owners)."""
+    """Change the human-level error, the optimizing metric, the satisficing constraints or the metric
+    aliases (owners)."""
     check_csrf(request, form.csrf_token)
     access.check_project(session, principal, project_id, access.OWNER)
     errors = FormErrors()
     human = _percent_to_fraction(form.human_level_error, errors)
     changes: dict[str, Any] = {"human_level_error": human, "optimizing_metric": form.optimizing_metric}
-    if form.satisficing is not None:
+    if form.satisficing is not None or form.lists_sent:
         try:
-            changes["satisficing"] = parse_constraints(form.satisficing)
+            changes["satisficing"] = parse_constraints(form.satisficing or "")
         except ValueError as exc:
             errors.add("satisficing", f"Satisficing constraints (satisficing): {exc}")
+    if form.metric_aliases is not None or form.lists_sent:
+        try:
+            changes["metric_aliases"] = parse_aliases(form.metric_aliases or "")
+        except ValueError as exc:
+            errors.add("metric_aliases", f"Metric aliases (metric_aliases): {exc}")
     if not errors:
         try:
             data = ProjectUpdate(**changes)

@@ -20,7 +20,7 @@ from server.services import sweeps
 from server.services.pg_ingest import ROLLUP_ON_CONFLICT, SUMMARY_ON_CONFLICT, store_batch
 from server.services.runs import get_run, now
 from server.services.series_rollups import latest, rollups
-from server.tables import MetricPoint, MetricRollup, Run, RunSummary
+from server.tables import MetricPoint, MetricRollup, Project, Run, RunSummary
 from trainboard.metric_keys import is_checked, value_problem
 
 # Bucket widths (in steps) of the rollups kept on write: 64, 1024, ..., 64 * 16**7 (about 1.7e10 steps).
@@ -46,7 +46,12 @@ _SUMMARY_UPSERT = (
 
 PointRow = tuple[str, int, float, datetime | None]  # key, step, value, timestamp (None: the batch's time)
 
-_RUN_STATE = select(Run.status, Run.sweep_id).where(Run.id == bindparam("run_id"))
+# A run's status and sweep, and its project's metric aliases (a join on a primary key: microseconds).
+_RUN_STATE = (
+    select(Run.__table__.c.status, Run.__table__.c.sweep_id, Project.__table__.c.metric_aliases)
+    .join(Project.__table__, Project.__table__.c.id == Run.__table__.c.project_id)
+    .where(Run.__table__.c.id == bindparam("run_id"))
+)
 _HEARTBEAT = (
     update(Run.__table__)
     .where(Run.__table__.c.id == bindparam("run_id"), Run.__table__.c.status == "running")
@@ -61,21 +66,13 @@ def ingest_metrics(
     many were new (stored now).
 
     The first value sent for a (key, step) stays, within a batch as across batches: a point sent again,
-    whatever its value, changes nothing. A sweep trial may be stopped early here; with ``queue``, the
+    whatever its value, changes nothing. A point under one of the project's metric aliases is stored under
+    its canonical key (and checked as one). A sweep trial may be stopped early here; with ``queue``, the
     sweep then queues its next trial."""
-    _check_canonical_values(points)
     stamp = now()
     finite = [p for p in points if math.isfinite(p.value)]
     if session.get_bind().dialect.name == "postgresql" and len(finite) == len(points):
-        # One statement checks the run, stores the batch and moves the heartbeat (pg_ingest), in autocommit:
-        # a request then makes one round trip besides the pool's ping, instead of five.
-        rows = first_per_step(points, None)
-        result = store_batch(autocommit_connection(session), run_id, rows, ROLLUP_WIDTHS, stamp)
-        session.commit()  # ends the autocommit "transaction"; a sweep's work below gets a real one
-        if result is None:
-            raise NotFound("Run", run_id)
-        _expire_heartbeat(session, run_id)
-        sweep_id, stored = result.sweep_id, result.stored
+        sweep_id, stored = _ingest_postgres(session, run_id, points, stamp)
     else:
         sweep_id, stored = _ingest_checked(session, run_id, points, finite, stamp)
     if sweep_id is not None:
@@ -99,6 +96,16 @@ def first_per_step(points: list[MetricPointIn], stamp: datetime | None) -> list[
     return rows
 
 
+def _rename(points: list[MetricPointIn], aliases: dict[str, str] | None) -> None:
+    """Give the points logged under one of the project's metric aliases their canonical key, in place."""
+    if not aliases:
+        return
+    for point in points:
+        canonical = aliases.get(point.key)
+        if canonical is not None:
+            point.key = canonical
+
+
 def _check_canonical_values(points: list[MetricPointIn]) -> None:
     """422 for an error rate outside [0, 1] or a split size that is no whole number (trainboard.metric_keys).
 
@@ -111,17 +118,43 @@ def _check_canonical_values(points: list[MetricPointIn]) -> None:
                 raise InvalidInput(["body", "metrics", index, "value"], problem)
 
 
+def _ingest_postgres(
+    session: Session, run_id: int, points: list[MetricPointIn], stamp: datetime
+) -> tuple[int | None, int]:
+    """A batch of finite points on PostgreSQL; returns the run's sweep and how many points were new.
+
+    One statement checks the run, stores the batch and moves the heartbeat (pg_ingest), in autocommit: a
+    request makes one round trip besides the pool's ping, instead of five. For a project with metric
+    aliases that statement stores nothing and returns them; the batch goes again, renamed and re-checked."""
+    _check_canonical_values(points)  # a canonical key is never an alias: renaming cannot clear it
+    connection = autocommit_connection(session)
+    # Timestamps stay None here: the statement stamps those with `stamp` itself.
+    result = store_batch(connection, run_id, first_per_step(points, None), ROLLUP_WIDTHS, stamp)
+    if result is not None and result.held_for is not None:
+        _rename(points, result.held_for)
+        _check_canonical_values(points)
+        rows = first_per_step(points, None)
+        result = store_batch(connection, run_id, rows, ROLLUP_WIDTHS, stamp, renamed=True)
+    session.commit()  # ends the autocommit "transaction"; a sweep's work below gets a real one
+    if result is None:
+        raise NotFound("Run", run_id)
+    _expire_heartbeat(session, run_id)
+    return result.sweep_id, result.stored
+
+
 def _ingest_checked(
     session: Session, run_id: int, points: list[MetricPointIn], finite: list[MetricPointIn], stamp: datetime
 ) -> tuple[int | None, int]:
     """The batch on SQLite, or one with non-finite values (which the run's status decides on); returns the
     run's sweep and how many points were new."""
-    # Only the two columns a batch needs, with Core: loading the Run as an ORM object (its JSON columns,
+    # Only the columns a batch needs, with Core: loading the Run as an ORM object (its JSON columns,
     # and its flush at commit) cost about 1 ms of CPU per batch. Sweep trials load it below.
     found = session.connection().execute(_RUN_STATE, {"run_id": run_id}).one_or_none()
     if found is None:
         raise NotFound("Run", run_id)
-    status, sweep_id = found
+    status, sweep_id, aliases = found
+    _rename(points, aliases)
+    _check_canonical_values(points)
     # Non-finite points are refused, except from a run already marked diverged: those are dropped.
     if len(finite) != len(points) and status != "diverged":
         index = next(i for i, p in enumerate(points) if not math.isfinite(p.value))
@@ -134,7 +167,7 @@ def _ingest_checked(
     # Plain tuples, not ORM objects or dicts: the per-point cost is what limits a batch's throughput.
     rows = first_per_step(finite, stamp)
     if session.connection().dialect.name == "postgresql":
-        result = store_batch(session.connection(), run_id, rows, ROLLUP_WIDTHS, stamp)
+        result = store_batch(session.connection(), run_id, rows, ROLLUP_WIDTHS, stamp, renamed=True)
         if result is None:
             raise NotFound("Run", run_id)  # deleted since the read above
         new = result.stored

@@ -79,6 +79,7 @@ def create_project(
             optimizing_metric=data.optimizing_metric,
             satisficing=[c.model_dump(exclude_none=True) for c in data.satisficing],
             description=data.description,
+            metric_aliases=data.metric_aliases or None,
         )
         session.add(project)
         session.commit()
@@ -92,7 +93,9 @@ def create_project(
 
 
 def update_project(*, session: Session, project_id: int, data: ProjectUpdate) -> Project:
-    """Change the fields the caller sent (an explicit null clears human-level error)."""
+    """Change the fields the caller sent (an explicit null clears human-level error, or the aliases).
+
+    Metric aliases apply to points logged from then on; points already stored keep their key."""
     project = get_project(session=session, project_id=project_id)
     fields = data.model_fields_set
     if "name" in fields and data.name is not None:
@@ -106,6 +109,8 @@ def update_project(*, session: Session, project_id: int, data: ProjectUpdate) ->
         project.satisficing = [c.model_dump(exclude_none=True) for c in data.satisficing]
     if "description" in fields and data.description is not None:
         project.description = data.description
+    if "metric_aliases" in fields:
+        project.metric_aliases = data.metric_aliases or None  # null or {} clears them
     session.commit()
     return project
 

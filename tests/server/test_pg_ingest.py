@@ -168,6 +168,32 @@ def test_a_batch_for_a_missing_run_is_404_and_stores_nothing(engine: Engine) -> 
     assert stored(engine, 987_654_321) == {"metric_points": 0, "metric_rollups": 0, "run_summaries": 0}
 
 
+def test_aliases_rename_a_batch_in_autocommit_and_a_diverged_runs_checked_one(engine: Engine) -> None:
+    with Session(engine) as session:
+        project = make_project(session, metric_aliases={"val_error": "dev_error", "val_loss": "dev_loss"})
+        run_id = make_run(session, project, status="running").id
+    with Session(engine) as session:
+        batch = [
+            MetricPointIn(key="val_error", step=1, value=0.3),
+            MetricPointIn(key="loss", step=1, value=1),
+        ]
+        assert ingest_metrics(session=session, run_id=run_id, points=batch) == 2
+        assert not session.in_transaction()
+    with Session(engine) as session:
+        session.get(Run, run_id).status = "diverged"
+        session.commit()
+    with Session(engine) as session:  # a non-finite point takes the checked path, in a real transaction
+        batch = [
+            MetricPointIn(key="val_loss", step=2, value=2.0),
+            MetricPointIn(key="val_loss", step=3, value=math.nan),
+        ]
+        assert ingest_metrics(session=session, run_id=run_id, points=batch) == 1
+    with Session(engine) as session:
+        rows = session.execute(select(RunSummary.key, RunSummary.value).where(RunSummary.run_id == run_id))
+        summary = {key: value for key, value in rows}
+    assert summary == {"dev_error": 0.3, "loss": 1.0, "dev_loss": 2.0}
+
+
 def test_deleting_a_run_deletes_its_series(engine: Engine) -> None:
     with Session(engine) as session:
         project = make_project(session)

@@ -213,3 +213,59 @@ def test_unknown_project_is_a_404_page(client: TestClient) -> None:
     assert response.status_code == 404
     assert "text/html" in response.headers["content-type"]
     assert "Project 9999 not found" in response.text
+
+
+def test_project_form_edits_metric_aliases(client: TestClient, session: Session) -> None:
+    project = make_project(session)
+    token = csrf_token(client)
+    base = {"csrf_token": token, "human_level_error": "", "optimizing_metric": "dev_error"}
+    url = f"/projects/{project.id}"
+
+    ok = client.post(url, data={**base, "metric_aliases": "val_error -> dev_error\n\nval_loss→dev_loss\n"})
+    session.expire_all()
+    saved = session.get(Project, project.id).metric_aliases
+    not_canonical = client.post(url, data={**base, "metric_aliases": "val_error -> dev_erorr"})
+    malformed = client.post(url, data={**base, "metric_aliases": "val_error = dev_error"})
+    twice = client.post(url, data={**base, "metric_aliases": "a -> dev_error\na -> test_error"})
+    client.post(url, data=base)  # a form without the field (an older page) keeps the aliases
+    session.expire_all()
+
+    assert ok.status_code == 200  # followed the redirect
+    assert saved == {"val_error": "dev_error", "val_loss": "dev_loss"}
+    assert "val_error -&gt; dev_error\nval_loss -&gt; dev_loss</textarea>" in ok.text
+    assert not_canonical.status_code == malformed.status_code == twice.status_code == 422
+    [error] = texts(not_canonical.text, "field-error")
+    assert error.startswith(
+        "Metric aliases (metric_aliases): val_error -> dev_erorr: the target must be a canonical key, one of "
+        "train_error, train_dev_error, dev_error"
+    )
+    assert texts(malformed.text, "field-error") == [
+        "Metric aliases (metric_aliases): line 1: write alias -> canonical key, e.g. val_error -> dev_error, "
+        "but got 'val_error = dev_error'"
+    ]
+    assert texts(twice.text, "field-error") == [
+        "Metric aliases (metric_aliases): line 2: a is already an alias of dev_error"
+    ]
+    assert session.get(Project, project.id).metric_aliases == saved
+
+
+def test_blanked_textareas_clear_the_aliases_and_the_constraints(
+    client: TestClient, session: Session
+) -> None:
+    project = make_project(
+        session, metric_aliases={"a": "dev_error"}, satisficing=[{"metric": "m", "max": 1}]
+    )
+    form = {"csrf_token": csrf_token(client), "human_level_error": "", "optimizing_metric": "dev_error"}
+    page = client.get(f"/projects/{project.id}").text
+    assert '<input type="hidden" name="lists_sent" value="true">' in page
+
+    # As a browser sends the page's form with both textareas emptied.
+    response = client.post(
+        f"/projects/{project.id}",
+        data={**form, "lists_sent": "true", "metric_aliases": "", "satisficing": ""},
+    )
+
+    assert response.status_code == 200
+    session.expire_all()
+    cleared = session.get(Project, project.id)
+    assert (cleared.metric_aliases, cleared.satisficing) == (None, [])
