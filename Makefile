@@ -23,7 +23,8 @@ install: $(STAMP)
 # needs are left out (above, or you for your GPU, install it separately). Then run make test and commit it.
 lock: install
 	$(PY) -m pip install -q "uv>=0.5"
-	echo torch | $(VENV)/bin/uv pip compile pyproject.toml --extra test --upgrade --quiet \
+	echo torch | $(VENV)/bin/uv pip compile pyproject.toml --extra test --extra huggingface --extra lightning \
+		--upgrade --quiet \
 		--python-version 3.11 --python-platform x86_64-unknown-linux-gnu --excludes /dev/stdin \
 		--custom-compile-command "make lock" -o $(LOCK)
 
