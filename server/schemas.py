@@ -227,6 +227,12 @@ class RunFinish(BaseModel):
 
     status: Literal["succeeded", "failed", "diverged", "cancelled"] = "succeeded"
     error: str | None = Field(default=None, max_length=2000)
+    log_tail: str | None = Field(
+        default=None,
+        max_length=4000,
+        description="The last lines the run's command wrote to stderr (trainboard agent sends them when the "
+        "command crashed); kept as is, shown under the error.",
+    )
 
 
 class RunRead(BaseModel):
@@ -251,6 +257,7 @@ class RunRead(BaseModel):
     sweep_id: int | None = None
     stopped_early: bool = False
     group: str | None = None
+    log_tail: str | None = None
 
 
 class RunsPage(Page):
@@ -287,6 +294,11 @@ class RunRepeat(BaseModel):
 class RunsRepeated(BaseModel):
     group: str
     runs: list[RunRead]
+    sweep_id: int | None = Field(
+        default=None,
+        description="A run of your own script: the copies wait in this script sweep for `trainboard agent` "
+        "(runs is then empty until an agent takes them).",
+    )
 
 
 class GroupMetric(BaseModel):
@@ -328,6 +340,14 @@ class MetricsIn(BaseModel):
 
 class Accepted(BaseModel):
     accepted: int
+
+
+class MetricsAccepted(Accepted):
+    should_stop: bool = Field(
+        default=False,
+        description="Present, and true, once the run was stopped (early stopping of a sweep trial, or a "
+        "cancel): end the script.",
+    )
 
 
 class MetricSeries(BaseModel):
@@ -595,6 +615,8 @@ class GradcheckRead(BaseModel):
 
 SweepStatus = Literal["running", "paused", "cancelled", "finished"]
 SweepStrategy = Literal["random", "grid", "coarse_to_fine"]
+#: zoo: the workers train built-in models; script: `trainboard agent` runs the user's own command per trial.
+SweepTarget = Literal["zoo", "script"]
 
 
 class EarlyStopping(BaseModel):
@@ -617,9 +639,15 @@ class SweepCreate(BaseModel):
 
     project_id: int = Field(ge=1)
     name: str | None = Field(default=None, max_length=200)
+    target: SweepTarget = Field(
+        default="zoo",
+        description="zoo: trials are built-in models queued to the workers. script: trials are handed to "
+        "`trainboard agent` (POST /sweeps/{id}/next), which runs your own command with run.config set.",
+    )
     base_config: RunConfig = Field(default_factory=RunConfig)
     space: dict[str, Any] = Field(
-        description='Dotted config path -> distribution, e.g. {"hparams.lr": {"log_uniform": [1e-4, 1e-1]}}.'
+        description='Dotted config path -> distribution, e.g. {"hparams.lr": {"log_uniform": [1e-4, 1e-1]}}; '
+        'for a script sweep any dotted parameter name, e.g. {"optimizer.lr": {"log_uniform": [1e-4, 1e-1]}}.'
     )
     strategy: SweepStrategy = "random"
     trials: int | None = Field(
@@ -691,6 +719,7 @@ class SweepSummary(BaseModel):
     name: str
     status: SweepStatus
     strategy: SweepStrategy
+    target: SweepTarget = "zoo"
     trial_budget: int
     parallelism: int
     created_at: UTCDatetime
@@ -699,6 +728,11 @@ class SweepSummary(BaseModel):
 
 
 class SweepRead(SweepSummary):
+    handed_out: int = Field(default=0, description="Script sweeps: trials handed to agents so far.")
+    parent_run_id: int | None = Field(
+        default=None, description="The run a try-next or repeat-with-seeds sweep copies (its trials' parent)."
+    )
+    trial_group: str | None = Field(default=None, description="The seed group its trials join.")
     base_config: dict[str, Any]
     space: dict[str, Any]
     scales: dict[str, str]

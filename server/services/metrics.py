@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import sqlite3
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import numpy as np
@@ -57,9 +58,26 @@ _HEARTBEAT = (
 def ingest_metrics(
     *, session: Session, run_id: int, points: list[MetricPointIn], queue: RunQueue | None = None
 ) -> int:
-    """Store the points once each per (run, key, step) and keep the run's summary current.
+    """Store the points once each per (run, key, step) and keep the run's summary current; returns how
+    many were accepted.
 
     A sweep trial may be stopped early here; with ``queue``, the sweep then queues its next trial."""
+    return store_metrics(session=session, run_id=run_id, points=points, queue=queue).accepted
+
+
+@dataclass(frozen=True)
+class Stored:
+    """What a batch's sender learns: how many points were accepted, and whether to stop (the run was
+    cancelled, or early stopping just stopped the sweep trial)."""
+
+    accepted: int
+    should_stop: bool
+
+
+def store_metrics(
+    *, session: Session, run_id: int, points: list[MetricPointIn], queue: RunQueue | None = None
+) -> Stored:
+    """`ingest_metrics`, also telling the sender whether its run should stop."""
     _check_canonical_values(points)
     stamp = now()
     finite = [p for p in points if math.isfinite(p.value)]
@@ -72,17 +90,19 @@ def ingest_metrics(
         if result is None:
             raise NotFound("Run", run_id)
         _expire_heartbeat(session, run_id)
-        sweep_id = result.sweep_id
+        status, sweep_id = result.status, result.sweep_id
     else:
-        sweep_id = _ingest_checked(session, run_id, points, finite, stamp)
+        status, sweep_id = _ingest_checked(session, run_id, points, finite, stamp)
+    stopped = status == "cancelled"
     if sweep_id is not None:
         run = session.get(Run, run_id, options=[lazyload(Run.summaries)])
         if run is None:  # deleted meanwhile
-            return len(finite)
-        sweeps.on_metrics(session=session, run=run, points=finite)  # ASHA / median: maybe stop the trial
+            return Stored(len(finite), stopped)
+        # ASHA / median: maybe stop the trial
+        stopped = sweeps.on_metrics(session=session, run=run, points=finite) or stopped
         if queue is not None:
             sweeps.advance_after_trial(session=session, run_id=run_id, queue=queue)
-    return len(finite)
+    return Stored(len(finite), stopped)
 
 
 def _check_canonical_values(points: list[MetricPointIn]) -> None:
@@ -99,9 +119,9 @@ def _check_canonical_values(points: list[MetricPointIn]) -> None:
 
 def _ingest_checked(
     session: Session, run_id: int, points: list[MetricPointIn], finite: list[MetricPointIn], stamp: datetime
-) -> int | None:
+) -> tuple[str, int | None]:
     """The batch on SQLite, or one with non-finite values (which the run's status decides on); returns the
-    run's sweep."""
+    run's status and sweep."""
     # Only the two columns a batch needs, with Core: loading the Run as an ORM object (its JSON columns,
     # and its flush at commit) cost about 1 ms of CPU per batch. Sweep trials load it below.
     found = session.connection().execute(_RUN_STATE, {"run_id": run_id}).one_or_none()
@@ -130,7 +150,7 @@ def _ingest_checked(
             session.connection().execute(_HEARTBEAT, {"run_id": run_id, "stamp": stamp})
     session.commit()
     _expire_heartbeat(session, run_id)
-    return sweep_id
+    return status, sweep_id
 
 
 def _expire_heartbeat(session: Session, run_id: int) -> None:

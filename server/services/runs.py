@@ -171,6 +171,7 @@ def to_read(run: Run, dataset: str | None = None) -> RunRead:
         sweep_id=run.sweep_id,
         stopped_early=run.stopped_early,
         group=run.group,
+        log_tail=run.log_tail,
     )
 
 
@@ -473,13 +474,18 @@ def finish_run(*, session: Session, run_id: int, data: RunFinish) -> Run:
     """Mark the run finished with its final status and, when it did not succeed, the reason."""
     run = get_run(session=session, run_id=run_id)
     if run.status in TERMINAL_STATUSES:
-        if run.status == data.status:
-            return run  # a retried finish is a no-op
-        raise Conflict(f"Run {run_id} is already {run.status}")
+        if run.status != data.status:
+            raise Conflict(f"Run {run_id} is already {run.status}")
+        if data.log_tail and not run.log_tail:
+            # The script's client library failed the run first; its agent adds what the command printed.
+            run.log_tail = data.log_tail
+            session.commit()
+        return run  # a retried finish is a no-op
     run.status = data.status
     run.error = _one_line(data.error) if data.status != "succeeded" else None
     if run.status in ("failed", "diverged") and not run.error:
         run.error = "the run stopped without giving a reason"
+    run.log_tail = data.log_tail or None
     run.finished_at = now()
     session.commit()
     return run

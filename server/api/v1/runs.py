@@ -16,6 +16,7 @@ from server.db import SessionDep, autocommit_connection
 from server.schemas import (
     Accepted,
     ErrorsPage,
+    MetricsAccepted,
     MetricSeries,
     MetricsIn,
     PredictionsIn,
@@ -158,18 +159,20 @@ def _metrics_body_schema() -> dict[str, Any]:
 _METRICS_BODY = _metrics_body_schema()
 
 
-@router.post("/{run_id}/metrics", openapi_extra=_METRICS_BODY)
+# should_stop appears only when true: the reply to every other batch stays {"accepted": n}.
+@router.post("/{run_id}/metrics", openapi_extra=_METRICS_BODY, response_model_exclude_defaults=True)
 def log_metrics(
     run_id: IdPath,
     data: Annotated[MetricsIn, Depends(read_metrics_body)],
     session: SessionDep,
     queue: QueueDep,
     _: ApiAuth,
-) -> Accepted:
-    """Store metric points; idempotent on (run, key, step). A sweep trial may be stopped early here."""
+) -> MetricsAccepted:
+    """Store metric points; idempotent on (run, key, step). A sweep trial may be stopped early here, and
+    `should_stop` then tells its script to end."""
     # The service advances the sweep itself when the trial stops: loading the run again here cost two queries.
-    accepted = metrics.ingest_metrics(session=session, run_id=run_id, points=data.metrics, queue=queue)
-    return Accepted(accepted=accepted)
+    stored = metrics.store_metrics(session=session, run_id=run_id, points=data.metrics, queue=queue)
+    return MetricsAccepted(accepted=stored.accepted, should_stop=stored.should_stop)
 
 
 @router.get("/{run_id}/metrics")
