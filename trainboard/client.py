@@ -19,6 +19,7 @@ import httpx
 
 from trainboard._spool import PointBuffer
 from trainboard.metric_keys import value_problem
+from trainboard.params import merged, nest
 from trainboard.settings import get_settings
 
 logger = logging.getLogger(__name__)
@@ -202,6 +203,17 @@ class Client:
         """One run, with its resolved config."""
         return self._json("GET", f"/runs/{run_id}")
 
+    def get_sweep(self, sweep_id: int, *, retries: int | None = None) -> dict[str, Any]:
+        """One sweep, with its trials and progress."""
+        return self._json("GET", f"/sweeps/{sweep_id}", retries=retries)
+
+    def next_trial(self, sweep_id: int) -> dict[str, Any] | None:
+        """A script sweep's next trial (a running run whose params hold the sampled values), or None when
+        none is left. Retries carry one Idempotency-Key, so a lost reply never costs a trial."""
+        response = self.request("POST", f"/sweeps/{sweep_id}/next", headers=_idempotent())
+        assert response is not None
+        return response.json() if response.status_code == 201 else None
+
     def start_run(
         self, run_id: int, *, worker: str, device: str, replaces: str | None = None
     ) -> dict[str, Any]:
@@ -258,11 +270,14 @@ class Client:
         body = self._json("GET", f"/projects/{project_id}/label-corrections", params={"version": version})
         return {c["example_id"]: c["corrected_label"] for c in body["corrections"]}
 
-    def finish_run(self, run_id: int, status: str = "succeeded", error: str | None = None) -> dict[str, Any]:
-        """Mark a run finished with `status` and an optional one-line error."""
+    def finish_run(
+        self, run_id: int, status: str = "succeeded", error: str | None = None, *, log_tail: str | None = None
+    ) -> dict[str, Any]:
+        """Mark a run finished with `status`, an optional one-line error and its command's stderr tail."""
         if status not in FINISHED:
             raise ValueError(f"status must be one of {FINISHED}, but got {status=}")
-        return self._json("POST", f"/runs/{run_id}/finish", json={"status": status, "error": error})
+        body = {"status": status, "error": error, "log_tail": log_tail}
+        return self._json("POST", f"/runs/{run_id}/finish", json=body)
 
     def put_checkpoint(self, run_id: int, data: bytes) -> None:
         """Store the run's latest checkpoint bytes."""
@@ -335,6 +350,9 @@ class Run:
         self.batch_size, self.flush_interval_s = batch_size, flush_interval_s
         self.finish_timeout_s = settings.finish_timeout_s if finish_timeout_s is None else finish_timeout_s
         self.finished = False
+        # The run's params nested by their dotted names: {"optimizer.lr": 0.01} -> config["optimizer"]["lr"].
+        self.config: dict[str, Any] = _nested(run.get("params") or {})
+        self._should_stop = run.get("status", "running") != "running"
         self._next_step = 1
         self._buffer = PointBuffer(
             max_memory_points=max_buffered_points or settings.max_buffered_points,
@@ -359,10 +377,29 @@ class Run:
 
     def _beat(self, interval_s: float) -> None:
         while not self._stop.wait(interval_s):
-            try:
-                self.client.heartbeat(self.id, retries=0)
-            except TrainboardError as exc:
-                logger.debug("run %d: heartbeat failed (%s); the next one may get through", self.id, exc)
+            self._beat_once()
+
+    def _beat_once(self) -> None:
+        try:
+            status = self.client.heartbeat(self.id, retries=0)
+        except TrainboardError as exc:
+            logger.debug("run %d: heartbeat failed (%s); the next one may get through", self.id, exc)
+            return
+        if status != "running":
+            self._stopped_by_server(f"the run is {status}")
+
+    @property
+    def should_stop(self) -> bool:
+        """True once the server stopped the run (a sweep's early stopping, a cancel): end training soon.
+
+        Seen in the reply to the metrics the background thread sends, and in the heartbeat's.
+        """
+        return self._should_stop
+
+    def _stopped_by_server(self, why: str) -> None:
+        if not self._should_stop:
+            logger.info("run %d: the server stopped it (%s); run.should_stop is now true", self.id, why)
+        self._should_stop = True
 
     @property
     def pending(self) -> int:
@@ -439,6 +476,11 @@ class Run:
             self._until(
                 deadline, lambda: self.client.request("POST", f"/runs/{self.id}/finish", json=body, retries=0)
             )
+        except TrainboardError as exc:
+            if exc.status_code != 409:
+                raise
+            # The server ended the run first (early stopping, a cancel): its status stands.
+            logger.info("run %d: %s", self.id, exc.detail)
         finally:
             self.finished = True
             atexit.unregister(self._at_exit)
@@ -467,9 +509,13 @@ class Run:
         with self._send_lock:
             while batch := self._buffer.peek(self.batch_size):
                 try:
-                    self.client.request(
+                    response = self.client.request(
                         "POST", f"/runs/{self.id}/metrics", json={"metrics": batch}, retries=retries
                     )
+                    # The reply is {"accepted": n}, with "should_stop": true once the run was stopped.
+                    if response is not None and b"should_stop" in response.content:
+                        if response.json().get("should_stop"):
+                            self._stopped_by_server("early stopping or a cancel")
                 except TrainboardError as exc:
                     if _transient(exc):
                         raise
@@ -559,8 +605,15 @@ def _watch_uncaught_exceptions() -> None:
     _hook_installed = True
 
 
+def _nested(params: dict[str, Any]) -> dict[str, Any]:
+    try:
+        return nest(params)
+    except ValueError:  # "a" and "a.b" both given: keep the names as they are
+        return dict(params)
+
+
 def init(
-    project: str,
+    project: str | None = None,
     name: str | None = None,
     params: dict[str, Any] | None = None,
     dataset: str = "external",
@@ -570,7 +623,15 @@ def init(
     """Find or create `project` and start an external run in it.
 
     Give runs that differ only by seed the same `group`, and the project's groups report each metric's
-    mean and sample standard deviation over them (is a gap between two configs more than seed noise?)."""
+    mean and sample standard deviation over them (is a gap between two configs more than seed noise?).
+
+    Under `trainboard agent` this attaches to the sweep trial the agent took instead (see
+    `attach_to_agent_trial`)."""
+    attached = attach_to_agent_trial(defaults=params, client=client)
+    if attached is not None:
+        return attached
+    if project is None:
+        raise ValueError("init() needs a project, unless trainboard agent runs the script")
     client = client or Client()
     found = client.get_or_create_project(project, dataset=dataset)
     run = client.create_run(found["id"], name=name, params=params, external=True, group=group)
@@ -578,4 +639,30 @@ def init(
     return Run(client, run)
 
 
-__all__ = ["Client", "Run", "TrainboardError", "init"]
+# ---------------------------------------------------------------- under trainboard agent
+
+
+def attach_to_agent_trial(
+    *, defaults: dict[str, Any] | None = None, client: Client | None = None
+) -> Run | None:
+    """The sweep trial `trainboard agent` runs this script for (TRAINBOARD_RUN_ID), or None outside one.
+
+    No run is created: the script logs to the trial, and `run.config` holds the script's `defaults` (the
+    params it passed to init, nested or dotted) with the trial's sampled values set over them. The run's
+    project and name are the sweep's, whatever the script asked for.
+    """
+    run_id = get_settings().run_id
+    if run_id is None:
+        return None
+    client = client or Client()
+    data = client.get_run(run_id)
+    run = Run(client, data)
+    try:
+        run.config = merged(defaults or {}, data.get("params") or {})
+    except ValueError as exc:
+        raise ValueError(f"the script's params and sweep {data.get('sweep_id')}'s clash: {exc}") from None
+    logger.info("trainboard: attached to run %s of sweep %s", run_id, data.get("sweep_id"))
+    return run
+
+
+__all__ = ["Client", "Run", "TrainboardError", "attach_to_agent_trial", "init"]
