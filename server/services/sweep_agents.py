@@ -124,7 +124,15 @@ def copy_run_for_agents(
     return create_sweep(session=session, data=data, queue=queue, parent_run_id=run.id, trial_group=group)
 
 
-def try_next_for_agent(*, session: Session, run_id: int, changes: dict[str, Any], queue: RunQueue) -> Sweep:
+def seed_parameter(params: dict[str, Any]) -> str:
+    """The script's seed parameter: the one whose last dotted part is "seed" (when just one), else "seed"."""
+    found = [path for path in flatten(params) if path.rsplit(".", 1)[-1] == "seed"]
+    return found[0] if len(found) == 1 else "seed"
+
+
+def try_next_for_agent(
+    *, session: Session, run_id: int, changes: dict[str, Any], queue: RunQueue, name: str | None = None
+) -> Sweep:
     """ "Try next" on a run of your own script: a one-trial sweep of its parameters with `changes` made,
     for `trainboard agent`; the trial becomes the run's child."""
     run = runs.get_run(session=session, run_id=run_id)
@@ -135,5 +143,5 @@ def try_next_for_agent(*, session: Session, run_id: int, changes: dict[str, Any]
     label = ", ".join(f"{path}={value}" for path, value in changes.items())
     values = {path: [value] for path, value in changes.items()}
     return copy_run_for_agents(
-        session=session, run=run, values=values, name=f"{run.name} {label}", queue=queue
+        session=session, run=run, values=values, name=name or f"{run.name} {label}", queue=queue
     )
