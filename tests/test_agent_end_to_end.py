@@ -57,7 +57,10 @@ def test_two_agents_share_a_sweep_and_asha_stops_trials(
     stopped = [t for t in done["trials"] if t["stopped_early"]]
     assert stopped and all(t["error"].startswith("stopped early by ASHA") for t in stopped)
     assert all("run #" in text for text in texts), texts  # both agents trained trials
-    assert "on the server: stopping its command (SIGINT" in "".join(texts), texts
+    assert "was stopped on the server: stopping its command (SIGINT" in "".join(texts), texts
+    for trial in done["trials"]:  # a script that finished its run itself was left to exit on its own
+        exited = f"run {trial['id']} exits on its own" in "".join(texts)
+        assert exited == (trial["status"] == "succeeded"), (trial, texts)
     # Each trial's script attached to its run: the values it logged follow its own sampled lr.
     best = client.get_run(done["best_run_id"])
     assert best["status"] == "succeeded" and best["summary"]["dev_error"] < min(

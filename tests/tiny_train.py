@@ -17,3 +17,5 @@ for epoch in range(1, config["epochs"] + 1):
     run.flush()  # the server decides on each epoch at once
     time.sleep(1.0)
 run.finish()
+time.sleep(1.5)  # work after finishing (saving, uploading) that the agent must not interrupt
+print(f"run {run.id} exits on its own", flush=True)

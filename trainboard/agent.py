@@ -168,8 +168,10 @@ def _watch(
             status = client.heartbeat(run_id, retries=0)
         except TrainboardError:
             continue  # the server is away for a moment: the command goes on, we look again
-        if status != "running":
-            say(f"run #{run_id} is {status} on the server: stopping its command (SIGINT, then SIGTERM)")
+        # "cancelled": early stopping or a person stopped it. A run the script finished itself is left to
+        # exit on its own (it may still be saving or uploading).
+        if status == "cancelled":
+            say(f"run #{run_id} was stopped on the server: stopping its command (SIGINT, then SIGTERM)")
             return stop_command(process, grace_s)
 
 
