@@ -184,7 +184,7 @@ _RUN_ROWS = (
             for name in (
                 "id", "project_id", "parent_id", "name", "status", "external", "config", "params",
                 "progress", "error", "worker", "attempt", "created_at", "started_at", "finished_at",
-                "heartbeat_at", "sweep_id", "stopped_early", "group",
+                "heartbeat_at", "sweep_id", "stopped_early", "group", "log_tail",
             )
         ),
         Project.dataset,
@@ -307,7 +307,7 @@ _RUN_JSON_ROWS = (
         Run.id, Run.project_id, Run.parent_id, Run.name, Run.status, Run.external, Project.dataset,
         cast(Run.config, Text), cast(Run.params, Text), cast(Run.progress, Text),
         Run.error, Run.worker, Run.attempt, Run.created_at, Run.started_at, Run.finished_at,
-        Run.heartbeat_at, Run.sweep_id, Run.stopped_early, Run.group,
+        Run.heartbeat_at, Run.sweep_id, Run.stopped_early, Run.group, Run.log_tail,
     )
     .join(Project, Project.id == Run.project_id)
     .where(Run.id.in_(bindparam("run_ids", expanding=True)))
@@ -362,7 +362,7 @@ def _runs_json(session: Session, run_ids: list[int]) -> list[bytes]:
             continue
         (id_, project_id, parent_id, name, status, external, dataset, config, params, progress, error,
          worker, attempt, created, started, finished, heartbeat, sweep_id, stopped_early, group,
-         *_) = row  # fmt: skip
+         log_tail, *_) = row  # fmt: skip
         head = to_json(
             {
                 "id": id_, "project_id": project_id, "parent_id": parent_id, "name": name,
@@ -374,7 +374,7 @@ def _runs_json(session: Session, run_ids: list[int]) -> list[bytes]:
                 "error": error, "worker": worker, "attempt": attempt, "created_at": as_utc(created),
                 "started_at": as_utc(started), "finished_at": as_utc(finished),
                 "heartbeat_at": as_utc(heartbeat), "sweep_id": sweep_id, "stopped_early": stopped_early,
-                "group": group,
+                "group": group, "log_tail": log_tail,
             }
         )  # fmt: skip
         out.append(

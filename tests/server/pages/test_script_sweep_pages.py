@@ -128,3 +128,19 @@ def test_repeat_on_a_script_run_opens_a_sweep_of_seeds(client: TestClient, sessi
     assert sweep.space == {"seed": {"choice": [8, 9, 10]}} and sweep.trial_group == "base seeds"
     [message] = texts(client.get(f"/sweeps/{sweep.id}").text, "message-success")
     assert message.startswith("3 copies of run")
+
+
+def test_a_crashed_trial_shows_its_stderr_tail_under_the_error(client: TestClient, session: Session) -> None:
+    tail = 'Traceback (most recent call last):\n  File "train.py", line 9\nRuntimeError: <boom>\n'
+    run = make_run(
+        session,
+        make_project(session, dataset="external"),
+        external=True,
+        status="failed",
+        error="the command exited with status 1: RuntimeError: <boom>",
+        log_tail=tail,
+        config={},
+    )
+    page = client.get(f"/runs/{run.id}").text
+    assert texts(page, "message-error") == ["Failed: the command exited with status 1: RuntimeError: <boom>"]
+    assert "RuntimeError: &lt;boom&gt;\n</pre>" in page  # kept line by line, escaped
