@@ -122,3 +122,21 @@ def test_an_agent_refuses_a_sweep_it_cannot_run_with_one_line(
         assert start_agent(env, sweep_id, log).wait(timeout=60) == 1
         lines = log.read_text().splitlines()
         assert len(lines) == 1 and lines[0].startswith(start), lines
+
+
+def test_a_command_that_cannot_start_fails_its_trial_and_stops_the_agent(
+    server: tuple[str, dict[str, str], Client], tmp_path: Path
+) -> None:
+    _, env, client = server
+    sweep = script_sweep(client, space={"lr": {"choice": [0.01]}}, trials=3)
+    command = [sys.executable, "-m", "trainboard.cli", "agent", str(sweep["id"]), "--", "no-such-trainer"]
+    done = subprocess.run(command, env=env, capture_output=True, timeout=60)
+    assert done.returncode == 1
+    assert done.stderr.decode().splitlines()[-1] == (
+        "trainboard agent: cannot run 'no-such-trainer': No such file or directory"
+    )
+    [trial] = client.get_sweep(sweep["id"])["trials"]
+    assert (
+        trial["status"] == "failed"
+        and trial["error"] == "cannot run 'no-such-trainer': No such file or directory"
+    )

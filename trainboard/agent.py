@@ -139,7 +139,12 @@ def run_trial(
     values = ", ".join(f"{path}={value}" for path, value in (trial.get("params") or {}).items())
     say(f"run #{run_id} ({trial['name']}): {values or 'no parameters'}")
     # Its own session: a Ctrl+C in the terminal reaches the agent, which stops the command in order.
-    process = subprocess.Popen(list(command), env=env, stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        process = subprocess.Popen(list(command), env=env, stderr=subprocess.PIPE, start_new_session=True)
+    except OSError as exc:  # every trial would fail alike: fail this one and stop
+        reason = f"cannot run {command[0]!r}: {exc.strerror or exc}"
+        _finish_if_running(client, run_id, "failed", reason)
+        raise AgentError(reason) from None
     assert process.stderr is not None
     tail = StderrTail(process.stderr)
     tail.start()

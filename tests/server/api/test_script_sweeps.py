@@ -3,10 +3,16 @@ early stopping heard in the metrics reply, the sweep's end, and zooming in."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+
+from server.queue import get_queue
+from server.services.reaper import fail_abandoned_external_runs
+from server.services.sweeps import advance_all
 
 SPACE = {"optimizer.lr": {"log_uniform": [1e-4, 1e-1]}, "batch_size": {"choice": [32, 64]}}
 
@@ -198,3 +204,17 @@ def test_zoom_on_a_script_sweep_makes_a_narrower_script_sweep(client: TestClient
     low, high = zoomed["space"]["lr"]["log_uniform"]
     assert 1e-4 <= low < high <= 1.0 and high / low < 1e4
     assert next_trial(client, zoomed["id"]) is not None
+
+
+def test_a_trial_whose_agent_was_killed_fails_and_the_sweep_still_ends(
+    client: TestClient, project_id: int, session: Session
+) -> None:
+    sweep = create(client, project_id, trials=1)
+    trial = next_trial(client, sweep["id"])
+    assert trial is not None
+    # kill -9 of the agent and its command: nothing reports for the trial any more.
+    later = datetime.now(UTC) + timedelta(hours=1)
+    assert fail_abandoned_external_runs(session=session, timeout_s=600, at=later) == [trial["id"]]
+    advance_all(session=session, queue=get_queue())  # the reaper's pass
+    done = client.get(f"/api/v1/sweeps/{sweep['id']}").json()
+    assert done["status"] == "finished" and done["counts"]["failed"] == 1
