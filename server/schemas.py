@@ -365,6 +365,12 @@ class RunFinish(BaseModel):
 
     status: Literal["succeeded", "failed", "diverged", "cancelled"] = "succeeded"
     error: Annotated[str | None, NoNul] = Field(default=None, max_length=2000)
+    log_tail: Annotated[str | None, NoNul] = Field(
+        default=None,
+        max_length=4000,
+        description="The last lines the run's command wrote to stderr (trainboard agent sends them when the "
+        "command crashed); kept as is, shown under the error.",
+    )
 
 
 class RunRead(BaseModel):
@@ -392,6 +398,7 @@ class RunRead(BaseModel):
     tags: list[str] = Field(default_factory=list)
     notes: str = ""
     environment: dict[str, Any] | None = None
+    log_tail: str | None = None
 
 
 class RunResumed(RunRead):
@@ -436,6 +443,11 @@ class RunRepeat(BaseModel):
 class RunsRepeated(BaseModel):
     group: str
     runs: list[RunRead]
+    sweep_id: int | None = Field(
+        default=None,
+        description="A run of your own script: the copies wait in this script sweep for `trainboard agent` "
+        "(runs is then empty until an agent takes them).",
+    )
 
 
 class GroupMetric(BaseModel):
@@ -480,6 +492,14 @@ class Accepted(BaseModel):
         description="Metrics: the points this request stored; a (key, step) already stored, or repeated "
         "in the batch, keeps its first value and is not counted. Predictions: the examples stored or "
         "replaced (one per example_id)."
+    )
+
+
+class MetricsAccepted(Accepted):
+    should_stop: bool = Field(
+        default=False,
+        description="Present, and true, once the run was stopped (early stopping of a sweep trial, or a "
+        "cancel): end the script.",
     )
 
 
@@ -753,6 +773,8 @@ class GradcheckRead(BaseModel):
 
 SweepStatus = Literal["running", "paused", "cancelled", "finished"]
 SweepStrategy = Literal["random", "grid", "coarse_to_fine"]
+#: zoo: the workers train built-in models; script: `trainboard agent` runs the user's own command per trial.
+SweepTarget = Literal["zoo", "script"]
 
 
 class EarlyStopping(BaseModel):
@@ -775,9 +797,15 @@ class SweepCreate(BaseModel):
 
     project_id: Id
     name: Annotated[str | None, NoNul] = Field(default=None, max_length=200)
+    target: SweepTarget = Field(
+        default="zoo",
+        description="zoo: trials are built-in models queued to the workers. script: trials are handed to "
+        "`trainboard agent` (POST /sweeps/{id}/next), which runs your own command with run.config set.",
+    )
     base_config: RunConfig = Field(default_factory=RunConfig)
     space: JsonObject = Field(
-        description='Dotted config path -> distribution, e.g. {"hparams.lr": {"log_uniform": [1e-4, 1e-1]}}.'
+        description='Dotted config path -> distribution, e.g. {"hparams.lr": {"log_uniform": [1e-4, 1e-1]}}; '
+        'for a script sweep any dotted parameter name, e.g. {"optimizer.lr": {"log_uniform": [1e-4, 1e-1]}}.'
     )
     strategy: SweepStrategy = "random"
     trials: int | None = Field(
@@ -849,6 +877,7 @@ class SweepSummary(BaseModel):
     name: str
     status: SweepStatus
     strategy: SweepStrategy
+    target: SweepTarget = "zoo"
     trial_budget: int
     parallelism: int
     created_at: UTCDatetime
@@ -857,6 +886,11 @@ class SweepSummary(BaseModel):
 
 
 class SweepRead(SweepSummary):
+    handed_out: int = Field(default=0, description="Script sweeps: trials handed to agents so far.")
+    parent_run_id: int | None = Field(
+        default=None, description="The run a try-next or repeat-with-seeds sweep copies (its trials' parent)."
+    )
+    trial_group: str | None = Field(default=None, description="The seed group its trials join.")
     base_config: dict[str, Any]
     space: dict[str, Any]
     scales: dict[str, str]

@@ -89,6 +89,8 @@ class Run(Base):
     params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     progress: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     error: Mapped[str | None] = mapped_column(Text)
+    # The last ~2 KB its command wrote to stderr, when `trainboard agent` saw it crash.
+    log_tail: Mapped[str | None] = mapped_column(Text)
     worker: Mapped[str | None] = mapped_column(String(200))
     attempt: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
@@ -276,6 +278,15 @@ class Sweep(Base):
     seed: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # "zoo": trials are queued to the workers; "script": `trainboard agent` asks for them (POST .../next).
+    target: Mapped[str] = mapped_column(String(20), default="zoo", server_default="zoo")
+    # Trials handed to agents so far: /next takes the next one with a compare-and-set on this counter.
+    handed_out: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # A "try next" or "repeat with seeds" sweep: its trials are children of this run, in this group.
+    parent_run_id: Mapped[int | None] = mapped_column(
+        ForeignKey("runs.id", name="fk_sweeps_parent_run_id", ondelete="SET NULL")
+    )
+    trial_group: Mapped[str | None] = mapped_column(String(200))
 
     project: Mapped[Project] = relationship()
 

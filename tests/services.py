@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
+import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 from urllib.parse import urlparse
 
 import pytest
@@ -74,3 +77,22 @@ def migrated_postgres_schema(prefix: str) -> Iterator[Engine]:
             yield engine
         finally:
             engine.dispose()
+
+
+def run_coroutine(coroutine: Any) -> Any:
+    """`asyncio.run` on a thread of its own: the browser tests' session-wide Playwright keeps an event loop
+    running on the main thread, and `asyncio.run` refuses to start beside a running loop."""
+    result: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            result["value"] = asyncio.run(coroutine)
+        except BaseException as exc:  # handed to the caller's thread
+            result["error"] = exc
+
+    thread = threading.Thread(target=target, name="test-event-loop")
+    thread.start()
+    thread.join()
+    if "error" in result:
+        raise result["error"]
+    return result["value"]

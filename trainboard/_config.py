@@ -5,39 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from typing import Any
 
+from trainboard.params import flatten, nest
 
-def nest(values: Mapping[str, Any]) -> dict[str, Any]:
-    """Dotted keys as nested dicts: {"model.hidden": 64, "lr": 0.1} -> {"model": {"hidden": 64}, "lr": 0.1}.
-
-    Raises ValueError when a key is both a value and a section ({"model": 1, "model.hidden": 64})."""
-    nested: dict[str, Any] = {}
-    for key, value in values.items():
-        *sections, leaf = str(key).split(".")
-        here = nested
-        for depth, section in enumerate(sections):
-            here = here.setdefault(section, {})
-            if not isinstance(here, dict):
-                clash = ".".join(sections[: depth + 1])
-                raise ValueError(f"config key {key!r} goes inside {clash!r}, but {clash!r} is a value")
-        if isinstance(value, Mapping):
-            value = nest(value)
-            if isinstance(here.get(leaf), dict):
-                value = {**here[leaf], **value}
-        elif isinstance(here.get(leaf), dict):
-            raise ValueError(f"config key {key!r} is a value, but other keys go inside it")
-        here[leaf] = value
-    return nested
-
-
-def flatten(values: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Nested dicts as dotted keys: the inverse of `nest`."""
-    flat: dict[str, Any] = {}
-    for key, value in values.items():
-        if isinstance(value, Mapping) and value:
-            flat.update(flatten(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
+__all__ = ["Config", "Summary", "flatten", "nest"]
 
 
 class Config(Mapping[str, Any]):

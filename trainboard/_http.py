@@ -223,6 +223,17 @@ class Client:
         """One run, with its resolved config."""
         return self._json("GET", f"/runs/{run_id}")
 
+    def get_sweep(self, sweep_id: int, *, retries: int | None = None) -> dict[str, Any]:
+        """One sweep, with its trials and progress."""
+        return self._json("GET", f"/sweeps/{sweep_id}", retries=retries)
+
+    def next_trial(self, sweep_id: int) -> dict[str, Any] | None:
+        """A script sweep's next trial (a running run whose params hold the sampled values), or None when
+        none is left. Retries carry one Idempotency-Key, so a lost reply never costs a trial."""
+        response = self.request("POST", f"/sweeps/{sweep_id}/next", headers=_idempotent())
+        assert response is not None
+        return response.json() if response.status_code == 201 else None
+
     def update_run(self, run_id: int, **fields: Any) -> dict[str, Any]:
         """Change a run's name, notes, tags or environment."""
         return self._json("PATCH", f"/runs/{run_id}", json=_plain(fields))
@@ -296,10 +307,13 @@ class Client:
         body = self._json("GET", f"/projects/{project_id}/label-corrections", params={"version": version})
         return {c["example_id"]: c["corrected_label"] for c in body["corrections"]}
 
-    def finish_run(self, run_id: int, status: str = "succeeded", error: str | None = None) -> dict[str, Any]:
-        """Mark a run finished with `status` and an optional one-line error."""
+    def finish_run(
+        self, run_id: int, status: str = "succeeded", error: str | None = None, *, log_tail: str | None = None
+    ) -> dict[str, Any]:
+        """Mark a run finished with `status`, an optional one-line error and its command's stderr tail."""
         check_status(status)
-        return self._json("POST", f"/runs/{run_id}/finish", json={"status": status, "error": error})
+        body = {"status": status, "error": error, "log_tail": log_tail}
+        return self._json("POST", f"/runs/{run_id}/finish", json=body)
 
     def put_checkpoint(self, run_id: int, data: bytes) -> None:
         """Store the run's latest checkpoint bytes."""

@@ -66,6 +66,7 @@ class Run(BaseRun):
         self._send_lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
+        self._should_stop = run.get("status", "running") != "running"
         self._failures = 0  # transient send failures in a row; they set the back-off
         self._retry_at = 0.0
         self._thread: threading.Thread | None = None
@@ -80,10 +81,29 @@ class Run(BaseRun):
 
     def _beat(self, interval_s: float) -> None:
         while not self._stop.wait(interval_s):
-            try:
-                self.client.heartbeat(self.id, retries=0)
-            except TrainboardError as exc:
-                logger.debug("run %d: heartbeat failed (%s); the next one may get through", self.id, exc)
+            self._beat_once()
+
+    def _beat_once(self) -> None:
+        try:
+            status = self.client.heartbeat(self.id, retries=0)
+        except TrainboardError as exc:
+            logger.debug("run %d: heartbeat failed (%s); the next one may get through", self.id, exc)
+            return
+        if status != "running":
+            self._stopped_by_server(f"the run is {status}")
+
+    @property
+    def should_stop(self) -> bool:
+        """True once the server stopped the run (a sweep's early stopping, a cancel): end training soon.
+
+        Seen in the reply to the metrics the background thread sends, and in the heartbeat's.
+        """
+        return self._should_stop
+
+    def _stopped_by_server(self, why: str) -> None:
+        if not self._should_stop:
+            logger.info("run %d: the server stopped it (%s); run.should_stop is now true", self.id, why)
+        self._should_stop = True
 
     @property
     def pending(self) -> int:
@@ -138,6 +158,11 @@ class Run(BaseRun):
             self._until(
                 deadline, lambda: self.client.request("POST", f"/runs/{self.id}/finish", json=body, retries=0)
             )
+        except TrainboardError as exc:
+            if exc.status_code != 409:
+                raise
+            # The server ended the run first (early stopping, a cancel): its status stands.
+            logger.info("run %d: %s", self.id, exc.detail)
         finally:
             self.finished = True
             self._stop_finishing_at_exit()
@@ -153,9 +178,13 @@ class Run(BaseRun):
         with self._send_lock:
             while batch := self._buffer.peek(self.batch_size):
                 try:
-                    self.client.request(
+                    response = self.client.request(
                         "POST", f"/runs/{self.id}/metrics", json={"metrics": batch}, retries=retries
                     )
+                    # The reply is {"accepted": n}, with "should_stop": true once the run was stopped.
+                    if response is not None and b"should_stop" in response.content:
+                        if response.json().get("should_stop"):
+                            self._stopped_by_server("early stopping or a cancel")
                 except TrainboardError as exc:
                     if is_transient(exc):
                         raise

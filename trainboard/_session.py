@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 import uuid
 from collections.abc import Mapping, Sequence
@@ -16,7 +17,10 @@ from trainboard._http import Client, TrainboardError, is_transient
 from trainboard._offline import OfflineRun
 from trainboard._run import Run
 from trainboard.environment import script_environment
+from trainboard.params import merged
 from trainboard.settings import MODES, get_settings
+
+logger = logging.getLogger(__name__)
 
 #: `init` asks the server's health first: three tries (0.5 s, then 1 s apart) of at most 5 s each, then the
 #: run goes offline rather than hold up training for the client's usual 90 s of retries.
@@ -127,6 +131,10 @@ def init(
     if config is not None and params is not None:
         raise ValueError("config and params are one thing (params is config's older name): give only one")
     values = dict(config if config is not None else params or {})
+    attached = attach_to_agent_trial(defaults=values, client=client)
+    if attached is not None:  # under trainboard agent: the trial is the run, whatever was asked for
+        current = attached
+        return current
     settings = get_settings()
     mode = mode or settings.mode
     if mode not in MODES:
@@ -153,6 +161,29 @@ def init(
     }
     current = _offline(spec) if mode == "offline" else _online_or_offline(spec, client or Client())
     return current
+
+
+def attach_to_agent_trial(
+    *, defaults: Mapping[str, Any] | None = None, client: Client | None = None
+) -> Run | None:
+    """The sweep trial `trainboard agent` runs this script for (TRAINBOARD_RUN_ID), or None outside one.
+
+    No run is created: the script logs to the trial, and `run.config` holds the script's `defaults` (the
+    config it passed to init, nested or dotted) with the trial's sampled values set over them. The run's
+    project and name are the sweep's, whatever the script asked for.
+    """
+    run_id = get_settings().run_id
+    if run_id is None:
+        return None
+    client = client or Client()
+    data = client.get_run(run_id)
+    try:
+        values = merged(defaults or {}, data.get("params") or {})
+    except ValueError as exc:
+        raise ValueError(f"the script's config and sweep {data.get('sweep_id')}'s clash: {exc}") from None
+    run = Run(client, {**data, "params": values})
+    logger.info("trainboard: attached to run %s of sweep %s", run_id, data.get("sweep_id"))
+    return run
 
 
 def _online_or_offline(spec: dict[str, Any], client: Client) -> BaseRun:

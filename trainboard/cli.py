@@ -1,4 +1,4 @@
-"""The `trainboard` command: up, serve, worker, sync, db upgrade, users add, tokens add."""
+"""The `trainboard` command: up, serve, worker, agent, sync, db upgrade, users add, tokens add."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 import gc
 import logging
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -207,6 +208,36 @@ def sync(spool_root: Path | None = None, client: Client | None = None) -> int:
     return 1 if failed else 0
 
 
+def agent(sweep_id: int, command: list[str], *, count: int | None, grace_s: float) -> int:
+    """Run `command` once per trial of a script sweep; returns the exit status (1 with one line on a bad
+    sweep, 130 when interrupted)."""
+    from trainboard.agent import AgentError, run_agent, say
+    from trainboard.client import Client
+
+    settings = get_settings()
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per request would drown the command's
+    # A `kill` (a cluster's job ending) stops the trial in order, as Ctrl+C does.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        with Client() as client:
+            run_agent(
+                sweep_id,
+                command,
+                client=client,
+                server_url=settings.server_url,
+                token=settings.api_token,
+                count=count,
+                grace_s=grace_s,
+            )
+    except AgentError as exc:
+        print(f"trainboard agent: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        say("interrupted")
+        return 130
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="trainboard", description="Trainboard experiment tracker.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -221,6 +252,21 @@ def build_parser() -> argparse.ArgumentParser:
         "sync",
         help="send offline runs, and metric points that ended runs left in the spool folder (server away)",
     )
+    run_trials = commands.add_parser(
+        "agent",
+        help="run your own command once per trial of a script sweep",
+        usage="trainboard agent SWEEP_ID [--count N] [--grace S] -- COMMAND ...",
+        description="Ask the server for the sweep's next trial, run COMMAND with TRAINBOARD_RUN_ID set "
+        "(trainboard.init() in it attaches to the trial, run.config holds the sampled values), repeat.",
+    )
+    run_trials.add_argument("sweep_id", type=int, metavar="SWEEP_ID")
+    run_trials.add_argument("--count", type=int, default=None, help="run at most N trials, then stop")
+    run_trials.add_argument(
+        "--grace",
+        type=float,
+        default=10.0,
+        help="seconds a stopped trial's command gets after SIGINT before SIGTERM (default 10)",
+    )
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", required=True)
     db_commands.add_parser("upgrade", help="apply migrations")
@@ -231,7 +277,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> None:
     keep_private()  # what the server, the worker and the migrations create is the user's alone
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    args = build_parser().parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    # `agent`'s COMMAND follows "--" and keeps its own options (python train.py --lr 3).
+    command = words[words.index("--") + 1 :] if "--" in words else []
+    parser = build_parser()
+    args = parser.parse_args(words[: words.index("--")] if "--" in words else words)
     if args.command == "up":
         up(args.host, args.port)
     elif args.command == "serve":
@@ -244,6 +294,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         raise SystemExit(sync())
     elif args.command in ("users", "tokens"):
         admin.run(args)
+    elif args.command == "agent":
+        if not command:
+            parser.error("agent: give the command after --, e.g. trainboard agent 3 -- python train.py")
+        raise SystemExit(agent(args.sweep_id, command, count=args.count, grace_s=args.grace))
 
 
 if __name__ == "__main__":

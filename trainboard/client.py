@@ -13,7 +13,7 @@ from trainboard._disabled import DisabledRun
 from trainboard._http import FINISHED, METRICS_BATCH, PREDICTIONS_BATCH, SPLITS, Client, TrainboardError
 from trainboard._offline import OfflineRun
 from trainboard._run import HEARTBEAT_INTERVAL_S, Run
-from trainboard._session import finish, init, log
+from trainboard._session import attach_to_agent_trial, finish, init, log
 
 __all__ = [
     "FINISHED",
@@ -27,6 +27,7 @@ __all__ = [
     "OfflineRun",
     "Run",
     "TrainboardError",
+    "attach_to_agent_trial",
     "finish",
     "init",
     "log",

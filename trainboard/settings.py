@@ -163,6 +163,13 @@ class Settings(BaseSettings):
         description="How long the client library's run.finish() (and exit) waits for a server that is away "
         "to take the remaining metric points; unsent points stay in spool/.",
     )
+    run_id: int | None = Field(
+        default=None,
+        ge=1,
+        description="Set by `trainboard agent` for the command it runs: trainboard.init() then attaches to "
+        "this run (the sweep trial the agent took) instead of creating one, and run.config holds the trial's "
+        "sampled values.",
+    )
     dataset_roots: Annotated[list[Path] | None, NoDecode] = Field(
         default=None,
         description="Folders on the server that POST /api/v1/datasets/register may read, as a JSON list or "

@@ -4,6 +4,7 @@
 - ``_health``: whether training worked at all (stuck at chance, too slow, unstable).
 - ``_advice``: what to try next for each gap and for failed training, ranked and capped.
 - ``_diagnose``: all of it for one run, with the sentence and the per-gap readings the pages show.
+- ``_script_knobs``: the advice's knobs among the parameters of a user's own script.
 """
 
 from server.diagnosis._advice import MAX_RECOMMENDATIONS, TRAINING, Recommendation, recommend
@@ -23,12 +24,14 @@ from server.diagnosis._ladder import (
     rungs_of_gap,
     validate_error_rate,
 )
+from server.diagnosis._script_knobs import ScriptKnobs, script_knobs
 
 __all__ = [
     "GAPS",
     "GAP_NAMES",
     "MAX_RECOMMENDATIONS",
     "RUNGS",
+    "ScriptKnobs",
     "TRAINING",
     "Z",
     "Diagnosis",
@@ -47,5 +50,6 @@ __all__ = [
     "rate_variance",
     "recommend",
     "rungs_of_gap",
+    "script_knobs",
     "validate_error_rate",
 ]

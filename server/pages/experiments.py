@@ -16,10 +16,14 @@ from server.errors import Conflict, InvalidInput
 from server.pages.common import FormData, PageAuth, PageRoute, check_csrf, redirect, render
 from server.pages.ladder import LadderView, ladder_view
 from server.schemas import RunRead, RunRepeat, Text
-from server.services import comparisons, experiments, groups
+from server.services import comparisons, experiments, groups, sweep_agents
 from server.services.comparisons import ConfigRow
+from server.services.runs import get_run
 
 router = APIRouter(route_class=PageRoute, dependencies=[PageAuth])
+
+#: What the flash after handing a script run's copy to a sweep says (its page shows the command).
+AGENT_HINT = "run trainboard agent with your training command to train it, as this page shows."
 
 #: One colour per compared run (up to comparisons.MAX_RUNS), shared by the table swatches and the chart.
 RUN_COLORS = (
@@ -32,18 +36,26 @@ RUN_COLORS = (
 def try_next(
     request: Request, run_id: IdPath, session: SessionDep, queue: QueueDep, form: FormData
 ) -> Response:
-    """Clone the run with one recommended change (path = JSON value), queue it and open the child."""
+    """Clone the run with one recommended change (path = JSON value), queue it and open the child; a run of
+    your own script gets a one-trial sweep for trainboard agent instead, and its page opens."""
     check_csrf(request, form.get("csrf_token"))
     path = form.get("path", "").strip()
     try:
         value = json.loads(form.get("value", ""))
     except ValueError:
         return redirect(f"/runs/{run_id}", f"{path or 'value'}: the new value is not valid JSON.", "error")
+    change = f"{path} = {json.dumps(value)}"
     try:
+        if get_run(session=session, run_id=run_id).external:
+            sweep = sweep_agents.try_next_for_agent(
+                session=session, run_id=run_id, changes={path: value}, queue=queue
+            )
+            message = f"The copy of run #{run_id} with {change} waits in sweep {sweep.name!r}: {AGENT_HINT}"
+            return redirect(f"/sweeps/{sweep.id}", message)
         child = experiments.clone_run(session=session, run_id=run_id, changes={path: value}, queue=queue)
     except InvalidInput as exc:
         return redirect(f"/runs/{run_id}", f"Could not queue the experiment: {exc.message}", "error")
-    message = f"Run {child.name!r} queued with {path} = {json.dumps(value)}, as a child of run #{run_id}."
+    message = f"Run {child.name!r} queued with {change}, as a child of run #{run_id}."
     return redirect(f"/runs/{child.id}", message)
 
 
@@ -75,11 +87,18 @@ def repeat_run(
     check_csrf(request, form.get("csrf_token"))
     try:
         data = RunRepeat.model_validate({"seeds": form.get("seeds", "3")})
-        group, children = groups.repeat_run(session=session, run_id=run_id, seeds=data.seeds, queue=queue)
+        repeated = groups.repeat_run(session=session, run_id=run_id, seeds=data.seeds, queue=queue)
     except ValidationError as exc:
         return redirect(f"/runs/{run_id}", f"seeds: {exc.errors()[0]['msg']}", "error")
     except (InvalidInput, Conflict) as exc:
         return redirect(f"/runs/{run_id}", f"Could not repeat the run: {exc.message}", "error")
+    group, children, sweep = repeated.group, repeated.runs, repeated.sweep
+    if sweep is not None:
+        message = (
+            f"{sweep.trials} copies of run #{run_id} with new seeds wait in sweep {sweep.name!r}, in group "
+            f"{group!r}: {AGENT_HINT}"
+        )
+        return redirect(f"/sweeps/{sweep.id}", message)
     ids = ", ".join(f"#{child.id}" for child in children)
     seeds = ", ".join(str(child.config["hparams"]["seed"]) for child in children)
     message = f"Queued {len(children)} runs with seeds {seeds} ({ids}) in group {group!r}."

@@ -111,6 +111,16 @@ def param_rows(model_name: str) -> list[ParamRow]:
     return rows
 
 
+#: Free-form parameter rows the form offers for a sweep over your own script.
+SCRIPT_ROWS = 6
+
+
+def script_rows() -> list[ParamRow]:
+    """Empty rows for a script's parameters, the first a learning rate to show the way."""
+    first = ParamRow("lr", "lr", "log_uniform", "0.0001", "0.1", on=True)
+    return [first, *(ParamRow("", "", "log_uniform") for _ in range(SCRIPT_ROWS - 1))]
+
+
 def default_model(kind: str | None) -> str:
     """The architecture a sweep's base config uses when it names none."""
     return models.DEFAULT_MODEL_BY_KIND.get(kind or "", "mlp")

@@ -18,7 +18,7 @@ from server.db import SessionDep
 from server.errors import Conflict, InvalidInput
 from server.leaderboard import constraint_from_dict, describe
 from server.pages.common import FormData, FormErrors, PageAuth, PageRoute, check_csrf, redirect, render
-from server.pages.sweep_form import KINDS, ParamRow, default_model, param_rows
+from server.pages.sweep_form import KINDS, ParamRow, default_model, param_rows, script_rows
 from server.schemas import ProjectRead, SweepCreate, SweepRead, SweepSummary, SweepZoom, Text
 from server.services import projects, sweep_results, sweeps
 
@@ -30,6 +30,9 @@ class SweepFormContext:
     project: ProjectRead
     rows: list[ParamRow]
     values: dict[str, str]
+    script_rows: list[ParamRow] = field(default_factory=script_rows)
+    #: What the project's sweeps can train: built-in models only where it has a built-in dataset.
+    targets: tuple[str, ...] = ("zoo", "script")
     kinds: tuple[str, ...] = KINDS
     errors: FormErrors = field(default_factory=FormErrors)
 
@@ -48,6 +51,9 @@ class SweepContext:
     best: dict[str, Any] | None
     page_data: dict[str, Any]
     constraints: list[str]
+    #: The command that runs a script sweep's trials, and where agents reach this server.
+    agent_command: str
+    server_url: str
     zoom_top_k: int = SweepZoom().top_k
 
 
@@ -56,10 +62,15 @@ def _model_name(project: ProjectRead, session: Session) -> str:
     return default_model(dataset.kind if dataset else None)
 
 
+def _targets(project: ProjectRead, session: Session) -> tuple[str, ...]:
+    return ("zoo", "script") if get_dataset(project.dataset, session=session) else ("script",)
+
+
 def _default_values(project: ProjectRead, session: Session) -> dict[str, str]:
     dataset = get_dataset(project.dataset, session=session)
     epochs = str((dataset.default_hparams if dataset else {}).get("epochs", 10))
     return {
+        "target": "zoo" if dataset else "script",
         "name": "",
         "strategy": "random",
         "trials": "20",
@@ -95,7 +106,27 @@ def _rows_from_form(form: dict[str, str], defaults: list[ParamRow]) -> list[Para
     return rows
 
 
-def _space(rows: list[ParamRow], errors: FormErrors) -> dict[str, Any]:
+def _script_rows_from_form(form: dict[str, str]) -> list[ParamRow]:
+    """The form's free-form rows for a script's parameters; a row counts once it has a name."""
+    rows = []
+    for i, row in enumerate(script_rows()):
+        path = form.get(f"sp_path_{i}", "").strip()
+        rows.append(
+            ParamRow(
+                path,
+                path,
+                form.get(f"sp_dist_{i}", row.kind),
+                form.get(f"sp_low_{i}", ""),
+                form.get(f"sp_high_{i}", ""),
+                form.get(f"sp_choices_{i}", ""),
+                on=bool(path),
+            )
+        )
+    return rows
+
+
+def _space(rows: list[ParamRow], errors: FormErrors, prefix: str = "param_") -> dict[str, Any]:
+    """The API's space from the ticked rows; a row's error goes under `prefix` + its index."""
     space: dict[str, Any] = {}
     for i, row in enumerate(rows):
         if not row.on:
@@ -108,7 +139,7 @@ def _space(rows: list[ParamRow], errors: FormErrors) -> dict[str, Any]:
         try:
             bounds = [float(row.low), float(row.high)]
         except ValueError:
-            errors.add(f"param_{i}", f"{row.label} ({row.path}): low and high must be numbers")
+            errors.add(f"{prefix}{i}", f"{row.label} ({row.path}): low and high must be numbers")
             continue
         space[row.path] = {row.kind: bounds}
     if not space and not errors:
@@ -118,15 +149,19 @@ def _space(rows: list[ParamRow], errors: FormErrors) -> dict[str, Any]:
 
 def _sweep_create(project_id: int, model: str, form: dict[str, str], space: dict[str, Any]) -> SweepCreate:
     early = form.get("early_stopping", "none")
-    hidden = [int(x) for x in form.get("base_hidden", "").replace(" ", "").split(",") if x]
-    base: dict[str, Any] = {"hparams": {"epochs": form.get("base_epochs") or 10}}
-    if hidden and model == "mlp":
-        base["model"] = {"name": "mlp", "hidden": hidden}
+    target = form.get("target", "zoo")
+    base: dict[str, Any] = {}
+    if target == "zoo":  # a script keeps its own defaults
+        hidden = [int(x) for x in form.get("base_hidden", "").replace(" ", "").split(",") if x]
+        base["base_config"] = {"hparams": {"epochs": form.get("base_epochs") or 10}}
+        if hidden and model == "mlp":
+            base["base_config"]["model"] = {"name": "mlp", "hidden": hidden}
     return SweepCreate.model_validate(
         {
             "project_id": project_id,
             "name": form.get("name") or None,
-            "base_config": base,
+            "target": target,
+            **base,
             "space": space,
             "strategy": form.get("strategy", "random"),
             "trials": form.get("trials") or None,
@@ -151,9 +186,10 @@ def new_sweep(request: Request, project_id: IdPath, session: SessionDep) -> Resp
     project = projects.to_read(projects.get_project(session=session, project_id=project_id))
     defaults = param_rows(_model_name(project, session))
     rows = [ParamRow(**{**r.__dict__, "on": r.path == "hparams.lr"}) for r in defaults]
-    return render(
-        request, "sweeps/new.html", SweepFormContext(project, rows, _default_values(project, session))
+    context = SweepFormContext(
+        project, rows, _default_values(project, session), targets=_targets(project, session)
     )
+    return render(request, "sweeps/new.html", context)
 
 
 @router.post("/projects/{project_id}/sweeps")
@@ -165,10 +201,14 @@ def create_sweep(
     project = projects.to_read(projects.get_project(session=session, project_id=project_id))
     model = _model_name(project, session)
     rows = _rows_from_form(form, param_rows(model))
+    free_rows = _script_rows_from_form(form)
     defaults = _default_values(project, session)
     values = {**defaults, **{k: v for k, v in form.items() if k in defaults}}
+    script = values["target"] == "script"
     errors = FormErrors()
-    space = _space(rows, errors)
+    # Errors land next to the rows of the chosen target: param_3 (zoo) or sp_3 (script).
+    chosen, prefix = (free_rows, "sp_") if script else (rows, "param_")
+    space = _space(chosen, errors, prefix)
     if not errors:
         try:
             sweep = sweeps.create_sweep(
@@ -181,10 +221,12 @@ def create_sweep(
         except (InvalidInput, ValueError) as exc:
             loc = [str(p) for p in getattr(exc, "loc", [])]
             path = loc[2] if loc[:2] == ["body", "space"] and len(loc) > 2 else None
-            index = next((i for i, r in enumerate(rows) if r.path == path), None)
-            name = f"param_{index}" if index is not None else "space"
+            index = next((i for i, r in enumerate(chosen) if r.on and r.path == path), None)
+            name = f"{prefix}{index}" if index is not None else "space"
             errors.add(name, f"{path}: {getattr(exc, 'message', str(exc))}" if path else str(exc))
-    context = SweepFormContext(project, rows, values, errors=errors)
+    context = SweepFormContext(
+        project, rows, values, free_rows, targets=_targets(project, session), errors=errors
+    )
     return render(request, "sweeps/new.html", context, status_code=422)
 
 
@@ -229,6 +271,8 @@ def read_sweep(request: Request, sweep_id: IdPath, session: SessionDep) -> Respo
         best=best,
         page_data=_page_data(sweep),
         constraints=[describe(constraint_from_dict(c.model_dump())) for c in sweep.satisficing],
+        agent_command=f"trainboard agent {sweep.id} -- python train.py",
+        server_url=str(request.base_url).rstrip("/"),
     )
     return render(request, "sweeps/detail.html", context)
 

@@ -9,6 +9,7 @@ Sampling, grids, zooming and importance all work on that axis, so each parameter
 from __future__ import annotations
 
 import math
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -287,8 +288,22 @@ class SearchSpace:
         return space
 
 
-def parse_space(space: Any, *, max_params: int = 32) -> SearchSpace:
-    """Parse the API's `space` JSON: {"hparams.lr": {"log_uniform": [1e-4, 1e-1]}, ...}."""
+#: A parameter of a user's own script: dotted names of letters, digits, "_" and "-" ("optimizer.lr").
+SCRIPT_PATH = re.compile(r"^[A-Za-z0-9_\-]+(\.[A-Za-z0-9_\-]+)*$")
+MAX_PATH_LENGTH = 200
+#: Most parameters of a script's space: "try next" fixes every parameter of the run it copies.
+MAX_SCRIPT_PARAMS = 200
+
+
+def parse_space(space: Any, *, max_params: int | None = None, free_paths: bool = False) -> SearchSpace:
+    """Parse the API's `space` JSON: {"hparams.lr": {"log_uniform": [1e-4, 1e-1]}, ...}.
+
+    With `free_paths` (a sweep over a user's own script) a path is any dotted name ("lr", "optimizer.lr"),
+    but no path may be a prefix of another: "optimizer" and "optimizer.lr" cannot both be set in the
+    nested config the script reads.
+    """
+    if max_params is None:
+        max_params = MAX_SCRIPT_PARAMS if free_paths else 32
     if not isinstance(space, Mapping) or not space:
         raise InvalidSearchSpace(
             "space", f"must map at least one config path to a distribution, but got {space!r}"
@@ -299,7 +314,10 @@ def parse_space(space: Any, *, max_params: int = 32) -> SearchSpace:
     grid_sizes: dict[str, int] = {}
     grid_values: dict[str, list[Any]] = {}
     for path, spec in space.items():
-        _check_path(path)
+        if free_paths:
+            _check_script_path(path, space)
+        else:
+            _check_path(path)
         distribution = parse_distribution(path, spec)
         distributions[path] = distribution
         size = spec.get("grid")
@@ -319,6 +337,20 @@ def _check_path(path: Any) -> None:
         raise InvalidSearchSpace(
             str(path),
             f"a config path starts with 'model.' or 'hparams.' (e.g. 'hparams.lr'), but got {path!r}",
+        )
+
+
+def _check_script_path(path: Any, space: Mapping[str, Any]) -> None:
+    if not isinstance(path, str) or len(path) > MAX_PATH_LENGTH or not SCRIPT_PATH.match(path):
+        raise InvalidSearchSpace(
+            str(path)[:MAX_PATH_LENGTH],
+            "a parameter name is letters, digits, '_' and '-', with dots between nested names "
+            f"(e.g. 'lr' or 'optimizer.lr'), at most {MAX_PATH_LENGTH} characters, but got {path!r}",
+        )
+    parent = next((other for other in space if path.startswith(f"{other}.")), None)
+    if parent is not None:
+        raise InvalidSearchSpace(
+            path, f"{parent!r} is searched too, so {path!r} cannot also be set inside it; keep one of them"
         )
 
 

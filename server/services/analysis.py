@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections import Counter, defaultdict
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -19,6 +19,7 @@ from server.diagnosis import (
     assess_training,
     diagnose,
     ladder_from_summary,
+    script_knobs,
 )
 from server.error_analysis import ErrorAnalysis, analyse_confusion, tally_tags
 from server.errors import NotFound
@@ -92,16 +93,18 @@ def diagnose_run(*, session: Session, run_id: int) -> Diagnosis:
     """Bias, variance, data mismatch and dev overfitting of the run's errors, with their noise and advice.
 
     The errors are the summary's: the last epoch's, or the best epoch's once a run that kept its best
-    weights has finished (``pin_best_epoch``), the same epoch its predictions describe."""
+    weights has finished (``pin_best_epoch``), the same epoch its predictions describe. A run of your own
+    script gets its advice in its own parameters' names (``script_knobs``)."""
     run = get_run(session=session, run_id=run_id)
     summary = {s.key: s.value for s in run.summaries}
     steps = {s.key: s.step for s in run.summaries}
     ladder = ladder_from_summary(run.project.human_level_error, summary)
     sizes = split_sizes(session=session, run_id=run_id, summary=summary)
     dataset = get_dataset(run.project.dataset, session=session)
-    return diagnose(
+    knobs = script_knobs(run.params or {}) if run.external else None
+    diagnosis = diagnose(
         ladder,
-        run.config,
+        knobs.config if knobs is not None else run.config,
         sizes=sizes,
         health=training_health(session=session, run=run, sizes=sizes),
         step=steps.get("dev_error", steps.get("train_error")),
@@ -111,6 +114,9 @@ def diagnose_run(*, session: Session, run_id: int) -> Diagnosis:
         stopped_early=_stopped_early(run, steps),
         dataset_kind=dataset.kind if dataset else None,
     )
+    if knobs is None:
+        return diagnosis
+    return replace(diagnosis, recommendations=knobs.repoint(diagnosis.recommendations))
 
 
 @dataclass(frozen=True)

@@ -72,6 +72,11 @@ def clone_run(
     unknown path or a value the config schema (or the model) refuses.
     """
     parent = get_run(session=session, run_id=run_id)
+    if parent.external:
+        raise Conflict(
+            f"Run {run_id} is trained by your own script, so no worker can train its copy: "
+            f"POST /api/v1/runs/{run_id}/agent-copy hands it to trainboard agent"
+        )
     config = apply_changes(parent.config or {}, changes)
     label = ", ".join(f"{path}={value}" for path, value in changes.items())
     try:

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from server.errors import Conflict, NotFound
-from server.groups import MetricStats, group_stats, next_seeds
+from server.errors import NotFound
+from server.groups import MAX_SEED, MetricStats, group_stats, next_seeds
 from server.queue import RunQueue
 from server.schemas import GroupMetric, GroupRead, GroupsPage
+from server.services import sweep_agents
 from server.services.experiments import clone_run
 from server.services.projects import get_project
 from server.services.runs import get_run
-from server.tables import Run, RunSummary
+from server.tables import Run, RunSummary, Sweep
+from trainboard.params import flatten
 
 #: Only these runs' numbers count toward a group's statistics (a failed or cancelled run's are partial).
 COUNTED_STATUS = "succeeded"
@@ -119,22 +122,29 @@ def _seed(config: dict[str, Any] | None) -> int | None:
     return seed if isinstance(seed, int) and not isinstance(seed, bool) else None
 
 
-def repeat_run(*, session: Session, run_id: int, seeds: int, queue: RunQueue) -> tuple[str, list[Run]]:
-    """Queue ``seeds`` copies of a worker-trained run that differ only in ``hparams.seed``, in its group.
+@dataclass(frozen=True)
+class Repeated:
+    """A run's copies with new seeds: queued runs for the workers, or a script sweep for trainboard agent."""
 
-    The copies are children of the run and take seeds the group has not used yet (the run's seed + 1,
-    + 2, ...). A run without a group gets a new one, "<run name> seeds". Returns (group, copies).
-    Raises Conflict for an external run: its script, not a worker, trains it.
+    group: str
+    runs: list[Run]
+    sweep: Sweep | None = None
+
+
+def repeat_run(*, session: Session, run_id: int, seeds: int, queue: RunQueue) -> Repeated:
+    """Copies of a run that differ only in their seed, in its group, as children of the run.
+
+    The copies take seeds the group has not used yet (the run's seed + 1, + 2, ...). A run without a group
+    gets a new one, "<run name> seeds". A worker-trained run's copies are queued (``hparams.seed``); a run
+    of your own script gets a script sweep of its parameters, one trial per new value of its ``seed``
+    parameter, for `trainboard agent`.
     """
     run = get_run(session=session, run_id=run_id)
-    if run.external:
-        raise Conflict(
-            f"Run {run_id} is trained by your own script, so the server cannot repeat it: run the script "
-            "again with other seeds and the same group (trainboard.init(..., group=...))"
-        )
     if run.group is None:
         run.group = _new_group_name(session, run)  # committed with the first copy
     group = run.group
+    if run.external:
+        return Repeated(group, [], _repeat_for_agents(session, run, seeds, queue))
     configs = session.scalars(
         select(Run.config).where(
             Run.project_id == run.project_id, Run.group == group, Run.external.is_(False)
@@ -156,4 +166,39 @@ def repeat_run(*, session: Session, run_id: int, seeds: int, queue: RunQueue) ->
     except Exception:
         session.rollback()
         raise
-    return group, children
+    return Repeated(group, children)
+
+
+def _repeat_for_agents(session: Session, run: Run, seeds: int, queue: RunQueue) -> Sweep:
+    """A script run's copies: seeds its group's runs (and sweeps not yet done) have not used."""
+    path = sweep_agents.seed_parameter(run.params or {})
+    used: set[Any] = set()
+    for params in session.scalars(
+        select(Run.params).where(
+            Run.project_id == run.project_id, Run.group == run.group, Run.external.is_(True)
+        )
+    ):
+        used.add(flatten(params or {}).get(path))
+    for space in session.scalars(
+        select(Sweep.space).where(
+            Sweep.project_id == run.project_id,
+            Sweep.trial_group == run.group,
+            Sweep.status.in_(("running", "paused")),
+        )
+    ):
+        used.update((space.get(path) or {}).get("choice", []))
+    own = flatten(run.params or {}).get(path)
+    base = own if isinstance(own, int) and not isinstance(own, bool) and 0 <= own <= MAX_SEED else 0
+    new = next_seeds(base, {s for s in used if isinstance(s, int) and 0 <= s <= MAX_SEED}, seeds)
+    try:
+        return sweep_agents.copy_run_for_agents(
+            session=session,
+            run=run,
+            values={path: new},
+            name=f"{run.name[:180]} seeds",
+            queue=queue,
+            group=run.group,
+        )
+    except Exception:
+        session.rollback()
+        raise

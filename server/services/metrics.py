@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import sqlite3
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import numpy as np
@@ -69,20 +70,38 @@ def ingest_metrics(
     whatever its value, changes nothing. A point under one of the project's metric aliases is stored under
     its canonical key (and checked as one). A sweep trial may be stopped early here; with ``queue``, the
     sweep then queues its next trial."""
+    return store_metrics(session=session, run_id=run_id, points=points, queue=queue).accepted
+
+
+@dataclass(frozen=True)
+class Stored:
+    """What a batch's sender learns: how many points were new, and whether to stop (the run was
+    cancelled, or early stopping just stopped the sweep trial)."""
+
+    accepted: int
+    should_stop: bool
+
+
+def store_metrics(
+    *, session: Session, run_id: int, points: list[MetricPointIn], queue: RunQueue | None = None
+) -> Stored:
+    """`ingest_metrics`, also telling the sender whether its run should stop."""
     stamp = now()
     finite = [p for p in points if math.isfinite(p.value)]
     if session.get_bind().dialect.name == "postgresql" and len(finite) == len(points):
-        sweep_id, stored = _ingest_postgres(session, run_id, points, stamp)
+        status, sweep_id, stored = _ingest_postgres(session, run_id, points, stamp)
     else:
-        sweep_id, stored = _ingest_checked(session, run_id, points, finite, stamp)
+        status, sweep_id, stored = _ingest_checked(session, run_id, points, finite, stamp)
+    stopped = status == "cancelled"
     if sweep_id is not None:
         run = session.get(Run, run_id, options=[lazyload(Run.summaries)])
         if run is None:  # deleted meanwhile
-            return stored
-        sweeps.on_metrics(session=session, run=run, points=finite)  # ASHA / median: maybe stop the trial
+            return Stored(stored, stopped)
+        # ASHA / median: maybe stop the trial
+        stopped = sweeps.on_metrics(session=session, run=run, points=finite) or stopped
         if queue is not None:
             sweeps.advance_after_trial(session=session, run_id=run_id, queue=queue)
-    return stored
+    return Stored(stored, stopped)
 
 
 def first_per_step(points: list[MetricPointIn], stamp: datetime | None) -> list[PointRow]:
@@ -120,8 +139,9 @@ def _check_canonical_values(points: list[MetricPointIn]) -> None:
 
 def _ingest_postgres(
     session: Session, run_id: int, points: list[MetricPointIn], stamp: datetime
-) -> tuple[int | None, int]:
-    """A batch of finite points on PostgreSQL; returns the run's sweep and how many points were new.
+) -> tuple[str, int | None, int]:
+    """A batch of finite points on PostgreSQL; returns the run's status and sweep, and how many points
+    were new.
 
     One statement checks the run, stores the batch and moves the heartbeat (pg_ingest), in autocommit: a
     request makes one round trip besides the pool's ping, instead of five. For a project with metric
@@ -139,14 +159,14 @@ def _ingest_postgres(
     if result is None:
         raise NotFound("Run", run_id)
     _expire_heartbeat(session, run_id)
-    return result.sweep_id, result.stored
+    return result.status, result.sweep_id, result.stored
 
 
 def _ingest_checked(
     session: Session, run_id: int, points: list[MetricPointIn], finite: list[MetricPointIn], stamp: datetime
-) -> tuple[int | None, int]:
+) -> tuple[str, int | None, int]:
     """The batch on SQLite, or one with non-finite values (which the run's status decides on); returns the
-    run's sweep and how many points were new."""
+    run's status and sweep, and how many points were new."""
     # Only the columns a batch needs, with Core: loading the Run as an ORM object (its JSON columns,
     # and its flush at commit) cost about 1 ms of CPU per batch. Sweep trials load it below.
     found = session.connection().execute(_RUN_STATE, {"run_id": run_id}).one_or_none()
@@ -180,7 +200,7 @@ def _ingest_checked(
         new = len(stored)
     session.commit()
     _expire_heartbeat(session, run_id)
-    return sweep_id, new
+    return status, sweep_id, new
 
 
 def _expire_heartbeat(session: Session, run_id: int) -> None:

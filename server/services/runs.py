@@ -190,6 +190,7 @@ def to_read(run: Run, dataset: str | None = None) -> RunRead:
         tags=run.tags,
         notes=run.notes,
         environment=run.environment,
+        log_tail=run.log_tail,
     )
 
 
@@ -203,6 +204,7 @@ _RUN_ROWS = (
                 "id", "project_id", "parent_id", "name", "status", "external", "config", "params",
                 "progress", "error", "worker", "attempt", "created_at", "started_at", "finished_at",
                 "heartbeat_at", "sweep_id", "stopped_early", "group", "tags", "notes", "environment",
+                "log_tail",
             )
         ),
         Project.dataset,
@@ -326,7 +328,7 @@ _RUN_JSON_ROWS = (
         cast(Run.config, Text), cast(Run.params, Text), cast(Run.progress, Text),
         Run.error, Run.worker, Run.attempt, Run.created_at, Run.started_at, Run.finished_at,
         Run.heartbeat_at, Run.sweep_id, Run.stopped_early, Run.group,
-        cast(Run.tags, Text), Run.notes, cast(Run.environment, Text),
+        cast(Run.tags, Text), Run.notes, cast(Run.environment, Text), Run.log_tail,
     )
     .join(Project, Project.id == Run.project_id)
     .where(Run.id.in_(bindparam("run_ids", expanding=True)))
@@ -381,7 +383,7 @@ def _runs_json(session: Session, run_ids: list[int]) -> list[bytes]:
             continue
         (id_, project_id, parent_id, name, status, external, dataset, config, params, progress, error,
          worker, attempt, created, started, finished, heartbeat, sweep_id, stopped_early, group, tags,
-         notes, environment, *_) = row  # fmt: skip
+         notes, environment, log_tail, *_) = row  # fmt: skip
         head = to_json(
             {
                 "id": id_, "project_id": project_id, "parent_id": parent_id, "name": name,
@@ -393,7 +395,7 @@ def _runs_json(session: Session, run_ids: list[int]) -> list[bytes]:
                 "error": error, "worker": worker, "attempt": attempt, "created_at": as_utc(created),
                 "started_at": as_utc(started), "finished_at": as_utc(finished),
                 "heartbeat_at": as_utc(heartbeat), "sweep_id": sweep_id, "stopped_early": stopped_early,
-                "group": group,
+                "group": group, "log_tail": log_tail,
             }
         )  # fmt: skip
         out.append(
@@ -516,13 +518,18 @@ def finish_run(*, session: Session, run_id: int, data: RunFinish) -> Run:
     """Mark the run finished with its final status and, when it did not succeed, the reason."""
     run = get_run(session=session, run_id=run_id)
     if run.status in TERMINAL_STATUSES:
-        if run.status == data.status:
-            return run  # a retried finish is a no-op
-        raise Conflict(f"Run {run_id} is already {run.status}")
+        if run.status != data.status:
+            raise Conflict(f"Run {run_id} is already {run.status}")
+        if data.log_tail and not run.log_tail:
+            # The script's client library failed the run first; its agent adds what the command printed.
+            run.log_tail = data.log_tail
+            session.commit()
+        return run  # a retried finish is a no-op
     run.status = data.status
     run.error = _one_line(data.error) if data.status != "succeeded" else None
     if run.status in ("failed", "diverged") and not run.error:
         run.error = "the run stopped without giving a reason"
+    run.log_tail = data.log_tail or None
     run.finished_at = now()
     session.commit()
     return run

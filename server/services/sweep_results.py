@@ -57,6 +57,7 @@ def _summary(sweep: Sweep, trials: list[Run]) -> dict[str, Any]:
         "name": sweep.name,
         "status": sweep.status,
         "strategy": sweep.strategy,
+        "target": sweep.target,
         "trial_budget": sweep.trials,
         "parallelism": sweep.parallelism,
         "created_at": sweep.created_at,
@@ -95,7 +96,7 @@ def read_sweep(*, session: Session, sweep_id: int) -> SweepRead:
     metric = project.optimizing_metric
     trials = _trials(session, sweep_id)
     best = search.best_trial(_succeeded(trials), metric=metric, constraints=_constraints(project))
-    space = search.parse_space(sweep.space)
+    space = search.parse_space(sweep.space, free_paths=sweep.target == "script")
     sign = -1.0 if search.is_maximized(metric) else 1.0
     scored = [
         (run.params, sign * value)
@@ -105,6 +106,9 @@ def read_sweep(*, session: Session, sweep_id: int) -> SweepRead:
     importance = search.parameter_importance(space.distributions, scored, seed=sweep.seed)
     return SweepRead(
         **_summary(sweep, trials),
+        handed_out=sweep.handed_out,
+        parent_run_id=sweep.parent_run_id,
+        trial_group=sweep.trial_group,
         base_config=sweep.base_config,
         space=sweep.space,
         scales={path: d.scale for path, d in space.distributions.items()},
@@ -183,11 +187,16 @@ def zoom_sweep(*, session: Session, sweep_id: int, data: SweepZoom, queue: RunQu
         )
     sign = -1.0 if search.is_maximized(metric) else 1.0
     scored = [(trials[t.trial_id].params, sign * t.summary[metric]) for t in feasible]
-    zoomed = search.zoom_space(search.parse_space(source.space), scored, top_k=data.top_k)
+    script = source.target == "script"
+    space = search.parse_space(source.space, free_paths=script)
+    zoomed = search.zoom_space(space, scored, top_k=data.top_k)
+    # A script sweep has no base config: its script keeps its own defaults.
+    base = {} if script else {"base_config": RunConfig.model_validate(source.base_config)}
     create = SweepCreate(
         project_id=source.project_id,
         name=data.name or f"{source.name}-zoom",
-        base_config=RunConfig.model_validate(source.base_config),
+        target=source.target,
+        **base,
         space=zoomed.space.to_json(),
         strategy="coarse_to_fine",
         trials=data.trials or source.trials,

@@ -1,6 +1,9 @@
 """Sweeps: validate a search space, run its trials as ordinary runs `parallelism` at a time, stop hopeless
 trials early (ASHA, or the median rule over completed trials' best so far), and summarise the results (best
-trial, importance, zoom in)."""
+trial, importance, zoom in).
+
+A sweep's target says who trains its trials: "zoo" sweeps queue built-in models to the workers here;
+"script" sweeps hand their trials to `trainboard agent`, which asks for each (sweep_agents.next_trial)."""
 
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from server import search
+from server.datasets import get_dataset
 from server.errors import Conflict, InvalidInput, NotFound
 from server.queue import RunQueue
 from server.schemas import (
@@ -24,6 +28,7 @@ from server.schemas import (
 )
 from server.services import runs
 from server.tables import MetricPoint, Project, Run, Sweep
+from trainboard.params import flatten
 
 DEFAULT_TRIALS = 20
 #: Random candidates tried at submit time, on top of each parameter's extremes.
@@ -42,10 +47,14 @@ def get_sweep(*, session: Session, sweep_id: int) -> Sweep:
 # ---------------------------------------------------------------- validation
 
 
-def parse_space(space: Any, loc: tuple[str, ...] = ("body", "space")) -> search.SearchSpace:
-    """The parsed space, or a 422 whose loc names the bad path (["body", "space", "hparams.lr"])."""
+def parse_space(
+    space: Any, loc: tuple[str, ...] = ("body", "space"), *, free_paths: bool = False
+) -> search.SearchSpace:
+    """The parsed space, or a 422 whose loc names the bad path (["body", "space", "hparams.lr"]).
+
+    `free_paths`: a script sweep's parameters are any dotted names, not the run config's paths."""
     try:
-        return search.parse_space(space)
+        return search.parse_space(space, free_paths=free_paths)
     except search.InvalidSearchSpace as exc:
         where = [*loc] if exc.path == "space" else [*loc, exc.path]
         raise InvalidInput(where, exc.message) from None
@@ -113,17 +122,48 @@ def validate_space(
 # ---------------------------------------------------------------- create and advance
 
 
+def _zoo_base_config(*, session: Session, project: Project, data: SweepCreate) -> dict[str, Any]:
+    """The base config of a sweep of built-in models; a project without a built-in dataset has none."""
+    if get_dataset(project.dataset, session=session) is None:
+        raise InvalidInput(
+            ["body", "target"],
+            f"Project {project.name!r} has no built-in dataset ({project.dataset!r}), so the workers cannot "
+            'train its trials: sweep your own script with "target": "script" and run `trainboard agent`',
+        )
+    base_config = data.base_config.model_dump(exclude_unset=True, mode="json")
+    base_config["hparams"] = data.base_config.hparams.model_dump(exclude_unset=True, mode="json")
+    return base_config
+
+
 def create_sweep(
-    *, session: Session, data: SweepCreate, queue: RunQueue, parent_id: int | None = None
+    *,
+    session: Session,
+    data: SweepCreate,
+    queue: RunQueue,
+    parent_id: int | None = None,
+    parent_run_id: int | None = None,
+    trial_group: str | None = None,
 ) -> Sweep:
-    """Validate the space, record the sweep and queue its first `parallelism` trials."""
+    """Validate the space, record the sweep and queue its first `parallelism` trials (a script sweep's
+    trials wait for agents instead).
+
+    `parent_run_id` and `trial_group` make the trials children of that run, in that seed group ("try next"
+    and "repeat with seeds" of a run of your own script)."""
     project = session.get(Project, data.project_id)
     if project is None:
         raise InvalidInput(["body", "project_id"], f"Project {data.project_id} not found")
-    base_config = data.base_config.model_dump(exclude_unset=True, mode="json")
-    base_config["hparams"] = data.base_config.hparams.model_dump(exclude_unset=True, mode="json")
-    space = parse_space(data.space)
-    validate_space(project=project, base_config=base_config, space=space, seed=data.seed)
+    script = data.target == "script"
+    if script and "base_config" in data.model_fields_set:
+        raise InvalidInput(
+            ["body", "base_config"],
+            "a sweep over your own script takes no base_config: the script keeps its own defaults and "
+            "reads each trial's sampled values from run.config",
+        )
+    space = parse_space(data.space, free_paths=script)
+    base_config: dict[str, Any] = {}
+    if not script:
+        base_config = _zoo_base_config(session=session, project=project, data=data)
+        validate_space(project=project, base_config=base_config, space=space, seed=data.seed)
     if data.strategy == "grid":
         try:
             size = search.grid_size(space)
@@ -144,6 +184,9 @@ def create_sweep(
         parallelism=data.parallelism,
         early_stopping=data.early_stopping.model_dump() if data.early_stopping else None,
         seed=data.seed,
+        target=data.target,
+        parent_run_id=parent_run_id,
+        trial_group=trial_group,
     )
     session.add(sweep)
     session.flush()
@@ -156,7 +199,7 @@ def create_sweep(
 
 def trial_plan(sweep: Sweep) -> list[dict[str, Any]]:
     """Every trial's parameters, in order; regenerated from the seed, so nothing extra is stored."""
-    space = search.parse_space(sweep.space)
+    space = search.parse_space(sweep.space, free_paths=sweep.target == "script")
     return search.suggest(space, strategy=sweep.strategy, n_trials=sweep.trials, seed=sweep.seed)
 
 
@@ -183,11 +226,17 @@ def advance_sweep(*, session: Session, sweep_id: int, queue: RunQueue) -> list[i
     counts = _status_counts(session, sweep_id)
     created = sum(counts.values())
     active = counts["queued"] + counts["running"]
+    if sweep.target == "script":
+        # Agents take the trials themselves (sweep_agents.next_trial): only notice that the last one ended.
+        created = sweep.handed_out
+        n_open = 0
+    else:
+        n_open = sweep.parallelism - active
     if created >= sweep.trials and active == 0:
         sweep.status, sweep.finished_at = "finished", runs.now()
         session.commit()
         return []
-    n_new = min(sweep.parallelism - active, sweep.trials - created)
+    n_new = min(n_open, sweep.trials - created)
     if n_new <= 0:
         session.commit()
         return []
@@ -269,7 +318,7 @@ def _asha_decision(
     session: Session, sweep: Sweep, run: Run, rule: search.AshaRule, epochs: list[int]
 ) -> search.StopDecision:
     """ASHA: the trial's value at each epoch among every trial's value at that epoch (running ones too)."""
-    max_epochs = (run.config or {}).get("hparams", {}).get("epochs")
+    max_epochs = _max_epochs(run)
     for epoch in epochs:
         values = dict(
             session.execute(
@@ -288,6 +337,15 @@ def _asha_decision(
         if decision.stop:
             return decision
     return search.CONTINUE
+
+
+def _max_epochs(run: Run) -> int | None:
+    """The epochs the trial trains for: its config's, or a script trial's `epochs` parameter."""
+    if run.external:
+        epochs = flatten(run.params or {}).get("epochs")
+    else:
+        epochs = (run.config or {}).get("hparams", {}).get("epochs")
+    return epochs if isinstance(epochs, int) and not isinstance(epochs, bool) else None
 
 
 def _median_decision(

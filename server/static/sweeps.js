@@ -13,19 +13,23 @@
 
   // ------------------------------------------------------------ new-sweep form
 
+  // A row's input: zoo rows are "dist_3", script rows "sp_dist_3" (data-prefix="sp_").
+  function field(row, name) {
+    return document.getElementById((row.getAttribute("data-prefix") || "") + name + "_" + row.getAttribute("data-index"));
+  }
+
   function rowDistribution(row) {
-    var i = row.getAttribute("data-index");
-    var kind = document.getElementById("dist_" + i).value;
+    var kind = field(row, "dist").value;
     if (kind === "choice") {
-      var choices = document.getElementById("choices_" + i).value.split(";").map(function (c) { return c.trim(); })
+      var choices = field(row, "choices").value.split(";").map(function (c) { return c.trim(); })
         .filter(function (c) { return c.length > 0; })
         .map(function (c) { try { return JSON.parse(c); } catch (error) { return c; } });  // as the server reads them
       var spec = {};
       spec[kind] = choices;
       return spec;
     }
-    var low = parseFloat(document.getElementById("low_" + i).value);
-    var high = parseFloat(document.getElementById("high_" + i).value);
+    var low = parseFloat(field(row, "low").value);
+    var high = parseFloat(field(row, "high").value);
     if (isNaN(low) || isNaN(high)) { return null; }
     var range = {};
     range[kind] = [low, high];
@@ -53,9 +57,9 @@
   }
 
   function refreshPreview(row) {
-    var i = row.getAttribute("data-index");
-    var element = document.getElementById("preview_" + i);
-    var on = document.getElementById("on_" + i).checked;
+    var element = field(row, "preview");
+    var box = field(row, "on");
+    var on = box ? box.checked : field(row, "path").value.trim() !== "";  // a script row counts once named
     if (!on) { element.textContent = ""; return; }
     var distribution = rowDistribution(row);
     if (!distribution) { element.textContent = "low and high must be numbers"; return; }
@@ -80,9 +84,16 @@
   var form = document.getElementById("sweep-form");
   if (form) {
     var timers = {};
-    form.querySelectorAll("#space tbody tr").forEach(function (row) {
+    var target = document.getElementById("target");
+    var showTarget = function () {  // without script both parts show; the server reads the chosen one
+      form.querySelectorAll("[data-for-target]").forEach(function (part) {
+        part.hidden = part.getAttribute("data-for-target") !== target.value;
+      });
+    };
+    if (target) { target.addEventListener("change", showTarget); showTarget(); }
+    form.querySelectorAll("#space tbody tr, #script-space tbody tr").forEach(function (row) {
       var schedule = function () {
-        var i = row.getAttribute("data-index");
+        var i = (row.getAttribute("data-prefix") || "") + row.getAttribute("data-index");
         clearTimeout(timers[i]);
         timers[i] = setTimeout(function () { refreshPreview(row); }, 250);
       };

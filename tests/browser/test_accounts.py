@@ -10,6 +10,8 @@ from playwright.sync_api import expect
 
 from tests.browser.conftest import open_page, screenshot, serve
 
+pytestmark = pytest.mark.browser
+
 ADMIN_PASSWORD = "correct-horse-battery"
 VERA_PASSWORD = "vera-trains-models"
 

@@ -21,7 +21,7 @@ from server.app import create_app
 from server.db import get_session, make_engine
 from server.services.checkpoint_files import checkpoint_path
 from server.tables import Project, Run, Tag
-from tests.services import migrated_postgres_schema
+from tests.services import migrated_postgres_schema, run_coroutine
 
 CALLERS = 8
 
@@ -151,6 +151,6 @@ def test_two_checkpoints_uploaded_at_once_store_one_of_them_whole(live_app: Fast
     async def both() -> list[int]:
         return list(await asyncio.gather(upload(first), upload(second)))
 
-    assert asyncio.run(both()) == [204, 204]
+    assert run_coroutine(both()) == [204, 204]
     assert checkpoint_path(run_id).read_bytes() in (first, second)
     assert list(checkpoint_path(run_id).parent.glob("*.part*")) == []

@@ -10,8 +10,8 @@ from server.api.deps import IdPath, QueueDep
 from server.auth import ApiAuth
 from server.db import SessionDep
 from server.errors import NotFound
-from server.schemas import RunClone, RunRead
-from server.services import experiments, runs
+from server.schemas import RunClone, RunRead, SweepRead
+from server.services import experiments, runs, sweep_agents, sweep_results
 
 router = APIRouter(prefix="/runs", tags=["runs"])
 
@@ -23,6 +23,18 @@ def clone_run(run_id: IdPath, data: RunClone, session: SessionDep, queue: QueueD
         session=session, run_id=run_id, changes=data.changes, queue=queue, name=data.name
     )
     return runs.to_read(child)
+
+
+@router.post("/{run_id}/agent-copy", status_code=201)
+def copy_run_for_agent(
+    run_id: IdPath, data: RunClone, session: SessionDep, queue: QueueDep, _: ApiAuth
+) -> SweepRead:
+    """Try next for a run of your own script: a one-trial script sweep of its params with `changes` (dotted
+    parameter names) made, for `trainboard agent`; the trial becomes the run's child."""
+    sweep = sweep_agents.try_next_for_agent(
+        session=session, run_id=run_id, changes=data.changes, queue=queue, name=data.name
+    )
+    return sweep_results.read_sweep(session=session, sweep_id=sweep.id)
 
 
 @router.post("/{run_id}/data-size-curve", status_code=201)

@@ -25,8 +25,13 @@ def read_groups(
 def repeat_run(
     run_id: IdPath, session: SessionDep, queue: QueueDep, _: ApiAuth, data: RunRepeat | None = None
 ) -> RunsRepeated:
-    """Queue copies of the run that differ only in hparams.seed, all in the run's group."""
-    group, children = groups.repeat_run(
+    """Queue copies of the run that differ only in hparams.seed, all in the run's group; a run of your own
+    script gets a script sweep of them instead (`sweep_id`), for trainboard agent."""
+    repeated = groups.repeat_run(
         session=session, run_id=run_id, seeds=(data or RunRepeat()).seeds, queue=queue
     )
-    return RunsRepeated(group=group, runs=[runs.to_read(child) for child in children])
+    return RunsRepeated(
+        group=repeated.group,
+        runs=[runs.to_read(child) for child in repeated.runs],
+        sweep_id=repeated.sweep.id if repeated.sweep is not None else None,
+    )

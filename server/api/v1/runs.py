@@ -25,6 +25,7 @@ from server.schemas import (
     MAX_ID,
     Accepted,
     ErrorsPage,
+    MetricsAccepted,
     MetricSeries,
     MetricsIn,
     NoNul,
@@ -179,7 +180,10 @@ def heartbeat(run_id: IdPath, session: SessionDep, _: ApiAuth) -> StatusRead:
     return StatusRead(status=runs.heartbeat(session=session, run_id=run_id))  # type: ignore[arg-type]
 
 
-@router.post("/{run_id}/metrics", openapi_extra=json_body_doc(MetricsIn))
+# should_stop appears only when true: the reply to every other batch stays {"accepted": n}.
+@router.post(
+    "/{run_id}/metrics", openapi_extra=json_body_doc(MetricsIn), response_model_exclude_defaults=True
+)
 @body_limit(BATCH_BODY_BYTES)
 def log_metrics(
     run_id: IdPath,
@@ -187,11 +191,12 @@ def log_metrics(
     session: SessionDep,
     queue: QueueDep,
     _: ApiAuth,
-) -> Accepted:
-    """Store metric points; idempotent on (run, key, step). A sweep trial may be stopped early here."""
+) -> MetricsAccepted:
+    """Store metric points; idempotent on (run, key, step). A sweep trial may be stopped early here, and
+    `should_stop` then tells its script to end."""
     # The service advances the sweep itself when the trial stops: loading the run again here cost two queries.
-    accepted = metrics.ingest_metrics(session=session, run_id=run_id, points=data.metrics, queue=queue)
-    return Accepted(accepted=accepted)
+    stored = metrics.store_metrics(session=session, run_id=run_id, points=data.metrics, queue=queue)
+    return MetricsAccepted(accepted=stored.accepted, should_stop=stored.should_stop)
 
 
 @router.get("/{run_id}/metrics")

@@ -4,14 +4,23 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from server import access
-from server.api.deps import IdPath, Limit, Offset, QueueDep
+from server.api.deps import IdempotencyKey, IdPath, Limit, Offset, QueueDep
 from server.auth import ApiAuth
 from server.db import SessionDep
-from server.schemas import MAX_ID, SweepCreate, SweepPreview, SweepPreviewIn, SweepRead, SweepsPage, SweepZoom
-from server.services import sweep_results, sweeps
+from server.schemas import (
+    MAX_ID,
+    RunRead,
+    SweepCreate,
+    SweepPreview,
+    SweepPreviewIn,
+    SweepRead,
+    SweepsPage,
+    SweepZoom,
+)
+from server.services import runs, sweep_agents, sweep_results, sweeps
 
 router = APIRouter(prefix="/sweeps", tags=["sweeps"])
 
@@ -52,6 +61,23 @@ def preview_distribution(data: SweepPreviewIn, _: ApiAuth) -> SweepPreview:
 def read_sweep(sweep_id: IdPath, session: SessionDep, _: ApiAuth) -> SweepRead:
     """The sweep's trials, progress, best trial (meeting every satisficing constraint) and importance."""
     return sweep_results.read_sweep(session=session, sweep_id=sweep_id)
+
+
+@router.post(
+    "/{sweep_id}/next",
+    status_code=201,
+    response_model=RunRead,
+    responses={204: {"description": "No trial is left to hand out (budget reached, sweep not running)."}},
+)
+def next_trial(
+    sweep_id: IdPath, session: SessionDep, _: ApiAuth, idempotency_key: IdempotencyKey = None
+) -> RunRead | Response:
+    """A script sweep's next trial for `trainboard agent`: an external run whose params hold the sampled
+    values; 204 when none is left, 409 for a sweep of built-in models."""
+    run = sweep_agents.next_trial(session=session, sweep_id=sweep_id, idempotency_key=idempotency_key)
+    if run is None:
+        return Response(status_code=204)
+    return runs.to_read(run)
 
 
 @router.post("/{sweep_id}/pause")

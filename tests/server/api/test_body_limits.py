@@ -21,6 +21,7 @@ from server.body_guard import BATCH_BODY_BYTES, DEFAULT_BODY_BYTES
 from server.schemas import MetricsIn
 from tests.factories import make_project, make_run
 from tests.server.accounts import auth_turned_on, make_user, token_for
+from tests.services import run_coroutine
 
 MIB = 1024 * 1024
 
@@ -64,7 +65,7 @@ def call(app: FastAPI, method: str, path: str, chunks: Iterator[bytes], **header
         "headers": [(k.replace("_", "-").encode(), v.encode()) for k, v in headers.items()],
         "client": ("127.0.0.1", 50000), "server": ("testserver", 80),
     }  # fmt: skip
-    asyncio.run(app(scope, receive, send))  # type: ignore[arg-type]
+    run_coroutine(app(scope, receive, send))
     return Answer(status, bytes(body), pulled)
 
 

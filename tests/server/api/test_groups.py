@@ -93,16 +93,6 @@ def test_repeat_keeps_a_group_the_run_already_has(client: TestClient, project_id
     assert body["group"] == "mine" and [r["group"] for r in body["runs"]] == ["mine"]
 
 
-def test_repeat_of_an_external_run_is_409_with_the_reason(client: TestClient, project_id: int) -> None:
-    run = client.post("/api/v1/runs", json={"project_id": project_id, "external": True}).json()
-
-    response = client.post(f"/api/v1/runs/{run['id']}/repeat", json={"seeds": 3})
-
-    assert response.status_code == 409
-    assert "trained by your own script" in response.json()["detail"]
-    assert client.get(f"/api/v1/runs/{run['id']}").json()["group"] is None
-
-
 @pytest.mark.parametrize("seeds", [0, 11, -1, "three"])
 def test_repeat_seeds_out_of_range_is_422_naming_seeds(client: TestClient, base: dict, seeds: object) -> None:
     response = client.post(f"/api/v1/runs/{base['id']}/repeat", json={"seeds": seeds})

@@ -49,20 +49,6 @@ def test_repeat_needs_the_csrf_token(client: TestClient, session: Session) -> No
     assert session.scalar(select(func.count()).select_from(Run).where(Run.parent_id == run.id)) == 0
 
 
-def test_an_external_run_has_no_repeat_button_and_a_forced_post_says_why(
-    client: TestClient, session: Session
-) -> None:
-    run = make_run(session, make_project(session), external=True, status="running", config={})
-    token = csrf_token(client)
-    assert "repeat-form" not in _forms(client.get(f"/runs/{run.id}").text)
-
-    response = client.post(f"/runs/{run.id}/repeat", data={"csrf_token": token}, follow_redirects=False)
-
-    assert response.headers["location"] == f"/runs/{run.id}"
-    [message] = texts(client.get(f"/runs/{run.id}").text, "message-error")
-    assert "trained by your own script" in message
-
-
 def test_leaderboard_shows_each_runs_group_mean_std_and_n(client: TestClient, session: Session) -> None:
     project = make_project(session)
     seeded = [make_run(session, project, name=f"seed {i}", group="wide") for i in range(3)]
