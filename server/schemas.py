@@ -328,7 +328,9 @@ class RunUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)] | None = None
+    name: (
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), NoNul] | None
+    ) = None
     notes: Notes | None = None
     tags: Tags | None = None
     environment: Environment | None = None
@@ -734,11 +736,14 @@ class GradcheckParameter(BaseModel):
     # Over the checked entries; null when every entry tried had a kink inside its step.
     relative_difference: float | None = Field(ge=0)
     reading: Text = ""
-    size: int | None = Field(default=None, ge=0, description="Entries in the tensor.")
-    checked: int | None = Field(default=None, ge=0, description="Entries compared with a central difference.")
+    size: int | None = Field(default=None, ge=0, le=MAX_BIGINT, description="Entries in the tensor.")
+    checked: int | None = Field(
+        default=None, ge=0, le=MAX_BIGINT, description="Entries compared with a central difference."
+    )
     skipped: int | None = Field(
         default=None,
         ge=0,
+        le=MAX_BIGINT,
         description="Entries left out: their ±epsilon step crossed a ReLU or max-pool kink.",
     )
 

@@ -395,11 +395,12 @@ def _runs_json(session: Session, run_ids: list[int]) -> list[bytes]:
                 "error": error, "worker": worker, "attempt": attempt, "created_at": as_utc(created),
                 "started_at": as_utc(started), "finished_at": as_utc(finished),
                 "heartbeat_at": as_utc(heartbeat), "sweep_id": sweep_id, "stopped_early": stopped_early,
-                "group": group, "log_tail": log_tail,
+                "group": group,
             }
         )  # fmt: skip
         out.append(
-            b'%s,"config":%s,"params":%s,"summary":%s,"progress":%s,%s,"tags":%s,"notes":%s,"environment":%s}'
+            b'%s,"config":%s,"params":%s,"summary":%s,"progress":%s,%s,"tags":%s,"notes":%s,"environment":%s,'
+            b'"log_tail":%s}'
             % (
                 head[:-1],
                 _stored_json(config),
@@ -410,6 +411,7 @@ def _runs_json(session: Session, run_ids: list[int]) -> list[bytes]:
                 _stored_json(tags),
                 to_json(notes),
                 _stored_json(environment),
+                to_json(log_tail),
             )
         )
     return out

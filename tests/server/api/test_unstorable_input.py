@@ -62,7 +62,7 @@ def test_unstorable_url_parts_are_422_naming_the_parameter(
 ) -> None:
     response = client.get(url.format(project=ids["project"], run=ids["run"], nul=quote(NUL)))
     message = _messages(response, loc)
-    assert "NUL" in message or "less than or equal" in message
+    assert "NUL" in message or "less than or equal" in message or "expected an id such as 42" in message
 
 
 @pytest.mark.parametrize(
