@@ -105,5 +105,7 @@ def test_should_stop_is_seen_in_the_heartbeat_too(client: TestClient, api: Clien
 
 
 def test_init_outside_an_agent_needs_a_project(api: Client) -> None:
-    with pytest.raises(ValueError, match="needs a project"):
+    with pytest.raises(
+        ValueError, match=r"project: name one, trainboard.init\(project=...\), or set TRAINBOARD_PROJECT"
+    ):
         trainboard.init(client=api)
