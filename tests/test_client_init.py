@@ -208,6 +208,7 @@ def test_disabled_makes_every_call_a_no_op_without_any_request(settings: pytest.
     client = Client("http://tb.test", token="", transport=httpx.MockTransport(no_network))
     with trainboard.init(config={"lr": 0.1, "model.depth": 2}, tags=["ci"], client=client) as run:
         assert isinstance(run, DisabledRun) and run.url is None and run.config.model.depth == 2
+        assert run.should_stop is False  # a loop that checks it runs the same in every mode
         run.log({"dev_error": 0.1})
         trainboard.log({"dev_error": 0.05})
         run.summary["best"] = 0.05
@@ -229,6 +230,7 @@ def test_an_unreachable_server_at_init_makes_the_run_offline(
     client = Client("http://tb.test", token="", transport=httpx.MockTransport(refuse), sleep=attempts.append)
     run = trainboard.init(project="mine", config={"lr": 0.1}, tags=["away"], client=client)
     assert isinstance(run, OfflineRun) and run.config.lr == 0.1
+    assert run.should_stop is False  # the README's loop checks it; offline, no server ever stops the run
     assert attempts == [0.5, 1.0]  # three attempts over a second and a half, then offline
     assert [r.url.path for r in asked] == ["/api/v1/health"] * 3
     assert {r.extensions["timeout"]["read"] for r in asked} == {5.0}  # a hung server holds init 5 s a try

@@ -63,6 +63,12 @@ class BaseRun:
         self._summary_steps = {key: last_step or 0 for key in summary or {}}
 
     @property
+    def should_stop(self) -> bool:
+        """True once the server stopped the run (early stopping, a cancel); a run the server does not see
+        (offline, disabled) never is, so a training loop that checks it runs the same in every mode."""
+        return False
+
+    @property
     def params(self) -> dict[str, Any]:
         """The run's config as plain nested dicts (`config` under its older name)."""
         return self.config.as_dict()
