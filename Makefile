@@ -42,7 +42,7 @@ test: install chromium
 
 # Many more generated requests than the suite's bounded run: no 5xx, every 4xx with a detail.
 fuzz: install
-	TRAINBOARD_FUZZ_EXAMPLES=200 $(PY) -m pytest -q tests/server/api/test_fuzz.py
+	TRAINBOARD_FUZZ_EXAMPLES=200 $(PY) -m pytest -q --timeout 0 tests/server/api/test_fuzz.py
 
 test-fast: install
 	$(PY) -m pytest -q -m "not e2e and not browser"
