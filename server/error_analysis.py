@@ -24,6 +24,10 @@ import numpy as np
 REVIEWED = "reviewed"
 
 
+#: A class or a slice whose error rate is at least this many times the split's is flagged on the page.
+HOT_LIFT = 1.5
+
+
 @dataclass(frozen=True)
 class ErrorShare:
     """A group of errors: its share of all errors and of the reviewed ones, and the ceilings they set.
@@ -43,9 +47,13 @@ class ErrorShare:
 
 @dataclass(frozen=True, kw_only=True)
 class TagCount(ErrorShare):
-    """How many errors carry one tag (a category), with the shares and ceilings of ``ErrorShare``."""
+    """How many errors carry one tag (a category), with the shares and ceilings of ``ErrorShare``.
+
+    ``cumulative_share``: this tag's count and every larger one's over all tags' counts summed (the Pareto
+    line; tags overlap, so it runs over tag counts, not errors, and ends at 1)."""
 
     tag: str
+    cumulative_share: float
 
 
 def error_share(
@@ -152,12 +160,18 @@ class ConfidenceBin:
 
 @dataclass(frozen=True)
 class ClassErrorRate:
-    """How often examples of one true label are misclassified."""
+    """How often examples of one true label are misclassified; ``lift`` is that rate over the split's."""
 
     label: Any
     examples: int
     errors: int
     error_rate: float
+    lift: float = 0.0
+
+    @property
+    def hot(self) -> bool:
+        """Erred on far more often than the split as a whole: worth a look first."""
+        return self.lift >= HOT_LIFT
 
 
 @dataclass(frozen=True)
@@ -340,11 +354,16 @@ def _analysis(names: list[Any], matrix: np.ndarray, tags: TagTally) -> ErrorAnal
             count, errors=errors, examples=examples, reviewed_count=reviewed_count, reviewed=reviewed
         )
 
-    by_tag = tuple(
-        TagCount(**asdict(share(n, n)), tag=tag)
-        for tag, n in sorted(tags.counts.items(), key=lambda item: (-item[1], item[0]))
-        if n > 0
-    )
+    ranked = [
+        (tag, n) for tag, n in sorted(tags.counts.items(), key=lambda item: (-item[1], item[0])) if n > 0
+    ]
+    summed = sum(n for _, n in ranked)
+    running = 0
+    by_tag_list = []
+    for tag, n in ranked:
+        running += n
+        by_tag_list.append(TagCount(**asdict(share(n, n)), tag=tag, cumulative_share=running / summed))
+    by_tag = tuple(by_tag_list)
     per_class, macro, weighted = _class_metrics(names, matrix)
     return ErrorAnalysis(
         examples=examples,
@@ -369,9 +388,25 @@ def error_rate_by_class(labels: Sequence[Any], predicted: Sequence[Any]) -> tupl
     names, y, p = _encode(labels, predicted)
     examples = np.bincount(y, minlength=len(names))
     errors = np.bincount(y[y != p], minlength=len(names))
+    return _class_rates(names, examples.tolist(), errors.tolist())
+
+
+def error_rate_by_class_of(analysis: ErrorAnalysis) -> tuple[ClassErrorRate, ...]:
+    """Error rate of each true label, read off an analysis's confusion matrix (its rows)."""
+    matrix = analysis.confusion_matrix
+    examples = [sum(row) for row in matrix]
+    errors = [sum(row) - row[i] for i, row in enumerate(matrix)]
+    return _class_rates(list(analysis.confusion_labels), examples, errors)
+
+
+def _class_rates(
+    names: Sequence[Any], examples: Sequence[int], errors: Sequence[int]
+) -> tuple[ClassErrorRate, ...]:
+    total = sum(examples)
+    overall = sum(errors) / total if total else 0.0
     return tuple(
-        ClassErrorRate(name, int(n), int(e), e / n)
-        for name, n, e in zip(names, examples.tolist(), errors.tolist(), strict=True)
+        ClassErrorRate(name, int(n), int(e), e / n, (e / n) / overall if overall else 0.0)
+        for name, n, e in zip(names, examples, errors, strict=True)
         if n > 0
     )
 

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.tree import DecisionTreeClassifier
 
+from server.error_analysis import HOT_LIFT
+
 
 @dataclass(frozen=True)
 class ErrorSlice:
@@ -26,6 +28,11 @@ class ErrorSlice:
     @property
     def description(self) -> str:
         return " and ".join(self.rules) or "all examples"
+
+    @property
+    def hot(self) -> bool:
+        """Erred on far more often than the split as a whole (the same bar as a class's)."""
+        return self.lift >= HOT_LIFT
 
 
 def _fmt(value: float) -> str:

@@ -14,6 +14,7 @@ from server.error_analysis import (
     ConfidenceBin,
     ErrorAnalysis,
     PrecisionRecallCurve,
+    error_rate_by_class_of,
     precision_recall_curve,
 )
 from server.error_slices import ErrorSlice, error_slices
@@ -40,21 +41,6 @@ class ErrorCohorts:
     slices: tuple[ErrorSlice, ...]
     slices_note: str
     pr_curve: PrecisionRecallCurve | None
-
-
-def class_error_rates(analysis: ErrorAnalysis) -> tuple[ClassErrorRate, ...]:
-    """Error rate of each true class, read off the confusion matrix's rows."""
-    rates = []
-    for label, row, i in zip(
-        analysis.confusion_labels,
-        analysis.confusion_matrix,
-        range(len(analysis.confusion_labels)),
-        strict=True,
-    ):
-        n = sum(row)
-        if n:
-            rates.append(ClassErrorRate(label, n, n - row[i], (n - row[i]) / n))
-    return tuple(rates)
 
 
 def _confidence_bins(session: Session, run_id: int, split: str) -> tuple[ConfidenceBin, ...]:
@@ -125,7 +111,7 @@ def error_cohorts(*, session: Session, run_id: int, split: str, analysis: ErrorA
     slices, note = _slices(session, run_id, split, run.project.dataset)
     binary = set(analysis.confusion_labels) <= {0, 1} and len(analysis.confusion_labels) == 2
     return ErrorCohorts(
-        by_class=class_error_rates(analysis),
+        by_class=error_rate_by_class_of(analysis),
         by_confidence=_confidence_bins(session, run_id, split),
         slices=slices,
         slices_note=note,

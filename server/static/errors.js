@@ -243,10 +243,8 @@
     var placeholder = node.querySelector(".chart-empty");
     if (placeholder) { placeholder.remove(); }
     var names = counts.by_tag.map(function (t) { return window.Trainboard.plotText(t.tag); });
-    // Tags overlap, so the cumulative line runs over the summed tag counts and ends at 100 %.
-    var total = counts.by_tag.reduce(function (sum, t) { return sum + t.count; }, 0);
-    var running = 0;
-    var cumulative = counts.by_tag.map(function (t) { running += t.count; return 100 * running / total; });
+    // The Pareto line: the server's cumulative share of tag counts (server/error_analysis.py).
+    var cumulative = counts.by_tag.map(function (t) { return 100 * t.cumulative_share; });
     window.Plotly.react(node, [
       {type: "bar", x: names, y: counts.by_tag.map(function (t) { return t.count; }), name: "errors",
        marker: {color: "#2456d6"}},

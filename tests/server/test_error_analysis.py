@@ -14,6 +14,7 @@ from server.error_analysis import (
     compare_runs,
     confidence_bins,
     error_rate_by_class,
+    error_rate_by_class_of,
     error_share,
     precision_recall_curve,
     tally_tags,
@@ -29,8 +30,8 @@ def test_analyse_errors_counts_tags_and_classes() -> None:
     assert (result.tagged_errors, result.untagged_errors) == (2, 1)
     # Both tagged errors are the reviewed sample: blurry is 2 of 2, so its estimate is the whole error rate.
     assert result.by_tag == (
-        TagCount(2, 2 / 3, 2 / 6, 1.0, 0.5, tag="blurry"),
-        TagCount(1, 1 / 3, 1 / 6, 0.5, 0.25, tag="dark"),
+        TagCount(2, 2 / 3, 2 / 6, 1.0, 0.5, tag="blurry", cumulative_share=2 / 3),
+        TagCount(1, 1 / 3, 1 / 6, 0.5, 0.25, tag="dark", cumulative_share=1.0),
     )
     assert result.untagged == ErrorShare(1, 1 / 3, 1 / 6, None, None)
     assert result.confusion_labels == ("bird", "cat", "dog")
@@ -49,6 +50,7 @@ def test_to_dict_matches_the_api_shape() -> None:
             "max_error_reduction": 1 / 3,
             "fraction_of_reviewed": 1.0,
             "max_error_reduction_reviewed": 1 / 3,
+            "cumulative_share": 1.0,
         }
     ]
     assert body["reviewed_errors"] == 1
@@ -274,3 +276,21 @@ def test_compare_runs() -> None:
 def test_compare_runs_sorts_ids_naturally() -> None:
     comparison = compare_runs({10: True, 9: True, 100: True}, {10: True, 9: True, 100: True})
     assert comparison.still_wrong == (9, 10, 100)
+
+
+def test_cumulative_share_runs_over_tag_counts_and_ends_at_one() -> None:
+    # Tags overlap (an error may be blurry and dark): the Pareto line sums tag counts, not errors.
+    labels, predicted = [0] * 6, [1] * 6
+    tags = {0: ["blurry", "dark"], 1: ["blurry"], 2: ["blurry"], 3: ["dark"], 4: ["tilted"]}
+    shares = [(t.tag, t.cumulative_share) for t in analyse_errors(labels, predicted, tags).by_tag]
+    assert shares == [("blurry", 3 / 6), ("dark", 5 / 6), ("tilted", 1.0)]
+
+
+def test_classes_and_slices_are_hot_at_one_and_a_half_times_the_overall_error_rate() -> None:
+    # Overall 4 / 10 = 40 %: class 0 errs 3 / 4 = 75 % (x1.9, hot), class 1 1 / 6 (x0.4).
+    labels = [0] * 4 + [1] * 6
+    predicted = [1, 1, 1, 0] + [0] + [1] * 5
+    rates = {r.label: (round(r.lift, 3), r.hot) for r in error_rate_by_class(labels, predicted)}
+    assert rates == {0: (1.875, True), 1: (0.417, False)}
+    analysis = analyse_errors(labels, predicted, {})
+    assert error_rate_by_class_of(analysis) == error_rate_by_class(labels, predicted)

@@ -84,10 +84,10 @@ def test_error_analysis_counts_and_ceilings(client: TestClient, external_run: tu
     # API.md's four fields, plus the two estimated from the reviewed (here: the three tagged) errors.
     assert body["by_tag"] == [
         {"tag": "blurry", "count": 3, "fraction_of_errors": 0.75, "max_error_reduction": 0.3,
-         "fraction_of_reviewed": 1.0, "max_error_reduction_reviewed": 0.4},
+         "fraction_of_reviewed": 1.0, "max_error_reduction_reviewed": 0.4, "cumulative_share": 0.75},
         {"tag": "dark", "count": 1, "fraction_of_errors": 0.25, "max_error_reduction": 0.1,
          "fraction_of_reviewed": pytest.approx(1 / 3),
-         "max_error_reduction_reviewed": pytest.approx(0.4 / 3)},
+         "max_error_reduction_reviewed": pytest.approx(0.4 / 3), "cumulative_share": 1.0},
     ]  # fmt: skip
     assert body["confusion"] == {"labels": [0, 1], "matrix": [[3, 2], [2, 3]]}
     per_class = {c["label"]: c for c in body["per_class"]}

@@ -67,7 +67,7 @@ def test_reviewed_sample_estimates_what_each_tag_is_worth(client: TestClient, ru
     assert (body["reviewed_errors"], body["tagged_errors"], body["untagged_errors"]) == (2, 2, 2)
     assert body["by_tag"] == [
         {"tag": "blurry", "count": 1, "fraction_of_errors": 0.25, "max_error_reduction": 0.1,
-         "fraction_of_reviewed": 0.5, "max_error_reduction_reviewed": 0.2},
+         "fraction_of_reviewed": 0.5, "max_error_reduction_reviewed": 0.2, "cumulative_share": 1.0},
     ]  # fmt: skip
     shares = ("count", "fraction_of_errors", "max_error_reduction", "fraction_of_reviewed",
               "max_error_reduction_reviewed")  # fmt: skip
