@@ -7,7 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server.diagnosis import GAPS, compute_gaps, ladder_from_summary
-from server.services.gap_order import gap_expression
+from server.services.runs.gap_order import gap_expression
 from server.tables import Run, RunSummary
 from tests.factories import make_project, make_run
 

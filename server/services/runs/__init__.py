@@ -1,0 +1,51 @@
+"""Runs: their lifecycle, their lists, and the row they are read as.
+
+- ``lifecycle``: create (queued for a worker, or external), claim, progress, heartbeat, resume, finish and
+  cancel; a sweep's trial that finishes or is cancelled makes its sweep queue the next.
+- ``columns``: RunRead's fields and the column each is read from; every run query and the JSON writer
+  are built from that one list.
+- ``listing``: a page of runs as RunReads, or straight to the RunsPage's JSON (the API's fast path).
+- ``pages``: which runs make up a page, by offset or keyset cursor, sorted by a field, a summary metric
+  or a bias/variance gap (``gap_order``, the SQL twin of the diagnosis's ``compute_gaps``).
+- ``metadata``: what a person says about a run afterwards (name, notes, tags).
+"""
+
+from server.services.runs.columns import RUN_READ_FIELDS, to_read
+from server.services.runs.lifecycle import (
+    cancel_run,
+    create_run,
+    dataset_version,
+    enqueue_run,
+    finish_run,
+    get_run,
+    heartbeat,
+    now,
+    report_progress,
+    resolve_config,
+    resume_run,
+    start_run,
+)
+from server.services.runs.listing import Visible, list_runs, list_runs_json, read_runs
+from server.services.runs.metadata import update_run
+
+__all__ = [
+    "RUN_READ_FIELDS",
+    "Visible",
+    "cancel_run",
+    "create_run",
+    "dataset_version",
+    "enqueue_run",
+    "finish_run",
+    "get_run",
+    "heartbeat",
+    "list_runs",
+    "list_runs_json",
+    "now",
+    "read_runs",
+    "report_progress",
+    "resolve_config",
+    "resume_run",
+    "start_run",
+    "to_read",
+    "update_run",
+]
