@@ -119,7 +119,7 @@ def _ingest_postgres(
     """A batch of finite points on PostgreSQL; returns the run's status and sweep, and how many points
     were new.
 
-    One statement checks the run, stores the batch and moves the heartbeat (pg_ingest), in autocommit: a
+    One statement checks the run, stores the batch and moves the heartbeat (postgres_writer), in autocommit: a
     request makes one round trip besides the pool's ping, instead of five. For a project with metric
     aliases that statement stores nothing and returns them; the batch goes again, renamed and re-checked."""
     _check_canonical_values(points)  # a canonical key is never an alias: renaming cannot clear it

@@ -66,7 +66,7 @@ _INSERT_ROLLUPS = (
 _INSERT_SUMMARIES = " INSERT INTO run_summaries (run_id, key, step, value)"
 
 # Points are nearly always new (a run logs forward). Then every point of the batch is stored, so the
-# server computes the rollups and summaries from the batch itself (series_rollups, as for SQLite) and they
+# server computes the rollups and summaries from the batch itself (rollups, as for SQLite) and they
 # travel as arrays: the database only inserts. Grouping 1,000 points in SQL (sorts, ordered array_agg)
 # had been a quarter to a third of the statement's time. A plain INSERT of new rows also costs a quarter
 # less than ON CONFLICT's speculative insertion.
