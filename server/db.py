@@ -137,6 +137,7 @@ async def get_read_session(session: SessionDep) -> AsyncIterator[Session]:
     yield session
     if switched:
         session.close()
+        session.bind = bind  # a session used on after the request (the tests') writes in transactions again
 
 
 ReadSessionDep = Annotated[Session, Depends(get_read_session)]
