@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import redis
 
+from tests.backends import postgres_schema, redis_url, require_service
 from tests.processes import (
     admin_token,
     server_process,
@@ -19,7 +20,6 @@ from tests.processes import (
     worker_process,
     worker_token,
 )
-from tests.services import postgres_schema, redis_url, require_service
 from trainboard.client import Client
 
 pytestmark = pytest.mark.e2e
