@@ -24,8 +24,8 @@ from server.schemas import MetricPointIn
 from server.services.metrics import ROLLUP_WIDTHS, ingest_metrics
 from server.services.metrics.postgres_writer import store_batch
 from server.tables import MetricPoint, MetricRollup, Run, RunSummary
+from tests.backends import migrated_postgres_schema
 from tests.factories import make_project, make_run
-from tests.services import migrated_postgres_schema
 
 pytestmark = pytest.mark.postgres
 
