@@ -8,20 +8,22 @@
 - ``pages``: which runs make up a page, by offset or keyset cursor, sorted by a field, a summary metric
   or a bias/variance gap (``gap_order``, the SQL twin of the diagnosis's ``compute_gaps``).
 - ``metadata``: what a person says about a run afterwards (name, notes, tags).
+
+Beside the package, ``server.services.run_setup`` resolves a run's config and queues it: sweeps builds its
+trials with it, and this package's finish and cancel advance sweeps, so it sits below both.
 """
 
+# Also here under their old names: what a run needs before a worker takes it (shared with sweeps).
+from server.services.run_setup import dataset_version, enqueue_run, resolve_config
 from server.services.runs.columns import RUN_READ_FIELDS, to_read
 from server.services.runs.lifecycle import (
     cancel_run,
     create_run,
-    dataset_version,
-    enqueue_run,
     finish_run,
     get_run,
     heartbeat,
     now,
     report_progress,
-    resolve_config,
     resume_run,
     start_run,
 )

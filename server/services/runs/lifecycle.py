@@ -3,35 +3,26 @@ a sweep's trial that ends makes its sweep queue the next."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any
-
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, object_session
+from sqlalchemy.orm import Session
 
-import models
-from server.datasets import get_dataset
 from server.errors import Conflict, InvalidInput, NotFound
 from server.queue import RunQueue
 from server.schemas import (
     TERMINAL_STATUSES,
-    Hparams,
-    RunConfig,
     RunCreate,
     RunFinish,
     RunProgress,
     RunStart,
     as_utc,
 )
-from server.services import idempotency
+from server.services import idempotency, sweeps
 from server.services.checkpoint_files import checkpoint_path
 from server.services.idempotency import ScopedKey
+from server.services.run_setup import dataset_version, enqueue_run, resolve_config
 from server.tables import Project, Run, RunSummary
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
+from server.tables import utcnow as now
 
 
 def get_run(*, session: Session, run_id: int) -> Run:
@@ -40,37 +31,6 @@ def get_run(*, session: Session, run_id: int) -> Run:
     if run is None:
         raise NotFound("Run", run_id)
     return run
-
-
-def resolve_config(*, project: Project, config: RunConfig) -> dict[str, Any]:
-    """Fill every default (the dataset's, then the model's) and refuse a config that does not fit the data."""
-    dataset = get_dataset(project.dataset, session=object_session(project))
-    if dataset is None:
-        raise InvalidInput(
-            ["body", "external"],
-            f"Project {project.name!r} has no built-in dataset ({project.dataset!r}): its runs are trained "
-            "by your own script, so create them with external: true",
-        )
-    given = config.hparams.model_dump(include=config.hparams.model_fields_set)
-    hparams = Hparams.model_validate({**dataset.default_hparams, **given})
-    try:
-        model = models.resolve_model_config(
-            config.model, kind=dataset.kind, input_shape=dataset.input_shape, n_classes=dataset.n_classes
-        )
-    except models.ModelConfigError as exc:
-        raise InvalidInput(["body", "config", *exc.field.split(".")], exc.message) from exc
-    return {"model": model, "hparams": hparams.model_dump()}
-
-
-def dataset_version(*, project: Project, config: RunConfig) -> int:
-    """The dataset version a run trains on: the one its config names, else the project's current one."""
-    if config.dataset_version is not None and config.dataset_version > project.dataset_version:
-        raise InvalidInput(
-            ["body", "config", "dataset_version"],
-            f"Project {project.name!r} has dataset versions 1 to {project.dataset_version}, "
-            f"but got {config.dataset_version}",
-        )
-    return config.dataset_version or project.dataset_version
 
 
 def _run_with_key(session: Session, key: ScopedKey, project_id: int) -> Run | None:
@@ -132,13 +92,6 @@ def create_run(
     if not run.external:
         enqueue_run(session=session, run=run, queue=queue)
     return run
-
-
-def enqueue_run(*, session: Session, run: Run, queue: RunQueue) -> None:
-    """Send the run to the broker; if the broker is down, the reaper retries later."""
-    if queue.enqueue(run.id):
-        run.enqueued_at = now()
-        session.commit()
 
 
 def _is_alive(run: Run, heartbeat_timeout_s: float) -> bool:
@@ -269,13 +222,8 @@ def cancel_run(*, session: Session, run_id: int, queue: RunQueue) -> Run:
 
 def _end_trial(session: Session, run: Run, queue: RunQueue) -> None:
     """When a sweep's trial has ended, its sweep queues the next trials (the page and the API alike)."""
-    if run.sweep_id is None:
-        return
-    # sweeps builds its trials with this package (create, resolve_config, enqueue_run): imported when a
-    # trial ends rather than at the top, where the two modules would import each other.
-    from server.services import sweeps
-
-    sweeps.advance_after_trial(session=session, run_id=run.id, queue=queue)
+    if run.sweep_id is not None:
+        sweeps.advance_after_trial(session=session, run_id=run.id, queue=queue)
 
 
 def _one_line(text: str | None) -> str | None:

@@ -12,7 +12,6 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from server.schemas import RunRead, RunsPage
-from server.services.runs import pages
 from server.services.runs.columns import (
     RUN_JSON_ROWS,
     RUN_JSON_ROWS_WITH_SUMMARY,
@@ -21,7 +20,7 @@ from server.services.runs.columns import (
     run_json,
     stored_json,
 )
-from server.services.runs.pages import PageRows, RunFilters, encode_cursor, page_rows
+from server.services.runs.pages import PageRows, RunFilters, encode_cursor, page_rows, statement
 from server.tables import RunCount
 
 #: The ids of the projects a caller may see (None: every project).
@@ -67,7 +66,7 @@ def _count(session: Session, filters: RunFilters) -> int:
             query = query.where(counts.project_id.in_(filters.visible))
         return query
 
-    count = pages.statement(filters, ("count",), build)
+    count = statement(filters, ("count",), build)
     return int(session.connection().execute(count, filters.params()).scalar_one())
 
 
