@@ -18,6 +18,9 @@ from pydantic import (
     model_validator,
 )
 
+from models.config import DEFAULT_DECAY_RATES as DEFAULT_DECAY_RATES
+from models.config import Hparams as Hparams
+from models.config import RunConfig
 from server import ids
 from trainboard.metric_keys import alias_problem
 
@@ -211,73 +214,16 @@ class ProjectsPage(Page):
 # ---------------------------------------------------------------- runs
 
 
-#: Each learning-rate schedule's own decay rate, used when `decay_rate` is left blank (worker/hparams.py
-#: has the same table; tests/test_hparams_contract.py holds the two equal). inverse: the deep-learning
-#: course's 1 / (1 + 1 * epoch); exponential: its 0.95 ** epoch; step: halve every `decay_steps` epochs.
-DEFAULT_DECAY_RATES: dict[str, float] = {"inverse": 1.0, "exponential": 0.95, "step": 0.5}
+def _storable_config(config: RunConfig) -> RunConfig:
+    """The model options of a submitted config are free-form JSON until the model registry reads them: refuse
+    what a JSON column cannot store (NUL, NaN) before that, naming the field."""
+    if problem := _unstorable(config.model, "model"):
+        raise ValueError(problem)
+    return config
 
 
-class Hparams(BaseModel):
-    """Training hyperparameters. Fields the user leaves out take the dataset's defaults, then these."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    epochs: int = Field(default=30, ge=1, le=10_000, description="Passes over the training split.")
-    batch_size: int = Field(
-        default=64, ge=1, le=1_000_000, description="Mini-batch size (1 up to the whole set)."
-    )
-    lr: float = Field(default=0.001, gt=0, le=10, description="Learning rate.")
-    optimizer: Literal["sgd", "momentum", "rmsprop", "adam"] = Field(default="adam", description="Optimiser.")
-    beta: float = Field(default=0.9, ge=0, lt=1, description="Momentum / RMSprop decay beta.")
-    beta1: float = Field(default=0.9, ge=0, lt=1, description="Adam's first-moment beta.")
-    beta2: float = Field(default=0.999, ge=0, lt=1, description="Adam's second-moment beta.")
-    eps: float = Field(default=1e-8, gt=0, le=1, description="Epsilon of RMSprop and Adam.")
-    l2: float = Field(default=0.0, ge=0, le=10, description="L2 weight-decay lambda.")
-    keep_prob: float = Field(
-        default=1.0, gt=0, le=1, description="Dropout keep probability (1 = no dropout)."
-    )
-    seed: int = Field(
-        default=0, ge=0, le=2**31 - 1, description="Seed: the same seed repeats a CPU run exactly."
-    )
-    train_fraction: float = Field(default=1.0, gt=0, le=1, description="Share of the training split used.")
-    lr_decay: Literal["none", "step", "exponential", "inverse", "cosine"] = Field(
-        default="none", description="Learning-rate schedule over epochs."
-    )
-    decay_rate: float | None = Field(
-        default=None,
-        ge=0,
-        le=100,
-        description="Decay rate of the schedule; blank takes the schedule's own: "
-        + ", ".join(f"{schedule} {rate:g}" for schedule, rate in DEFAULT_DECAY_RATES.items()),
-        json_schema_extra={"blank_follows": "lr_decay", "blank_defaults": dict(DEFAULT_DECAY_RATES)},
-    )
-    decay_steps: int = Field(default=10, ge=1, le=10_000, description="Epochs between steps of 'step' decay.")
-    early_stopping_patience: int | None = Field(
-        default=None, ge=1, le=10_000, description="Stop after this many epochs without a better dev error."
-    )
-    grad_clip: float | None = Field(default=None, gt=0, le=1e6, description="Clip the gradient norm to this.")
-    augment: bool = Field(default=False, description="Image augmentation: small shifts, rotations and noise.")
-    normalize: bool = Field(default=True, description="Standardise inputs with train-split statistics.")
-    precision: Literal["fp32", "bf16", "fp16"] = Field(default="fp32", description="Mixed precision on GPU.")
-
-    def effective_decay_rate(self) -> float | None:
-        """The decay rate the schedule uses: `decay_rate`, else the schedule's own; None without decay."""
-        if self.lr_decay not in DEFAULT_DECAY_RATES:
-            return None
-        return self.decay_rate if self.decay_rate is not None else DEFAULT_DECAY_RATES[self.lr_decay]
-
-
-class RunConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    model: JsonObject = Field(default_factory=dict, description="Architecture and its options.")
-    hparams: Hparams = Field(default_factory=Hparams)
-    dataset_version: Id | None = Field(
-        default=None,
-        description="The project's dataset version to train and evaluate on (each applying of label "
-        "corrections makes a new one); default the current one. A run's config, read back, names the "
-        "version it used, so resubmitting it repeats the run on the same labels.",
-    )
+#: A run config as submitted (the schema lives in models/config.py, shared with the worker and client).
+SubmittedConfig = Annotated[RunConfig, AfterValidator(_storable_config)]
 
 
 #: The name that ties runs differing only by seed (runs.group).
@@ -308,7 +254,7 @@ class RunCreate(BaseModel):
 
     project_id: Id
     name: Annotated[str | None, NoNul] = Field(default=None, max_length=200)
-    config: RunConfig = Field(default_factory=RunConfig)
+    config: SubmittedConfig = Field(default_factory=RunConfig)
     external: bool = False
     params: JsonObject = Field(default_factory=dict)
     parent_id: Id | None = None
@@ -721,7 +667,7 @@ class GradcheckCreate(BaseModel):
 
     project_id: Id | None = None
     dataset: Annotated[str | None, NoNul] = Field(default=None, min_length=1, max_length=200)
-    config: RunConfig = Field(default_factory=RunConfig)
+    config: SubmittedConfig = Field(default_factory=RunConfig)
     batch_size: int = Field(default=4, ge=1, le=64)
 
     @model_validator(mode="after")
@@ -807,7 +753,7 @@ class SweepCreate(BaseModel):
         description="zoo: trials are built-in models queued to the workers. script: trials are handed to "
         "`trainboard agent` (POST /sweeps/{id}/next), which runs your own command with run.config set.",
     )
-    base_config: RunConfig = Field(default_factory=RunConfig)
+    base_config: SubmittedConfig = Field(default_factory=RunConfig)
     space: JsonObject = Field(
         description='Dotted config path -> distribution, e.g. {"hparams.lr": {"log_uniform": [1e-4, 1e-1]}}; '
         'for a script sweep any dotted parameter name, e.g. {"optimizer.lr": {"log_uniform": [1e-4, 1e-1]}}.'

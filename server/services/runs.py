@@ -28,6 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, object_session
 
 import models
+from models.config import precision_refusal
 from server.datasets import get_dataset
 from server.errors import Conflict, InvalidInput, NotFound
 from server.queue import RunQueue
@@ -48,6 +49,7 @@ from server.services.checkpoint_files import checkpoint_path
 from server.services.idempotency import ScopedKey
 from server.services.run_pages import PageRows, RunFilters, encode_cursor, page_rows
 from server.tables import Project, Run, RunCount, RunSummary
+from trainboard.settings import get_settings
 
 #: The ids of the projects a caller may see (None: every project).
 Visible = Select[tuple[int]] | None
@@ -76,6 +78,10 @@ def resolve_config(*, project: Project, config: RunConfig) -> dict[str, Any]:
         )
     given = config.hparams.model_dump(include=config.hparams.model_fields_set)
     hparams = Hparams.model_validate({**dataset.default_hparams, **given})
+    # Workers read the same TRAINBOARD_DEVICE: when it names a device that cannot train this precision,
+    # the submit is refused now; with "auto" only the worker knows, and it fails the run saying why.
+    if refusal := precision_refusal(hparams.precision, get_settings().device):
+        raise InvalidInput(["body", "config", "hparams", "precision"], refusal)
     try:
         model = models.resolve_model_config(
             config.model, kind=dataset.kind, input_shape=dataset.input_shape, n_classes=dataset.n_classes

@@ -130,7 +130,8 @@ def test_execute_resumes_a_redelivered_run_from_its_checkpoint() -> None:
 
 
 def test_execute_marks_divergence() -> None:
-    api = WorkerApi(lr=1e6, optimizer="sgd")
+    api = WorkerApi(lr=10.0, optimizer="sgd")  # the largest rate the schema takes, on three layers
+    api.run["config"]["model"] = {**WINE_MODEL, "hidden": [64, 64, 64]}
     assert execute(api) == "diverged"
     status, error = api.finished
     assert status == "diverged" and error.startswith("loss became")
