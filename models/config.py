@@ -11,9 +11,11 @@ refuses it by name (the run fails saying so) instead of training without it.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal, get_args
+from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+
+from trainboard.storable import refuse_unstorable
 
 #: Ids are 32-bit integers on PostgreSQL (server/ids.py MAX_ID holds the same bound).
 MAX_ID = 2**31 - 1
@@ -106,7 +108,10 @@ class RunConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    model: dict[str, Any] = Field(default_factory=dict, description="Architecture and its options.")
+    # Free-form until the model registry reads it: NUL and NaN, which no database stores, are refused now.
+    model: Annotated[dict[str, Any], AfterValidator(refuse_unstorable)] = Field(
+        default_factory=dict, description="Architecture and its options."
+    )
     hparams: Hparams = Field(default_factory=Hparams)
     dataset_version: int | None = Field(
         default=None,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -20,9 +19,11 @@ from pydantic import (
 
 from models.config import DEFAULT_DECAY_RATES as DEFAULT_DECAY_RATES
 from models.config import Hparams as Hparams
-from models.config import RunConfig
+from models.config import RunConfig as RunConfig
 from server import ids
 from trainboard.metric_keys import alias_problem
+from trainboard.storable import NUL_REFUSED as NUL_REFUSED
+from trainboard.storable import refuse_nul, refuse_unstorable
 
 # ---------------------------------------------------------------- what both databases can store
 
@@ -30,44 +31,6 @@ from trainboard.metric_keys import alias_problem
 MAX_ID = ids.MAX_ID
 #: Offsets and other whole numbers that reach SQL fit PostgreSQL's BIGINT.
 MAX_BIGINT = 2**63 - 1
-NUL_REFUSED = "must not contain a NUL character (\\x00)"
-
-
-def refuse_nul(value: str | None) -> str | None:
-    """PostgreSQL cannot store a NUL character in text (SQLite can): refused on both, naming the field."""
-    if value is not None and "\x00" in value:
-        raise ValueError(NUL_REFUSED)
-    return value
-
-
-def _unstorable(value: object, where: str) -> str | None:
-    """Why a free-form JSON value cannot be stored as sent (with where in it), or None."""
-    if isinstance(value, str):
-        return f"{where or 'value'}: {NUL_REFUSED}" if "\x00" in value else None
-    if isinstance(value, float) and not math.isfinite(value):
-        return f"{where or 'value'}: must be a finite number (JSON has no {value})"
-    if isinstance(value, dict):
-        for key, item in value.items():
-            inner = f"{where}.{key}" if where else str(key)
-            if "\x00" in str(key):
-                return f"{inner!r}: a key {NUL_REFUSED}"
-            if problem := _unstorable(item, inner):
-                return problem
-    if isinstance(value, list):
-        for index, item in enumerate(value):
-            if problem := _unstorable(item, f"{where}[{index}]"):
-                return problem
-    return None
-
-
-def refuse_unstorable(value: dict[str, Any]) -> dict[str, Any]:
-    """Free-form JSON (run params, model options, a sweep space) that a JSON column of either database
-    stores as sent: no NUL in a key or a string, no NaN or infinity (PostgreSQL's JSON has neither)."""
-    if problem := _unstorable(value, ""):
-        raise ValueError(problem)
-    return value
-
-
 #: Marks a string (or None) that must hold no NUL: `Annotated[str | None, NoNul]`, also on query parameters.
 NoNul = AfterValidator(refuse_nul)
 Text = Annotated[str, NoNul]
@@ -214,18 +177,6 @@ class ProjectsPage(Page):
 # ---------------------------------------------------------------- runs
 
 
-def _storable_config(config: RunConfig) -> RunConfig:
-    """The model options of a submitted config are free-form JSON until the model registry reads them: refuse
-    what a JSON column cannot store (NUL, NaN) before that, naming the field."""
-    if problem := _unstorable(config.model, "model"):
-        raise ValueError(problem)
-    return config
-
-
-#: A run config as submitted (the schema lives in models/config.py, shared with the worker and client).
-SubmittedConfig = Annotated[RunConfig, AfterValidator(_storable_config)]
-
-
 #: The name that ties runs differing only by seed (runs.group).
 GroupName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), NoNul]
 RunTag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), NoNul]
@@ -254,7 +205,7 @@ class RunCreate(BaseModel):
 
     project_id: Id
     name: Annotated[str | None, NoNul] = Field(default=None, max_length=200)
-    config: SubmittedConfig = Field(default_factory=RunConfig)
+    config: RunConfig = Field(default_factory=RunConfig)
     external: bool = False
     params: JsonObject = Field(default_factory=dict)
     parent_id: Id | None = None
@@ -667,7 +618,7 @@ class GradcheckCreate(BaseModel):
 
     project_id: Id | None = None
     dataset: Annotated[str | None, NoNul] = Field(default=None, min_length=1, max_length=200)
-    config: SubmittedConfig = Field(default_factory=RunConfig)
+    config: RunConfig = Field(default_factory=RunConfig)
     batch_size: int = Field(default=4, ge=1, le=64)
 
     @model_validator(mode="after")
@@ -753,7 +704,7 @@ class SweepCreate(BaseModel):
         description="zoo: trials are built-in models queued to the workers. script: trials are handed to "
         "`trainboard agent` (POST /sweeps/{id}/next), which runs your own command with run.config set.",
     )
-    base_config: SubmittedConfig = Field(default_factory=RunConfig)
+    base_config: RunConfig = Field(default_factory=RunConfig)
     space: JsonObject = Field(
         description='Dotted config path -> distribution, e.g. {"hparams.lr": {"log_uniform": [1e-4, 1e-1]}}; '
         'for a script sweep any dotted parameter name, e.g. {"optimizer.lr": {"log_uniform": [1e-4, 1e-1]}}.'
