@@ -3,6 +3,8 @@
 The weights, the optimizer state, evaluation and predictions stay in fp32; only the training step's forward
 and backward passes run under `torch.autocast` (bf16 on CPU or CUDA; fp16 on CUDA, with a GradScaler so
 small gradients do not underflow). A device that cannot do what was asked is refused, never quietly fp32.
+A checkpoint does not carry the scaler's state: a resumed fp16 run starts again from the default scale and
+may skip its first few steps while the scaler finds its level, as on the first start.
 """
 
 from __future__ import annotations
