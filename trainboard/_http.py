@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 
+from models.config import RunConfig
 from trainboard.settings import get_settings
 
 logger = logging.getLogger(__name__)
@@ -222,6 +223,11 @@ class Client:
     def get_run(self, run_id: int) -> dict[str, Any]:
         """One run, with its resolved config."""
         return self._json("GET", f"/runs/{run_id}")
+
+    def get_run_config(self, run_id: int) -> RunConfig:
+        """A queued run's resolved config, typed (`config.hparams.lr`, `config.model`); RunConfigError
+        (a ValueError) names a field this library does not know (a newer server wrote it)."""
+        return RunConfig.from_stored(self.get_run(run_id).get("config"))
 
     def get_sweep(self, sweep_id: int, *, retries: int | None = None) -> dict[str, Any]:
         """One sweep, with its trials and progress."""
