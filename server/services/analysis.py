@@ -24,7 +24,7 @@ from server.diagnosis import (
 from server.error_analysis import ErrorAnalysis, analyse_confusion, tally_tags
 from server.errors import NotFound
 from server.groups import MetricStats, ladder_stats
-from server.schemas import RunFinish
+from server.schemas import TERMINAL_STATUSES, RunFinish
 from server.services import groups, metrics, runs
 from server.services.prediction_counts import prediction_counts
 from server.services.predictions import label_out
@@ -178,7 +178,7 @@ def finish_run(*, session: Session, run_id: int, data: RunFinish) -> Run:
     run = get_run(session=session, run_id=run_id)
     if data.status == "succeeded" and run.status == "diverged" and run.finished_at is not None:
         return run  # a retried finish after the server's own verdict
-    if data.status == "succeeded" and run.status not in runs.TERMINAL_STATUSES:
+    if data.status == "succeeded" and run.status not in TERMINAL_STATUSES:
         pin_best_epoch(session=session, run=run)
         summary = {s.key: s.value for s in run.summaries}
         health = training_health(
