@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from trainboard import admin
+from trainboard.broker import DEFAULT_QUEUE
 from trainboard.files import keep_private, private_dir
 from trainboard.settings import get_settings
 
@@ -246,7 +247,11 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--host", default="127.0.0.1")
         sub.add_argument("--port", type=int, default=8000)
     work = commands.add_parser("worker", help="a training worker alone")
-    work.add_argument("--queues", default="gpu,cpu", help="comma-separated queues (default: gpu,cpu)")
+    work.add_argument(
+        "--queues",
+        default=f"{DEFAULT_QUEUE},cpu",
+        help=f"comma-separated queues (default: {DEFAULT_QUEUE},cpu)",
+    )
     work.add_argument("--concurrency", type=int, default=None, help="training processes (default: settings)")
     commands.add_parser(
         "sync",
