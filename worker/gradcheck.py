@@ -57,7 +57,7 @@ class KinkSides(TorchFunctionMode):
         super().__init__()
         self.sides: list[torch.Tensor] = []
 
-    def __torch_function__(  # type: ignore[override]
+    def __torch_function__(
         self,
         func: Callable[..., Any],
         types: Any,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -43,7 +44,7 @@ def store_rows(session: Session, run_id: int, rows: list[PointRow]) -> int:
     return len(stored)
 
 
-def _insert_points(session: Session, run_id: int, rows: list[PointRow]) -> list[tuple]:
+def _insert_points(session: Session, run_id: int, rows: list[PointRow]) -> list[tuple[Any, ...]]:
     """Store the points that are new; returns (key, step, value, ...) of those (stored ones are skipped)."""
     if not rows:
         return []
@@ -57,7 +58,7 @@ def _insert_points(session: Session, run_id: int, rows: list[PointRow]) -> list[
     process = column_type.dialect_impl(connection.dialect).bind_processor(connection.dialect)
     last: datetime | None = None
     kept: object = None
-    stored: list[tuple] = []
+    stored: list[tuple[Any, ...]] = []
     # The DB-API cursor, inside the session's transaction: no per-row bookkeeping, RETURNING as tuples.
     cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     for start in range(0, len(rows), SQLITE_ROWS):
@@ -87,7 +88,7 @@ def _insert_points(session: Session, run_id: int, rows: list[PointRow]) -> list[
     return stored
 
 
-def _update_rollups(session: Session, run_id: int, stored: list[tuple]) -> None:
+def _update_rollups(session: Session, run_id: int, stored: list[tuple[Any, ...]]) -> None:
     """Merge the new points into each width's per-bucket minimum and maximum (and count)."""
     names = ("key", "width", "bucket", "n", "min_step", "min_value", "max_step", "max_value")
     params = [
@@ -105,7 +106,7 @@ def _execute_many(session: Session, sql: str, params: list[dict[str, object]]) -
     cursor.close()
 
 
-def _update_summaries(session: Session, run_id: int, rows: list[tuple]) -> None:
+def _update_summaries(session: Session, run_id: int, rows: list[tuple[Any, ...]]) -> None:
     params = [
         {"run_id": run_id, "key": key, "step": step, "value": value}
         for key, (step, value) in latest(rows).items()
