@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, overload
 
 from pydantic import (
     AfterValidator,
@@ -47,6 +47,10 @@ Label = Int64 | Annotated[str, Field(min_length=1, max_length=200), NoNul]
 OptimizingMetric = Annotated[MetricKey, Field(max_length=100)]
 
 
+@overload
+def as_utc(value: datetime) -> datetime: ...
+@overload
+def as_utc(value: None) -> None: ...
 def as_utc(value: datetime | None) -> datetime | None:
     """SQLite hands back naive datetimes; every time we store is UTC."""
     if value is not None and value.tzinfo is None:

@@ -120,7 +120,7 @@ class Client:
 
     def backoff(self, attempt: int) -> float:
         """Seconds to wait after the `attempt`-th failure in a row (0 first): doubling, capped."""
-        return min(self.backoff_s * 2**attempt, self.max_backoff_s)
+        return min(self.backoff_s * 2.0**attempt, self.max_backoff_s)
 
     def request(
         self, method: str, path: str, *, ok_404: bool = False, retries: int | None = None, **kwargs: Any
@@ -343,7 +343,7 @@ class Client:
             with dest.open("wb") as handle:
                 for chunk in response.iter_bytes(1 << 20):
                     handle.write(chunk)
-            return response.headers.get("x-checksum-sha256", "")
+            return str(response.headers.get("x-checksum-sha256", ""))
 
     def get_checkpoint(self, run_id: int) -> bytes | None:
         """The run's latest checkpoint bytes, or None when it has none."""

@@ -60,14 +60,15 @@ def _insert_points(session: Session, run_id: int, rows: list[PointRow]) -> list[
     kept: object = None
     stored: list[tuple[Any, ...]] = []
     # The DB-API cursor, inside the session's transaction: no per-row bookkeeping, RETURNING as tuples.
-    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]  # checked out: never None
     for start in range(0, len(rows), SQLITE_ROWS):
         chunk = rows[start : start + SQLITE_ROWS]
         params: list[object] = []
         for key, step, value, when in chunk:
             if when is not last and when != last:
-                last, utc = when, when.astimezone(UTC)
-                kept = process(utc) if process else utc
+                last = when
+                utc = when.astimezone(UTC) if when is not None else None
+                kept = process(utc) if process and utc is not None else utc
             params += (run_id, key, step, value, kept)
         sql = (
             "INSERT INTO metric_points (run_id, key, step, value, timestamp) VALUES "  # noqa: S608
@@ -101,7 +102,7 @@ def _update_rollups(session: Session, run_id: int, stored: list[tuple[Any, ...]]
 def _execute_many(session: Session, sql: str, params: list[dict[str, object]]) -> None:
     """Run one statement (named :params) for many rows: SQLite's own executemany skips SQLAlchemy's
     per-row bookkeeping, a few microseconds a row."""
-    cursor = session.connection().connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    cursor = session.connection().connection.dbapi_connection.cursor()  # type: ignore[union-attr]  # checked out: never None
     cursor.executemany(sql, params)
     cursor.close()
 
@@ -112,4 +113,4 @@ def _update_summaries(session: Session, run_id: int, rows: list[tuple[Any, ...]]
         for key, (step, value) in latest(rows).items()
     ]
     if params:
-        _execute_many(session, _SUMMARY_UPSERT, params)  # type: ignore[arg-type]
+        _execute_many(session, _SUMMARY_UPSERT, params)
