@@ -15,6 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from server.access import ApiAccess
 from server.api.mlflow import include_mlflow
 from server.api.v1 import accounts as accounts_api
+from server.api.v1 import artifacts as artifacts_api
 from server.api.v1 import datasets as datasets_api
 from server.api.v1 import error_analysis as error_analysis_api
 from server.api.v1 import experiments as experiments_api
@@ -93,6 +94,7 @@ def create_app(*, run_reaper: bool = True) -> FastAPI:
     for module in (
         projects_api,
         runs_api,
+        artifacts_api,
         experiments_api,
         groups_api,
         datasets_api,

@@ -272,6 +272,13 @@ def get_metric_history_bulk_interval(
     return {"metrics": points}
 
 
+@router.post("/logged-models/search")
+def search_logged_models(_: ApiAuth) -> Json:
+    """Trainboard keeps no logged models: none to find. (MLflow 3's client asks before it downloads a run's
+    artifacts, in case a path names one.)"""
+    return {"models": []}
+
+
 # Everything else --------------------------------------------------------------------------------------
 @router.api_route("/{rest:path}", methods=["GET", "POST", "PATCH", "PUT", "DELETE"], include_in_schema=False)
 def unsupported(rest: str, request: Request) -> Json:

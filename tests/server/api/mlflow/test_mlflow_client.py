@@ -65,7 +65,7 @@ def test_unchanged_mlflow_script_logs_to_trainboard(backend: str, tmp_path: Path
         client.create_project(name=EXPERIMENT, dataset="external", metric_aliases={"val_error": "dev_error"})
         if token:
             assert run_script(url, None, EXPECT="UNAUTHENTICATED") == {"refused": True}
-        ids = run_script(url, token, ARTIFACTS=os.environ.get("MLFLOW_TEST_ARTIFACTS", "0"))
+        ids = run_script(url, token)
         run = client.get_run(int(ids["run_id"]))
         assert run["status"] == "succeeded" and run["name"] == "baseline"
         assert run["params"] == {"lr": "0.01", "batch_size": "32", "optimizer": "adam"}
@@ -75,5 +75,7 @@ def test_unchanged_mlflow_script_logs_to_trainboard(backend: str, tmp_path: Path
         assert diagnosis["train_error"] == pytest.approx(0.01 / 5)
         assert diagnosis["dev_error"] == pytest.approx(0.015 / 5)
         assert diagnosis["primary"] in ("avoidable_bias", "variance", "none")
+        files = client.request("GET", f"/runs/{run['id']}/artifacts").json()  # MLflow's files are the run's
+        assert [(f["path"], f["size"]) for f in files] == [("notes.txt", 13), ("plots/curve.csv", 16)]
     log = (tmp_path / "server.log").read_text()
     assert "Traceback" not in log, log[-3000:]
