@@ -8,20 +8,20 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse
 from sqlalchemy.orm import Session
 
 from server import access
 from server.api.mlflow import runs
-from server.api.mlflow.errors import MlflowRoute, invalid, not_found
+from server.api.mlflow.errors import MlflowRoute, invalid, not_found, refuse_workers
 from server.auth import ApiAuth, Principal
 from server.body_guard import body_limit
 from server.db import SessionDep
 from server.services import artifacts
 from server.tables import Run
 
-router = APIRouter(route_class=MlflowRoute, tags=["mlflow"])
+router = APIRouter(route_class=MlflowRoute, tags=["mlflow"], dependencies=[Depends(refuse_workers)])
 
 
 def _locate(session: Session, principal: Principal, full: str, need: int) -> tuple[Run, str]:

@@ -16,11 +16,13 @@ from fastapi import Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
+from pydantic import ValidationError
 from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
 
 from server.api.mlflow.filter_grammar import FilterError
+from server.auth import ApiAuth
 from server.errors import InvalidInput, TrainboardError
 
 logger = logging.getLogger(__name__)
@@ -104,6 +106,9 @@ def as_response(exc: Exception) -> Response:
         return error_body(INVALID_PARAMETER_VALUE, str(exc), 400)
     if isinstance(exc, RequestValidationError):
         return error_body(INVALID_PARAMETER_VALUE, _validation_message(list(exc.errors())), 400)
+    if isinstance(exc, ValidationError):  # a model built inside a handler from the query's values
+        errors = exc.errors(include_url=False, include_context=False, include_input=False)
+        return error_body(INVALID_PARAMETER_VALUE, _validation_message(list(errors)), 400)
     if isinstance(exc, InvalidInput):
         return error_body(
             INVALID_PARAMETER_VALUE, f"Invalid value for {_field(exc.loc)!r}: {exc.message}", 400
@@ -140,3 +145,9 @@ class MlflowRoute(APIRoute):
                 return as_response(exc)
 
         return handle
+
+
+async def refuse_workers(principal: ApiAuth) -> None:
+    """Router dependency: a worker token trains runs, nothing else; MLflow's API is for people's scripts."""
+    if principal.kind == "worker":
+        raise MlflowError("PERMISSION_DENIED", "A worker token cannot use the MLflow API: use a user's token")

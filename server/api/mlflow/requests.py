@@ -16,6 +16,8 @@ IdText = Annotated[
 Text = Annotated[str, NoNul, Field(max_length=10_000)]
 Key = Annotated[str, NoNul, Field(max_length=1000)]
 Millis = Annotated[int, Field(ge=0, le=2**53)]
+# Param and tag values are strings in MLflow; a number sent bare reads as its text.
+Value = Annotated[str, BeforeValidator(lambda v: v if isinstance(v, str) else str(v)), NoNul]
 
 
 class _Body(BaseModel):
@@ -24,7 +26,7 @@ class _Body(BaseModel):
 
 class KeyValue(_Body):
     key: Key
-    value: Annotated[str, BeforeValidator(lambda v: v if isinstance(v, str) else str(v)), NoNul] = ""
+    value: Value = ""
 
 
 class ExperimentCreate(_Body):
@@ -43,7 +45,7 @@ class ExperimentUpdate(ExperimentId):
 
 class ExperimentTag(ExperimentId):
     key: Key
-    value: Text = ""
+    value: Annotated[Value, Field(max_length=10_000)] = ""
 
 
 class ExperimentTagDelete(ExperimentId):
@@ -94,7 +96,7 @@ class LogMetric(RunId, Metric):
 
 class LogParam(RunId):
     key: Key
-    value: Annotated[str, BeforeValidator(lambda v: v if isinstance(v, str) else str(v)), NoNul] = ""
+    value: Value = ""
 
 
 class SetTag(LogParam):

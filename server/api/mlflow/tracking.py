@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.routing import APIRoute
 
 from server import access
 from server.api.mlflow import experiments, history, runs, search
-from server.api.mlflow.errors import ENDPOINT_NOT_FOUND, MlflowError, MlflowRoute, invalid
+from server.api.mlflow.errors import ENDPOINT_NOT_FOUND, MlflowError, MlflowRoute, invalid, refuse_workers
 from server.api.mlflow.requests import (
     DeleteTag,
     ExperimentCreate,
@@ -32,7 +33,7 @@ from server.auth import ApiAuth
 from server.body_guard import BATCH_BODY_BYTES, body_limit
 from server.db import SessionDep
 
-router = APIRouter(route_class=MlflowRoute, tags=["mlflow"])
+router = APIRouter(route_class=MlflowRoute, tags=["mlflow"], dependencies=[Depends(refuse_workers)])
 Json = dict[str, Any]
 IdQuery = Annotated[str, Query(max_length=100)]
 
@@ -281,9 +282,23 @@ def search_logged_models(_: ApiAuth) -> Json:
 
 # Everything else --------------------------------------------------------------------------------------
 @router.api_route("/{rest:path}", methods=["GET", "POST", "PATCH", "PUT", "DELETE"], include_in_schema=False)
-def unsupported(rest: str, request: Request) -> Json:
+def unsupported(rest: str, request: Request, _: ApiAuth) -> Json:
+    """A known endpoint with another method is a 405 (as MLflow's server answers); anything else a 501."""
+    allowed = _ROUTES.get("/" + rest)
+    if allowed:
+        raise MlflowError(
+            ENDPOINT_NOT_FOUND,
+            f"{request.method} is not allowed on {request.url.path}: use {', '.join(sorted(allowed))}",
+            405,
+        )
     raise MlflowError(
         ENDPOINT_NOT_FOUND,
         f"{request.method} {request.url.path} is not part of Trainboard's MLflow API "
         "(README, 'Coming from MLflow', lists what is)",
     )
+
+
+_ROUTES: dict[str, set[str]] = {}
+for _route in router.routes:
+    if isinstance(_route, APIRoute) and _route.endpoint is not unsupported:
+        _ROUTES.setdefault(_route.path, set()).update(_route.methods)
