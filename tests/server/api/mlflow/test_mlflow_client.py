@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -77,5 +78,18 @@ def test_unchanged_mlflow_script_logs_to_trainboard(backend: str, tmp_path: Path
         assert diagnosis["primary"] in ("avoidable_bias", "variance", "none")
         files = client.request("GET", f"/runs/{run['id']}/artifacts").json()  # MLflow's files are the run's
         assert [(f["path"], f["size"]) for f in files] == [("notes.txt", 13), ("plots/curve.csv", 16)]
+        # The CLI imports what MLflow's client logged (an MLflow server as far as it knows), once.
+        command = [sys.executable, "-m", "trainboard.cli", "import", "mlflow", "--tracking-uri", url]
+        command += ["--experiment", EXPERIMENT, "--project", "imported"] + (
+            ["--tracking-token", token] if token else []
+        )
+        cli_env = {**env, "TRAINBOARD_SERVER_URL": url, "TRAINBOARD_API_TOKEN": token or ""}
+        for new in (3, 0):
+            done = subprocess.run(command, env=cli_env, capture_output=True, text=True, timeout=120)
+            assert done.returncode == 0, done.stderr[-3000:]
+            assert f"imported 3 runs ({new} new, {3 - new} already there)" in done.stdout
+            assert "importing mlflow" in done.stderr and "3/3" in done.stderr  # the progress bar
+        imported = client.request("GET", "/projects", params={"name": "imported"}).json()["items"][0]
+        assert imported["run_count"] == 3
     log = (tmp_path / "server.log").read_text()
     assert "Traceback" not in log, log[-3000:]
