@@ -536,7 +536,22 @@ def client_figures(url: str, seconds: float) -> dict[str, float]:
 def run_client(
     kind: str, args: argparse.Namespace, ours_url: str, mlflow_url: str | None, rows: list[Row]
 ) -> None:
-    """The same MLflow client script against both servers, alternating, `repeats` times; medians."""
+    """The same MLflow client script against both servers, alternating, `repeats` times; medians. First,
+    log-batch over plain HTTP to both MLflow APIs (as workload ingest does to MLflow), so that the row
+    measures the servers: with MLflow's own client, its protobuf JSON handling takes most of the time."""
+    adapter = Mlflow(ours_url)  # MLflow's API, served by Trainboard
+    theirs_api = Mlflow(mlflow_url) if mlflow_url is not None else None
+    for api in (adapter, theirs_api) if theirs_api else (adapter,):
+        ingest_rate(api, MLFLOW_CAP, 1, args.warmup)
+    http_mine, http_theirs = interleaved(
+        lambda: ingest_rate(adapter, MLFLOW_CAP, 1, args.seconds),
+        (lambda: ingest_rate(theirs_api, MLFLOW_CAP, 1, args.seconds)) if theirs_api else None,
+        args.repeats,
+    )
+    rows.append(
+        ("MLflow API over HTTP: log-batch, 1000 points, 1 client", kind, fmt_rate(http_mine),
+         fmt_rate(http_theirs) if http_theirs else "-", ratio(http_mine, http_theirs))
+    )  # fmt: skip
     mine: list[dict[str, float]] = []
     theirs: list[dict[str, float]] = []
     for _ in range(max(1, args.repeats // 2)):

@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from server.ids import parse_id
-from server.schemas import as_utc
 from server.tables import Project, Run
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+NAIVE_EPOCH = datetime(1970, 1, 1)
 MS = timedelta(milliseconds=1)
 #: MLflow's default experiment: the caller's project of this name, made when first used.
 DEFAULT_EXPERIMENT_ID = "0"
@@ -31,9 +31,10 @@ USER_TAG = "mlflow.user"
 
 
 def to_ms(moment: datetime | None) -> int | None:
-    """Milliseconds since the epoch, exactly (no float on the way)."""
-    moment = as_utc(moment)
-    return None if moment is None else (moment - EPOCH) // MS
+    """Milliseconds since the epoch, exactly (no float on the way); a naive time (SQLite's) is UTC."""
+    if moment is None:
+        return None
+    return (moment - (NAIVE_EPOCH if moment.tzinfo is None else EPOCH)) // MS
 
 
 def from_ms(ms: int) -> datetime:
