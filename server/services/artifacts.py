@@ -23,6 +23,8 @@ from server.tables import RunArtifact, utcnow
 from trainboard.settings import get_settings
 
 MAX_PATH_CHARS = 1000
+# A file system takes 255 bytes a name; the temporary file beside the target adds about 20.
+MAX_NAME_BYTES = 200
 
 
 class ArtifactTooLarge(TrainboardError):
@@ -84,11 +86,12 @@ def clean_path(path: str, field: list[str | int] | None = None) -> str:
         or any(p in ("..", ".") for p in path.split("/"))
         or "" in path.split("/")
         or not parts
+        or any(len(part.encode()) > MAX_NAME_BYTES for part in parts)
     ):
         raise InvalidInput(
             loc,
             f"Artifact path {path[:100]!r}: expected a relative path such as 'model/weights.pt', "
-            "without '..' or empty parts",
+            f"without '..' or empty parts, each part at most {MAX_NAME_BYTES} bytes",
         )
     return "/".join(parts)
 

@@ -61,7 +61,9 @@ def test_unknown_run_and_file(client, session) -> None:  # type: ignore[no-untyp
     assert "nothing.txt" in missing.json()["detail"]
 
 
-@pytest.mark.parametrize("path", ["../x", "/etc/passwd", "a/../b", "a/./b", "", "a/", "a\x00b"])
+@pytest.mark.parametrize(
+    "path", ["../x", "/etc/passwd", "a/../b", "a/./b", "", "a/", "a\x00b", "a/" + "x" * 201]
+)
 def test_clean_path_refuses_what_could_escape(path: str) -> None:
     with pytest.raises(InvalidInput):
         clean_path(path)
