@@ -18,8 +18,11 @@ from server.api.mlflow.errors import MlflowRoute, invalid, not_found, refuse_wor
 from server.auth import ApiAuth, Principal
 from server.body_guard import body_limit
 from server.db import SessionDep
+from server.schemas import NoNul
 from server.services import artifacts
 from server.tables import Run
+
+ArtifactPath = Annotated[str, NoNul]
 
 router = APIRouter(route_class=MlflowRoute, tags=["mlflow"], dependencies=[Depends(refuse_workers)])
 
@@ -38,7 +41,7 @@ def _locate(session: Session, principal: Principal, full: str, need: int) -> tup
 @router.put("/artifacts/{path:path}")
 @body_limit(None)  # streamed against TRAINBOARD_MAX_ARTIFACT_MB
 async def upload_artifact(
-    path: str, request: Request, session: SessionDep, principal: ApiAuth
+    path: ArtifactPath, request: Request, session: SessionDep, principal: ApiAuth
 ) -> dict[str, Any]:
     run, inner = _locate(session, principal, path, access.EDITOR)
     await artifacts.save_artifact(session=session, run_id=run.id, path=inner, chunks=request.stream())
@@ -46,7 +49,7 @@ async def upload_artifact(
 
 
 @router.get("/artifacts/{path:path}")
-def download_artifact(path: str, session: SessionDep, principal: ApiAuth) -> FileResponse:
+def download_artifact(path: ArtifactPath, session: SessionDep, principal: ApiAuth) -> FileResponse:
     run, inner = _locate(session, principal, path, access.VIEWER)
     row, local = artifacts.find_artifact(session=session, run_id=run.id, path=inner)
     return FileResponse(local, media_type="application/octet-stream", headers={"X-Sha256": row.sha256})
@@ -54,7 +57,7 @@ def download_artifact(path: str, session: SessionDep, principal: ApiAuth) -> Fil
 
 @router.get("/artifacts")
 def list_artifacts(
-    session: SessionDep, principal: ApiAuth, path: Annotated[str, Query(max_length=1100)] = ""
+    session: SessionDep, principal: ApiAuth, path: Annotated[str, Query(max_length=1100), NoNul] = ""
 ) -> dict[str, Any]:
     """The files and folders directly inside `path` (names only, as MLflow's server lists them)."""
     run, inner = _locate(session, principal, path, access.VIEWER)

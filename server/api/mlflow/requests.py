@@ -7,13 +7,14 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from server.schemas import NoNul
+from server.schemas import Int64, NoNul
 
 # MLflow's JSON sends ids as strings and times as numbers; accept both spellings of each.
 IdText = Annotated[
     str, BeforeValidator(lambda v: str(v) if isinstance(v, int) else v), NoNul, Field(max_length=100)
 ]
 Text = Annotated[str, NoNul, Field(max_length=10_000)]
+Word = Annotated[str, NoNul, Field(max_length=1000)]
 Key = Annotated[str, NoNul, Field(max_length=1000)]
 Millis = Annotated[int, Field(ge=0, le=2**53)]
 # Param and tag values are strings in MLflow; a number sent bare reads as its text.
@@ -31,7 +32,7 @@ class KeyValue(_Body):
 
 class ExperimentCreate(_Body):
     name: Annotated[str, NoNul, Field(max_length=200)]
-    artifact_location: str | None = None
+    artifact_location: Word | None = None
     tags: list[KeyValue] = Field(default_factory=list, max_length=100)
 
 
@@ -54,15 +55,15 @@ class ExperimentTagDelete(ExperimentId):
 
 class ExperimentsSearch(_Body):
     max_results: int = Field(default=1000, ge=1, le=50_000)
-    page_token: str | None = Field(default=None, max_length=1000)
-    filter: str | None = Field(default=None, max_length=10_000)
-    order_by: list[str] = Field(default_factory=list, max_length=20)
-    view_type: str = "ACTIVE_ONLY"
+    page_token: Word | None = None
+    filter: Text | None = None
+    order_by: list[Word] = Field(default_factory=list, max_length=20)
+    view_type: Word = "ACTIVE_ONLY"
 
 
 class RunCreate(_Body):
     experiment_id: IdText = "0"
-    user_id: str | None = Field(default=None, max_length=250)
+    user_id: Annotated[str | None, NoNul] = Field(default=None, max_length=250)
     start_time: Millis | None = None
     tags: list[KeyValue] = Field(default_factory=list, max_length=1000)
     run_name: Annotated[str | None, NoNul] = Field(default=None, max_length=1000)
@@ -78,7 +79,7 @@ class RunId(_Body):
 
 
 class RunUpdate(RunId):
-    status: str | None = None
+    status: Word | None = None
     end_time: Millis | None = None
     run_name: Annotated[str | None, NoNul] = Field(default=None, max_length=1000)
 
@@ -86,8 +87,8 @@ class RunUpdate(RunId):
 class Metric(_Body):
     key: Key
     value: float | None = None
-    timestamp: int | None = None
-    step: int | None = 0
+    timestamp: Int64 | None = None
+    step: Int64 | None = 0
 
 
 class LogMetric(RunId, Metric):
@@ -115,11 +116,11 @@ class LogBatch(RunId):
 
 class RunsSearch(_Body):
     experiment_ids: list[IdText] = Field(default_factory=list, max_length=100)
-    filter: str | None = Field(default=None, max_length=10_000)
-    run_view_type: str = "ACTIVE_ONLY"
-    max_results: int = 1000
-    order_by: list[str] = Field(default_factory=list, max_length=20)
-    page_token: str | None = Field(default=None, max_length=1000)
+    filter: Text | None = None
+    run_view_type: Word = "ACTIVE_ONLY"
+    max_results: Int64 = 1000
+    order_by: list[Word] = Field(default_factory=list, max_length=20)
+    page_token: Word | None = None
 
 
 def values(items: list[KeyValue]) -> dict[str, str]:

@@ -33,6 +33,7 @@ from server.api.mlflow.requests import (
 from server.auth import ApiAuth
 from server.body_guard import BATCH_BODY_BYTES, body_limit
 from server.db import SessionDep
+from server.schemas import MAX_BIGINT, NoNul
 
 
 def json_response(body: Json) -> Response:
@@ -42,7 +43,9 @@ def json_response(body: Json) -> Response:
 
 router = APIRouter(route_class=MlflowRoute, tags=["mlflow"], dependencies=[Depends(refuse_workers)])
 Json = dict[str, Any]
-IdQuery = Annotated[str, Query(max_length=100)]
+IdQuery = Annotated[str, Query(max_length=100), NoNul]
+OptionalId = Annotated[str | None, Query(max_length=100), NoNul]
+KeyQuery = Annotated[str, Query(max_length=1000), NoNul]
 
 
 # Experiments ------------------------------------------------------------------------------------------
@@ -60,7 +63,7 @@ def get_experiment(experiment_id: IdQuery, session: SessionDep, principal: ApiAu
 
 @router.get("/experiments/get-by-name")
 def get_experiment_by_name(
-    experiment_name: Annotated[str, Query(max_length=200)], session: SessionDep, principal: ApiAuth
+    experiment_name: Annotated[str, Query(max_length=200), NoNul], session: SessionDep, principal: ApiAuth
 ) -> Json:
     return {
         "experiment": experiments.to_json(session, experiments.by_name(session, principal, experiment_name))
@@ -156,8 +159,8 @@ def _run(session: SessionDep, principal: ApiAuth, data: RunId, need: int = acces
 def get_run(
     session: SessionDep,
     principal: ApiAuth,
-    run_id: Annotated[str | None, Query(max_length=100)] = None,
-    run_uuid: Annotated[str | None, Query(max_length=100)] = None,
+    run_id: OptionalId = None,
+    run_uuid: OptionalId = None,
 ) -> Json:
     run = _run(session, principal, RunId(run_id=run_id, run_uuid=run_uuid), access.VIEWER)
     return {"run": runs.to_json(session, run)}
@@ -247,11 +250,11 @@ def log_inputs(data: RunId, session: SessionDep, principal: ApiAuth) -> Json:
 def get_metric_history(
     session: SessionDep,
     principal: ApiAuth,
-    metric_key: Annotated[str, Query(max_length=1000)],
-    run_id: Annotated[str | None, Query(max_length=100)] = None,
-    run_uuid: Annotated[str | None, Query(max_length=100)] = None,
-    max_results: Annotated[int | None, Query()] = None,
-    page_token: Annotated[str | None, Query(max_length=100)] = None,
+    metric_key: KeyQuery,
+    run_id: OptionalId = None,
+    run_uuid: OptionalId = None,
+    max_results: Annotated[int | None, Query(ge=1, le=history.MAX_HISTORY_PAGE)] = None,
+    page_token: Annotated[str | None, Query(max_length=100), NoNul] = None,
 ) -> Response:
     run = _run(session, principal, RunId(run_id=run_id, run_uuid=run_uuid), access.VIEWER)
     points, token = history.get_history(
@@ -264,11 +267,11 @@ def get_metric_history(
 def get_metric_history_bulk_interval(
     session: SessionDep,
     principal: ApiAuth,
-    metric_key: Annotated[str, Query(max_length=1000)],
-    run_ids: Annotated[list[str], Query(max_length=100)],
+    metric_key: KeyQuery,
+    run_ids: Annotated[list[Annotated[str, NoNul]], Query(max_length=100)],
     max_results: Annotated[int, Query(ge=1, le=1000)] = 320,
-    start_step: Annotated[int | None, Query(ge=0)] = None,
-    end_step: Annotated[int | None, Query(ge=0)] = None,
+    start_step: Annotated[int | None, Query(ge=0, le=MAX_BIGINT)] = None,
+    end_step: Annotated[int | None, Query(ge=0, le=MAX_BIGINT)] = None,
 ) -> Response:
     """At most `max_results` points per run that keep each series' shape, read from the rollups."""
     points: list[Json] = []
@@ -289,7 +292,7 @@ def search_logged_models(_: ApiAuth) -> Json:
 
 # Everything else --------------------------------------------------------------------------------------
 @router.api_route("/{rest:path}", methods=["GET", "POST", "PATCH", "PUT", "DELETE"], include_in_schema=False)
-def unsupported(rest: str, request: Request, _: ApiAuth) -> Json:
+def unsupported(rest: Annotated[str, NoNul], request: Request, _: ApiAuth) -> Json:
     """A known endpoint with another method is a 405 (as MLflow's server answers); anything else a 501."""
     allowed = _ROUTES.get("/" + rest)
     if allowed:

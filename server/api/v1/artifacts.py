@@ -11,11 +11,11 @@ from server.api.deps import IdPath
 from server.auth import ApiAuth
 from server.body_guard import body_limit
 from server.db import SessionDep
-from server.schemas import ArtifactRead
+from server.schemas import ArtifactRead, NoNul
 from server.services import artifacts
 
 router = APIRouter(prefix="/runs", tags=["artifacts"])
-ArtifactPath = Annotated[str, Path(min_length=1, max_length=artifacts.MAX_PATH_CHARS)]
+ArtifactPath = Annotated[str, Path(min_length=1, max_length=artifacts.MAX_PATH_CHARS), NoNul]
 
 
 @router.put("/{run_id}/artifacts/{path:path}", status_code=201)
