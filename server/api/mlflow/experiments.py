@@ -20,7 +20,7 @@ from server.api.mlflow.errors import RESOURCE_ALREADY_EXISTS, MlflowError, inval
 from server.api.mlflow.filter_grammar import (
     EXPERIMENT_ATTRIBUTES,
     Clause,
-    like_pattern,
+    compare,
     parse_filter,
     parse_order_by,
 )
@@ -165,32 +165,6 @@ def _matches(clause: Clause, experiment: dict[str, Any], tags: dict[str, str]) -
     else:
         raise invalid(f"Experiments are searched by name, tags and times, not by {clause.kind}s")
     return compare(actual, clause.op, clause.value)
-
-
-def compare(actual: Any, op: str, value: Any) -> bool:
-    """One clause, evaluated in Python (for the few experiments there are)."""
-    if op == "IS NULL":
-        return actual is None
-    if op == "IS NOT NULL":
-        return actual is not None
-    if actual is None:
-        return False
-    if isinstance(value, float):
-        actual = float(actual)
-    if op in ("LIKE", "ILIKE"):
-        return bool(like_pattern(str(value), case_sensitive=op == "LIKE").match(str(actual)))
-    if op == "IN":
-        return str(actual) in value
-    if op == "NOT IN":
-        return str(actual) not in value
-    return {
-        "=": actual == value,
-        "!=": actual != value,
-        "<": actual < value,
-        "<=": actual <= value,
-        ">": actual > value,
-        ">=": actual >= value,
-    }[op]
 
 
 def search(

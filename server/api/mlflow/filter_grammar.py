@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 KINDS = {
     "metric": "metric",
@@ -260,3 +261,29 @@ def like_pattern(pattern: str, *, case_sensitive: bool) -> re.Pattern[str]:
     """SQL LIKE (% any run, _ one character) as a regular expression, for matching outside SQL."""
     body = "".join(".*" if c == "%" else "." if c == "_" else re.escape(c) for c in pattern)
     return re.compile(f"^{body}$", 0 if case_sensitive else re.IGNORECASE | re.DOTALL)
+
+
+def compare(actual: Any, op: str, value: Any) -> bool:
+    """Whether `actual` satisfies `<op> value`, evaluated in Python (a missing value never does)."""
+    if op == "IS NULL":
+        return actual is None
+    if op == "IS NOT NULL":
+        return actual is not None
+    if actual is None:
+        return False
+    if isinstance(value, float):
+        actual = float(actual)
+    if op in ("LIKE", "ILIKE"):
+        return bool(like_pattern(str(value), case_sensitive=op == "LIKE").match(str(actual)))
+    if op == "IN":
+        return str(actual) in value
+    if op == "NOT IN":
+        return str(actual) not in value
+    return {
+        "=": actual == value,
+        "!=": actual != value,
+        "<": actual < value,
+        "<=": actual <= value,
+        ">": actual > value,
+        ">=": actual >= value,
+    }[op]

@@ -18,8 +18,8 @@ from server.api.mlflow.convert import (
     from_ms,
 )
 from server.api.mlflow.errors import invalid
-from server.api.mlflow.experiments import compare, decode_token, encode_token
-from server.api.mlflow.filter_grammar import Clause, Order, parse_filter, parse_order_by
+from server.api.mlflow.experiments import decode_token, encode_token
+from server.api.mlflow.filter_grammar import Clause, Order, compare, parse_filter, parse_order_by
 from server.tables import MlflowDeletedRun, MlflowRunTag, Project, Run, RunSummary
 
 VIEW_TYPES = {"ACTIVE_ONLY", "DELETED_ONLY", "ALL"}

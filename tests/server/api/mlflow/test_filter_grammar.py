@@ -8,6 +8,7 @@ from server.api.mlflow.filter_grammar import (
     Clause,
     FilterError,
     Order,
+    compare,
     like_pattern,
     parse_filter,
     parse_order_by,
@@ -82,3 +83,21 @@ def test_like_is_case_sensitive_and_ilike_is_not() -> None:
     assert not like_pattern("Base%", case_sensitive=True).match("baseline")
     assert like_pattern("Base%", case_sensitive=False).match("baseline")
     assert not like_pattern("a.c", case_sensitive=True).match("abc")  # a dot is a dot, not any character
+
+
+@pytest.mark.parametrize(
+    ("actual", "op", "value", "expected"),
+    [
+        ("mnist", "=", "mnist", True),
+        ("mnist", "LIKE", "mn%", True),
+        ("MNIST", "LIKE", "mn%", False),
+        ("MNIST", "ILIKE", "mn%", True),
+        ("b", "IN", ("a", "b"), True),
+        ("b", "NOT IN", ("a", "b"), False),
+        (None, "=", "x", False),  # a missing value matches nothing
+        (None, "IS NULL", None, True),
+        (1_700_000_000_000, ">", 1.6e12, True),
+    ],
+)
+def test_compare_in_python(actual, op: str, value, expected: bool) -> None:  # type: ignore[no-untyped-def]
+    assert compare(actual, op, value) is expected
