@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from server.access import ApiAccess
-from server.api.mlflow import include_mlflow
+from server.api.mlflow.mount import include_mlflow
 from server.api.v1 import accounts as accounts_api
 from server.api.v1 import artifacts as artifacts_api
 from server.api.v1 import datasets as datasets_api

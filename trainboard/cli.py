@@ -9,7 +9,7 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -250,11 +250,13 @@ def import_runs(args: argparse.Namespace) -> int:
 
     settings = get_settings()
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    bars: list[tqdm] = []  # type: ignore[type-arg]
+    bars: list[tqdm] = []
 
-    def progress(total: int):  # type: ignore[no-untyped-def]
-        bars.append(tqdm(total=total, unit="run", file=sys.stderr, desc=f"importing {args.import_kind}"))
-        return bars[-1].update
+    def progress(total: int) -> Callable[[int], object]:
+        bar = tqdm(total=total, unit="run", file=sys.stderr, desc=f"importing {args.import_kind}")
+        bars.append(bar)
+        update: Callable[[int], object] = bar.update
+        return update
 
     def client(url: str, token: str | None) -> httpx.Client:
         headers = {"Authorization": f"Bearer {token}"} if token else {}

@@ -16,7 +16,7 @@ from typing import Protocol
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from server.errors import InvalidInput, NotFound, TrainboardError
+from server.errors import DomainError, InvalidInput, NotFound
 from server.files import replacing
 from server.services.runs import get_run
 from server.tables import RunArtifact, utcnow
@@ -27,7 +27,7 @@ MAX_PATH_CHARS = 1000
 MAX_NAME_BYTES = 200
 
 
-class ArtifactTooLarge(TrainboardError):
+class ArtifactTooLarge(DomainError):
     status_code = 413
 
 

@@ -24,6 +24,7 @@ def call(http: httpx.Client, method: str, path: str, **kwargs: Any) -> dict[str,
         response = http.request(method, PREFIX + path, **kwargs)
     except httpx.HTTPError as exc:
         raise ImportFailure(f"{method} {PREFIX}{path}: {exc}") from exc
+    body: dict[str, Any]
     try:
         body = response.json()
     except ValueError:
@@ -31,7 +32,7 @@ def call(http: httpx.Client, method: str, path: str, **kwargs: Any) -> dict[str,
     if response.status_code >= 400:
         reason = body.get("message") or body.get("detail") or response.text[:300]
         raise ImportFailure(f"{method} {PREFIX}{path}: {response.status_code} {reason}")
-    return body  # type: ignore[no-any-return]
+    return body
 
 
 def paged(http: httpx.Client, path: str, body: dict[str, Any], items: str) -> Iterator[dict[str, Any]]:

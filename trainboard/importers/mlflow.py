@@ -79,7 +79,7 @@ def _copy_run(
         )
         done.new_runs += 1
     params = {p["key"]: p["value"] for p in data.get("params", [])}
-    points = []
+    points: list[dict[str, Any]] = []
     for metric in data.get("metrics", []):
         for point in history(source, info["run_id"], metric["key"]):
             points.append({k: point[k] for k in ("key", "value", "timestamp", "step") if k in point})

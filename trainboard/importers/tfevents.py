@@ -159,8 +159,8 @@ def scalars(path: Path) -> Iterator[Scalar]:
                 elif number == 5 and isinstance(value, bytes):
                     summary = value
             if summary:
-                for tag, value in _values(summary):
-                    yield Scalar(tag, step, value, wall_time)
+                for tag, scalar in _values(summary):
+                    yield Scalar(tag, step, scalar, wall_time)
 
 
 def run_folders(logdir: Path) -> list[Path]:

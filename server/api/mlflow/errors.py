@@ -23,7 +23,7 @@ from starlette.exceptions import HTTPException
 
 from server.api.mlflow.filter_grammar import FilterError
 from server.auth import ApiAuth
-from server.errors import InvalidInput, TrainboardError
+from server.errors import DomainError, InvalidInput
 
 logger = logging.getLogger(__name__)
 
@@ -105,15 +105,15 @@ def as_response(exc: Exception) -> Response:
     if isinstance(exc, FilterError):
         return error_body(INVALID_PARAMETER_VALUE, str(exc), 400)
     if isinstance(exc, RequestValidationError):
-        return error_body(INVALID_PARAMETER_VALUE, _validation_message(list(exc.errors())), 400)
+        return error_body(INVALID_PARAMETER_VALUE, _validation_message([dict(e) for e in exc.errors()]), 400)
     if isinstance(exc, ValidationError):  # a model built inside a handler from the query's values
         errors = exc.errors(include_url=False, include_context=False, include_input=False)
-        return error_body(INVALID_PARAMETER_VALUE, _validation_message(list(errors)), 400)
+        return error_body(INVALID_PARAMETER_VALUE, _validation_message([dict(e) for e in errors]), 400)
     if isinstance(exc, InvalidInput):
         return error_body(
             INVALID_PARAMETER_VALUE, f"Invalid value for {_field(exc.loc)!r}: {exc.message}", 400
         )
-    if isinstance(exc, TrainboardError):
+    if isinstance(exc, DomainError):
         code = _CODE_OF_STATUS.get(exc.status_code, INVALID_PARAMETER_VALUE)
         status = exc.status_code if exc.status_code in (401, 403, 404, 413, 429, 503) else _STATUS[code]
         headers = {"Retry-After": str(exc.retry_after_s)} if exc.retry_after_s is not None else None

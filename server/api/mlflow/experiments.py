@@ -47,7 +47,8 @@ def _owned_by_name(session: Session, principal: Principal, name: str) -> Project
     """The project of this name the caller sees: their own first (names are unique per owner)."""
     matches = [p for p in _visible(session, principal) if p.name == name]
     own = [p for p in matches if p.owner_id == principal.user_id]
-    return (own or matches or [None])[0]
+    found = own or matches
+    return found[0] if found else None
 
 
 def create(session: Session, principal: Principal, name: str, tags: dict[str, str]) -> Project:
@@ -88,7 +89,10 @@ def resolve(session: Session, principal: Principal, experiment_id: str | int | N
         access.check_project(session, principal, ident, need, as_=("Experiment", ident))
     except NotFound:
         raise not_found(f"No experiment with id {experiment_id!r}") from None
-    return session.get(Project, ident)  # type: ignore[return-value]
+    project = session.get(Project, ident)
+    if project is None:  # deleted since the access check
+        raise not_found(f"No experiment with id {experiment_id!r}")
+    return project
 
 
 def by_name(session: Session, principal: Principal, name: str) -> Project:

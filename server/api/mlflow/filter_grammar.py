@@ -9,6 +9,7 @@ quoted string, or a parenthesised list of strings after IN / NOT IN. `order_by` 
 
 from __future__ import annotations
 
+import operator
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -279,11 +280,5 @@ def compare(actual: Any, op: str, value: Any) -> bool:
         return str(actual) in value
     if op == "NOT IN":
         return str(actual) not in value
-    return {
-        "=": actual == value,
-        "!=": actual != value,
-        "<": actual < value,
-        "<=": actual <= value,
-        ">": actual > value,
-        ">=": actual >= value,
-    }[op]
+    compare = {"=": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt}
+    return bool(compare.get(op, operator.ge)(actual, value))

@@ -23,7 +23,7 @@ MAX_HISTORY_PAGE = 100_000
 def canonical_key(session: Session, run: Run, key: str) -> str:
     """The key the point was stored under: an alias of the project reads as its canonical key."""
     aliases = session.scalar(select(Project.metric_aliases).where(Project.id == run.project_id)) or {}
-    return aliases.get(key, key)  # type: ignore[no-any-return]
+    return aliases.get(key, key)
 
 
 def _point(key: str, step: int, value: float, stamp: Any, run_id: int | None = None) -> dict[str, Any]:

@@ -44,7 +44,10 @@ def resolve(session: Session, principal: Principal, run_id: str | int | None, ne
         access.check_run(session, principal, ident, need)
     except NotFound:
         raise not_found(f"Run with id={run_id!r} not found") from None
-    return session.get(Run, ident)  # type: ignore[return-value]
+    run = session.get(Run, ident)
+    if run is None:  # deleted since the access check
+        raise not_found(f"Run with id={run_id!r} not found")
+    return run
 
 
 def tags_of(session: Session, run_ids: list[int]) -> dict[int, dict[str, str]]:
@@ -154,11 +157,14 @@ def _set_status(session: Session, run: Run, status: str) -> None:
         if run.status in TERMINAL_STATUSES:
             return  # MLflow lets a finished run be finished again; Trainboard keeps its first ending
         if status == "KILLED":
-            runs.cancel_run(session=session, run_id=run.id)
+            runs.cancel_run(session=session, run_id=run.id, queue=get_queue())
         else:
             error = "MLflow's client reported the run FAILED" if status == "FAILED" else None
             analysis.finish_run(
-                session=session, run_id=run.id, data=RunFinish(status=finished[status], error=error)
+                session=session,
+                run_id=run.id,
+                data=RunFinish(status=finished[status], error=error),
+                queue=get_queue(),
             )
     elif status == "RUNNING":
         if run.status in TERMINAL_STATUSES:
@@ -195,7 +201,7 @@ def delete_tag(session: Session, run: Run, key: str) -> None:
         gone = session.execute(
             delete(MlflowRunTag).where(MlflowRunTag.run_id == run.id, MlflowRunTag.key == key)
         )
-        if gone.rowcount == 0:  # type: ignore[attr-defined]
+        if gone.rowcount == 0:  # type: ignore[attr-defined]  # a DELETE's result is a CursorResult
             raise not_found(f"No tag with name: {key} in run with id {run.id}")
     session.commit()
 
@@ -227,8 +233,8 @@ def log_metrics(session: Session, run: Run, points: list[dict[str, Any]]) -> Non
             stamp = point.get("timestamp")
             converted.append(
                 MetricPointIn(
-                    key=point.get("key"),  # type: ignore[arg-type]
-                    value=point.get("value"),  # type: ignore[arg-type]
+                    key=point.get("key"),
+                    value=point.get("value"),
                     step=point.get("step") or 0,
                     timestamp=from_ms(int(stamp)) if stamp is not None else None,
                 )

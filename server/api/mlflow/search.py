@@ -27,6 +27,11 @@ MAX_RESULTS = 50_000  # MLflow's own cap on runs/search
 
 
 def _compare(column: Any, op: str, value: Any, *, glob: bool) -> ColumnElement[bool]:
+    result: ColumnElement[bool] = _comparison(column, op, value, glob=glob)
+    return result
+
+
+def _comparison(column: Any, op: str, value: Any, *, glob: bool) -> Any:
     if op == "LIKE":
         # SQLite's LIKE ignores case; its GLOB does not, as MLflow's LIKE (and PostgreSQL's) does not.
         if glob:
@@ -49,7 +54,7 @@ def _compare(column: Any, op: str, value: Any, *, glob: bool) -> ColumnElement[b
         ">": lambda c, v: c > v,
         ">=": lambda c, v: c >= v,
     }
-    return operators[op](column, value)  # type: ignore[no-any-return]
+    return operators[op](column, value)
 
 
 def _tag_value(key: str) -> Any:
@@ -121,12 +126,12 @@ def _condition(clause: Clause, aliases: dict[str, str], *, glob: bool) -> Column
         raise invalid("Searching runs by attributes.artifact_uri is not supported")
     else:
         column = _attribute(key)
-        if isinstance(value, float):
-            value = from_ms(int(value))
+        if isinstance(value, float):  # a time attribute, in MLflow's milliseconds
+            return _compare(column, op, from_ms(int(value)), glob=glob)
     if op == "IS NULL":
-        return column.is_(None)  # type: ignore[no-any-return]
+        return column.is_(None)  # type: ignore[no-any-return]  # an attribute column, untyped here
     if op == "IS NOT NULL":
-        return column.is_not(None)  # type: ignore[no-any-return]
+        return column.is_not(None)  # type: ignore[no-any-return]  # an attribute column, untyped here
     return _compare(column, op, value, glob=glob)
 
 

@@ -311,4 +311,4 @@ def unsupported(rest: Annotated[str, NoNul], request: Request, _: ApiAuth) -> Js
 _ROUTES: dict[str, set[str]] = {}
 for _route in router.routes:
     if isinstance(_route, APIRoute) and _route.endpoint is not unsupported:
-        _ROUTES.setdefault(_route.path, set()).update(_route.methods)
+        _ROUTES.setdefault(_route.path, set()).update(_route.methods or ())

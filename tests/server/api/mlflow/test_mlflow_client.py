@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.backends import IN_CI, postgres_schema
 from tests.processes import admin_token, server_process, trainboard_env
-from tests.services import IN_CI, postgres_schema
 from trainboard.client import Client
 
 pytestmark = pytest.mark.e2e
