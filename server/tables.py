@@ -332,3 +332,15 @@ class ProjectMember(Base):
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     role: Mapped[str] = mapped_column(String(10))
+
+
+class LeaderLease(Base):
+    """Which server process runs the background duties (reaper, broker re-sends) on SQLite, until when.
+
+    PostgreSQL uses an advisory lock instead (server/leader.py): released the moment its process dies."""
+
+    __tablename__ = "leader_leases"
+
+    name: Mapped[str] = mapped_column(String(50), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
