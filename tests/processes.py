@@ -88,14 +88,17 @@ def _server_up(url: str) -> bool:
 
 
 @contextmanager
-def server_process(env: dict[str, str], log: Path, *, port: int | None = None) -> Iterator[str]:
-    """`trainboard serve` on `port` or a free one (migrating its database first); yields its URL."""
+def server_process(
+    env: dict[str, str], log: Path, *, port: int | None = None, workers: int = 1
+) -> Iterator[str]:
+    """`trainboard serve` on `port` or a free one (migrating its database first), in `workers` processes;
+    yields its URL."""
     port = port or free_port()
     url = f"http://127.0.0.1:{port}"
     env = {**env, "TRAINBOARD_SERVER_URL": url}
     with log.open("ab") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "trainboard.cli", "serve", "--port", str(port)],
+            [sys.executable, "-m", "trainboard.cli", "serve", "--port", str(port), "--workers", str(workers)],
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
