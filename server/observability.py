@@ -16,6 +16,7 @@ import shutil
 import time
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -95,14 +96,21 @@ class RequestMetricsMiddleware:
             await self.app(scope, receive, send_and_note)
         finally:
             route = route_template(scope)
-            method = scope["method"]
-            LATENCY.labels(method, route).observe(time.perf_counter() - started)
-            REQUESTS.labels(method, route, str(status)).inc()
+            key = (scope["method"], route, status)
+            series = _series.get(key)
+            if series is None:  # .labels() takes a lock and builds a tuple: once per series, not per request
+                series = _series.setdefault(
+                    key, (LATENCY.labels(*key[:2]), REQUESTS.labels(*key[:2], str(status)))
+                )
+            series[0].observe(time.perf_counter() - started)
+            series[1].inc()
             if route in HEARTBEAT_ROUTES and status < 300:
                 HEARTBEATS.inc()
 
 
-_templates: dict[tuple[int, str], str] = {}
+# By id of the route object, kept alive beside its template so that its id is never another route's.
+_templates: dict[int, tuple[object, str]] = {}
+_series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 _PARAMETER = re.compile(r"\{(\w+)(?::\w+)?\}")
 
 
@@ -110,22 +118,22 @@ def route_template(scope: Scope) -> str:
     """The matched route's full template ("/api/v1/runs/{run_id}"); "unmatched" when no route matched.
 
     FastAPI keeps an included router's routes with their own path ("/runs/{run_id}"): the prefix is what
-    the request's path has before the route's part, the same for every request of that route."""
+    the request's path has before the route's part, the same for every request of that route (each route
+    object is included once), so it is worked out at the route's first request."""
     route = scope.get("route")
     path: str | None = getattr(route, "path", None)
     if path is None:
         return "unmatched"
+    known = _templates.get(id(route))
+    if known is not None:
+        return known[1]
     params = scope.get("path_params") or {}
     try:
         own = _PARAMETER.sub(lambda match: str(params[match[1]]), path)
     except KeyError:
         return path
     prefix = scope["path"][: len(scope["path"]) - len(own)] if scope["path"].endswith(own) else ""
-    key = (id(route), prefix)
-    template = _templates.get(key)
-    if template is None:
-        template = _templates.setdefault(key, prefix + path)
-    return template
+    return _templates.setdefault(id(route), (route, prefix + path))[1]
 
 
 def _runs_by_status(session: Session) -> Metric:
