@@ -38,6 +38,16 @@ def abandon_runs(client: Client, project_id: int, n: int) -> list[int]:
     return run_ids
 
 
+def requeued(log: Path) -> Counter[int]:
+    """How often the reaper logged re-queueing each run."""
+    return Counter(int(i) for ids in REQUEUED.findall(log.read_text()) for i in ids.split(",") if i.strip())
+
+
+def reaper_count(scraped: str, name: str) -> float:
+    (line,) = (line for line in scraped.splitlines() if line.startswith(f"{name} "))
+    return float(line.split()[1])
+
+
 def all_queued(client: Client, run_ids: list[int]) -> bool:
     return all(client.get_run(run_id)["status"] == "queued" for run_id in run_ids)
 
@@ -56,6 +66,8 @@ def test_one_reaper_among_server_processes_and_a_successor_when_it_dies(tmp_path
             project = client.get_or_create_project("reaped", dataset="digits")
             before = abandon_runs(client, project["id"], 4)
             wait_until(lambda: all_queued(client, before), 30, "the first runs to be re-queued")
+            # The pass is over once it has logged (a run shows queued a moment earlier, at its commit).
+            wait_until(lambda: set(requeued(log)) >= set(before), 10, "the pass to end")
             assert leaders(log) == [first], "exactly one process led"
 
             os.kill(first, signal.SIGKILL)
@@ -68,9 +80,13 @@ def test_one_reaper_among_server_processes_and_a_successor_when_it_dies(tmp_path
             wait_until(lambda: all_queued(client, after), 30, "the later runs to be re-queued")
             assert httpx.get(f"{url}/api/v1/health").status_code == 200
             assert alive(successor[0])
+            # Whichever process answers, /metrics sums all of them: the reaper's passes (made by the leaders
+            # only) and the runs it re-queued show in every scrape.
+            for _ in range(4):
+                scraped = httpx.get(f"{url}/metrics").text
+                assert reaper_count(scraped, "trainboard_reaper_requeued_total") == 8
+                assert reaper_count(scraped, "trainboard_reaper_passes_total") >= 3
 
     assert took_over_s <= INTERVAL_S + 1.0, f"took over after {took_over_s:.1f} s"
-    requeued = Counter(
-        int(i) for ids in REQUEUED.findall(log.read_text()) for i in ids.split(",") if i.strip()
-    )
-    assert {run_id: requeued[run_id] for run_id in before + after} == {run_id: 1 for run_id in before + after}
+    counts = requeued(log)
+    assert {run_id: counts[run_id] for run_id in before + after} == {run_id: 1 for run_id in before + after}
