@@ -29,8 +29,8 @@ import torch.nn.functional as F
 
 from models import build_model
 from trainboard.client import Client
+from trainboard.datasets import Splits, load_splits
 from trainboard.settings import get_settings
-from worker.data import Splits, load_splits
 from worker.hparams import Hparams
 from worker.memory import keep_freed_memory
 from worker.reporting import ApiReporter

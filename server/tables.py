@@ -257,6 +257,28 @@ class Dataset(Base):
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
 
+class GradientCheck(Base):
+    """A numerical gradient check of a model config: queued here, run by a worker, which posts the result."""
+
+    __tablename__ = "gradient_checks"
+    __table_args__ = (Index("ix_gradient_checks_status", "status"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)  # a uuid4, as the API spells it
+    status: Mapped[str] = mapped_column(String(20), default="queued")  # queued, done or failed
+    dataset: Mapped[str] = mapped_column(String(200))
+    config: Mapped[dict[str, Any]] = mapped_column(JSON)
+    batch_size: Mapped[int] = mapped_column(Integer)
+    # One GradcheckParameter (as JSON) per parameter tensor, with its reading.
+    parameters: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    max_relative_difference: Mapped[float | None] = mapped_column(Float)
+    reading: Mapped[str | None] = mapped_column(Text)
+    measured: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Who started it: with auth on, only they (and admins and workers) may read it.
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+
 class Sweep(Base):
     """A hyperparameter search: trials are ordinary runs with `sweep_id` set, queued `parallelism` at a
     time."""

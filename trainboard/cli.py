@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from trainboard import admin
+from trainboard.broker import DEFAULT_QUEUE
 from trainboard.files import keep_private, private_dir
 from trainboard.settings import get_settings
 
@@ -295,7 +296,11 @@ def build_parser() -> argparse.ArgumentParser:
                 help="server processes (default 1); one at a time runs the reaper (elected in the database)",
             )
     work = commands.add_parser("worker", help="a training worker alone")
-    work.add_argument("--queues", default="gpu,cpu", help="comma-separated queues (default: gpu,cpu)")
+    work.add_argument(
+        "--queues",
+        default=f"{DEFAULT_QUEUE},cpu",
+        help=f"comma-separated queues (default: {DEFAULT_QUEUE},cpu)",
+    )
     work.add_argument("--concurrency", type=int, default=None, help="training processes (default: settings)")
     commands.add_parser(
         "sync",

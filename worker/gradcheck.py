@@ -15,7 +15,7 @@ from torch.overrides import TorchFunctionMode
 
 from models import build_model
 from trainboard.client import Client, TrainboardError
-from worker.data import load_splits
+from trainboard.datasets import load_splits
 from worker.dataset_cache import fetch_dataset, is_uploaded
 
 logger = logging.getLogger(__name__)

@@ -12,10 +12,10 @@ import torch
 
 from models import build_model
 from trainboard.client import Client, TrainboardError
+from trainboard.datasets import apply_label_corrections, load_splits
 from trainboard.environment import machine
 from trainboard.settings import get_settings
 from worker import shutdown
-from worker.data import apply_label_corrections, load_splits
 from worker.dataset_cache import fetch_dataset, is_uploaded
 from worker.hparams import Hparams
 from worker.reporting import ApiReporter, describe_error

@@ -9,7 +9,6 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 
 from server.api.deps import IdPath
-from server.api.v1.datasets import receive_upload, upload_form
 from server.auth import Principal
 from server.body_guard import body_limit
 from server.db import SessionDep
@@ -17,6 +16,7 @@ from server.errors import Conflict, InvalidInput, NotFound
 from server.pages.common import FormErrors, PageAuth, PagePrincipal, PageRoute, check_csrf, redirect, render
 from server.schemas import DatasetRead, UploadedDatasetRead
 from server.services import datasets
+from server.services.dataset_uploads import receive_upload, upload_form
 
 router = APIRouter(route_class=PageRoute, dependencies=[PageAuth])
 FIELDS = ("file", "name", "label_column", "image_size", "kind", "description")

@@ -17,7 +17,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from server.errors import Conflict, InvalidInput, NotFound, TrainboardError
+from server.errors import Conflict, DomainError, InvalidInput, NotFound
 from server.passwords import password_problem
 from server.schemas import MemberRead, Role, TokenKind, as_utc
 from server.services.upsert import insert_for
@@ -38,7 +38,7 @@ HASH_WAIT_S = 10.0
 _hashing = threading.BoundedSemaphore(MAX_CONCURRENT_HASHES)
 
 
-class Busy(TrainboardError):
+class Busy(DomainError):
     """Every hashing slot stayed taken for HASH_WAIT_S."""
 
     status_code = 503

@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -15,11 +14,9 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from sqlalchemy.orm import Session
 
 from server import auth, worker_scope
-from server.schemas import GradcheckRead
-from server.services import gradcheck
 from server.tables import ApiToken, Dataset, Sweep, Tag, User
 from server.worker_scope import WORKER_ENDPOINTS
-from tests.factories import make_project, make_run
+from tests.factories import make_gradcheck, make_project, make_run
 from tests.server.accounts import add_member, auth_turned_on, client_as, make_user, token_for
 from trainboard.settings import get_settings
 
@@ -88,11 +85,7 @@ def victim(session: Session) -> Victim:
     session.commit()
     token_for(session, alice)
     token_id = session.query(ApiToken.id).filter(ApiToken.user_id == alice.id).scalar()
-    check = GradcheckRead(
-        id="6f1c1d4e-0000-4000-8000-00000000a11c", status="queued", dataset="digits", config={}, batch_size=4,
-        created_at=datetime.now(UTC), owner_id=alice.id,
-    )  # fmt: skip
-    gradcheck._write(check)
+    check = make_gradcheck(session, id="6f1c1d4e-0000-4000-8000-00000000a11c", owner_id=alice.id)
     params = {
         "project_id": str(project.id),
         "run_id": str(run.id),

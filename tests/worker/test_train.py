@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from models import build_model, resolve_model_config
-from worker.data import DATASETS, Splits, load_splits
+from trainboard.datasets import DATASETS, Splits, load_splits
 from worker.hparams import RECOMMENDED_HPARAMS, Hparams
 from worker.optim import learning_rate
 from worker.train import Progress, fit, predict, resolve_device, set_seed, to_device

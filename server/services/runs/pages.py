@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from server.diagnosis import GAPS
 from server.errors import InvalidInput
 from server.schemas import as_utc
-from server.services.gap_order import gap_expression
+from server.services.runs.gap_order import gap_expression
 from server.tables import Run, RunSummary
 
 RUN_FIELDS = {"id", "name", "status", "created_at", "started_at", "finished_at"}

@@ -1,0 +1,185 @@
+"""Metric points in: batched, idempotent per (run, key, step), renamed by the project's metric aliases and
+checked, then written by the writer for the session's database (postgres_writer or sqlite_writer)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.orm import Session, lazyload
+from sqlalchemy.orm.util import identity_key
+
+from server.db import autocommit_connection
+from server.errors import InvalidInput, NotFound
+from server.queue import RunQueue
+from server.schemas import MetricPointIn
+from server.services import sweeps
+from server.services.metrics.postgres_writer import store_batch
+from server.services.metrics.rollups import ROLLUP_WIDTHS
+from server.services.metrics.sqlite_writer import PointRow, store_rows
+from server.services.runs import now
+from server.tables import Project, Run
+from trainboard.metric_keys import is_checked, value_problem
+
+# A run's status and sweep, and its project's metric aliases (a join on a primary key: microseconds).
+_RUN_STATE = (
+    select(Run.__table__.c.status, Run.__table__.c.sweep_id, Project.__table__.c.metric_aliases)
+    .join(Project.__table__, Project.__table__.c.id == Run.__table__.c.project_id)
+    .where(Run.__table__.c.id == bindparam("run_id"))
+)
+_HEARTBEAT = (
+    update(Run.__table__)
+    .where(Run.__table__.c.id == bindparam("run_id"), Run.__table__.c.status == "running")
+    .values(heartbeat_at=bindparam("stamp"))
+)
+
+
+def ingest_metrics(
+    *, session: Session, run_id: int, points: list[MetricPointIn], queue: RunQueue | None = None
+) -> int:
+    """Store the points once each per (run, key, step) and keep the run's summary current; returns how
+    many were new (stored now).
+
+    The first value sent for a (key, step) stays, within a batch as across batches: a point sent again,
+    whatever its value, changes nothing. A point under one of the project's metric aliases is stored under
+    its canonical key (and checked as one). A sweep trial may be stopped early here; with ``queue``, the
+    sweep then queues its next trial."""
+    return store_metrics(session=session, run_id=run_id, points=points, queue=queue).accepted
+
+
+@dataclass(frozen=True)
+class Stored:
+    """What a batch's sender learns: how many points were new, and whether to stop (the run was
+    cancelled, or early stopping just stopped the sweep trial)."""
+
+    accepted: int
+    should_stop: bool
+
+
+def store_metrics(
+    *, session: Session, run_id: int, points: list[MetricPointIn], queue: RunQueue | None = None
+) -> Stored:
+    """`ingest_metrics`, also telling the sender whether its run should stop."""
+    stamp = now()
+    finite = [p for p in points if math.isfinite(p.value)]
+    if session.get_bind().dialect.name == "postgresql" and len(finite) == len(points):
+        status, sweep_id, stored = _ingest_postgres(session, run_id, points, stamp)
+    else:
+        status, sweep_id, stored = _ingest_checked(session, run_id, points, finite, stamp)
+    stopped = status == "cancelled"
+    if sweep_id is not None:
+        run = session.get(Run, run_id, options=[lazyload(Run.summaries)])
+        if run is None:  # deleted meanwhile
+            return Stored(stored, stopped)
+        # ASHA / median: maybe stop the trial
+        stopped = sweeps.on_metrics(session=session, run=run, points=finite) or stopped
+        if queue is not None:
+            sweeps.advance_after_trial(session=session, run_id=run_id, queue=queue)
+    return Stored(stored, stopped)
+
+
+def first_per_step(points: list[MetricPointIn], stamp: datetime | None) -> list[PointRow]:
+    """One (key, step, value, timestamp or `stamp`) row per (key, step): the batch's first point for it,
+    as a stored point wins over a resent one. A dict built from the end keeps the first (as fast as one
+    built from the start, which kept the last); reversed back, a batch without repeats keeps its order."""
+    rows = list(
+        {(p.key, p.step): (p.key, p.step, p.value, p.timestamp or stamp) for p in reversed(points)}.values()
+    )
+    rows.reverse()
+    return rows
+
+
+def _rename(points: list[MetricPointIn], aliases: dict[str, str] | None) -> None:
+    """Give the points logged under one of the project's metric aliases their canonical key, in place."""
+    if not aliases:
+        return
+    for point in points:
+        canonical = aliases.get(point.key)
+        if canonical is not None:
+            point.key = canonical
+
+
+def _check_canonical_values(points: list[MetricPointIn]) -> None:
+    """422 for an error rate outside [0, 1] or a split size that is no whole number (trainboard.metric_keys).
+
+    Stored, a percentage under ``dev_error`` read as 800 % on every page; refused, the script learns at once.
+    Non-finite values are left to the run-status rule below."""
+    for index, point in enumerate(points):
+        if is_checked(point.key) and math.isfinite(point.value):
+            problem = value_problem(point.key, point.value)
+            if problem is not None:
+                raise InvalidInput(["body", "metrics", index, "value"], problem)
+
+
+def _ingest_postgres(
+    session: Session, run_id: int, points: list[MetricPointIn], stamp: datetime
+) -> tuple[str, int | None, int]:
+    """A batch of finite points on PostgreSQL; returns the run's status and sweep, and how many points
+    were new.
+
+    One statement checks the run, stores the batch and moves the heartbeat (postgres_writer), in autocommit: a
+    request makes one round trip besides the pool's ping, instead of five. For a project with metric
+    aliases that statement stores nothing and returns them; the batch goes again, renamed and re-checked."""
+    _check_canonical_values(points)  # a canonical key is never an alias: renaming cannot clear it
+    connection = autocommit_connection(session)
+    # Timestamps stay None here: the statement stamps those with `stamp` itself.
+    result = store_batch(connection, run_id, first_per_step(points, None), ROLLUP_WIDTHS, stamp)
+    if result is not None and result.held_for is not None:
+        _rename(points, result.held_for)
+        _check_canonical_values(points)
+        rows = first_per_step(points, None)
+        result = store_batch(connection, run_id, rows, ROLLUP_WIDTHS, stamp, renamed=True)
+    session.commit()  # ends the autocommit "transaction"; a sweep's work below gets a real one
+    if result is None:
+        raise NotFound("Run", run_id)
+    _expire_heartbeat(session, run_id)
+    return result.status, result.sweep_id, result.stored
+
+
+def _ingest_checked(
+    session: Session, run_id: int, points: list[MetricPointIn], finite: list[MetricPointIn], stamp: datetime
+) -> tuple[str, int | None, int]:
+    """The batch on SQLite, or one with non-finite values (which the run's status decides on); returns the
+    run's status and sweep, and how many points were new."""
+    # Only the columns a batch needs, with Core: loading the Run as an ORM object (its JSON columns,
+    # and its flush at commit) cost about 1 ms of CPU per batch. Sweep trials load it below.
+    found = session.connection().execute(_RUN_STATE, {"run_id": run_id}).one_or_none()
+    if found is None:
+        raise NotFound("Run", run_id)
+    status, sweep_id, aliases = found
+    _rename(points, aliases)
+    _check_canonical_values(points)
+    # Non-finite points are refused, except from a run already marked diverged: those are dropped.
+    if len(finite) != len(points) and status != "diverged":
+        index = next(i for i, p in enumerate(points) if not math.isfinite(p.value))
+        bad = points[index]
+        raise InvalidInput(
+            ["body", "metrics", index, "value"],
+            f"{bad.key} at step {bad.step} is {bad.value}: metric values must be finite "
+            "(finish the run as 'diverged' to report a blown-up loss)",
+        )
+    # Plain tuples, not ORM objects or dicts: the per-point cost is what limits a batch's throughput.
+    rows = first_per_step(finite, stamp)
+    if session.connection().dialect.name == "postgresql":
+        result = store_batch(session.connection(), run_id, rows, ROLLUP_WIDTHS, stamp, renamed=True)
+        if result is None:
+            raise NotFound("Run", run_id)  # deleted since the read above
+        new = result.stored
+    else:
+        new = store_rows(
+            session, run_id, rows
+        )  # summaries from stored points only: a resent one changes nothing
+        if status == "running":
+            session.connection().execute(_HEARTBEAT, {"run_id": run_id, "stamp": stamp})
+    session.commit()
+    _expire_heartbeat(session, run_id)
+    return status, sweep_id, new
+
+
+def _expire_heartbeat(session: Session, run_id: int) -> None:
+    """A Run this session holds sees the new heartbeat, as after an ORM UPDATE (a Core one costs less)."""
+    loaded = session.identity_map.get(identity_key(Run, run_id))
+    if loaded is not None:
+        session.expire(loaded, ["heartbeat_at"])
