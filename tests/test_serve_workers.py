@@ -13,8 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.backends import postgres_schema
 from tests.processes import alive, server_process, trainboard_env, wait_until
-from tests.services import postgres_schema
 from trainboard.client import Client
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
