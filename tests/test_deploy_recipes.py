@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 import yaml
 
-from trainboard.cli import build_parser
+from trainboard.broker import DEFAULT_QUEUE
+from trainboard.cli import build_parser, worker_argv
 from trainboard.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -60,6 +61,7 @@ def test_every_compose_service_of_ours_runs_a_real_trainboard_command_with_real_
     assert (commands["migrate"].command, commands["migrate"].db_command) == ("db", "upgrade")
     assert commands["server"].command == "serve" and commands["server"].workers == 2
     assert commands["worker"].command == "worker"
+    assert DEFAULT_QUEUE in commands["worker"].queues.split(","), "the workers must take the server's queue"
     for name, service in ours.items():
         unknown = set(service.get("environment", {})) - SETTINGS
         assert not unknown, f"{name}: not Trainboard settings: {unknown}"
@@ -77,7 +79,9 @@ def test_compose_starts_in_order_and_checks_health() -> None:
     worker_probe = services["worker"]["healthcheck"]["test"][1]
     node = assert_real_command(["trainboard", *services["worker"]["command"][1:]])
     assert node.queues == "gpu,cpu"
-    assert "-d trainboard@$HOSTNAME" in worker_probe, "the node name `trainboard worker` gives itself"
+    argv = worker_argv(DEFAULT_QUEUE, 1)
+    node_name = argv[argv.index("-n") + 1].replace("%h", "$HOSTNAME")  # the name the worker gives itself
+    assert f"-d {node_name} " in worker_probe
 
 
 @pytest.mark.parametrize("unit", sorted(path.name for path in SYSTEMD.glob("*.service")))
@@ -88,7 +92,9 @@ def test_each_systemd_unit_runs_a_real_trainboard_command_with_real_settings(uni
             key, value = line.split("=", 1)
             service.setdefault(key.strip(), []).append(value.strip())
     (exec_start,) = service["ExecStart"]
-    assert_real_command(shlex.split(exec_start.replace("%i", "0")))
+    command = assert_real_command(shlex.split(exec_start.replace("%i", "0")))
+    if command.command == "worker":
+        assert DEFAULT_QUEUE in command.queues.split(","), "the workers must take the server's queue"
     assert service["EnvironmentFile"] == ["/etc/trainboard/env"]
     for assignment in service.get("Environment", []):
         name = assignment.split("=", 1)[0]
