@@ -80,7 +80,7 @@ def test_up_restarts_a_worker_that_died_and_says_so(tmp_path: Path) -> None:
         first = worker_ready(up, port)
         (worker,) = (pid for pid in first if _parent(pid) == up.pid)
         os.kill(worker, signal.SIGKILL)
-        said = "The worker stopped (killed by SIGKILL); starting a new one in 1 s."
+        said = "The worker stopped (killed by SIGKILL); starting a new one in "
         wait_until(lambda: said in out.read_text(), 20, "up to say so")
         again = wait_until(
             lambda: (now := descendants(up.pid)) - first and len(now) >= 2 and now, 90, "restart"
