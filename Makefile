@@ -45,7 +45,8 @@ chromium:
 		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
 		echo "chromium could not be installed: browser tests will be skipped (or fail with CI=true)"
 
-test: install chromium
+# Lint first: CI runs exactly `make test`, so that is where the type check runs too.
+test: install chromium lint
 	$(PY) -m pytest -q
 
 # Many more generated requests than the suite's bounded run: no 5xx, every 4xx with a detail.
@@ -55,9 +56,12 @@ fuzz: install
 test-fast: install
 	$(PY) -m pytest -q -m "not e2e and not browser"
 
+# mypy reads its settings (the folders, the strict modules) from pyproject.toml and keeps an incremental
+# cache in .mypy_cache: a second run checks only what changed.
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 # MLflow, for bench/vs_mlflow.py only: its own virtual environment, so it never meets our dependencies.
 MLFLOW ?= mlflow==3.*
@@ -69,4 +73,4 @@ bench-deps:
 	$(MLFLOW_VENV)/bin/mlflow --version
 
 clean:
-	rm -rf $(VENV) .trainboard .pytest_cache
+	rm -rf $(VENV) .trainboard .pytest_cache .mypy_cache

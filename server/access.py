@@ -234,7 +234,7 @@ def require_owner(request: Request, principal: ApiAuth, session: SessionDep) -> 
 ProjectOwner = Annotated[Principal, Depends(require_owner)]
 
 
-def visible_project_ids(principal: Principal) -> Select[tuple[int]] | None:
+def visible_project_ids(principal: Principal) -> Select[int] | None:
     """A subquery of the projects the caller may see, or None when they see them all."""
     if principal.sees_everything:
         return None

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from models.config import DATASET_HPARAMS, UPLOAD_HPARAMS
 from server.ids import parse_id
 from server.tables import Dataset
 from trainboard.datasets import DATASETS
@@ -41,16 +42,6 @@ class DatasetInfo:
         }
 
 
-#: Suggested hyperparameters per built-in dataset (the run form's defaults; the user can change them).
-DEFAULT_HPARAMS: dict[str, dict[str, Any]] = {
-    "digits": {"epochs": 30, "batch_size": 64, "lr": 0.001},
-    "digits-shifted": {"epochs": 30, "batch_size": 64, "lr": 0.001},
-    "breast_cancer": {"epochs": 30, "batch_size": 32, "lr": 0.001},
-    "wine": {"epochs": 40, "batch_size": 16, "lr": 0.001},
-}
-#: Suggested hyperparameters for an uploaded dataset.
-UPLOAD_HPARAMS: dict[str, Any] = {"epochs": 20, "batch_size": 64, "lr": 0.001}
-
 BUILTIN_DATASETS: dict[str, DatasetInfo] = {
     name: DatasetInfo(
         name=name,
@@ -59,7 +50,7 @@ BUILTIN_DATASETS: dict[str, DatasetInfo] = {
         n_classes=builtin.n_classes,
         n_examples=builtin.n_examples,
         description=builtin.description,
-        default_hparams=DEFAULT_HPARAMS[name],
+        default_hparams=DATASET_HPARAMS[name],
     )
     for name, builtin in DATASETS.items()
 }

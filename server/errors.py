@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -95,10 +96,10 @@ def error_response(
     return response
 
 
-def _readable(errors: Sequence[dict[str, object]]) -> list[str]:
+def _readable(errors: Sequence[Mapping[str, Any]]) -> list[str]:
     lines = []
     for error in errors:
-        loc = [str(part) for part in error.get("loc", ()) if part not in ("body", "query", "path")]  # type: ignore[attr-defined]
+        loc = [str(part) for part in error.get("loc", ()) if part not in ("body", "query", "path")]
         lines.append(f"{'.'.join(loc) or 'input'}: {error.get('msg')}")
     return lines
 

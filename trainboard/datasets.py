@@ -92,7 +92,8 @@ class Splits:
         """The split called `split` ("train", "train_dev", "dev" or "test")."""
         if split not in SPLIT_NAMES:
             raise ValueError(f"split must be one of {SPLIT_NAMES}, but got {split=}")
-        return getattr(self, split)
+        found: Split = getattr(self, split)
+        return found
 
 
 def split_indices(
@@ -129,7 +130,8 @@ def blur_shift_noise(
         dy, dx = moves[n]
         shifted[n] = framed[n, 1 - dy : 1 - dy + height, 1 - dx : 1 - dx + width]
     noisy = shifted + rng.normal(0.0, noise_std, size=shifted.shape)
-    return np.clip(noisy, 0.0, 16.0)
+    clipped: np.ndarray = np.clip(noisy, 0.0, 16.0)
+    return clipped
 
 
 def _load_raw(name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -194,8 +196,8 @@ def load_splits(
     ids stored in the file, and its own split column when it has one.
     """
     if file is not None:
-        info, x, y, ids, split = read_dataset_file(name, file)
-        indices = _file_indices(len(y), split, fractions)
+        info, x, y, ids, split_column = read_dataset_file(name, file)
+        indices = _file_indices(len(y), split_column, fractions)
     elif name not in DATASETS:
         raise ValueError(f"unknown dataset {name!r}; built-in datasets are {', '.join(sorted(DATASETS))}")
     else:
@@ -236,7 +238,7 @@ def apply_label_corrections(splits: Splits, corrections: dict[str, int | str]) -
     """
     if not corrections:
         return splits
-    fixed = {}
+    fixed: dict[str, Split] = {}
     for name in ("dev", "test"):
         part = splits.by_name(name)
         y = part.y.copy()
@@ -244,7 +246,7 @@ def apply_label_corrections(splits: Splits, corrections: dict[str, int | str]) -
             if example_id in corrections:
                 y[i] = int(corrections[example_id])
         fixed[name] = Split(x=part.x, y=y, ids=part.ids)
-    return replace(splits, **fixed)
+    return replace(splits, dev=fixed["dev"], test=fixed["test"])
 
 
 __all__ = [

@@ -116,7 +116,8 @@ class Settings(BaseSettings):
     )
     device: str = Field(
         default="auto",
-        description="Where workers train: auto (CUDA when present, else CPU), cpu, cuda or cuda:N.",
+        description="Where workers train: auto (CUDA when present, else CPU), cpu, cuda or cuda:N. The "
+        "server reads it too: with cpu, fp16 runs are refused at submit.",
     )
 
     max_upload_mb: float = Field(

@@ -15,14 +15,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from models.config import Hparams
 from trainboard.datasets import Split, Splits
 from trainboard.metric_keys import SIZE_KEYS
 from worker.augment import augment_images
 from worker.checkpoint import TrainState, checkpoint_payload, load_checkpoint
 from worker.checkpoint_saver import CheckpointSaver
-from worker.hparams import Hparams
 from worker.optim import learning_rate, make_optimizer, set_learning_rate
 from worker.pacing import Pacer, Progress
+from worker.precision import FP32, MixedPrecision, mixed_precision
 
 logger = logging.getLogger(__name__)
 
@@ -135,8 +136,10 @@ def train_one_epoch(
     shuffle: torch.Generator,
     augment: torch.Generator,
     on_step: Callable[[int, int], bool],
+    precision: MixedPrecision = FP32,
 ) -> bool:
     """One pass over `data` in shuffled mini-batches; returns False when `on_step(step, n)` asked to stop.
+    The forward and backward passes run in `precision` (autocast and, for fp16, a gradient scaler).
 
     Raises Diverged when a mini-batch loss is not finite, naming the first such step: on the CPU at that
     step, on an accelerator within `LOSS_CHECK_STEPS` steps (and by the end of the epoch).
@@ -156,12 +159,10 @@ def train_one_epoch(
         x, y = data.x[index], data.y[index]
         if augmenting:
             x = augment_images(x, augment)
-        loss = F.cross_entropy(model(x), y)
+        with precision.autocast():
+            loss = F.cross_entropy(model(x), y)
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if hparams.grad_clip is not None:
-            nn.utils.clip_grad_norm_(model.parameters(), hparams.grad_clip)
-        optimizer.step()
+        precision.backward_and_step(loss, optimizer, model.parameters(), hparams.grad_clip)
         step += 1
         if sync_free:
             value = loss.item()
@@ -334,9 +335,11 @@ def fit(
     Checkpoints follow the first and the final epoch, and any epoch that ends `checkpoint_interval_s` or
     more after the last checkpoint (0: every epoch). When early stopping is on, the model ends with the
     weights of its best dev-error epoch. Setting `stop` (from another thread) cancels the run at the next
-    step boundary.
+    step boundary. Training steps run in `hparams.precision`; a device that cannot raises
+    PrecisionUnsupported (a ValueError) before anything trains.
     """
-    hp = hparams if isinstance(hparams, Hparams) else Hparams.from_dict(hparams)
+    hp = hparams if isinstance(hparams, Hparams) else Hparams.model_validate(hparams)
+    precision = mixed_precision(hp.precision, device)
     model.to(device)
     if device.type == "cpu":
         torch.use_deterministic_algorithms(True, warn_only=True)
@@ -386,6 +389,7 @@ def fit(
                     shuffle=generators["shuffle"],
                     augment=generators["augment"],
                     on_step=pacer.report,
+                    precision=precision,
                 )
             except Diverged as exc:
                 return FitResult("diverged", str(exc), epoch, state.best_epoch, state.last_metrics)

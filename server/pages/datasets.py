@@ -31,7 +31,13 @@ class DatasetsContext:
     errors: FormErrors = field(default_factory=FormErrors)
 
 
-def _context(session: SessionDep, principal: Principal, **extra: object) -> DatasetsContext:
+def _context(
+    session: SessionDep,
+    principal: Principal,
+    *,
+    form: dict[str, str] | None = None,
+    errors: FormErrors | None = None,
+) -> DatasetsContext:
     owner_id = None if principal.sees_everything else principal.user_id
     catalog = datasets.catalog(session=session, owner_id=owner_id)
     page = datasets.list_datasets(session=session, limit=1000, offset=0, owner_id=owner_id)
@@ -39,7 +45,8 @@ def _context(session: SessionDep, principal: Principal, **extra: object) -> Data
         builtin=[d for d in catalog if d.source == "builtin"],
         uploaded=page.items,
         max_upload_mb=datasets.limits().max_bytes / datasets.MIB,
-        **extra,  # type: ignore[arg-type]
+        form={} if form is None else form,
+        errors=FormErrors() if errors is None else errors,
     )
 
 

@@ -7,8 +7,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Query, Request, Response
 
-from server.api.deps import MAX_ID, IdPath, QueueDep
+from server.api.deps import IdPath, QueueDep
 from server.db import SessionDep
+from server.ids import MAX_ID
 from server.pages.common import PageAuth, PagePrincipal, PageRoute, check_csrf, redirect, render
 from server.schemas import GradcheckCreate, GradcheckRead, RunConfig, Text
 from server.services import gradcheck, runs

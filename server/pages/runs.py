@@ -13,10 +13,11 @@ from sqlalchemy.orm import Session
 import models
 from models.options import DEFAULT_INIT
 from server import access
-from server.api.deps import MAX_ID, IdPath, QueueDep
+from server.api.deps import IdPath, QueueDep
 from server.datasets import DatasetInfo, get_dataset
 from server.db import SessionDep
 from server.errors import Conflict, InvalidInput
+from server.ids import MAX_ID
 from server.pages.common import (
     FormData,
     FormErrors,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,7 +71,7 @@ def dataset_path(dataset_id: int) -> Path:
     return datasets_dir() / f"dataset-{int(dataset_id)}.npz"
 
 
-async def limited(chunks: AsyncIterator[bytes], max_bytes: int) -> AsyncIterator[bytes]:
+async def limited(chunks: AsyncIterator[bytes], max_bytes: int) -> AsyncGenerator[bytes, None]:
     """Pass the request body through, stopping with 413 as soon as it exceeds `max_bytes`."""
     size = 0
     async for chunk in chunks:
@@ -248,7 +248,7 @@ def register_folder(*, session: Session, data: DatasetRegister) -> Dataset:
     return _store(session, parsed, name=name, source=data.format, filename=str(root)[:300], description="")
 
 
-def _owned(query: Select[tuple[Dataset]], owner_id: int | None) -> Select[tuple[Dataset]]:
+def _owned(query: Select[Dataset], owner_id: int | None) -> Select[Dataset]:
     return query if owner_id is None else query.where(Dataset.owner_id == owner_id)
 
 

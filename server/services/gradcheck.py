@@ -66,7 +66,7 @@ def _key(check_id: str) -> str:
 def _read(check: GradientCheck) -> GradcheckRead:
     return GradcheckRead(
         id=check.id,
-        status=check.status,  # type: ignore[arg-type]  # the service writes only queued, done or failed
+        status=check.status,  # the service writes only queued, done or failed
         dataset=check.dataset,
         config=check.config,
         batch_size=check.batch_size,

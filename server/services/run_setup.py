@@ -11,11 +11,13 @@ from typing import Any
 from sqlalchemy.orm import Session, object_session
 
 import models
+from models.config import precision_refusal
 from server.datasets import get_dataset
 from server.errors import InvalidInput
 from server.queue import RunQueue
 from server.schemas import Hparams, RunConfig
 from server.tables import Project, Run, utcnow
+from trainboard.settings import get_settings
 
 
 def resolve_config(*, project: Project, config: RunConfig) -> dict[str, Any]:
@@ -29,6 +31,10 @@ def resolve_config(*, project: Project, config: RunConfig) -> dict[str, Any]:
         )
     given = config.hparams.model_dump(include=config.hparams.model_fields_set)
     hparams = Hparams.model_validate({**dataset.default_hparams, **given})
+    # Workers read the same TRAINBOARD_DEVICE: when it names a device that cannot train this precision,
+    # the submit is refused now; with "auto" only the worker knows, and it fails the run saying why.
+    if refusal := precision_refusal(hparams.precision, get_settings().device):
+        raise InvalidInput(["body", "config", "hparams", "precision"], refusal)
     try:
         model = models.resolve_model_config(
             config.model, kind=dataset.kind, input_shape=dataset.input_shape, n_classes=dataset.n_classes

@@ -30,7 +30,7 @@ _RUN_STATE = (
     .where(Run.__table__.c.id == bindparam("run_id"))
 )
 _HEARTBEAT = (
-    update(Run.__table__)
+    update(Run)
     .where(Run.__table__.c.id == bindparam("run_id"), Run.__table__.c.status == "running")
     .values(heartbeat_at=bindparam("stamp"))
 )

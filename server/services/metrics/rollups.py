@@ -15,6 +15,7 @@ PostgreSQL."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 #: Bucket widths (in steps) of the rollups kept on write: 64, 1024, ..., 64 * 16**7 (about 1.7e10 steps).
 ROLLUP_WIDTHS = tuple(64 * 16**level for level in range(8))
@@ -44,12 +45,12 @@ SUMMARY_ON_CONFLICT = (
 Rollup = tuple[str, int, int, int, int, float, int, float]
 
 
-def rollups(points: Iterable[Sequence], widths: Sequence[int]) -> list[Rollup]:
+def rollups(points: Iterable[Sequence[Any]], widths: Sequence[int]) -> list[Rollup]:
     """The rollup rows of (key, step, value, ...) points, unique per (key, step), at each of `widths`
     (each a multiple of the smallest)."""
     finest = finest_width(widths)
     # [n, min_step, min_value, max_step, max_value] per (key, finest bucket)
-    fine: dict[tuple[str, int], list] = {}
+    fine: dict[tuple[str, int], list[Any]] = {}
     for point in points:
         key, step, value = point[0], point[1], point[2]
         group = fine.get((key, step // finest))
@@ -82,7 +83,7 @@ def finest_width(widths: Sequence[int]) -> int:
     return finest
 
 
-def _merge(into: list, n: int, min_step: int, min_value: float, max_step: int, max_value: float) -> None:
+def _merge(into: list[Any], n: int, min_step: int, min_value: float, max_step: int, max_value: float) -> None:
     """Fold one group into another: a tie on the minimum keeps the earlier step, on the maximum the later."""
     into[0] += n
     if min_value < into[2] or (min_value == into[2] and min_step < into[1]):
@@ -91,7 +92,7 @@ def _merge(into: list, n: int, min_step: int, min_value: float, max_step: int, m
         into[3], into[4] = max_step, max_value
 
 
-def latest(points: Iterable[Sequence]) -> dict[str, tuple[int, float]]:
+def latest(points: Iterable[Sequence[Any]]) -> dict[str, tuple[int, float]]:
     """Each key's (step, value) at its highest step among (key, step, value, ...) points: its summary."""
     found: dict[str, tuple[int, float]] = {}
     for point in points:

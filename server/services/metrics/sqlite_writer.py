@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -43,7 +44,7 @@ def store_rows(session: Session, run_id: int, rows: list[PointRow]) -> int:
     return len(stored)
 
 
-def _insert_points(session: Session, run_id: int, rows: list[PointRow]) -> list[tuple]:
+def _insert_points(session: Session, run_id: int, rows: list[PointRow]) -> list[tuple[Any, ...]]:
     """Store the points that are new; returns (key, step, value, ...) of those (stored ones are skipped)."""
     if not rows:
         return []
@@ -57,16 +58,17 @@ def _insert_points(session: Session, run_id: int, rows: list[PointRow]) -> list[
     process = column_type.dialect_impl(connection.dialect).bind_processor(connection.dialect)
     last: datetime | None = None
     kept: object = None
-    stored: list[tuple] = []
+    stored: list[tuple[Any, ...]] = []
     # The DB-API cursor, inside the session's transaction: no per-row bookkeeping, RETURNING as tuples.
-    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]  # checked out: never None
     for start in range(0, len(rows), SQLITE_ROWS):
         chunk = rows[start : start + SQLITE_ROWS]
         params: list[object] = []
         for key, step, value, when in chunk:
             if when is not last and when != last:
-                last, utc = when, when.astimezone(UTC)
-                kept = process(utc) if process else utc
+                last = when
+                utc = when.astimezone(UTC) if when is not None else None
+                kept = process(utc) if process and utc is not None else utc
             params += (run_id, key, step, value, kept)
         sql = (
             "INSERT INTO metric_points (run_id, key, step, value, timestamp) VALUES "  # noqa: S608
@@ -87,7 +89,7 @@ def _insert_points(session: Session, run_id: int, rows: list[PointRow]) -> list[
     return stored
 
 
-def _update_rollups(session: Session, run_id: int, stored: list[tuple]) -> None:
+def _update_rollups(session: Session, run_id: int, stored: list[tuple[Any, ...]]) -> None:
     """Merge the new points into each width's per-bucket minimum and maximum (and count)."""
     names = ("key", "width", "bucket", "n", "min_step", "min_value", "max_step", "max_value")
     params = [
@@ -100,15 +102,15 @@ def _update_rollups(session: Session, run_id: int, stored: list[tuple]) -> None:
 def _execute_many(session: Session, sql: str, params: list[dict[str, object]]) -> None:
     """Run one statement (named :params) for many rows: SQLite's own executemany skips SQLAlchemy's
     per-row bookkeeping, a few microseconds a row."""
-    cursor = session.connection().connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    cursor = session.connection().connection.dbapi_connection.cursor()  # type: ignore[union-attr]  # checked out: never None
     cursor.executemany(sql, params)
     cursor.close()
 
 
-def _update_summaries(session: Session, run_id: int, rows: list[tuple]) -> None:
+def _update_summaries(session: Session, run_id: int, rows: list[tuple[Any, ...]]) -> None:
     params = [
         {"run_id": run_id, "key": key, "step": step, "value": value}
         for key, (step, value) in latest(rows).items()
     ]
     if params:
-        _execute_many(session, _SUMMARY_UPSERT, params)  # type: ignore[arg-type]
+        _execute_many(session, _SUMMARY_UPSERT, params)

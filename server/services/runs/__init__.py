@@ -22,13 +22,13 @@ from server.services.runs.lifecycle import (
     finish_run,
     get_run,
     heartbeat,
-    now,
     report_progress,
     resume_run,
     start_run,
 )
 from server.services.runs.listing import Visible, list_runs, list_runs_json, read_runs
 from server.services.runs.metadata import update_run
+from server.tables import utcnow as now
 
 __all__ = [
     "RUN_READ_FIELDS",

@@ -138,7 +138,7 @@ def start_run(*, session: Session, run_id: int, data: RunStart, heartbeat_timeou
         )
         .execution_options(synchronize_session=False)
     )
-    claimed = session.execute(claim).rowcount  # type: ignore[attr-defined]
+    claimed = session.execute(claim).rowcount  # type: ignore[attr-defined]  # an UPDATE's result is a CursorResult
     session.commit()
     session.refresh(run)
     if claimed != 1:
