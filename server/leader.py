@@ -104,7 +104,7 @@ class Leadership:
                     (LeaderLease.holder == self.holder) | (LeaderLease.expires_at < now),
                 )
                 .values(holder=self.holder, expires_at=until)
-            ).rowcount  # type: ignore[attr-defined]
+            ).rowcount
             if renewed:
                 return True
             if conn.execute(select(LeaderLease.name).where(LeaderLease.name == self.name)).first():

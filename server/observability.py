@@ -169,7 +169,7 @@ def render(session: Session) -> bytes:
     database's gauges."""
     registry = CollectorRegistry()
     if os.environ.get(MULTIPROC_ENV):
-        MultiProcessCollector(registry)
+        MultiProcessCollector(registry)  # type: ignore[no-untyped-call]  # prometheus-client leaves it unannotated
         text = generate_latest(registry)
     else:
         from prometheus_client import REGISTRY

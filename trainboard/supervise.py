@@ -26,7 +26,7 @@ from typing import IO
 #: Seconds the worker gets to hand its runs back before its processes are killed.
 WORKER_STOP_S = 20.0
 #: Seconds the server gets to finish the requests in flight.
-SERVER_STOP_S = 5.0
+SERVER_STOP_S = 5
 #: A worker that dies sooner than this after its start is restarted after a growing pause (up to a minute).
 QUICK_DEATH_S = 10.0
 

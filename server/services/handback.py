@@ -41,7 +41,7 @@ def release_run(*, session: Session, run_id: int, data: RunRelease, queue: RunQu
             error=f"handed back by {data.worker}: {data.reason}"[:500],
         )
         .execution_options(synchronize_session=False)
-    ).rowcount  # type: ignore[attr-defined]
+    ).rowcount  # type: ignore[attr-defined]  # an UPDATE's result is a CursorResult
     session.commit()
     session.refresh(run)
     if handed_back != 1:
