@@ -13,7 +13,7 @@ PORT ?= 8000
 # pip's verbosity: -q hides progress; `make run` passes -qq, which still shows errors.
 PIP_QUIET ?= -q
 
-.PHONY: install lock run test test-fast lint chromium bench bench-deps fuzz clean
+.PHONY: install lock run test test-fast lint chromium bench bench-deps mlflow-client fuzz clean
 
 $(STAMP): pyproject.toml $(LOCK)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -46,7 +46,7 @@ chromium:
 		echo "chromium could not be installed: browser tests will be skipped (or fail with CI=true)"
 
 # Lint first: CI runs exactly `make test`, so that is where the type check runs too.
-test: install chromium lint
+test: install chromium mlflow-client lint
 	$(PY) -m pytest -q
 
 # Many more generated requests than the suite's bounded run: no 5xx, every 4xx with a detail.
@@ -72,5 +72,15 @@ bench-deps:
 	$(MLFLOW_VENV)/bin/python -m pip install -q "$(MLFLOW)" "psycopg[binary]" psycopg2-binary
 	$(MLFLOW_VENV)/bin/mlflow --version
 
+# MLflow's official client, for tests/server/api/mlflow/: its own virtual environment, since its pins
+# (opentelemetry) clash with constraints.txt.
+MLFLOW_CLIENT ?= mlflow-skinny==3.17.2
+MLFLOW_CLIENT_VENV := .venv-mlflow-client
+$(MLFLOW_CLIENT_VENV)/.installed:
+	test -x $(MLFLOW_CLIENT_VENV)/bin/python || $(PYTHON) -m venv $(MLFLOW_CLIENT_VENV)
+	$(MLFLOW_CLIENT_VENV)/bin/python -m pip install -q "$(MLFLOW_CLIENT)"
+	touch $@
+mlflow-client: $(MLFLOW_CLIENT_VENV)/.installed
+
 clean:
-	rm -rf $(VENV) .trainboard .pytest_cache .mypy_cache
+	rm -rf $(VENV) $(MLFLOW_CLIENT_VENV) .trainboard .pytest_cache .mypy_cache

@@ -914,3 +914,13 @@ class MemberRead(BaseModel):
     user_id: int
     username: str
     role: Role
+
+
+class ArtifactRead(BaseModel):
+    """One file a run stored."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    path: str
+    size: int
+    sha256: str

@@ -125,6 +125,12 @@ class Settings(BaseSettings):
         gt=0,
         description="Largest dataset upload accepted, in MiB; the server stops reading a larger body.",
     )
+    max_artifact_mb: float = Field(
+        default=2048.0,
+        gt=0,
+        description="Largest file a run may store as an artifact (PUT /api/v1/runs/{id}/artifacts/{path}, "
+        "or MLflow's log_artifact), in MiB; the server stops reading a larger body.",
+    )
     max_uncompressed_mb: float = Field(
         default=2048.0,
         gt=0,

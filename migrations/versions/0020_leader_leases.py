@@ -1,7 +1,7 @@
 """leader_leases: which server process runs the background duties on SQLite
 
-Revision ID: 0019
-Revises: 0018
+Revision ID: 0020
+Revises: 0019
 Create Date: 2027-01-20 09:00:00.000000
 
 With `trainboard serve --workers N` one process at a time runs the reaper and the broker re-sends. On
@@ -13,8 +13,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0019"
-down_revision: str | None = "0018"
+revision: str = "0020"
+down_revision: str | None = "0019"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
