@@ -7,14 +7,19 @@ STAMP := $(VENV)/.installed
 TORCH ?= torch==2.13.0
 # The versions the suite was tested with, for everything but torch (make lock refreshes it).
 LOCK := constraints.txt
+# Where `make run` serves: make run PORT=8080 (HOST=0.0.0.0 needs TRAINBOARD_AUTH=on).
+HOST ?= 127.0.0.1
+PORT ?= 8000
+# pip's verbosity: -q hides progress; `make run` passes -qq, which still shows errors.
+PIP_QUIET ?= -q
 
 .PHONY: install lock run test test-fast lint chromium bench bench-deps mlflow-client fuzz clean
 
 $(STAMP): pyproject.toml $(LOCK)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install -q "$(TORCH)"
-	$(PY) -m pip install -q -c $(LOCK) -e ".[test,huggingface,lightning]"
+	$(PY) -m pip install $(PIP_QUIET) --upgrade pip
+	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install $(PIP_QUIET) "$(TORCH)"
+	$(PY) -m pip install $(PIP_QUIET) -c $(LOCK) -e ".[test,huggingface,lightning]"
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -28,8 +33,11 @@ lock: install
 		--python-version 3.11 --python-platform x86_64-unknown-linux-gnu --excludes /dev/stdin \
 		--custom-compile-command "make lock" -o $(LOCK)
 
-run: install
-	$(VENV)/bin/trainboard up
+# Quiet: the install shows only errors, `up` checks the port before it says anything, and the URL is the
+# last line it prints.
+run:
+	@$(MAKE) --no-print-directory -s install PIP_QUIET=-qq
+	@$(VENV)/bin/trainboard up --host $(HOST) --port $(PORT)
 
 # Browser tests drive Debian's chromium; install it when missing (needs root, as on CI).
 chromium:

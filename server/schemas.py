@@ -263,6 +263,15 @@ class RunStart(BaseModel):
     )
 
 
+class RunRelease(BaseModel):
+    """A worker that stops gracefully hands its run back: queued at once, it resumes from its checkpoint."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    worker: Text = Field(max_length=200, description="The worker that holds the run (as it claimed it).")
+    reason: Text = Field(default="the worker stopped", max_length=500, description="Why it stopped.")
+
+
 class RunFinish(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

@@ -356,6 +356,18 @@ class ProjectMember(Base):
     role: Mapped[str] = mapped_column(String(10))
 
 
+class LeaderLease(Base):
+    """Which server process runs the background duties (reaper, broker re-sends) on SQLite, until when.
+
+    PostgreSQL uses an advisory lock instead (server/leader.py): released the moment its process dies."""
+
+    __tablename__ = "leader_leases"
+
+    name: Mapped[str] = mapped_column(String(50), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 class RunArtifact(Base):
     """A file a run stored (a model, a plot): its bytes live under the data folder's artifacts/."""
 

@@ -56,6 +56,11 @@ class Settings(BaseSettings):
         description="Password of the first account, 'admin', created at the first start with auth on. "
         "Default: a random one, printed once to the console.",
     )
+    metrics_token: str | None = Field(
+        default=None,
+        description="With auth on, the bearer token a Prometheus scraper sends to read GET /metrics "
+        "(worker tokens and administrators may read it too). With auth off /metrics is open.",
+    )
     secret_key: str | None = Field(
         default=None,
         description="Key that signs session and CSRF cookies. Default: a random key kept in the data folder.",

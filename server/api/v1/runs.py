@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import FileResponse
 
-from server import access
+from server import access, observability
 from server.api.deps import (
     IdempotencyKey,
     IdPath,
@@ -34,6 +34,7 @@ from server.schemas import (
     RunFinish,
     RunProgress,
     RunRead,
+    RunRelease,
     RunResumed,
     RunsPage,
     RunStart,
@@ -46,6 +47,7 @@ from server.schemas import (
 from server.services import (
     analysis,
     checkpoints,
+    handback,
     idempotency,
     metrics,
     predictions,
@@ -158,6 +160,17 @@ def start_run(run_id: IdPath, data: RunStart, session: SessionDep, _: ApiAuth) -
     )
 
 
+@router.post("/{run_id}/release")
+def release_run(
+    run_id: IdPath, data: RunRelease, session: SessionDep, queue: QueueDep, _: ApiAuth
+) -> RunRead:
+    """A worker that stops gracefully hands its run back: queued again at once, resumed from its checkpoint;
+    409 when the run is no longer this worker's (cancelled, finished, or taken over)."""
+    run = handback.release_run(session=session, run_id=run_id, data=data, queue=queue)
+    observability.HANDED_BACK.inc()
+    return runs.to_read(run)
+
+
 @router.post("/{run_id}/progress")
 def report_progress(run_id: IdPath, data: RunProgress, session: SessionDep, _: ApiAuth) -> StatusRead:
     """Progress and heartbeat from the worker; the reply tells it whether the run was cancelled."""
@@ -186,6 +199,7 @@ def log_metrics(
     `should_stop` then tells its script to end."""
     # The service advances the sweep itself when the trial stops: loading the run again here cost two queries.
     stored = metrics.store_metrics(session=session, run_id=run_id, points=data.metrics, queue=queue)
+    observability.POINTS_INGESTED.inc(stored.accepted)
     return MetricsAccepted(accepted=stored.accepted, should_stop=stored.should_stop)
 
 
