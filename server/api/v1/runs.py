@@ -199,7 +199,6 @@ def log_metrics(
     `should_stop` then tells its script to end."""
     # The service advances the sweep itself when the trial stops: loading the run again here cost two queries.
     stored = metrics.store_metrics(session=session, run_id=run_id, points=data.metrics, queue=queue)
-    observability.POINTS_INGESTED.inc(stored.accepted)
     return MetricsAccepted(accepted=stored.accepted, should_stop=stored.should_stop)
 
 
