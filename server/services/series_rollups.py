@@ -10,6 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+#: Bucket widths (in steps) of the rollups kept on write: 16, 64, 256, ..., 16 * 4**15 (about 1.7e10 steps).
+#: Each is 4 times the one before, so that for any series length one of them gives between a chart's budget
+#: of buckets and a few times that (server.services.series_reads). The coarsest is the one runs have always
+#: had (its rows give a series' point count), and runs logged before width 16 was added hold only
+#: `LEGACY_ROLLUP_WIDTHS`: the read checks that a width accounts for every point before it trusts it.
+ROLLUP_WIDTHS = tuple(16 * 4**level for level in range(16))
+#: The widths written before 16, 256, 4096, ... were added (migration 0005 and every run until then).
+LEGACY_ROLLUP_WIDTHS = tuple(64 * 16**level for level in range(8))
+
 #: key, width, bucket, n, min_step, min_value, max_step, max_value
 Rollup = tuple[str, int, int, int, int, float, int, float]
 
@@ -28,19 +37,24 @@ def rollups(points: Iterable[Sequence], widths: Sequence[int]) -> list[Rollup]:
             continue
         _merge(group, 1, step, value, step, value)
     rows: list[Rollup] = []
+    # Each width merges the groups of the finer width before it when it is a multiple of that one (so 16
+    # widths cost little more than the finest), else the finest groups.
+    below, below_width = fine, finest
     for width in sorted(widths):
-        factor = width // finest
+        source, source_width = (below, below_width) if width % below_width == 0 else (fine, finest)
+        factor = width // source_width
         if factor == 1:
-            merged = fine
+            merged = source
         else:
             merged = {}
-            for (key, bucket), group in fine.items():
+            for (key, bucket), group in source.items():
                 into = merged.get((key, bucket // factor))
                 if into is None:
                     merged[key, bucket // factor] = group.copy()
                 else:
                     _merge(into, *group)
         rows += [(key, width, bucket, *group) for (key, bucket), group in merged.items()]
+        below, below_width = merged, width
     return rows
 
 
