@@ -17,7 +17,7 @@ from server.queue import RunQueue
 from server.schemas import MetricPointIn, MetricSeries
 from server.services import series_reads, sweeps
 from server.services.pg_ingest import ROLLUP_ON_CONFLICT, SUMMARY_ON_CONFLICT, store_batch
-from server.services.runs import get_run, now
+from server.services.runs import now
 from server.services.series_rollups import ROLLUP_WIDTHS, latest, rollups
 from server.tables import MetricPoint, Project, Run, RunSummary
 from trainboard.metric_keys import is_checked, value_problem
@@ -287,7 +287,7 @@ def read_series(
     A long series is reduced from its rollups (per-bucket minima and maxima kept on write) plus its first
     and last points, at the same cost at every length (series_reads). A caller that needs only the shape
     (the diagnosis's curves) passes a small ``raw_limit`` to bound its cost."""
-    get_run(session=session, run_id=run_id)
+    series_reads.check_runs_exist(session.connection(), [run_id])
     found = series_reads.read_many(
         session.connection(), [(run_id, key)], max_points, after_step=after_step, raw_limit=raw_limit
     )

@@ -212,11 +212,12 @@ def read_metric_keys(
 ) -> list[str] | MetricSeriesList:
     """The metric keys the run has logged; with `keys`, those series at once (each as the one-key read
     returns it; a key without points, after `after_step`, is left out)."""
-    runs.get_run(session=session, run_id=run_id)
     if keys is None:
+        runs.get_run(session=session, run_id=run_id)
         return metrics.metric_keys(session=session, run_id=run_id)
     wanted = series_reads.parse_keys(keys)
     series_reads.check_request_size(len(wanted), max_points)
+    series_reads.check_runs_exist(session.connection(), [run_id])
     found = series_reads.read_many(
         session.connection(), [(run_id, key) for key in wanted], max_points, after_step=after_step
     )
