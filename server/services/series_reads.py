@@ -7,8 +7,8 @@ Every series is read from at most about ``max_points`` rows, whatever its length
   more than that) is read from its points and reduced with ``downsample_minmax``;
 - a longer one from the finest rollup width (series_rollups.ROLLUP_WIDTHS, 4x apart) that gives at most
   ``ROLLUP_OVERSAMPLING`` buckets per point pair asked for, merged in numpy (``merge_extremes``) plus its
-  first and last points. Widths 4x apart make that between half the budget and the budget of buckets
-  once the finest width has enough of them.
+  first and last points. Widths 4x apart make that between a quarter of the budget and the budget of
+  buckets once the finest width has enough of them.
 
 A run logged before the current widths lacks some of them (or has them only for its later points): a width
 is trusted only when its buckets count every point of the series; otherwise the read falls back to the
@@ -27,6 +27,7 @@ from typing import Annotated
 
 import numpy as np
 from fastapi import Query
+from pydantic_core import to_json
 from sqlalchemy import Connection, and_, func, or_, select
 
 from server.errors import InvalidInput, NotFound
@@ -38,8 +39,10 @@ from server.tables import MetricPoint, MetricRollup, Run, RunSummary
 #: A series of at most this many times max_points points is read from its points (a raw row costs about
 #: what a rollup row does: 4,000 of them took 8 ms on SQLite, twice the dearest rollup read).
 RAW_FACTOR = 1
-#: Buckets read per point pair asked for, at most: widths 4x apart then give between 1/2 and 2 of them.
-ROLLUP_OVERSAMPLING = 2
+#: Buckets read per point pair asked for, at most: with widths 4x apart, a long series then reads between
+#: a quarter of (max_points - 2) / 2 buckets and all of them, each bucket's minimum and maximum kept as is.
+#: 2 read twice the rows for a finer chart than a screen shows (50 series of 100,000 points: 78,000 rows).
+ROLLUP_OVERSAMPLING = 1
 #: Runs logged before width 16 existed fall back to their time's rule: points up to this many, else
 #: their finest width with at most 8 buckets per point pair asked for.
 LEGACY_RAW_LIMIT = 50_000
@@ -181,6 +184,26 @@ def read_many(
         retry += incomplete
     found |= _read_legacy(connection, retry, max_points or 2, ends, after_step)
     return {ident: found[ident] for ident in wanted if ident in found}
+
+
+def series_json(found: dict[SeriesId, MetricSeries], *, with_run_ids: bool = False) -> bytes:
+    """`{"series": [...]}` of MetricSeriesList (RunsMetricSeriesList `with_run_ids`), written by pydantic_core
+    straight from the points: validating then serializing 50 series' points through the models cost a third
+    of the request."""
+    return to_json(
+        {
+            "series": [
+                ({"run_id": run_id} if with_run_ids else {})
+                | {
+                    "key": series.key,
+                    "points": series.points,
+                    "downsampled": series.downsampled,
+                    "total_points": series.total_points,
+                }
+                for (run_id, _), series in found.items()
+            ]
+        }
+    )
 
 
 def _ends(connection: Connection, wanted: list[SeriesId], after_step: int | None) -> dict[SeriesId, Ends]:

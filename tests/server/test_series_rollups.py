@@ -73,9 +73,9 @@ def test_widths_that_are_not_multiples_of_the_one_before_merge_from_the_finest()
 
 
 @pytest.mark.parametrize("max_points", [4, 100, 500, 2000])
-def test_every_length_reads_between_half_and_twice_its_budget_of_buckets(max_points: int) -> None:
+def test_every_length_reads_between_a_quarter_and_all_of_its_budget_of_buckets(max_points: int) -> None:
     """Widths 4x apart: a long series reads no more than ROLLUP_OVERSAMPLING buckets per point pair asked
-    for, and never fewer than a quarter of that (so its chart keeps at least half its resolution)."""
+    for, and never fewer than a quarter of that (so its chart keeps at least a quarter of its resolution)."""
     most = ROLLUP_OVERSAMPLING * max(1, (max_points - 2) // 2)
     for exponent in np.arange(0, 7.25, 0.25):  # 1 to 10,000,000 points
         for stride in (1, 7):

@@ -201,7 +201,7 @@ def log_metrics(
     return MetricsAccepted(accepted=stored.accepted, should_stop=stored.should_stop)
 
 
-@router.get("/{run_id}/metrics")
+@router.get("/{run_id}/metrics", response_model=list[str] | MetricSeriesList)
 def read_metric_keys(
     run_id: IdPath,
     session: SessionDep,
@@ -209,7 +209,7 @@ def read_metric_keys(
     keys: series_reads.KeysQuery = None,
     max_points: series_reads.MaxPointsQuery = None,
     after_step: series_reads.AfterStepQuery = None,
-) -> list[str] | MetricSeriesList:
+) -> Any:
     """The metric keys the run has logged; with `keys`, those series at once (each as the one-key read
     returns it; a key without points, after `after_step`, is left out)."""
     if keys is None:
@@ -221,7 +221,7 @@ def read_metric_keys(
     found = series_reads.read_many(
         session.connection(), [(run_id, key) for key in wanted], max_points, after_step=after_step
     )
-    return MetricSeriesList(series=list(found.values()))
+    return Response(series_reads.series_json(found), media_type="application/json")
 
 
 @router.get("/{run_id}/metrics/{key:path}")
