@@ -311,7 +311,9 @@ def _read_buckets(
     ).where(_in(_ROLLUPS, members), _ROLLUPS.width == width)
     if after_step is not None:  # whole buckets after the step; the one holding it comes from its points
         query = query.where(_ROLLUPS.bucket > after_step // width)
-    rows = connection.execute(query.order_by(_ROLLUPS.run_id, _ROLLUPS.key, _ROLLUPS.bucket)).all()
+    # In no order: sorting 20,000 rows by key (a collated text) was a third of PostgreSQL's time; numpy
+    # orders them by series and step below (buckets are disjoint, so a bucket's minimum step orders it).
+    rows = connection.execute(query).all()
     partial: dict[SeriesId, list] = {}
     if after_step is not None:
         partial = _partial_bucket(connection, members, width, after_step)
@@ -319,9 +321,18 @@ def _read_buckets(
     if not rows:
         return found, list(members)
     run_ids, keys, *numbers = zip(*rows, strict=True)  # columns, at C speed
-    counts = np.array(numbers[0], dtype=np.int64)
-    columns = [np.array(c, dtype=np.int64 if i % 2 == 0 else np.float64) for i, c in enumerate(numbers[1:])]
-    for ident, start, stop in _runs_of(run_ids, keys):
+    position = {ident: i for i, ident in enumerate(members)}
+    series = np.fromiter(map(position.__getitem__, zip(run_ids, keys, strict=True)), np.int64, len(rows))
+    order = np.lexsort((np.array(numbers[1], dtype=np.int64), series))
+    series = series[order]
+    counts = np.array(numbers[0], dtype=np.int64)[order]
+    columns = [
+        np.array(c, dtype=np.int64 if i % 2 == 0 else np.float64)[order] for i, c in enumerate(numbers[1:])
+    ]
+    starts = np.flatnonzero(np.diff(series, prepend=-1))
+    stops = np.append(starts[1:], len(series))
+    for start, stop in zip(starts.tolist(), stops.tolist(), strict=True):
+        ident = members[int(series[start])]
         counted = int(counts[start:stop].sum())
         end = ends[ident]
         if after_step is None and counted != end.total:
