@@ -8,7 +8,7 @@ TORCH ?= torch==2.13.0
 # The versions the suite was tested with, for everything but torch (make lock refreshes it).
 LOCK := constraints.txt
 
-.PHONY: install lock run test test-fast lint chromium bench bench-deps fuzz clean
+.PHONY: install lock run test test-fast lint chromium bench bench-deps mlflow-client fuzz clean
 
 $(STAMP): pyproject.toml $(LOCK)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -37,7 +37,8 @@ chromium:
 		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
 		echo "chromium could not be installed: browser tests will be skipped (or fail with CI=true)"
 
-test: install chromium
+# Lint first: CI runs exactly `make test`, so that is where the type check runs too.
+test: install chromium mlflow-client lint
 	$(PY) -m pytest -q
 
 # Many more generated requests than the suite's bounded run: no 5xx, every 4xx with a detail.
@@ -47,9 +48,12 @@ fuzz: install
 test-fast: install
 	$(PY) -m pytest -q -m "not e2e and not browser"
 
+# mypy reads its settings (the folders, the strict modules) from pyproject.toml and keeps an incremental
+# cache in .mypy_cache: a second run checks only what changed.
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 # MLflow, for bench/vs_mlflow.py only: its own virtual environment, so it never meets our dependencies.
 MLFLOW ?= mlflow==3.*
@@ -60,5 +64,15 @@ bench-deps:
 	$(MLFLOW_VENV)/bin/python -m pip install -q "$(MLFLOW)" "psycopg[binary]" psycopg2-binary
 	$(MLFLOW_VENV)/bin/mlflow --version
 
+# MLflow's official client, for tests/server/api/mlflow/: its own virtual environment, since its pins
+# (opentelemetry) clash with constraints.txt.
+MLFLOW_CLIENT ?= mlflow-skinny==3.17.2
+MLFLOW_CLIENT_VENV := .venv-mlflow-client
+$(MLFLOW_CLIENT_VENV)/.installed:
+	test -x $(MLFLOW_CLIENT_VENV)/bin/python || $(PYTHON) -m venv $(MLFLOW_CLIENT_VENV)
+	$(MLFLOW_CLIENT_VENV)/bin/python -m pip install -q "$(MLFLOW_CLIENT)"
+	touch $@
+mlflow-client: $(MLFLOW_CLIENT_VENV)/.installed
+
 clean:
-	rm -rf $(VENV) .trainboard .pytest_cache
+	rm -rf $(VENV) $(MLFLOW_CLIENT_VENV) .trainboard .pytest_cache .mypy_cache

@@ -42,7 +42,7 @@ import torch
 
 from models import build_model
 from server.search import AshaRule, parse_space, sample_random
-from worker.data import Splits, load_splits
+from trainboard.datasets import Splits, load_splits
 from worker.train import Progress, fit, set_seed
 
 SPACE = {

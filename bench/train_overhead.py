@@ -9,8 +9,12 @@ last timed epoch) and metric callbacks (a reporter that only records the time, o
 worker's own). After one warm-up run of each, repeats alternate the two loops (ABBA) so that drift in the
 machine's speed hits both; "paired" is the median over repeats of the ratio of two back-to-back runs.
 
+--precision runs the comparison once per precision (both loops under the same torch.autocast, fp16 with a
+GradScaler) and ends with the rows side by side: fp32, bf16 and fp16 by default on CUDA, fp32 and bf16 on CPU.
+
     .venv/bin/python bench/train_overhead.py [--dataset digits] [--epochs 8] [--repeats 5] [--device cpu]
         [--threads N] [--checkpoint-interval S] [--clock wall|cpu] [--reporter timing|client]
+        [--precision fp32,bf16,fp16]
 """
 
 from __future__ import annotations
@@ -28,11 +32,12 @@ import torch
 import torch.nn.functional as F
 
 from models import build_model
+from models.config import Hparams
 from trainboard.client import Client
+from trainboard.datasets import Splits, load_splits
 from trainboard.settings import get_settings
-from worker.data import Splits, load_splits
-from worker.hparams import Hparams
 from worker.memory import keep_freed_memory
+from worker.precision import AUTOCAST_DTYPES
 from worker.reporting import ApiReporter
 from worker.runner import PROGRESS_INTERVAL_S
 from worker.train import Progress, fit, resolve_device, to_device
@@ -136,16 +141,24 @@ def bare_loop(splits: Splits, model_config: dict, hp: Hparams, device: torch.dev
     x, y = data["train"].x, data["train"].y
     optimizer = torch.optim.Adam(model.parameters(), lr=hp.lr)
     generator = torch.Generator().manual_seed(hp.seed)
+    dtype = AUTOCAST_DTYPES.get(hp.precision)
+    scaler = torch.amp.GradScaler(device.type) if hp.precision == "fp16" else None
     times, start = [], _clock()
     for _ in range(hp.epochs):
         model.train()
         order = torch.randperm(len(y), generator=generator).to(device)
         for first in range(0, len(y), hp.batch_size):
             index = order[first : first + hp.batch_size]
-            loss = F.cross_entropy(model(x[index]), y[index])
+            with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+                loss = F.cross_entropy(model(x[index]), y[index])
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+            if scaler is None:
+                loss.backward()
+                optimizer.step()
+            else:
+                scaler.scale(loss).backward()
+                scaler.step(optimizer)
+                scaler.update()
         for name in SPLITS:
             bare_evaluate(model, data[name].x, data[name].y)
         now = _clock()
@@ -179,6 +192,11 @@ def main() -> None:
     )
     parser.add_argument("--reporter", choices=("timing", "client"), default="timing")
     parser.add_argument(
+        "--precision",
+        default=None,
+        help="comma-separated precisions to compare (default: fp32,bf16,fp16 on CUDA, fp32,bf16 on CPU)",
+    )
+    parser.add_argument(
         "--malloc",
         choices=("worker", "glibc"),
         default="worker",
@@ -192,6 +210,7 @@ def main() -> None:
     _clock = CLOCKS[args.clock]
     _checkpoint_interval_s, _reporter = args.checkpoint_interval, args.reporter
     device = resolve_device(args.device)
+    precisions = (args.precision or ("fp32,bf16,fp16" if device.type == "cuda" else "fp32,bf16")).split(",")
     splits = load_splits(args.dataset)
     model_config = {"name": "mlp", "hidden": [int(h) for h in args.hidden.split(",")]}
     hp = Hparams(epochs=args.epochs, batch_size=args.batch_size, lr=1e-3, optimizer="adam", seed=0)
@@ -203,14 +222,37 @@ def main() -> None:
         f"{args.dataset} train {len(splits.train)}, "
         f"mlp {model_config['hidden']}, batch {args.batch_size}, "
         f"{args.epochs} epochs x {args.repeats} repeats, checkpoints every {args.checkpoint_interval:g} s, "
-        f"{args.reporter} reporter, {args.malloc} malloc thresholds"
+        f"{args.reporter} reporter, {args.malloc} malloc thresholds, precisions {','.join(precisions)}"
     )
+    rows = {
+        precision: compare(
+            splits, model_config, Hparams(**{**hp.model_dump(), "precision": precision}), device, args.repeats
+        )
+        for precision in precisions
+    }
+    if len(rows) > 1:
+        print("\nprecision | worker epoch (median) | bare epoch | paired worker/bare | worker examples/s")
+        for precision, (worker_s, bare_s, paired) in rows.items():
+            rate = len(splits.train) / worker_s
+            times = f"{worker_s * 1000:.1f} ms | {bare_s * 1000:.1f} ms"
+            print(f"{precision:>9} | {times} | {paired:.3f} | {rate:,.0f}")
+
+
+def compare(
+    splits: Splits,
+    model_config: dict,
+    hp: Hparams,
+    device: torch.device,
+    repeats: int,  # type: ignore[type-arg]
+) -> tuple[float, float, float]:
+    """Time both loops in `hp.precision`, print the figures; returns the median epochs and paired ratio."""
+    print(f"--- precision {hp.precision}")
     worker_loop(splits, model_config, hp, device)  # warm-up: allocator, kernels, imports
     bare_loop(splits, model_config, hp, device)
     results: dict[str, list[float]] = {"worker": [], "bare": []}
     paired: list[float] = []  # per repeat: worker time / bare time, the two run back to back
     loops = [("worker", worker_loop), ("bare", bare_loop)]
-    for repeat in range(args.repeats):
+    for repeat in range(repeats):
         totals = {}
         for name, loop in loops if repeat % 2 == 0 else loops[::-1]:  # ABBA: neither always goes first
             epochs = loop(splits, model_config, hp, device)
@@ -229,6 +271,7 @@ def main() -> None:
         print(f"{name:>6} epoch: {figures}")
     ratios = ", ".join(f"{stat} {v['worker'] / v['bare']:.3f}" for stat, v in stats.items())
     print(f"ratio worker / bare: {ratios}, paired median {statistics.median(paired):.3f} (target <= 1.05)")
+    return stats["median"]["worker"], stats["median"]["bare"], statistics.median(paired)
 
 
 if __name__ == "__main__":

@@ -86,7 +86,7 @@ def _check_input(options: ModelOptions, *, kind: str, input_shape: tuple[int, ..
         if smallest < options.min_image_size:
             raise ModelConfigError(
                 "model.name",
-                f"{options.name} needs images of at least {options.min_image_size}x{options.min_image_size}, "  # type: ignore[attr-defined]
+                f"{options.name} needs images of at least {options.min_image_size}x{options.min_image_size}, "
                 f"but got {input_shape[1]}x{input_shape[2]}",
             )
     if kind == "sequence" and len(input_shape) != 2:
@@ -109,7 +109,7 @@ def build_model(
 ) -> torch.nn.Module:
     """Build the nn.Module a (resolved) config describes; imports torch lazily."""
     options = _options_for(config, kind=None)
-    module_name, function_name = MODELS[options.name].builder.split(":")  # type: ignore[attr-defined]
+    module_name, function_name = MODELS[options.name].builder.split(":")
     build = getattr(importlib.import_module(module_name), function_name)
     return build(options, input_shape=tuple(input_shape), n_classes=n_classes, keep_prob=keep_prob)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from torch import nn
 
 
@@ -15,7 +17,7 @@ def init_layer(layer: nn.Linear | nn.Conv2d, *, init: str, activation: str) -> N
     A convolution's fans count its kernel: fan_in = C_in * k * k.
     """
     if init == "he":
-        nonlinearity = "leaky_relu" if activation == "leaky_relu" else "relu"
+        nonlinearity: Literal["leaky_relu", "relu"] = "leaky_relu" if activation == "leaky_relu" else "relu"
         nn.init.kaiming_normal_(layer.weight, nonlinearity=nonlinearity)
     elif init == "xavier":
         nn.init.xavier_normal_(layer.weight)

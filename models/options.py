@@ -36,6 +36,9 @@ class ModelOptions(BaseModel):
     #: Smallest spatial size (height, width) an image model needs, when it matters.
     min_image_size: ClassVar[int] = 1
 
+    #: The architecture's key in models.MODELS; each subclass fixes it to its own literal.
+    name: str
+
 
 class SoftmaxOptions(ModelOptions):
     """Multinomial logistic regression: one linear layer on the flattened input."""

@@ -141,11 +141,11 @@ def check_dataset_ref(session: Session, principal: Principal, ref: str, field: s
         raise InvalidInput(["body", field], f"Dataset {ref} not found")
 
 
-def check_gradcheck(principal: Principal, check_id: str) -> None:
+def check_gradcheck(session: Session, principal: Principal, check_id: str) -> None:
     """Gradient checks belong to whoever started them."""
     if principal.sees_everything:
         return
-    check = gradchecks.get_gradcheck(check_id=check_id)
+    check = gradchecks.get_gradcheck(session=session, check_id=check_id)
     if check.owner_id != principal.user_id:
         raise NotFound("Gradient check", check_id)
 
@@ -192,7 +192,7 @@ def url_ids(request: Request) -> list[NamedId]:
 def _check(session: Session, principal: Principal, named: NamedId) -> None:
     kind, ident = named.kind, named.ident
     if kind == "gradcheck":
-        check_gradcheck(principal, str(ident))
+        check_gradcheck(session, principal, str(ident))
     elif kind == "project":
         check_project(session, principal, int(ident), named.need)
     elif kind == "run":
@@ -241,7 +241,7 @@ def require_owner(request: Request, principal: ApiAuth, session: SessionDep) -> 
 ProjectOwner = Annotated[Principal, Depends(require_owner)]
 
 
-def visible_project_ids(principal: Principal) -> Select[tuple[int]] | None:
+def visible_project_ids(principal: Principal) -> Select[int] | None:
     """A subquery of the projects the caller may see, or None when they see them all."""
     if principal.sees_everything:
         return None

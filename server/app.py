@@ -13,7 +13,9 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from server.access import ApiAccess
+from server.api.mlflow import include_mlflow
 from server.api.v1 import accounts as accounts_api
+from server.api.v1 import artifacts as artifacts_api
 from server.api.v1 import datasets as datasets_api
 from server.api.v1 import error_analysis as error_analysis_api
 from server.api.v1 import experiments as experiments_api
@@ -93,6 +95,7 @@ def create_app(*, run_reaper: bool = True) -> FastAPI:
     for module in (
         projects_api,
         runs_api,
+        artifacts_api,
         experiments_api,
         groups_api,
         datasets_api,
@@ -104,6 +107,8 @@ def create_app(*, run_reaper: bool = True) -> FastAPI:
     ):
         # Every id in the URL is checked against the caller's projects before the handler runs.
         app.include_router(module.router, prefix="/api/v1", dependencies=[ApiAccess])
+    # MLflow's tracking API: its own error shape, access checked per id inside (ids are MLflow's strings).
+    include_mlflow(app)
     app.include_router(docs_pages.schema_router)
     app.include_router(docs_pages.router)
     app.include_router(pages_router)

@@ -42,7 +42,7 @@ def body_limit(limit: int | None) -> Callable[[Endpoint], Endpoint]:
 
 
 def _limit_of(scope: Scope) -> int | None:
-    return getattr(scope.get("endpoint"), _ATTRIBUTE, DEFAULT_BODY_BYTES)  # type: ignore[no-any-return]
+    return getattr(scope.get("endpoint"), _ATTRIBUTE, DEFAULT_BODY_BYTES)
 
 
 class BodyTooLarge(HTTPException):

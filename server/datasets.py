@@ -1,7 +1,7 @@
-"""The catalog of built-in datasets: metadata and default hyperparameters, with no arrays and no torch.
+"""The server's dataset catalog: built-ins (from trainboard/datasets.py) and uploads, with default hparams.
 
-The worker builds the arrays (worker/data.py); the server needs only what validates a config and fills its
-defaults, so that a config that does not fit the dataset is refused at submit time.
+No arrays and no torch: the server needs only what validates a config and fills its defaults, so that a
+config that does not fit the dataset is refused at submit time. An uploaded dataset is read from its row.
 """
 
 from __future__ import annotations
@@ -9,7 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from models.config import DATASET_HPARAMS, UPLOAD_HPARAMS
 from server.ids import parse_id
+from server.tables import Dataset
+from trainboard.datasets import DATASETS
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -40,46 +43,16 @@ class DatasetInfo:
 
 
 BUILTIN_DATASETS: dict[str, DatasetInfo] = {
-    info.name: info
-    for info in (
-        DatasetInfo(
-            name="digits",
-            kind="image",
-            input_shape=(1, 8, 8),
-            n_classes=10,
-            n_examples=1797,
-            description="Handwritten digits, 8x8 grey images, 10 classes (scikit-learn).",
-            default_hparams={"epochs": 30, "batch_size": 64, "lr": 0.001},
-        ),
-        DatasetInfo(
-            name="digits-shifted",
-            kind="image",
-            input_shape=(1, 8, 8),
-            n_classes=10,
-            n_examples=1797,
-            description="Digits whose dev and test examples are blurred, noisy and shifted: "
-            "train and dev come from different distributions, so data mismatch shows.",
-            default_hparams={"epochs": 30, "batch_size": 64, "lr": 0.001},
-        ),
-        DatasetInfo(
-            name="breast_cancer",
-            kind="tabular",
-            input_shape=(30,),
-            n_classes=2,
-            n_examples=569,
-            description="Breast cancer Wisconsin, 30 features, benign or malignant (scikit-learn).",
-            default_hparams={"epochs": 30, "batch_size": 32, "lr": 0.001},
-        ),
-        DatasetInfo(
-            name="wine",
-            kind="tabular",
-            input_shape=(13,),
-            n_classes=3,
-            n_examples=178,
-            description="Wine recognition, 13 chemical features, 3 cultivars (scikit-learn).",
-            default_hparams={"epochs": 40, "batch_size": 16, "lr": 0.001},
-        ),
+    name: DatasetInfo(
+        name=name,
+        kind=builtin.kind,
+        input_shape=builtin.input_shape,
+        n_classes=builtin.n_classes,
+        n_examples=builtin.n_examples,
+        description=builtin.description,
+        default_hparams=DATASET_HPARAMS[name],
     )
+    for name, builtin in DATASETS.items()
 }
 
 
@@ -89,11 +62,26 @@ def uploaded_id(ref: str) -> int | None:
     return parse_id(ref)
 
 
+def uploaded_info(*, session: Session, ref: str) -> DatasetInfo | None:
+    """A project's `dataset` string that is an uploaded dataset's id, as catalog info; else None."""
+    dataset_id = uploaded_id(ref)
+    dataset = None if dataset_id is None else session.get(Dataset, dataset_id)
+    if dataset is None:
+        return None
+    return DatasetInfo(
+        name=str(dataset.id),
+        kind=dataset.kind,
+        input_shape=tuple(dataset.input_shape),
+        n_classes=dataset.n_classes,
+        n_examples=dataset.n_examples,
+        description=dataset.description or f"Uploaded dataset {dataset.name!r}",
+        default_hparams=dict(UPLOAD_HPARAMS),
+    )
+
+
 def get_dataset(name: str, *, session: Session | None = None) -> DatasetInfo | None:
     """The built-in dataset called `name`; with a session, also an uploaded dataset by its id; else None."""
     info = BUILTIN_DATASETS.get(name)
     if info is None and session is not None:
-        from server.services.datasets import uploaded_info  # the catalog itself needs no database
-
         info = uploaded_info(session=session, ref=name)
     return info

@@ -120,3 +120,24 @@ def autocommit_connection(session: Session) -> Connection:
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
+
+
+async def get_read_session(session: SessionDep) -> AsyncIterator[Session]:
+    """The request's session, for a route that only reads: each statement runs in autocommit
+    (``autocommit_connection``), which spares PostgreSQL the request's BEGIN and ROLLBACK round trips.
+
+    The switch is made on the session's bind, before any statement and without I/O; a session joined to a
+    caller's transaction (the test suite's) keeps it. After a read that went well the session is closed
+    here, on the event loop: in autocommit there is no transaction to end, so closing it makes no round
+    trip and spares ``get_session`` a thread-pool hop. Writing through it would commit each statement."""
+    bind = session.get_bind()
+    switched = isinstance(bind, Engine) and not session.in_transaction()
+    if switched:
+        session.bind = bind.execution_options(isolation_level="AUTOCOMMIT")
+    yield session
+    if switched:
+        session.close()
+        session.bind = bind  # a session used on after the request (the tests') writes in transactions again
+
+
+ReadSessionDep = Annotated[Session, Depends(get_read_session)]

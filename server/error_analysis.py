@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 #: The tag that marks an error reviewed without putting it in a category: never counted as a category.
 REVIEWED = "reviewed"
@@ -245,7 +246,9 @@ def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
     return np.where(denominator > 0, numerator / safe, 0.0)
 
 
-def _class_metrics(names: list[Any], matrix: np.ndarray) -> tuple[tuple[ClassMetrics, ...], dict, dict]:
+def _class_metrics(
+    names: list[Any], matrix: np.ndarray
+) -> tuple[tuple[ClassMetrics, ...], dict[str, float], dict[str, float]]:
     """Per-class precision/recall/F1 and their macro and support-weighted averages."""
     true_pos = np.diag(matrix).astype(float)
     support, predicted = matrix.sum(axis=1), matrix.sum(axis=0)
@@ -411,7 +414,7 @@ def _class_rates(
     )
 
 
-def _as_float_array(values: Sequence[float], name: str) -> np.ndarray:
+def _as_float_array(values: Sequence[float] | npt.NDArray[Any], name: str) -> npt.NDArray[np.float64]:
     array = np.asarray(values, dtype=float).reshape(-1)
     if not np.isfinite(array).all():
         bad = int(np.flatnonzero(~np.isfinite(array))[0])
@@ -443,7 +446,9 @@ def confidence_bins(
     )
 
 
-def precision_recall_curve(labels01: Sequence[int], scores: Sequence[float]) -> PrecisionRecallCurve:
+def precision_recall_curve(
+    labels01: Sequence[int] | npt.NDArray[Any], scores: Sequence[float] | npt.NDArray[Any]
+) -> PrecisionRecallCurve:
     """Precision and recall at every distinct score of a binary problem (label 1 is positive)."""
     if len(labels01) != len(scores):
         raise ValueError(

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -15,7 +16,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 logger = logging.getLogger(__name__)
 
 
-class TrainboardError(Exception):
+class DomainError(Exception):
+    """A refusal a service explains to the user; mapped once, below, to its status and message.
+
+    (Not `trainboard.TrainboardError`, which the client library raises when the server refuses it.)
+    """
+
     status_code = 400
     #: Seconds a client should wait before trying again (sent as Retry-After), for transient refusals.
     retry_after_s: int | None = None
@@ -28,28 +34,28 @@ class TrainboardError(Exception):
         return self.message
 
 
-class NotFound(TrainboardError):
+class NotFound(DomainError):
     status_code = 404
 
     def __init__(self, resource: str, ident: object) -> None:
         super().__init__(f"{resource} {ident} not found")
 
 
-class Conflict(TrainboardError):
+class Conflict(DomainError):
     status_code = 409
 
 
-class Unauthorized(TrainboardError):
+class Unauthorized(DomainError):
     status_code = 401
 
 
-class Forbidden(TrainboardError):
+class Forbidden(DomainError):
     """The caller may see the thing but their role does not allow this change."""
 
     status_code = 403
 
 
-class InvalidInput(TrainboardError):
+class InvalidInput(DomainError):
     """Bad input found past schema validation; `loc` names the field as FastAPI's 422 does."""
 
     status_code = 422
@@ -90,10 +96,10 @@ def error_response(
     return response
 
 
-def _readable(errors: Sequence[dict[str, object]]) -> list[str]:
+def _readable(errors: Sequence[Mapping[str, Any]]) -> list[str]:
     lines = []
     for error in errors:
-        loc = [str(part) for part in error.get("loc", ()) if part not in ("body", "query", "path")]  # type: ignore[attr-defined]
+        loc = [str(part) for part in error.get("loc", ()) if part not in ("body", "query", "path")]
         lines.append(f"{'.'.join(loc) or 'input'}: {error.get('msg')}")
     return lines
 
@@ -101,8 +107,8 @@ def _readable(errors: Sequence[dict[str, object]]) -> list[str]:
 def install_error_handlers(app: FastAPI) -> None:
     """Map domain errors, validation errors and HTTP errors to one JSON shape or one error page."""
 
-    @app.exception_handler(TrainboardError)
-    async def _domain(request: Request, exc: TrainboardError) -> Response:
+    @app.exception_handler(DomainError)
+    async def _domain(request: Request, exc: DomainError) -> Response:
         headers = {"Retry-After": str(exc.retry_after_s)} if exc.retry_after_s is not None else {}
         if _wants_json(request):
             if exc.status_code == 401:

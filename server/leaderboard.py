@@ -18,7 +18,14 @@ __all__ = ["Constraint", "Standing", "constraint_from_dict", "describe", "is_max
 
 def constraint_from_dict(data: Mapping[str, object]) -> Constraint:
     """From the project's stored shape, ``{"metric", "max"}`` or ``{"metric", "min"}``."""
-    return Constraint(metric=str(data.get("metric", "")), max=data.get("max"), min=data.get("min"))  # type: ignore[arg-type]
+    return Constraint(metric=str(data.get("metric", "")), max=_bound(data, "max"), min=_bound(data, "min"))
+
+
+def _bound(data: Mapping[str, object], key: str) -> float | None:
+    value = data.get(key)
+    if value is None or isinstance(value, int | float):
+        return value
+    raise ValueError(f"a constraint's {key} must be a number, but got {key}={value!r}")
 
 
 def _number(value: float) -> str:
@@ -29,7 +36,8 @@ def describe(constraint: Constraint) -> str:
     """ "latency_ms_b1 ≤ 10", "param_count ≤ 1,000,000"."""
     if constraint.max is not None:
         return f"{constraint.metric} ≤ {_number(constraint.max)}"
-    return f"{constraint.metric} ≥ {_number(constraint.min)}"  # type: ignore[arg-type]
+    assert constraint.min is not None  # a Constraint holds exactly one of max and min
+    return f"{constraint.metric} ≥ {_number(constraint.min)}"
 
 
 @dataclass(frozen=True)

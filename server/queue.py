@@ -1,4 +1,5 @@
-"""Hands run ids to the Celery workers by task name; the web process never imports the training code."""
+"""Hands work to the Celery workers by task name (runs and gradient checks); the web process never imports
+the worker or the training code, but builds its own sending app from the settings and trainboard.broker."""
 
 from __future__ import annotations
 
@@ -8,16 +9,21 @@ import logging
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Protocol
 
+from trainboard.broker import DEFAULT_QUEUE, GRADCHECK_TASK, TRAIN_TASK, transport_options
+from trainboard.settings import get_settings
+
 if TYPE_CHECKING:
     from celery import Celery
 
 logger = logging.getLogger(__name__)
 
-TRAIN_TASK = "worker.tasks.train"
-
 
 class RunQueue(Protocol):
+    """The workers' queue: training runs and gradient checks, sent by id."""
+
     def enqueue(self, run_id: int) -> bool: ...
+
+    def enqueue_gradcheck(self, check_id: str) -> bool: ...
 
     def ping(self) -> bool: ...
 
@@ -46,35 +52,56 @@ def run_ids_in_messages(payloads: Iterable[str | bytes], task: str = TRAIN_TASK)
     return run_ids
 
 
-class CeleryRunQueue:
-    """Sends `worker.tasks.train(run_id)` to the broker the settings name (or to `app`'s)."""
+def sending_app() -> Celery:
+    """A Celery app that only sends, to the broker the settings name (no tasks: those live in the worker)."""
+    from celery import Celery
 
-    def __init__(self, queue: str = "gpu", *, app: Celery | None = None) -> None:
+    url = get_settings().resolved_broker_url
+    app = Celery("trainboard", broker=url, set_as_current=False)
+    app.conf.update(
+        task_default_queue=DEFAULT_QUEUE,
+        task_ignore_result=True,
+        broker_transport_options=transport_options(url),
+    )
+    return app
+
+
+class CeleryQueue:
+    """Sends `worker.tasks.train(run_id)` and `worker.tasks.gradcheck(check_id)` to one queue of the broker
+    the settings name (or of `app`'s)."""
+
+    def __init__(self, queue: str = DEFAULT_QUEUE, *, app: Celery | None = None) -> None:
         self.queue = queue
         self._app = app
 
     @property
     def app(self) -> Celery:
         if self._app is None:
-            from worker.celery_app import app
-
-            self._app = app
+            self._app = sending_app()
         return self._app
 
-    def enqueue(self, run_id: int) -> bool:
-        """Send the task; False (and the run stays queued for the reaper to retry) when the broker is down."""
+    def _send(self, task: str, ident: int | str) -> bool:
+        """Send the task; False when the broker is down (the caller says what that means)."""
         try:
             self.app.send_task(
-                TRAIN_TASK,
-                args=[run_id],
+                task,
+                args=[ident],
                 queue=self.queue,
                 retry=True,
                 retry_policy={"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5},
             )
         except Exception as exc:  # the broker's client raises many kinds; all mean "not sent"
-            logger.warning("could not queue run %s: %s", run_id, exc)
+            logger.warning("could not send %s(%r): %s", task, ident, exc)
             return False
         return True
+
+    def enqueue(self, run_id: int) -> bool:
+        """Queue the run; False (and the run stays queued for the reaper to retry) when the broker is down."""
+        return self._send(TRAIN_TASK, run_id)
+
+    def enqueue_gradcheck(self, check_id: str) -> bool:
+        """Queue the gradient check; False when the broker is down."""
+        return self._send(GRADCHECK_TASK, check_id)
 
     def ping(self) -> bool:
         try:
@@ -136,9 +163,9 @@ def _sqlalchemy_payloads(channel: Any, queue: str) -> list[str]:
         session.rollback()  # SQLite: never keep a read transaction open against the workers' writes
 
 
-_queue: RunQueue = CeleryRunQueue()
+_queue: RunQueue = CeleryQueue()
 
 
 def get_queue() -> RunQueue:
-    """The run queue (a dependency, so tests can point it at their own broker)."""
+    """The workers' queue (a dependency, so tests can point it at their own broker)."""
     return _queue

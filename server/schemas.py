@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import json
-import math
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, overload
 
 from pydantic import (
     AfterValidator,
@@ -18,8 +17,13 @@ from pydantic import (
     model_validator,
 )
 
+from models.config import DEFAULT_DECAY_RATES as DEFAULT_DECAY_RATES
+from models.config import Hparams as Hparams
+from models.config import RunConfig as RunConfig
 from server import ids
 from trainboard.metric_keys import alias_problem
+from trainboard.storable import NUL_REFUSED as NUL_REFUSED
+from trainboard.storable import refuse_nul, refuse_unstorable
 
 # ---------------------------------------------------------------- what both databases can store
 
@@ -27,44 +31,6 @@ from trainboard.metric_keys import alias_problem
 MAX_ID = ids.MAX_ID
 #: Offsets and other whole numbers that reach SQL fit PostgreSQL's BIGINT.
 MAX_BIGINT = 2**63 - 1
-NUL_REFUSED = "must not contain a NUL character (\\x00)"
-
-
-def refuse_nul(value: str | None) -> str | None:
-    """PostgreSQL cannot store a NUL character in text (SQLite can): refused on both, naming the field."""
-    if value is not None and "\x00" in value:
-        raise ValueError(NUL_REFUSED)
-    return value
-
-
-def _unstorable(value: object, where: str) -> str | None:
-    """Why a free-form JSON value cannot be stored as sent (with where in it), or None."""
-    if isinstance(value, str):
-        return f"{where or 'value'}: {NUL_REFUSED}" if "\x00" in value else None
-    if isinstance(value, float) and not math.isfinite(value):
-        return f"{where or 'value'}: must be a finite number (JSON has no {value})"
-    if isinstance(value, dict):
-        for key, item in value.items():
-            inner = f"{where}.{key}" if where else str(key)
-            if "\x00" in str(key):
-                return f"{inner!r}: a key {NUL_REFUSED}"
-            if problem := _unstorable(item, inner):
-                return problem
-    if isinstance(value, list):
-        for index, item in enumerate(value):
-            if problem := _unstorable(item, f"{where}[{index}]"):
-                return problem
-    return None
-
-
-def refuse_unstorable(value: dict[str, Any]) -> dict[str, Any]:
-    """Free-form JSON (run params, model options, a sweep space) that a JSON column of either database
-    stores as sent: no NUL in a key or a string, no NaN or infinity (PostgreSQL's JSON has neither)."""
-    if problem := _unstorable(value, ""):
-        raise ValueError(problem)
-    return value
-
-
 #: Marks a string (or None) that must hold no NUL: `Annotated[str | None, NoNul]`, also on query parameters.
 NoNul = AfterValidator(refuse_nul)
 Text = Annotated[str, NoNul]
@@ -81,6 +47,10 @@ Label = Int64 | Annotated[str, Field(min_length=1, max_length=200), NoNul]
 OptimizingMetric = Annotated[MetricKey, Field(max_length=100)]
 
 
+@overload
+def as_utc(value: datetime) -> datetime: ...
+@overload
+def as_utc(value: None) -> None: ...
 def as_utc(value: datetime | None) -> datetime | None:
     """SQLite hands back naive datetimes; every time we store is UTC."""
     if value is not None and value.tzinfo is None:
@@ -209,75 +179,6 @@ class ProjectsPage(Page):
 
 
 # ---------------------------------------------------------------- runs
-
-
-#: Each learning-rate schedule's own decay rate, used when `decay_rate` is left blank (worker/hparams.py
-#: has the same table; tests/test_hparams_contract.py holds the two equal). inverse: the deep-learning
-#: course's 1 / (1 + 1 * epoch); exponential: its 0.95 ** epoch; step: halve every `decay_steps` epochs.
-DEFAULT_DECAY_RATES: dict[str, float] = {"inverse": 1.0, "exponential": 0.95, "step": 0.5}
-
-
-class Hparams(BaseModel):
-    """Training hyperparameters. Fields the user leaves out take the dataset's defaults, then these."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    epochs: int = Field(default=30, ge=1, le=10_000, description="Passes over the training split.")
-    batch_size: int = Field(
-        default=64, ge=1, le=1_000_000, description="Mini-batch size (1 up to the whole set)."
-    )
-    lr: float = Field(default=0.001, gt=0, le=10, description="Learning rate.")
-    optimizer: Literal["sgd", "momentum", "rmsprop", "adam"] = Field(default="adam", description="Optimiser.")
-    beta: float = Field(default=0.9, ge=0, lt=1, description="Momentum / RMSprop decay beta.")
-    beta1: float = Field(default=0.9, ge=0, lt=1, description="Adam's first-moment beta.")
-    beta2: float = Field(default=0.999, ge=0, lt=1, description="Adam's second-moment beta.")
-    eps: float = Field(default=1e-8, gt=0, le=1, description="Epsilon of RMSprop and Adam.")
-    l2: float = Field(default=0.0, ge=0, le=10, description="L2 weight-decay lambda.")
-    keep_prob: float = Field(
-        default=1.0, gt=0, le=1, description="Dropout keep probability (1 = no dropout)."
-    )
-    seed: int = Field(
-        default=0, ge=0, le=2**31 - 1, description="Seed: the same seed repeats a CPU run exactly."
-    )
-    train_fraction: float = Field(default=1.0, gt=0, le=1, description="Share of the training split used.")
-    lr_decay: Literal["none", "step", "exponential", "inverse", "cosine"] = Field(
-        default="none", description="Learning-rate schedule over epochs."
-    )
-    decay_rate: float | None = Field(
-        default=None,
-        ge=0,
-        le=100,
-        description="Decay rate of the schedule; blank takes the schedule's own: "
-        + ", ".join(f"{schedule} {rate:g}" for schedule, rate in DEFAULT_DECAY_RATES.items()),
-        json_schema_extra={"blank_follows": "lr_decay", "blank_defaults": dict(DEFAULT_DECAY_RATES)},
-    )
-    decay_steps: int = Field(default=10, ge=1, le=10_000, description="Epochs between steps of 'step' decay.")
-    early_stopping_patience: int | None = Field(
-        default=None, ge=1, le=10_000, description="Stop after this many epochs without a better dev error."
-    )
-    grad_clip: float | None = Field(default=None, gt=0, le=1e6, description="Clip the gradient norm to this.")
-    augment: bool = Field(default=False, description="Image augmentation: small shifts, rotations and noise.")
-    normalize: bool = Field(default=True, description="Standardise inputs with train-split statistics.")
-    precision: Literal["fp32", "bf16", "fp16"] = Field(default="fp32", description="Mixed precision on GPU.")
-
-    def effective_decay_rate(self) -> float | None:
-        """The decay rate the schedule uses: `decay_rate`, else the schedule's own; None without decay."""
-        if self.lr_decay not in DEFAULT_DECAY_RATES:
-            return None
-        return self.decay_rate if self.decay_rate is not None else DEFAULT_DECAY_RATES[self.lr_decay]
-
-
-class RunConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    model: JsonObject = Field(default_factory=dict, description="Architecture and its options.")
-    hparams: Hparams = Field(default_factory=Hparams)
-    dataset_version: Id | None = Field(
-        default=None,
-        description="The project's dataset version to train and evaluate on (each applying of label "
-        "corrections makes a new one); default the current one. A run's config, read back, names the "
-        "version it used, so resubmitting it repeats the run on the same labels.",
-    )
 
 
 #: The name that ties runs differing only by seed (runs.group).
@@ -1020,3 +921,13 @@ class MemberRead(BaseModel):
     user_id: int
     username: str
     role: Role
+
+
+class ArtifactRead(BaseModel):
+    """One file a run stored."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    path: str
+    size: int
+    sha256: str

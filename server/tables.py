@@ -257,6 +257,28 @@ class Dataset(Base):
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
 
+class GradientCheck(Base):
+    """A numerical gradient check of a model config: queued here, run by a worker, which posts the result."""
+
+    __tablename__ = "gradient_checks"
+    __table_args__ = (Index("ix_gradient_checks_status", "status"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)  # a uuid4, as the API spells it
+    status: Mapped[str] = mapped_column(String(20), default="queued")  # queued, done or failed
+    dataset: Mapped[str] = mapped_column(String(200))
+    config: Mapped[dict[str, Any]] = mapped_column(JSON)
+    batch_size: Mapped[int] = mapped_column(Integer)
+    # One GradcheckParameter (as JSON) per parameter tensor, with its reading.
+    parameters: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    max_relative_difference: Mapped[float | None] = mapped_column(Float)
+    reading: Mapped[str | None] = mapped_column(Text)
+    measured: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Who started it: with auth on, only they (and admins and workers) may read it.
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+
 class Sweep(Base):
     """A hyperparameter search: trials are ordinary runs with `sweep_id` set, queued `parallelism` at a
     time."""
@@ -332,3 +354,50 @@ class ProjectMember(Base):
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     role: Mapped[str] = mapped_column(String(10))
+
+
+class RunArtifact(Base):
+    """A file a run stored (a model, a plot): its bytes live under the data folder's artifacts/."""
+
+    __tablename__ = "run_artifacts"
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    path: Mapped[str] = mapped_column(String(1000), primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+# What MLflow's tracking API (server/api/mlflow/) keeps that runs and projects have no column for.
+class MlflowRunTag(Base):
+    """An MLflow key -> value tag (mlflow.runName and mlflow.note.content are the run's name and notes)."""
+
+    __tablename__ = "mlflow_run_tags"
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(250), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class MlflowExperimentTag(Base):
+    __tablename__ = "mlflow_experiment_tags"
+
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(250), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class MlflowDeletedRun(Base):
+    """A run MLflow's client deleted: hidden from MLflow's searches until restored."""
+
+    __tablename__ = "mlflow_deleted_runs"
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    deleted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class MlflowDeletedExperiment(Base):
+    __tablename__ = "mlflow_deleted_experiments"
+
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True)
+    deleted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -67,7 +67,7 @@ def dataset_in_training(session: Session, dataset_id: int) -> bool:
             .select_from(Run)
         )
     )
-    return bool(in_runs) or ref in gradchecks.queued_datasets()
+    return bool(in_runs) or ref in gradchecks.queued_datasets(session=session)
 
 
 def check_worker_dataset(session: Session, dataset_id: int) -> None:

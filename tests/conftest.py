@@ -32,15 +32,21 @@ from starlette import testclient as _starlette_testclient  # noqa: E402
 
 del sys.modules["httpx2"]  # huggingface_hub imports it later
 assert _starlette_testclient.httpx.__name__ == "httpx", "the TestClient was imported before this conftest"
+import argon2  # noqa: E402
 from sqlalchemy import Engine  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
 from server.app import create_app  # noqa: E402
 from server.db import get_session, make_engine  # noqa: E402
 from server.migrate import upgrade  # noqa: E402
-from tests.services import migrated_postgres_schema  # noqa: E402
+from server.services import accounts  # noqa: E402
+from tests.backends import migrated_postgres_schema  # noqa: E402
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
+
+# argon2 at its production cost (64 MiB and about 0.1-1.4 s a hash here) was most of the time the account
+# and auth tests took; they check what is hashed and verified, not how hard: the cheapest parameters.
+accounts._hasher = argon2.PasswordHasher.from_parameters(argon2.profiles.CHEAPEST)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from server.schemas import MetricPointIn, PredictionIn
 from server.services.metrics import ingest_metrics
 from server.services.predictions import ingest_predictions
-from server.tables import Project, Run
+from server.tables import GradientCheck, Project, Run
 
 _counter = itertools.count(1)
 
@@ -39,6 +39,24 @@ def make_run(session: Session, project: Project, **overrides: Any) -> Run:
     session.add(run)
     session.commit()
     return run
+
+
+def make_gradcheck(session: Session, **overrides: Any) -> GradientCheck:
+    """A queued gradient check (as POST /gradcheck records it before a worker runs it)."""
+    fields: dict[str, Any] = {
+        "id": f"6f1c1d4e-0000-4000-8000-{next(_counter):012d}",
+        "status": "queued",
+        "dataset": "digits",
+        "config": {"model": {"name": "mlp"}},
+        "batch_size": 4,
+        "parameters": [],
+        "created_at": datetime.now(UTC),
+    }
+    fields.update(overrides)
+    check = GradientCheck(**fields)
+    session.add(check)
+    session.commit()
+    return check
 
 
 def log_points(session: Session, run: Run, series: dict[str, list[float]], first_step: int = 1) -> None:

@@ -1,44 +1,124 @@
-"""The run config is defined twice (server/schemas.py for the API and the form, worker/hparams.py for
-training): these tests hold the two equal where they overlap, so a default cannot drift unnoticed."""
+"""The run config is defined once (models/config.py): these tests hold the server, the worker and the client
+library to that one definition, so a field or a default cannot drift between them again, and pin what a
+config submitted through the API reads back as in the worker, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-import dataclasses
-from typing import get_args
+from collections.abc import Iterator
+from typing import Any
 
+import httpx
 import pytest
+from fastapi.testclient import TestClient
 
+import trainboard.client
+from models import config as schema
+from server import datasets as server_datasets
 from server import schemas
-from worker import hparams as worker_hparams
+from trainboard import datasets as shared_datasets
+from trainboard.client import Client
+from trainboard.settings import get_settings
+from worker import optim, runner, train
 
-SHARED_FIELDS = sorted(
-    set(schemas.Hparams.model_fields) & {f.name for f in dataclasses.fields(worker_hparams.Hparams)}
-)
+
+def test_server_worker_and_client_read_the_one_definition() -> None:
+    assert schemas.Hparams is schema.Hparams and schemas.RunConfig is schema.RunConfig
+    assert schemas.DEFAULT_DECAY_RATES is schema.DEFAULT_DECAY_RATES
+    assert train.Hparams is optim.Hparams is schema.Hparams
+    assert runner.RunConfig is schema.RunConfig
+    assert trainboard.client.RunConfig is schema.RunConfig and trainboard.client.Hparams is schema.Hparams
 
 
-def test_the_two_definitions_share_the_training_fields() -> None:
-    worker_only = {f.name for f in dataclasses.fields(worker_hparams.Hparams)} - set(
-        schemas.Hparams.model_fields
+def test_the_api_publishes_the_schemas_fields_and_defaults() -> None:
+    """What the OpenAPI document (and so the new-run form) offers is the schema the worker trains from."""
+    from server.app import create_app
+
+    published = create_app(run_reaper=False).openapi()["components"]["schemas"]["Hparams"]["properties"]
+    assert set(published) == set(schema.Hparams.model_fields)
+    for field, spec in schema.Hparams.model_fields.items():
+        assert published[field].get("default") == spec.get_default(call_default_factory=True), field
+
+
+def test_each_dataset_has_its_defaults_defined_once() -> None:
+    assert (
+        set(schema.DATASET_HPARAMS) == set(shared_datasets.DATASETS) == set(server_datasets.BUILTIN_DATASETS)
     )
-    assert worker_only == set(), "every field the worker reads must be settable through the API"
-    assert {"lr", "lr_decay", "decay_rate", "decay_steps"} <= set(SHARED_FIELDS)
+    for name, info in server_datasets.BUILTIN_DATASETS.items():
+        assert info.default_hparams == schema.DATASET_HPARAMS[name]
+        schema.Hparams.model_validate(info.default_hparams)  # every default is one the schema accepts
+    assert server_datasets.UPLOAD_HPARAMS is schema.UPLOAD_HPARAMS
 
 
-@pytest.mark.parametrize("field", SHARED_FIELDS)
-def test_server_and_worker_defaults_are_equal(field: str) -> None:
-    server_default = schemas.Hparams.model_fields[field].get_default(call_default_factory=True)
-    worker_default = {f.name: f.default for f in dataclasses.fields(worker_hparams.Hparams)}[field]
-    assert server_default == worker_default
+def api_client(client: TestClient) -> Client:
+    return Client(server_url="http://testserver", token="", transport=client._transport)
 
 
-def test_server_and_worker_know_the_same_schedules_and_their_rates() -> None:
-    assert get_args(schemas.Hparams.model_fields["lr_decay"].annotation) == worker_hparams.LR_DECAYS
-    assert schemas.DEFAULT_DECAY_RATES == worker_hparams.DEFAULT_DECAY_RATES
+@pytest.fixture
+def wine_project(client: TestClient) -> int:
+    response = client.post("/api/v1/projects", json={"name": "contract", "dataset": "wine"})
+    assert response.status_code == 201, response.text
+    return int(response.json()["id"])
 
 
-@pytest.mark.parametrize("lr_decay", worker_hparams.LR_DECAYS)
-@pytest.mark.parametrize("decay_rate", [None, 0.3])
-def test_a_decay_rate_resolves_alike_on_both_sides(lr_decay: str, decay_rate: float | None) -> None:
-    server = schemas.Hparams(lr_decay=lr_decay, decay_rate=decay_rate)  # type: ignore[arg-type]
-    worker = worker_hparams.Hparams.from_dict(server.model_dump())  # what the worker gets from the server
-    assert worker.effective_decay_rate() == server.effective_decay_rate()
+def submit(client: TestClient, project: int, hparams: dict[str, Any]) -> httpx.Response:
+    config = {"model": {"name": "mlp", "hidden": [8]}, "hparams": hparams}
+    return client.post("/api/v1/runs", json={"project_id": project, "config": config})
+
+
+def test_what_the_server_resolves_is_what_the_worker_and_client_read(
+    client: TestClient, wine_project: int
+) -> None:
+    created = submit(client, wine_project, {"lr": 0.01, "lr_decay": "step", "precision": "bf16"})
+    assert created.status_code == 201, created.text
+    config = api_client(client).get_run_config(created.json()["id"])
+    assert isinstance(config, schema.RunConfig)
+    expected = schema.Hparams(
+        **{**schema.DATASET_HPARAMS["wine"], "lr": 0.01, "lr_decay": "step"}, precision="bf16"
+    )
+    assert config.hparams == expected
+    assert config.hparams.effective_decay_rate() == 0.5  # the schedule's own rate, on every side
+    assert config.model["hidden"] == [8] and config.dataset_version == 1
+
+
+def test_a_misspelt_hparam_is_refused_at_submit_naming_it(client: TestClient, wine_project: int) -> None:
+    response = submit(client, wine_project, {"learning_rate": 0.01})
+    assert response.status_code == 422
+    [error] = response.json()["detail"]
+    assert error["loc"] == ["body", "config", "hparams", "learning_rate"]
+    assert "Extra inputs are not permitted" in error["msg"]
+
+
+@pytest.fixture
+def cpu_workers(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("TRAINBOARD_DEVICE", "cpu")
+    get_settings.cache_clear()
+    yield
+    monkeypatch.undo()
+    get_settings.cache_clear()
+
+
+def test_fp16_is_refused_at_submit_when_workers_train_on_cpu(
+    client: TestClient, wine_project: int, cpu_workers: None
+) -> None:
+    response = submit(client, wine_project, {"precision": "fp16"})
+    assert response.status_code == 422
+    [error] = response.json()["detail"]
+    assert error["loc"] == ["body", "config", "hparams", "precision"]
+    assert error["msg"].startswith("fp16 trains only on a CUDA device")
+    assert submit(client, wine_project, {"precision": "bf16"}).status_code == 201
+
+
+def test_a_config_stored_before_a_field_existed_still_loads() -> None:
+    stored = {"model": {"name": "mlp"}, "hparams": {"epochs": 3, "lr": 0.01, "lr_decay": "exponential"}}
+    config = schema.RunConfig.from_stored(stored)
+    assert config.hparams.precision == "fp32" and config.hparams.effective_decay_rate() == 0.95
+    assert schema.RunConfig.from_stored(None) == schema.RunConfig()  # an external run has no config
+
+
+def test_a_stored_field_this_worker_does_not_know_fails_the_run_by_name() -> None:
+    with pytest.raises(
+        schema.RunConfigError, match=r"hparams\.warmup_epochs, which this worker does not know"
+    ):
+        schema.RunConfig.from_stored({"hparams": {"warmup_epochs": 3}})
+    with pytest.raises(schema.RunConfigError, match=r"bad hparams\.precision"):
+        schema.RunConfig.from_stored({"hparams": {"precision": "fp8"}})

@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 
+from models.config import RunConfig
 from trainboard.settings import get_settings
 
 logger = logging.getLogger(__name__)
@@ -119,7 +120,7 @@ class Client:
 
     def backoff(self, attempt: int) -> float:
         """Seconds to wait after the `attempt`-th failure in a row (0 first): doubling, capped."""
-        return min(self.backoff_s * 2**attempt, self.max_backoff_s)
+        return min(self.backoff_s * 2.0**attempt, self.max_backoff_s)
 
     def request(
         self, method: str, path: str, *, ok_404: bool = False, retries: int | None = None, **kwargs: Any
@@ -222,6 +223,11 @@ class Client:
     def get_run(self, run_id: int) -> dict[str, Any]:
         """One run, with its resolved config."""
         return self._json("GET", f"/runs/{run_id}")
+
+    def get_run_config(self, run_id: int) -> RunConfig:
+        """A queued run's resolved config, typed (`config.hparams.lr`, `config.model`); RunConfigError
+        (a ValueError) names a field this library does not know (a newer server wrote it)."""
+        return RunConfig.from_stored(self.get_run(run_id).get("config"))
 
     def get_sweep(self, sweep_id: int, *, retries: int | None = None) -> dict[str, Any]:
         """One sweep, with its trials and progress."""
@@ -337,7 +343,7 @@ class Client:
             with dest.open("wb") as handle:
                 for chunk in response.iter_bytes(1 << 20):
                     handle.write(chunk)
-            return response.headers.get("x-checksum-sha256", "")
+            return str(response.headers.get("x-checksum-sha256", ""))
 
     def get_checkpoint(self, run_id: int) -> bytes | None:
         """The run's latest checkpoint bytes, or None when it has none."""

@@ -115,9 +115,15 @@ def _create(client: Client, spec: Mapping[str, Any]) -> dict[str, Any]:
     project = client.get_or_create_project(spec["project"], dataset=spec.get("dataset") or "external")
     if spec.get("human_level_error") is not None:
         client.update_project(project["id"], human_level_error=spec["human_level_error"])
-    fields = {k: spec.get(k) for k in ("name", "group", "tags", "notes", "environment")}
     return client.create_run(
-        project["id"], params=spec.get("params") or {}, idempotency_key=str(spec["id"]), **fields
+        project["id"],
+        params=spec.get("params") or {},
+        idempotency_key=str(spec["id"]),
+        name=spec.get("name"),
+        group=spec.get("group"),
+        tags=spec.get("tags"),
+        notes=spec.get("notes"),
+        environment=spec.get("environment"),
     )
 
 

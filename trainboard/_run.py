@@ -33,6 +33,8 @@ class Run(BaseRun):
     its page on the server.
     """
 
+    id: int  # the server's run id (an offline run's is a local string)
+
     def __init__(
         self,
         client: Client,
@@ -66,7 +68,7 @@ class Run(BaseRun):
         self._send_lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
-        self._should_stop = run.get("status", "running") != "running"
+        self._should_stop: bool = run.get("status", "running") != "running"
         self._failures = 0  # transient send failures in a row; they set the back-off
         self._retry_at = 0.0
         self._thread: threading.Thread | None = None

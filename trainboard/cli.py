@@ -1,4 +1,4 @@
-"""The `trainboard` command: up, serve, worker, agent, sync, db upgrade, users add, tokens add."""
+"""The `trainboard` command: up, serve, worker, agent, sync, import, db upgrade, users add, tokens add."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from trainboard import admin
+from trainboard.broker import DEFAULT_QUEUE
 from trainboard.files import keep_private, private_dir
 from trainboard.settings import get_settings
 
@@ -238,6 +239,54 @@ def agent(sweep_id: int, command: list[str], *, count: int | None, grace_s: floa
     return 0
 
 
+def import_runs(args: argparse.Namespace) -> int:
+    """`trainboard import mlflow|tensorboard`: copy runs into the server with a progress bar; 1 on failure."""
+    import httpx
+    from tqdm import tqdm
+
+    from trainboard.importers._mlflow_rest import ImportFailure
+    from trainboard.importers.mlflow import import_mlflow
+    from trainboard.importers.tensorboard import import_tensorboard
+
+    settings = get_settings()
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    bars: list[tqdm] = []  # type: ignore[type-arg]
+
+    def progress(total: int):  # type: ignore[no-untyped-def]
+        bars.append(tqdm(total=total, unit="run", file=sys.stderr, desc=f"importing {args.import_kind}"))
+        return bars[-1].update
+
+    def client(url: str, token: str | None) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.Client(base_url=url.rstrip("/"), headers=headers, timeout=300)
+
+    try:
+        with client(settings.server_url, settings.api_token) as target:
+            if args.import_kind == "mlflow":
+                with client(args.tracking_uri, args.tracking_token) as source:
+                    done = import_mlflow(
+                        source,
+                        target,
+                        source_uri=args.tracking_uri,
+                        experiment=args.experiment,
+                        project=args.project,
+                        progress=progress,
+                    )
+            else:
+                done = import_tensorboard(args.logdir, target, project=args.project, progress=progress)
+    except (ImportFailure, FileNotFoundError) as exc:
+        print(f"trainboard import: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        for bar in bars:
+            bar.close()
+    print(
+        f"imported {done.runs} runs ({done.new_runs} new, {done.runs - done.new_runs} already there) "
+        f"with {done.points} metric points into {settings.server_url}"
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="trainboard", description="Trainboard experiment tracker.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -246,7 +295,11 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--host", default="127.0.0.1")
         sub.add_argument("--port", type=int, default=8000)
     work = commands.add_parser("worker", help="a training worker alone")
-    work.add_argument("--queues", default="gpu,cpu", help="comma-separated queues (default: gpu,cpu)")
+    work.add_argument(
+        "--queues",
+        default=f"{DEFAULT_QUEUE},cpu",
+        help=f"comma-separated queues (default: {DEFAULT_QUEUE},cpu)",
+    )
     work.add_argument("--concurrency", type=int, default=None, help="training processes (default: settings)")
     commands.add_parser(
         "sync",
@@ -267,6 +320,20 @@ def build_parser() -> argparse.ArgumentParser:
         default=10.0,
         help="seconds a stopped trial's command gets after SIGINT before SIGTERM (default 10)",
     )
+    imports = commands.add_parser("import", help="copy runs from an MLflow server or TensorBoard logs")
+    kinds = imports.add_subparsers(dest="import_kind", required=True)
+    from_mlflow = kinds.add_parser("mlflow", help="an MLflow tracking server's experiments and runs")
+    from_mlflow.add_argument(
+        "--tracking-uri", required=True, help="the MLflow server, e.g. http://mlflow:5000"
+    )
+    from_mlflow.add_argument("--experiment", default=None, help="only this experiment (default: all active)")
+    from_mlflow.add_argument("--tracking-token", default=None, help="bearer token for the MLflow server")
+    from_mlflow.add_argument(
+        "--project", default=None, help="into this project (default: each experiment's name)"
+    )
+    from_tb = kinds.add_parser("tensorboard", help="scalars of TensorBoard event files, one run per folder")
+    from_tb.add_argument("logdir", type=Path, metavar="LOGDIR")
+    from_tb.add_argument("--project", default=None, help="into this project (default: LOGDIR's name)")
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", required=True)
     db_commands.add_parser("upgrade", help="apply migrations")
@@ -292,6 +359,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         db_upgrade()
     elif args.command == "sync":
         raise SystemExit(sync())
+    elif args.command == "import":
+        raise SystemExit(import_runs(args))
     elif args.command in ("users", "tokens"):
         admin.run(args)
     elif args.command == "agent":

@@ -111,13 +111,20 @@ class Settings(BaseSettings):
     )
     device: str = Field(
         default="auto",
-        description="Where workers train: auto (CUDA when present, else CPU), cpu, cuda or cuda:N.",
+        description="Where workers train: auto (CUDA when present, else CPU), cpu, cuda or cuda:N. The "
+        "server reads it too: with cpu, fp16 runs are refused at submit.",
     )
 
     max_upload_mb: float = Field(
         default=200.0,
         gt=0,
         description="Largest dataset upload accepted, in MiB; the server stops reading a larger body.",
+    )
+    max_artifact_mb: float = Field(
+        default=2048.0,
+        gt=0,
+        description="Largest file a run may store as an artifact (PUT /api/v1/runs/{id}/artifacts/{path}, "
+        "or MLflow's log_artifact), in MiB; the server stops reading a larger body.",
     )
     max_uncompressed_mb: float = Field(
         default=2048.0,

@@ -1,25 +1,14 @@
-"""The Celery app (imports no torch: the server imports this module only to send tasks by name)."""
+"""The workers' Celery app (task names and broker options shared with the server: trainboard.broker)."""
 
 from __future__ import annotations
 
 from celery import Celery
 
+from trainboard.broker import DEFAULT_QUEUE, transport_options
 from trainboard.settings import get_settings
 
 settings = get_settings()
 broker_url = settings.resolved_broker_url
-
-
-def transport_options(url: str) -> dict[str, int]:
-    """Broker options: Redis and SQS get a visibility timeout longer than the longest run.
-
-    Without it Redis hands a still-running acks_late task to a second worker after an hour. The SQLAlchemy
-    transport (the embedded default) passes these options to create_engine, which refuses unknown ones.
-    """
-    if url.startswith(("redis://", "rediss://", "sqs://")):
-        return {"visibility_timeout": 43200}
-    return {}
-
 
 app = Celery("trainboard", broker=broker_url, include=["worker.tasks"])
 app.conf.update(
@@ -27,7 +16,7 @@ app.conf.update(
     task_reject_on_worker_lost=True,
     worker_prefetch_multiplier=1,
     task_ignore_result=True,
-    task_default_queue="gpu",
+    task_default_queue=DEFAULT_QUEUE,
     broker_transport_options=transport_options(broker_url),
     # The broker may go away (a Redis restart): keep reconnecting for as long as it takes, and let the
     # runs in progress finish meanwhile (they report to the server, not the broker). The server re-sends
@@ -39,7 +28,4 @@ app.conf.update(
     worker_concurrency=settings.worker_concurrency,
 )
 
-TRAIN_TASK = "worker.tasks.train"
-GRADCHECK_TASK = "worker.tasks.gradcheck"
-
-__all__ = ["GRADCHECK_TASK", "TRAIN_TASK", "app", "transport_options"]
+__all__ = ["app"]

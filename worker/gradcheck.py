@@ -14,8 +14,9 @@ from torch import nn
 from torch.overrides import TorchFunctionMode
 
 from models import build_model
+from models.config import RunConfig
 from trainboard.client import Client, TrainboardError
-from worker.data import load_splits
+from trainboard.datasets import load_splits
 from worker.dataset_cache import fetch_dataset, is_uploaded
 
 logger = logging.getLogger(__name__)
@@ -56,7 +57,7 @@ class KinkSides(TorchFunctionMode):
         super().__init__()
         self.sides: list[torch.Tensor] = []
 
-    def __torch_function__(  # type: ignore[override]
+    def __torch_function__(
         self,
         func: Callable[..., Any],
         types: Any,
@@ -166,15 +167,15 @@ def check_request(client: Client, check_id: str) -> dict[str, Any]:
     request = client.request("GET", f"/gradcheck/{check_id}")
     assert request is not None
     check = request.json()
-    config, dataset = check["config"], str(check["dataset"])
+    config, dataset = RunConfig.from_stored(check["config"]), str(check["dataset"])
     file = fetch_dataset(client, int(dataset)) if is_uploaded(dataset) else None
     splits = load_splits(dataset, file=file)
     batch = splits.train
     size = min(int(check["batch_size"]), len(batch))
     x, y = torch.from_numpy(batch.x[:size]), torch.from_numpy(batch.y[:size])
-    torch.manual_seed(int(config.get("hparams", {}).get("seed", 0)))
+    torch.manual_seed(config.hparams.seed)
     model = build_model(
-        config.get("model") or {"name": "mlp"},
+        config.model or {"name": "mlp"},
         input_shape=splits.info.input_shape,
         n_classes=splits.info.n_classes,
         keep_prob=1.0,

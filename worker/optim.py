@@ -7,7 +7,7 @@ import math
 import torch
 from torch import nn
 
-from worker.hparams import Hparams
+from models.config import Hparams
 
 
 def learning_rate(epoch: int, hparams: Hparams) -> float:

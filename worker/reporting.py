@@ -8,7 +8,7 @@ import threading
 import time
 
 from trainboard.client import Client, TrainboardError
-from worker.train import Progress
+from worker.pacing import Progress
 
 logger = logging.getLogger(__name__)
 

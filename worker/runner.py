@@ -11,12 +11,13 @@ from typing import Any
 import torch
 
 from models import build_model
+from models.config import RunConfig, RunConfigError
 from trainboard.client import Client, TrainboardError
+from trainboard.datasets import apply_label_corrections, load_splits
 from trainboard.environment import machine
 from trainboard.settings import get_settings
-from worker.data import apply_label_corrections, load_splits
 from worker.dataset_cache import fetch_dataset, is_uploaded
-from worker.hparams import Hparams
+from worker.precision import PrecisionUnsupported, mixed_precision
 from worker.reporting import ApiReporter, describe_error
 from worker.train import FitResult, fit, predict, resolve_device, set_seed, to_device
 
@@ -53,6 +54,7 @@ def train_run(
     run: dict[str, Any],
     *,
     device: torch.device,
+    config: RunConfig | None = None,
     progress_interval_s: float = PROGRESS_INTERVAL_S,
     checkpoint_interval_s: float | None = None,
 ) -> FitResult:
@@ -60,24 +62,26 @@ def train_run(
 
     Checkpoints follow every epoch, except that epochs shorter than `checkpoint_interval_s` (the setting by
     default) share one per interval: on digits an epoch takes ~20 ms, and uploading the model and optimizer
-    50 times a second would cost 6 % of the training time for no safety a user would notice."""
+    50 times a second would cost 6 % of the training time for no safety a user would notice. `config` is
+    the run's, typed (read from `run` when not given)."""
     if checkpoint_interval_s is None:
         checkpoint_interval_s = get_settings().checkpoint_interval_s
     run_id = int(run["id"])
-    config = run.get("config") or {}
-    hparams = Hparams.from_dict(config.get("hparams"))
+    if config is None:
+        config = RunConfig.from_stored(run.get("config"))
+    hparams = config.hparams
     dataset = str(run["dataset"])
     file = fetch_uploaded_dataset(client, int(dataset)) if is_uploaded(dataset) else None
     splits = load_splits(
         dataset, train_fraction=hparams.train_fraction, normalize=hparams.normalize, file=file
     )
-    version = int(config.get("dataset_version") or 1)
+    version = config.dataset_version or 1
     if version > 1:  # label corrections made version 2 and later: dev and test carry them
         splits = apply_label_corrections(splits, client.label_corrections(int(run["project_id"]), version))
     info = splits.info
     set_seed(hparams.seed)
     model = build_model(
-        config.get("model") or {"name": "mlp"},
+        config.model or {"name": "mlp"},
         input_shape=info.input_shape,
         n_classes=info.n_classes,
         keep_prob=hparams.keep_prob,
@@ -115,22 +119,25 @@ def is_dead_local_worker(name: str | None) -> bool:
     return False
 
 
-def environment(device: torch.device) -> dict[str, Any]:
-    """What this worker trains with, sent with its claim: the device (and the GPU's name), torch and CUDA
-    versions, Python, host and platform."""
+def environment(device: torch.device, precision: str | None = None) -> dict[str, Any]:
+    """What this worker trains with, sent with its claim: the device (and the GPU's name), the precision
+    its training steps run in (None: it will not train the run), torch and CUDA versions, Python, host and
+    platform."""
     found = {**machine(), "device": str(device)}
+    if precision is not None:
+        found["precision"] = precision
     if device.type == "cuda":
         found["gpu"] = torch.cuda.get_device_name(device)
     return found
 
 
-def claim(client: Client, run_id: int, device: torch.device) -> dict[str, Any]:
+def claim(client: Client, run_id: int, device: torch.device, precision: str | None = None) -> dict[str, Any]:
     """Start the run; after a SIGKILLed pool process, its redelivered task takes over the dead claim.
 
     The server refuses a second worker while the first's heartbeat is fresh; a sibling process on the same
     host can prove the first is gone, so the run resumes now instead of after the heartbeat timeout.
     """
-    here = environment(device)
+    here = environment(device, precision)
     try:
         return client.start_run(run_id, worker=worker_name(), device=str(device), environment=here)
     except TrainboardError as exc:
@@ -145,12 +152,24 @@ def claim(client: Client, run_id: int, device: torch.device) -> dict[str, Any]:
         )
 
 
+def read_config(client: Client, run_id: int, device: torch.device) -> tuple[RunConfig | None, str | None]:
+    """The run's config and None, or None and why this worker cannot train it (a field it does not know,
+    a precision its device cannot do): read before the claim, so the claim says what it trains with."""
+    try:
+        config = client.get_run_config(run_id)
+        mixed_precision(config.hparams.precision, device)
+    except (RunConfigError, PrecisionUnsupported) as exc:
+        return None, str(exc)
+    return config, None
+
+
 def execute(run_id: int, *, client: Client, device_setting: str = "auto") -> str:
     """Claim, train and finish one run; returns the final status ("skipped" for a finished run, or a
     duplicate message of a run another worker holds)."""
     try:
         device = resolve_device(device_setting)
-        run = claim(client, run_id, device)
+        config, refusal = read_config(client, run_id, device)
+        run = claim(client, run_id, device, precision=config.hparams.precision if config else None)
     except TrainboardError as exc:
         if exc.status_code == 409:  # finished, or a duplicate delivery while another worker trains it
             logger.info("run %d not claimed (%s); dropping this delivery", run_id, exc.detail)
@@ -159,9 +178,13 @@ def execute(run_id: int, *, client: Client, device_setting: str = "auto") -> str
     if run.get("external"):
         logger.warning("run %d is an external run; workers do not train those", run_id)
         return "skipped"
-    batch_size = ((run.get("config") or {}).get("hparams") or {}).get("batch_size")
+    if config is None:
+        logger.error("run %d not trained: %s", run_id, refusal)
+        client.finish_run(run_id, "failed", refusal)
+        return "failed"
+    batch_size = config.hparams.batch_size
     try:
-        result = train_run(client, run, device=device)
+        result = train_run(client, run, device=device, config=config)
     except Exception as exc:
         message = describe_error(exc, device=str(device), batch_size=batch_size)
         logger.exception("run %d failed: %s", run_id, message)

@@ -9,11 +9,12 @@ from typing import Any
 import torch
 from celery.signals import worker_process_init
 
+from trainboard.broker import GRADCHECK_TASK, TRAIN_TASK
 from trainboard.client import Client
 from trainboard.files import keep_private
 from trainboard.settings import get_settings
 from worker import gradcheck, runner
-from worker.celery_app import GRADCHECK_TASK, TRAIN_TASK, app
+from worker.celery_app import app
 from worker.memory import keep_freed_memory
 
 logger = logging.getLogger(__name__)

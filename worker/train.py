@@ -7,7 +7,6 @@ import math
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -16,12 +15,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from models.config import Hparams
+from trainboard.datasets import Split, Splits
 from trainboard.metric_keys import SIZE_KEYS
 from worker.augment import augment_images
-from worker.checkpoint import TrainState, checkpoint_payload, load_checkpoint, serialize_checkpoint
-from worker.data import Split, Splits
-from worker.hparams import Hparams
+from worker.checkpoint import TrainState, checkpoint_payload, load_checkpoint
+from worker.checkpoint_saver import CheckpointSaver
 from worker.optim import learning_rate, make_optimizer, set_learning_rate
+from worker.pacing import Pacer, Progress
+from worker.precision import FP32, MixedPrecision, mixed_precision
 
 logger = logging.getLogger(__name__)
 
@@ -30,18 +32,6 @@ EVAL_BATCH_SIZE = 4096
 LOSS_CHECK_STEPS = 16
 #: Devices whose loss `.item()` reads without a sync (0.1 us): there each step's loss is checked at once.
 SYNC_FREE_DEVICES = ("cpu",)
-
-
-@dataclass(frozen=True)
-class Progress:
-    """A heartbeat: where training is and how fast it goes."""
-
-    epoch: int
-    epochs: int
-    step: int
-    steps: int
-    examples_per_sec: float | None = None
-    eta_s: float | None = None
 
 
 class Reporter(Protocol):
@@ -146,8 +136,10 @@ def train_one_epoch(
     shuffle: torch.Generator,
     augment: torch.Generator,
     on_step: Callable[[int, int], bool],
+    precision: MixedPrecision = FP32,
 ) -> bool:
     """One pass over `data` in shuffled mini-batches; returns False when `on_step(step, n)` asked to stop.
+    The forward and backward passes run in `precision` (autocast and, for fp16, a gradient scaler).
 
     Raises Diverged when a mini-batch loss is not finite, naming the first such step: on the CPU at that
     step, on an accelerator within `LOSS_CHECK_STEPS` steps (and by the end of the epoch).
@@ -167,12 +159,10 @@ def train_one_epoch(
         x, y = data.x[index], data.y[index]
         if augmenting:
             x = augment_images(x, augment)
-        loss = F.cross_entropy(model(x), y)
+        with precision.autocast():
+            loss = F.cross_entropy(model(x), y)
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if hparams.grad_clip is not None:
-            nn.utils.clip_grad_norm_(model.parameters(), hparams.grad_clip)
-        optimizer.step()
+        precision.backward_and_step(loss, optimizer, model.parameters(), hparams.grad_clip)
         step += 1
         if sync_free:
             value = loss.item()
@@ -328,81 +318,6 @@ def update_best(state: TrainState, model: nn.Module, epoch: int, dev_error: floa
         state.epochs_since_best += 1
 
 
-class _Pacer:
-    """Calls `reporter.on_progress` at most every `interval_s` seconds; says stop as soon as `stop` is set."""
-
-    def __init__(
-        self,
-        reporter: Reporter,
-        *,
-        epochs: int,
-        steps: int,
-        first_step: int,
-        interval_s: float,
-        stop: threading.Event | None = None,
-    ) -> None:
-        self.reporter, self.epochs, self.steps, self.interval_s = reporter, epochs, steps, interval_s
-        self.stop = stop
-        self.started = self.last = time.perf_counter()
-        self.first_step, self.examples, self.epoch = first_step, 0, 1
-
-    def report(self, step: int, examples: int, *, force: bool = False) -> bool:
-        self.examples += examples
-        if self.stop is not None and self.stop.is_set():
-            return False
-        now = time.perf_counter()
-        if not force and now - self.last < self.interval_s:
-            return True
-        elapsed = max(now - self.started, 1e-9)
-        done = step - self.first_step
-        eta = elapsed / done * (self.steps - step) if done > 0 else None
-        progress = Progress(self.epoch, self.epochs, step, self.steps, self.examples / elapsed, eta)
-        self.last = now
-        return self.reporter.on_progress(progress)
-
-
-class _CheckpointSaver:
-    """Serialises and hands over checkpoints on one background thread, so the next epoch starts at once.
-
-    torch.save of model + Adam state takes 0.7-4 ms and holds the GIL for most of it, so on a background
-    thread it still slows the training thread about as much as inline (6 % of an 18 ms digits epoch). So a
-    checkpoint is taken only when `interval_s` has passed since the last one, and always after the first and
-    the final epoch: a crash loses at most `interval_s` of training. One checkpoint is in flight at a time;
-    `wait` raises what the last one raised, so a failed upload still fails the run.
-    """
-
-    def __init__(self, reporter: Reporter, *, interval_s: float = 0.0) -> None:
-        self.reporter, self.interval_s = reporter, interval_s
-        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="checkpoint")
-        self.pending: Future[None] | None = None
-        self.last_s: float | None = None
-
-    def due(self, *, final: bool) -> bool:
-        """Whether the epoch just finished should be checkpointed."""
-        if final or self.last_s is None:
-            return True
-        return time.perf_counter() - self.last_s >= self.interval_s
-
-    def submit(self, epoch: int, payload: dict[str, Any]) -> None:
-        self.wait()
-        self.last_s = time.perf_counter()
-        self.pending = self.pool.submit(self._save, epoch, payload)
-
-    def _save(self, epoch: int, payload: dict[str, Any]) -> None:
-        self.reporter.on_checkpoint(epoch, serialize_checkpoint(payload))
-
-    def wait(self) -> None:
-        pending, self.pending = self.pending, None
-        if pending is not None:
-            pending.result()
-
-    def close(self) -> None:
-        try:
-            self.wait()
-        finally:
-            self.pool.shutdown()
-
-
 def fit(
     model: nn.Module,
     splits: Splits,
@@ -420,9 +335,11 @@ def fit(
     Checkpoints follow the first and the final epoch, and any epoch that ends `checkpoint_interval_s` or
     more after the last checkpoint (0: every epoch). When early stopping is on, the model ends with the
     weights of its best dev-error epoch. Setting `stop` (from another thread) cancels the run at the next
-    step boundary.
+    step boundary. Training steps run in `hparams.precision`; a device that cannot raises
+    PrecisionUnsupported (a ValueError) before anything trains.
     """
-    hp = hparams if isinstance(hparams, Hparams) else Hparams.from_dict(hparams)
+    hp = hparams if isinstance(hparams, Hparams) else Hparams.model_validate(hparams)
+    precision = mixed_precision(hp.precision, device)
     model.to(device)
     if device.type == "cpu":
         torch.use_deterministic_algorithms(True, warn_only=True)
@@ -446,7 +363,7 @@ def fit(
                 one_off[key] = float(len(data[split].y))
         reporter.on_epoch(0, {**one_off, **measure_latency(model, splits.info.input_shape, device)})
     per_epoch = steps_per_epoch(len(data["train"].y), hp.batch_size)
-    pacer = _Pacer(
+    pacer = Pacer(
         reporter,
         epochs=hp.epochs,
         steps=per_epoch * hp.epochs,
@@ -455,7 +372,7 @@ def fit(
         stop=stop,
     )
     stopped_early = False
-    saver = _CheckpointSaver(reporter, interval_s=checkpoint_interval_s)
+    saver = CheckpointSaver(reporter, interval_s=checkpoint_interval_s)
     try:
         for epoch in range(state.epoch + 1, hp.epochs + 1):
             lr = learning_rate(epoch, hp)
@@ -472,6 +389,7 @@ def fit(
                     shuffle=generators["shuffle"],
                     augment=generators["augment"],
                     on_step=pacer.report,
+                    precision=precision,
                 )
             except Diverged as exc:
                 return FitResult("diverged", str(exc), epoch, state.best_epoch, state.last_metrics)

@@ -10,7 +10,7 @@ from fastapi import Depends, Header, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 
-from server.errors import TrainboardError
+from server.errors import DomainError
 from server.ids import MAX_ID
 from server.queue import RunQueue, get_queue
 from server.schemas import MAX_BIGINT, NoNul
@@ -44,7 +44,7 @@ IdempotencyKey = Annotated[
 ]
 
 
-class TooManyValues(TrainboardError):
+class TooManyValues(DomainError):
     status_code = 413
 
 

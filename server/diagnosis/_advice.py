@@ -112,7 +112,7 @@ def _bias_actions(model: Mapping[str, Any], hparams: Mapping[str, Any]) -> list[
 def _variance_actions(hparams: Mapping[str, Any], dataset_kind: str | None) -> list[Recommendation]:
     """More data, L2, dropout, augmentation (images only), early stopping."""
     gap = "variance"
-    actions = []
+    actions: list[Recommendation | None] = []
     fraction = _number(hparams, "train_fraction")
     if fraction is not None and 0 < fraction < 1:
         new = min(1.0, fraction * 4)

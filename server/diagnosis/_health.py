@@ -163,7 +163,7 @@ def assess_training(curves: TrainingCurves) -> TrainingHealth:
     """Read the curves: not learning, learning too slowly, unstable, ok, or unknown (too few epochs)."""
     looks_like_accuracy = _looks_like_accuracy(curves)
     if looks_like_accuracy:
-        reason = (
+        reason: str | None = (
             "train_error rises toward 1 while train_loss falls: this looks like an accuracy logged under an "
             "error key (log 1 - accuracy)"
         )

@@ -9,10 +9,11 @@ from fastapi import APIRouter, Depends, Form, Path, Request, Response
 from pydantic import BaseModel, ValidationError
 
 from server import access
-from server.api.deps import MAX_ID, IdPath
+from server.api.deps import IdPath
 from server.auth import SESSION_COOKIE, Principal, require_admin, require_auth_on, require_user
 from server.db import SessionDep
 from server.errors import Conflict, InvalidInput, NotFound
+from server.ids import MAX_ID
 from server.pages.auth import set_session_cookie
 from server.pages.common import PageAuth, PagePrincipal, PageRoute, check_csrf, redirect, render
 from server.schemas import MemberRead, PasswordChange, ProjectRead, Text, TokenRead, UserCreate, UserRead

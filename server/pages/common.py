@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Callable, Coroutine, Iterable, Mapping
+from collections.abc import Callable, Collection, Coroutine, Mapping
 from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -192,7 +192,7 @@ def validation_errors(
     *,
     input_for: Callable[[tuple[str | int, ...]], str],
     label_for: Callable[[str], str],
-    skip: Iterable[str] = (),
+    skip: Collection[str] = (),
 ) -> FormErrors:
     """Turn a pydantic ValidationError into messages naming the field: "Learning rate (hparams.lr): ..."."""
     errors = FormErrors()

@@ -18,7 +18,7 @@ def format_constraints(constraints: Iterable[Mapping[str, Any]]) -> str:
     """[{"metric": "latency_ms_b1", "max": 10}] -> "latency_ms_b1 <= 10"."""
     lines = []
     for c in constraints:
-        op, bound = ("<=", c["max"]) if c.get("max") is not None else (">=", c.get("min"))
+        op, bound = ("<=", c["max"]) if c.get("max") is not None else (">=", c["min"])
         lines.append(f"{c.get('metric')} {op} {_number(float(bound))}")
     return "\n".join(lines)
 

@@ -9,7 +9,6 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 
 from server.api.deps import IdPath
-from server.api.v1.datasets import receive_upload, upload_form
 from server.auth import Principal
 from server.body_guard import body_limit
 from server.db import SessionDep
@@ -17,6 +16,7 @@ from server.errors import Conflict, InvalidInput, NotFound
 from server.pages.common import FormErrors, PageAuth, PagePrincipal, PageRoute, check_csrf, redirect, render
 from server.schemas import DatasetRead, UploadedDatasetRead
 from server.services import datasets
+from server.services.dataset_uploads import receive_upload, upload_form
 
 router = APIRouter(route_class=PageRoute, dependencies=[PageAuth])
 FIELDS = ("file", "name", "label_column", "image_size", "kind", "description")
@@ -31,7 +31,13 @@ class DatasetsContext:
     errors: FormErrors = field(default_factory=FormErrors)
 
 
-def _context(session: SessionDep, principal: Principal, **extra: object) -> DatasetsContext:
+def _context(
+    session: SessionDep,
+    principal: Principal,
+    *,
+    form: dict[str, str] | None = None,
+    errors: FormErrors | None = None,
+) -> DatasetsContext:
     owner_id = None if principal.sees_everything else principal.user_id
     catalog = datasets.catalog(session=session, owner_id=owner_id)
     page = datasets.list_datasets(session=session, limit=1000, offset=0, owner_id=owner_id)
@@ -39,7 +45,8 @@ def _context(session: SessionDep, principal: Principal, **extra: object) -> Data
         builtin=[d for d in catalog if d.source == "builtin"],
         uploaded=page.items,
         max_upload_mb=datasets.limits().max_bytes / datasets.MIB,
-        **extra,  # type: ignore[arg-type]
+        form={} if form is None else form,
+        errors=FormErrors() if errors is None else errors,
     )
 
 

@@ -8,10 +8,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Query, Request, Response
 from sqlalchemy.orm import Session
 
-from server.api.deps import MAX_ID, IdPath, Offset
+from server.api.deps import IdPath, Offset
 from server.db import SessionDep
 from server.error_analysis import REVIEWED, ErrorAnalysis
 from server.errors import Conflict
+from server.ids import MAX_ID
 from server.pages.common import PageAuth, PageRoute, check_csrf, redirect, render, url_with
 from server.schemas import ErrorsPage, NoNul, ProjectRead, RunRead, Split, TagResolution
 from server.services import analysis, corrections, error_report, examples, predictions, projects, runs, tags
@@ -38,7 +39,7 @@ class ErrorFilters:
     untagged: bool
     min_confidence: float | None
     max_confidence: float | None
-    sort: str
+    sort: predictions.ErrorSort
     offset: int
 
     def query(self, **changes: Any) -> dict[str, Any]:
@@ -109,7 +110,7 @@ def _errors_context(session: Session, run_id: int, filters: ErrorFilters) -> Err
         untagged=filters.untagged,
         min_confidence=filters.min_confidence,
         max_confidence=filters.max_confidence,
-        sort=filters.sort,  # type: ignore[arg-type]
+        sort=filters.sort,
         limit=PAGE_SIZE,
         offset=filters.offset,
     )

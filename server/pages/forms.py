@@ -59,24 +59,32 @@ def _number(value: float) -> str:
     return f"{int(value):,}" if float(value).is_integer() else f"{value:g}"
 
 
+def _bound(value: object) -> float:
+    """A ge/gt/le/lt bound as the number it is (form fields only bound numbers)."""
+    if isinstance(value, int | float):
+        return value
+    raise TypeError(f"no form widget for the bound {value!r}")
+
+
 def _range(info: FieldInfo) -> tuple[float | None, float | None, str]:
     """(min, max, text) from the field's ge/gt/le/lt constraints; the text reads "> 0 and ≤ 10"."""
-    low = high = None
+    low: float | None = None
+    high: float | None = None
     parts = []
     for meta in info.metadata:
         if isinstance(meta, annotated_types.Ge):
-            low = meta.ge
-            parts.append(f"≥ {_number(meta.ge)}")
+            low = _bound(meta.ge)
+            parts.append(f"≥ {_number(low)}")
         elif isinstance(meta, annotated_types.Gt):
-            low = meta.gt
-            parts.append(f"> {_number(meta.gt)}")
+            low = _bound(meta.gt)
+            parts.append(f"> {_number(low)}")
         elif isinstance(meta, annotated_types.Le):
-            high = meta.le
-            parts.append(f"≤ {_number(meta.le)}")
+            high = _bound(meta.le)
+            parts.append(f"≤ {_number(high)}")
         elif isinstance(meta, annotated_types.Lt):
-            high = meta.lt
-            parts.append(f"< {_number(meta.lt)}")
-    return low, high, " and ".join(parts)  # type: ignore[return-value]
+            high = _bound(meta.lt)
+            parts.append(f"< {_number(high)}")
+    return low, high, " and ".join(parts)
 
 
 def as_text(value: Any) -> str:

@@ -5,16 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Query, Request, Response
+from fastapi import APIRouter, Form, Query, Request, Response
 
-from server.api.deps import MAX_ID, IdPath
+from server.api.deps import IdPath, QueueDep
 from server.db import SessionDep
+from server.ids import MAX_ID
 from server.pages.common import PageAuth, PagePrincipal, PageRoute, check_csrf, redirect, render
 from server.schemas import GradcheckCreate, GradcheckRead, RunConfig, Text
 from server.services import gradcheck, runs
 
 router = APIRouter(route_class=PageRoute, dependencies=[PageAuth])
-GradcheckQueueDep = Annotated[gradcheck.GradcheckQueue, Depends(gradcheck.get_gradcheck_queue)]
 
 
 @dataclass
@@ -29,7 +29,7 @@ def check_run_gradients(
     run_id: IdPath,
     session: SessionDep,
     principal: PagePrincipal,
-    queue: GradcheckQueueDep,
+    queue: QueueDep,
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
     """Queue a numerical gradient check of this run's model config (float64, a tiny batch)."""
@@ -45,9 +45,11 @@ def check_run_gradients(
 
 @router.get("/gradchecks/{check_id}")
 def read_gradient_check(
-    request: Request, check_id: Text, run: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None
+    request: Request,
+    check_id: Text,
+    session: SessionDep,
+    run: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
 ) -> Response:
     """The check's result, or a page that refreshes itself until the worker has posted it."""
-    return render(
-        request, "gradcheck/detail.html", GradcheckContext(gradcheck.get_gradcheck(check_id=check_id), run)
-    )
+    check = gradcheck.get_gradcheck(session=session, check_id=check_id)
+    return render(request, "gradcheck/detail.html", GradcheckContext(check, run))

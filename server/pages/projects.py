@@ -80,7 +80,7 @@ class DatasetChoice:
 def dataset_choices(session: Session, owner_id: int | None = None) -> list[DatasetChoice]:
     """Built-in and uploaded datasets (with `owner_id`, only that user's uploads), then 'external'."""
     catalog = datasets_service.catalog(session=session, owner_id=owner_id)
-    known = [DatasetChoice(d.id, d.name, d.description) for d in catalog]
+    known = [DatasetChoice(d.id, d.name, d.description) for d in catalog if d.id is not None]
     return [
         *known,
         DatasetChoice(EXTERNAL, EXTERNAL, "No built-in data: your own script trains and logs its runs."),

@@ -13,10 +13,11 @@ from sqlalchemy.orm import Session
 import models
 from models.options import DEFAULT_INIT
 from server import access
-from server.api.deps import MAX_ID, IdPath, QueueDep
+from server.api.deps import IdPath, QueueDep
 from server.datasets import DatasetInfo, get_dataset
 from server.db import SessionDep
 from server.errors import Conflict, InvalidInput
+from server.ids import MAX_ID
 from server.pages.common import (
     FormData,
     FormErrors,
@@ -39,7 +40,7 @@ from server.schemas import (
     RunRead,
     RunUpdate,
 )
-from server.services import analysis, comparisons, experiments, predictions, projects, run_metadata, runs
+from server.services import analysis, comparisons, experiments, predictions, projects, runs
 from server.services.experiments import DataSizeCurve
 
 router = APIRouter(route_class=PageRoute, dependencies=[PageAuth])
@@ -390,12 +391,16 @@ def read_run(request: Request, run_id: IdPath, session: SessionDep) -> Response:
 
 @router.post("/runs/{run_id}/cancel")
 def cancel_run(
-    request: Request, run_id: IdPath, session: SessionDep, csrf_token: Annotated[str, Form()] = ""
+    request: Request,
+    run_id: IdPath,
+    session: SessionDep,
+    queue: QueueDep,
+    csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
-    """Cancel a queued or running run."""
+    """Cancel a queued or running run (a sweep's trial: its sweep queues the next, as the API's cancel)."""
     check_csrf(request, csrf_token)
     try:
-        run = runs.cancel_run(session=session, run_id=run_id)
+        run = runs.cancel_run(session=session, run_id=run_id, queue=queue)
     except Conflict as exc:
         return redirect(f"/runs/{run_id}", exc.message, level="warning")
     return redirect(f"/runs/{run.id}", f"Run {run.name!r} cancelled.", level="info")
@@ -418,5 +423,5 @@ def update_notes(request: Request, run_id: IdPath, session: SessionDep, form: Fo
         )
         context = _run_context(session, run_id, notes_form=typed, notes_errors=errors)
         return render(request, "runs/detail.html", context, status_code=422)
-    run_metadata.update_run(session=session, run_id=run_id, data=data)
+    runs.update_run(session=session, run_id=run_id, data=data)
     return redirect(f"/runs/{run_id}", "Notes and tags saved.")

@@ -17,7 +17,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from server.errors import Conflict, InvalidInput, NotFound, TrainboardError
+from server.errors import Conflict, DomainError, InvalidInput, NotFound
 from server.passwords import password_problem
 from server.schemas import MemberRead, Role, TokenKind, as_utc
 from server.services.upsert import insert_for
@@ -38,7 +38,7 @@ HASH_WAIT_S = 10.0
 _hashing = threading.BoundedSemaphore(MAX_CONCURRENT_HASHES)
 
 
-class Busy(TrainboardError):
+class Busy(DomainError):
     """Every hashing slot stayed taken for HASH_WAIT_S."""
 
     status_code = 503
@@ -216,8 +216,8 @@ def find_token(*, session: Session, token: str) -> ApiToken | None:
     )
     if row is not None:
         now = datetime.now(UTC)
-        last = row.last_used_at
-        if last is None or now - as_utc(last) > LAST_USED_RESOLUTION:  # type: ignore[operator]
+        last = as_utc(row.last_used_at)
+        if last is None or now - last > LAST_USED_RESOLUTION:
             row.last_used_at = now
             session.commit()
     return row
@@ -278,7 +278,7 @@ def list_members(*, session: Session, project_id: int) -> list[MemberRead]:
         .where(ProjectMember.project_id == project_id)
         .order_by(User.username)
     )
-    return [MemberRead(user_id=user_id, username=name, role=role) for user_id, name, role in rows]  # type: ignore[arg-type]
+    return [MemberRead(user_id=user_id, username=name, role=role) for user_id, name, role in rows]
 
 
 def set_member(*, session: Session, project_id: int, user_id: int, role: Role) -> MemberRead:

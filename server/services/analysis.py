@@ -24,7 +24,8 @@ from server.diagnosis import (
 from server.error_analysis import ErrorAnalysis, analyse_confusion, tally_tags
 from server.errors import NotFound
 from server.groups import MetricStats, ladder_stats
-from server.schemas import RunFinish
+from server.queue import RunQueue
+from server.schemas import TERMINAL_STATUSES, RunFinish
 from server.services import groups, metrics, runs
 from server.services.prediction_counts import prediction_counts
 from server.services.predictions import label_out
@@ -169,7 +170,7 @@ def pin_best_epoch(*, session: Session, run: Run) -> int | None:
     return step
 
 
-def finish_run(*, session: Session, run_id: int, data: RunFinish) -> Run:
+def finish_run(*, session: Session, run_id: int, data: RunFinish, queue: RunQueue) -> Run:
     """Finish a run as its worker or script says, after checking that a "succeeded" run really learned.
 
     A run kept at its best epoch first has its summary moved there. A run whose errors never left chance
@@ -177,8 +178,8 @@ def finish_run(*, session: Session, run_id: int, data: RunFinish) -> Run:
     "succeeded" would send its numbers into the leaderboard and the search as if they meant something."""
     run = get_run(session=session, run_id=run_id)
     if data.status == "succeeded" and run.status == "diverged" and run.finished_at is not None:
-        return run  # a retried finish after the server's own verdict
-    if data.status == "succeeded" and run.status not in runs.TERMINAL_STATUSES:
+        data = RunFinish(status="diverged")  # a retried finish after the server's own verdict: it stands
+    if data.status == "succeeded" and run.status not in TERMINAL_STATUSES:
         pin_best_epoch(session=session, run=run)
         summary = {s.key: s.value for s in run.summaries}
         health = training_health(
@@ -186,7 +187,7 @@ def finish_run(*, session: Session, run_id: int, data: RunFinish) -> Run:
         )
         if health.status == "not_learning":
             data = RunFinish(status="diverged", error=f"{health.reason}: try a lower learning rate")
-    return runs.finish_run(session=session, run_id=run_id, data=data)
+    return runs.finish_run(session=session, run_id=run_id, data=data, queue=queue)
 
 
 def analyse_run_errors(*, session: Session, run_id: int, split: str) -> ErrorAnalysis:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from server.errors import NotFound, TrainboardError
+from server.errors import DomainError, NotFound
 from server.files import replacing
 from server.services.checkpoint_files import checkpoint_path
 from server.services.runs import get_run
@@ -15,7 +15,7 @@ from server.services.runs import get_run
 MAX_CHECKPOINT_BYTES = 2 * 1024**3
 
 
-class CheckpointTooLarge(TrainboardError):
+class CheckpointTooLarge(DomainError):
     status_code = 413
 
 

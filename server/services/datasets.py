@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,8 +13,8 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from server.datasets import BUILTIN_DATASETS, DatasetInfo, uploaded_id
-from server.errors import Conflict, InvalidInput, NotFound, TrainboardError
+from server.datasets import BUILTIN_DATASETS, uploaded_info
+from server.errors import Conflict, DomainError, InvalidInput, NotFound
 from server.schemas import DatasetRead, DatasetRegister, DatasetUpload, UploadedDatasetsPage
 from server.schemas import UploadedDatasetRead as UploadedRead
 from server.tables import Dataset, Project
@@ -25,15 +25,13 @@ logger = logging.getLogger(__name__)
 MIB = 1024 * 1024
 #: Room for the multipart boundaries and the small form fields around the file.
 FORM_OVERHEAD_BYTES = 64 * 1024
-#: Suggested hyperparameters for an uploaded dataset (the user can change them per run).
-UPLOAD_HPARAMS = {"epochs": 20, "batch_size": 64, "lr": 0.001}
 
 
-class UploadTooLarge(TrainboardError):
+class UploadTooLarge(DomainError):
     status_code = 413
 
 
-class DatasetRefused(TrainboardError):
+class DatasetRefused(DomainError):
     """A DatasetFileError as a response: 422 (or 413 for a size limit) naming the field."""
 
     def __init__(self, error: DatasetFileError, *, prefix: str = "body") -> None:
@@ -73,7 +71,7 @@ def dataset_path(dataset_id: int) -> Path:
     return datasets_dir() / f"dataset-{int(dataset_id)}.npz"
 
 
-async def limited(chunks: AsyncIterator[bytes], max_bytes: int) -> AsyncIterator[bytes]:
+async def limited(chunks: AsyncIterator[bytes], max_bytes: int) -> AsyncGenerator[bytes, None]:
     """Pass the request body through, stopping with 413 as soon as it exceeds `max_bytes`."""
     size = 0
     async for chunk in chunks:
@@ -89,23 +87,6 @@ def get_dataset(*, session: Session, dataset_id: int) -> Dataset:
     if dataset is None:
         raise NotFound("Dataset", dataset_id)
     return dataset
-
-
-def uploaded_info(*, session: Session, ref: str) -> DatasetInfo | None:
-    """A project's `dataset` string that is an uploaded dataset's id, as catalog info; else None."""
-    dataset_id = uploaded_id(ref)
-    dataset = None if dataset_id is None else session.get(Dataset, dataset_id)
-    if dataset is None:
-        return None
-    return DatasetInfo(
-        name=str(dataset.id),
-        kind=dataset.kind,
-        input_shape=tuple(dataset.input_shape),
-        n_classes=dataset.n_classes,
-        n_examples=dataset.n_examples,
-        description=dataset.description or f"Uploaded dataset {dataset.name!r}",
-        default_hparams=dict(UPLOAD_HPARAMS),
-    )
 
 
 def _check_name_free(session: Session, name: str) -> None:
@@ -267,7 +248,7 @@ def register_folder(*, session: Session, data: DatasetRegister) -> Dataset:
     return _store(session, parsed, name=name, source=data.format, filename=str(root)[:300], description="")
 
 
-def _owned(query: Select[tuple[Dataset]], owner_id: int | None) -> Select[tuple[Dataset]]:
+def _owned(query: Select[Dataset], owner_id: int | None) -> Select[Dataset]:
     return query if owner_id is None else query.where(Dataset.owner_id == owner_id)
 
 

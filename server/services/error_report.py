@@ -74,12 +74,12 @@ def _slices(session: Session, run_id: int, split: str, dataset: str) -> tuple[tu
     arrays = dataset_arrays(dataset)
     if arrays is None:
         return (), "Slices need the examples' features: only built-in datasets have them here."
-    rows = session.execute(
+    fetched = session.execute(
         select(Prediction.example_id, Prediction.is_error)
         .where(Prediction.run_id == run_id, Prediction.split == split)
         .limit(MAX_SLICE_EXAMPLES + 1)
     ).all()
-    rows = [(e, err) for e, err in rows if e in arrays.row_of]
+    rows = [(e, err) for e, err in fetched if e in arrays.row_of]
     if len(rows) > MAX_SLICE_EXAMPLES:
         return (), f"Too many examples for the slice finder (over {MAX_SLICE_EXAMPLES:,})."
     if not rows:

@@ -1,6 +1,6 @@
 """A project's examples as the model saw them: pixels as PNGs, tabular rows as feature values.
 
-The arrays come from worker/data.py's torch-free loader (numpy + scikit-learn), once per dataset per
+The arrays come from trainboard/datasets.py's torch-free loader (numpy + scikit-learn), once per dataset per
 process; example ids ("<dataset>-<index>") are looked up in a dict, never used as paths.
 """
 
@@ -17,6 +17,7 @@ from server.datasets import BUILTIN_DATASETS
 from server.errors import NotFound
 from server.png import grey_png
 from server.services.projects import get_project
+from trainboard.datasets import SPLIT_NAMES, load_splits
 
 IMAGE_SCALE = 6
 #: Bump when the rendering changes, so browsers drop their cached copies (the ETag includes it).
@@ -55,8 +56,6 @@ def dataset_arrays(name: str) -> DatasetArrays | None:
     info = BUILTIN_DATASETS.get(name)  # uploaded datasets have no example images yet
     if info is None:
         return None
-    from worker.data import SPLIT_NAMES, load_splits  # numpy + scikit-learn only: no torch
-
     splits = load_splits(name, normalize=False)
     parts = [splits.by_name(split) for split in SPLIT_NAMES]
     ids = [str(i) for part in parts for i in part.ids]

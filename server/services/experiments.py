@@ -19,14 +19,14 @@ from server.queue import RunQueue
 from server.schemas import Hparams, RunCreate
 from server.services.runs import create_run, get_run
 from server.tables import Run, RunSummary
+from trainboard.datasets import DEFAULT_FRACTIONS
 
 SECTIONS = ("model", "hparams")
 DATA_SIZE_FRACTIONS = (0.1, 0.25, 0.5, 1.0)
 #: params marker that groups the runs of one data-size curve: {"data_size_curve_of": <parent run id>}.
 CURVE_MARKER = "data_size_curve_of"
-#: Share of a built-in dataset in the train split (worker/data.py DEFAULT_FRACTIONS), for runs that did
-#: not log `train_examples` themselves.
-TRAIN_SHARE = 0.6
+#: Share of a built-in dataset in the train split, for runs that did not log `train_examples` themselves.
+TRAIN_SHARE = DEFAULT_FRACTIONS[0]
 DEAD_STATUSES = frozenset({"failed", "diverged", "cancelled"})
 
 
@@ -138,7 +138,7 @@ def train_examples(run: Run, summary: dict[str, float]) -> int | None:
     fraction = ((run.config or {}).get("hparams") or {}).get("train_fraction", 1.0)
     if dataset is None or not isinstance(fraction, int | float):
         return None
-    # As worker/data.py cuts it: a prefix of ceil(fraction * train split) examples.
+    # As trainboard/datasets.py cuts it: a prefix of ceil(fraction * train split) examples.
     return max(1, math.ceil(fraction * round(TRAIN_SHARE * dataset.n_examples)))
 
 

@@ -1,54 +1,31 @@
-"""Gradient checks: queued for a worker (the web process never imports torch), kept as small JSON records."""
+"""Gradient checks: a row per check, queued for a worker (the web process never imports torch), which runs
+it and posts the result back through the API."""
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Protocol
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import models
 from server.datasets import DatasetInfo, get_dataset
-from server.errors import InvalidInput, NotFound, TrainboardError
-from server.files import replacing
-from server.schemas import GradcheckCreate, GradcheckRead, GradcheckResult
-from server.tables import Project
-from trainboard.settings import get_settings
+from server.errors import DomainError, InvalidInput, NotFound
+from server.queue import RunQueue
+from server.schemas import GradcheckCreate, GradcheckParameter, GradcheckRead, GradcheckResult
+from server.tables import GradientCheck, Project
 
 logger = logging.getLogger(__name__)
-GRADCHECK_TASK = "worker.tasks.gradcheck"
 #: The deep-learning course's reading of a relative difference (upper bounds, checked in order).
 READINGS = ((1e-7, "great"), (1e-5, "fine"), (1e-3, "suspicious: check again"))
 BUG = "a bug in the backward pass"
 NOT_CHECKED = "not checked: every entry tried had a kink inside its step"
 
 
-class BrokerDown(TrainboardError):
+class BrokerDown(DomainError):
     status_code = 503
-
-
-class GradcheckQueue(Protocol):
-    def send(self, check_id: str) -> bool: ...
-
-
-class CeleryGradcheckQueue:
-    def send(self, check_id: str) -> bool:
-        from worker.celery_app import app
-
-        try:
-            app.send_task(GRADCHECK_TASK, args=[check_id], queue="gpu", retry=True)
-        except Exception as exc:  # the broker's client raises many kinds; all mean "not sent"
-            logger.warning("could not queue gradient check %s: %s", check_id, exc)
-            return False
-        return True
-
-
-def get_gradcheck_queue() -> GradcheckQueue:
-    return CeleryGradcheckQueue()
 
 
 def reading(relative_difference: float | None) -> str:
@@ -78,17 +55,29 @@ def measured(data: GradcheckResult) -> str | None:
     )
 
 
-def _path(check_id: str) -> Path:
+def _key(check_id: str) -> str:
+    """The check's id as stored (any spelling of a uuid finds it); NotFound for anything else."""
     try:
-        ident = uuid.UUID(check_id).hex  # only hex reaches the file system
+        return str(uuid.UUID(check_id))
     except ValueError:
         raise NotFound("Gradient check", check_id) from None
-    return get_settings().resolved_home / "gradchecks" / f"{ident}.json"
 
 
-def _write(check: GradcheckRead) -> None:
-    with replacing(_path(check.id)) as out:
-        out.write(check.model_dump_json().encode())
+def _read(check: GradientCheck) -> GradcheckRead:
+    return GradcheckRead(
+        id=check.id,
+        status=check.status,  # the service writes only queued, done or failed
+        dataset=check.dataset,
+        config=check.config,
+        batch_size=check.batch_size,
+        parameters=[GradcheckParameter.model_validate(p) for p in check.parameters],
+        max_relative_difference=check.max_relative_difference,
+        reading=check.reading,
+        measured=check.measured,
+        error=check.error,
+        created_at=check.created_at,
+        owner_id=check.owner_id,
+    )
 
 
 def _dataset_of(session: Session, data: GradcheckCreate) -> tuple[str, DatasetInfo]:
@@ -106,7 +95,7 @@ def _dataset_of(session: Session, data: GradcheckCreate) -> tuple[str, DatasetIn
 
 
 def create_gradcheck(
-    *, session: Session, data: GradcheckCreate, queue: GradcheckQueue, owner_id: int | None = None
+    *, session: Session, data: GradcheckCreate, queue: RunQueue, owner_id: int | None = None
 ) -> GradcheckRead:
     """Validate the model config for the dataset, record the check and queue it for a worker."""
     name, info = _dataset_of(session, data)
@@ -116,56 +105,56 @@ def create_gradcheck(
         )
     except models.ModelConfigError as exc:
         raise InvalidInput(["body", "config", *exc.field.split(".")], exc.message) from exc
-    check = GradcheckRead(
+    check = GradientCheck(
         id=str(uuid.uuid4()),
         status="queued",
         dataset=name,
         config={"model": model, "hparams": {"seed": data.config.hparams.seed}},
         batch_size=data.batch_size,
+        parameters=[],
         created_at=datetime.now(UTC),
         owner_id=owner_id,
     )
-    _write(check)
-    if not queue.send(check.id):
+    session.add(check)
+    session.commit()  # before sending: the worker reads the check by id through the API
+    if not queue.enqueue_gradcheck(check.id):
+        check.status, check.error = "failed", "The broker was not reachable: the check was not queued"
+        session.commit()  # no worker will run it: neither wait for it nor let workers fetch its dataset
         raise BrokerDown("The broker is not reachable: the gradient check was not queued")
+    return _read(check)
+
+
+def queued_datasets(*, session: Session) -> set[str]:
+    """The datasets of the checks still waiting for a worker (which may download them)."""
+    return set(session.scalars(select(GradientCheck.dataset).where(GradientCheck.status == "queued")))
+
+
+def _get(session: Session, check_id: str) -> GradientCheck:
+    check = session.get(GradientCheck, _key(check_id))
+    if check is None:
+        raise NotFound("Gradient check", check_id)
     return check
 
 
-def queued_datasets() -> set[str]:
-    """The datasets of the checks still waiting for a worker (which may download them)."""
-    folder = get_settings().resolved_home / "gradchecks"
-    found = set()
-    for path in folder.glob("*.json") if folder.is_dir() else ():
-        try:
-            check = GradcheckRead.model_validate_json(path.read_text())
-        except (OSError, ValueError):
-            continue  # removed or half-written meanwhile
-        if check.status == "queued":
-            found.add(check.dataset)
-    return found
-
-
-def get_gradcheck(*, check_id: str) -> GradcheckRead:
+def get_gradcheck(*, session: Session, check_id: str) -> GradcheckRead:
     """The check (queued, done or failed) or NotFound."""
-    path = _path(check_id)
-    if not path.exists():
-        raise NotFound("Gradient check", check_id)
-    return GradcheckRead.model_validate(json.loads(path.read_text()))
+    return _read(_get(session, check_id))
 
 
-def record_result(*, check_id: str, data: GradcheckResult) -> GradcheckRead:
+def record_result(*, session: Session, check_id: str, data: GradcheckResult) -> GradcheckRead:
     """The worker's result, with the reading of each relative difference and of the worst one."""
-    check = get_gradcheck(check_id=check_id)
+    check = _get(session, check_id)
     if data.error:
         check.status, check.error = "failed", " ".join(data.error.split())[:500]
     else:
         check.status = "done"
         check.parameters = [
-            p.model_copy(update={"reading": reading(p.relative_difference)}) for p in data.parameters
+            p.model_copy(update={"reading": reading(p.relative_difference)}).model_dump()
+            for p in data.parameters
         ]
         differences = [p.relative_difference for p in data.parameters if p.relative_difference is not None]
         worst = max(differences, default=None if data.parameters else 0.0)
         check.max_relative_difference, check.reading = worst, reading(worst)
         check.measured = measured(data)
-    _write(check)
-    return check
+    session.commit()
+    return _read(check)

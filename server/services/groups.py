@@ -39,6 +39,8 @@ def _succeeded_summaries(
         query = query.where(RunSummary.key.in_(list(keys)))
     by_run: dict[int, tuple[str, dict[str, float]]] = {}
     for group, run_id, key, value in session.execute(query):
+        if group is None:  # never: the query keeps only the groups named
+            continue
         by_run.setdefault(run_id, (group, {}))[1][key] = value
     summaries: dict[str, list[dict[str, float]]] = {}
     for group, summary in by_run.values():
@@ -58,7 +60,8 @@ def _group_reads(session: Session, project_id: int, names: list[str]) -> dict[st
         select(Run.group, Run.id).where(Run.project_id == project_id, Run.group.in_(names)).order_by(Run.id)
     )
     for group, run_id in rows:
-        run_ids[group].append(run_id)
+        if group is not None:  # always: the query keeps only the groups named
+            run_ids[group].append(run_id)
     summaries = _succeeded_summaries(session, project_id, names)
     return {
         name: GroupRead(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, func, select
+from sqlalchemy import ColumnElement, Select, SQLColumnExpression, and_, case, func, select
 from sqlalchemy.orm import Session, aliased
 
 from server.groups import MetricStats
@@ -55,14 +55,17 @@ class Leaderboard:
         return any(e.group is not None for e in [*self.ranked, *self.others])
 
 
-def _finite(value: ColumnElement[float]) -> ColumnElement[float | None]:
+def _finite(value: SQLColumnExpression[float]) -> ColumnElement[float | None]:
     """The value where it is finite, else NULL: what server.leaderboard treats as not logged."""
     return case((and_(value > -INFINITY, value < INFINITY), value), else_=None)
 
 
 def _meets(constraint: Constraint, value: ColumnElement[float | None]) -> ColumnElement[bool]:
     """Constraint.broken_by in SQL, negated: NULL (not logged) fails it inside a CASE."""
-    return value <= constraint.max if constraint.max is not None else value >= constraint.min  # type: ignore[operator]
+    if constraint.max is not None:
+        return value <= constraint.max
+    assert constraint.min is not None  # a Constraint holds exactly one of max and min
+    return value >= constraint.min
 
 
 def project_leaderboard(*, session: Session, project_id: int, limit: int = 10) -> Leaderboard:
@@ -77,7 +80,7 @@ def project_leaderboard(*, session: Session, project_id: int, limit: int = 10) -
     maximize = is_maximized(metric)
     query = select(Run.id).where(Run.project_id == project.id, Run.status.not_in(UNRANKED_STATUSES))
     value, query = _joined_value(query, metric)
-    meets = [value.is_not(None)]
+    meets: list[ColumnElement[bool]] = [value.is_not(None)]
     for constraint in constraints:
         constraint_value, query = _joined_value(query, constraint.metric)
         meets.append(_meets(constraint, constraint_value))

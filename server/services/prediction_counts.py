@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Case, ColumnElement, case, delete, func, insert, select
+from sqlalchemy import Case, SQLColumnExpression, case, delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from server.tables import Prediction, PredictionCount
@@ -32,7 +32,7 @@ class CountCell:
         return self.label != self.predicted
 
 
-def confidence_bin(confidence: ColumnElement[float | None]) -> Case[int]:
+def confidence_bin(confidence: SQLColumnExpression[float | None]) -> Case[int]:
     """floor(confidence * CONFIDENCE_BINS) clipped to the top bin, NO_CONFIDENCE where missing.
 
     A CASE ladder, because CAST rounds on PostgreSQL and truncates on SQLite.

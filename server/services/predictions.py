@@ -62,7 +62,7 @@ def ingest_predictions(*, session: Session, run_id: int, split: str, predictions
 
 
 def _filtered(
-    query: Select[tuple[Prediction]],
+    query: Select[Prediction],
     *,
     project_id: int,
     label: str | None,
@@ -71,7 +71,7 @@ def _filtered(
     untagged: bool,
     min_confidence: float | None,
     max_confidence: float | None,
-) -> Select[tuple[Prediction]]:
+) -> Select[Prediction]:
     if label is not None:
         query = query.where(Prediction.label == label)
     if predicted is not None:
@@ -124,7 +124,7 @@ def _tagged_errors(
 
 def _total(
     session: Session,
-    query: Select[tuple[Prediction]],
+    query: Select[Prediction],
     *,
     run_id: int,
     split: str,

@@ -116,7 +116,7 @@ def update_project(*, session: Session, project_id: int, data: ProjectUpdate) ->
 
 
 def list_projects(
-    *, session: Session, name: str | None, limit: int, offset: int, visible: Select[tuple[int]] | None = None
+    *, session: Session, name: str | None, limit: int, offset: int, visible: Select[int] | None = None
 ) -> ProjectsPage:
     """Projects, newest first, each with its run count; `visible` limits them to the caller's projects."""
     query = select(Project)

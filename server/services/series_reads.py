@@ -5,7 +5,7 @@ Every series is read from at most about ``max_points`` rows, whatever its length
 
 - a series of at most ``RAW_FACTOR * max_points`` points (or whose points after ``after_step`` can be no
   more than that) is read from its points and reduced with ``downsample_minmax``;
-- a longer one from the finest rollup width (series_rollups.ROLLUP_WIDTHS, 4x apart) that gives at most
+- a longer one from the finest rollup width (metrics.rollups.ROLLUP_WIDTHS, 4x apart) that gives at most
   ``ROLLUP_OVERSAMPLING`` buckets per point pair asked for, merged in numpy (``merge_extremes``) plus its
   first and last points. Widths 4x apart make that between a quarter of the budget and the budget of
   buckets once the finest width has enough of them.
@@ -33,7 +33,7 @@ from sqlalchemy import Connection, and_, func, or_, select
 from server.errors import InvalidInput, NotFound
 from server.learning_curves import downsample_minmax, merge_extremes
 from server.schemas import MetricSeries
-from server.services.series_rollups import LEGACY_ROLLUP_WIDTHS, ROLLUP_WIDTHS
+from server.services.metrics.rollups import LEGACY_ROLLUP_WIDTHS, ROLLUP_WIDTHS
 from server.tables import MetricPoint, MetricRollup, Run, RunSummary
 
 #: A series of at most this many times max_points points is read from its points (a raw row costs about

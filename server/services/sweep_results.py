@@ -130,7 +130,7 @@ def _trial(run: Run) -> SweepTrial:
     return SweepTrial(
         id=run.id,
         name=run.name,
-        status=run.status,  # type: ignore[arg-type]
+        status=run.status,
         stopped_early=run.stopped_early,
         params=run.params,
         summary=_summary_values(run),
@@ -148,7 +148,7 @@ def list_sweeps(
     project_id: int | None,
     limit: int,
     offset: int,
-    visible: Select[tuple[int]] | None = None,
+    visible: Select[int] | None = None,
 ) -> SweepsPage:
     """A page of sweeps, newest first, with their progress counts; `visible` limits them to the caller's."""
     query = select(Sweep)
@@ -160,7 +160,8 @@ def list_sweeps(
     sweeps = list(session.scalars(query.order_by(Sweep.id.desc()).limit(limit).offset(offset)))
     trials: dict[int, list[Run]] = {sweep.id: [] for sweep in sweeps}
     for run in session.scalars(select(Run).where(Run.sweep_id.in_(trials))):
-        trials[run.sweep_id].append(run)  # type: ignore[index]
+        if run.sweep_id is not None:  # always: the query keeps only these sweeps' runs
+            trials[run.sweep_id].append(run)
     items = [SweepSummary(**_summary(sweep, trials[sweep.id])) for sweep in sweeps]
     return SweepsPage(total=total, limit=limit, offset=offset, items=items)
 

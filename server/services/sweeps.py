@@ -26,8 +26,8 @@ from server.schemas import (
     RunConfig,
     SweepCreate,
 )
-from server.services import runs
-from server.tables import MetricPoint, Project, Run, Sweep
+from server.services.run_setup import enqueue_run, resolve_config
+from server.tables import MetricPoint, Project, Run, Sweep, utcnow
 from trainboard.params import flatten
 
 DEFAULT_TRIALS = 20
@@ -80,7 +80,7 @@ def trial_config(*, project: Project, base_config: dict[str, Any], params: dict[
     config = apply_params(base_config, params)
     try:
         run_config = RunConfig.model_validate(config)
-        return runs.resolve_config(project=project, config=run_config)
+        return resolve_config(project=project, config=run_config)
     except ValidationError as exc:
         error = exc.errors()[0]
         loc = [str(part) for part in error["loc"]]
@@ -233,7 +233,7 @@ def advance_sweep(*, session: Session, sweep_id: int, queue: RunQueue) -> list[i
     else:
         n_open = sweep.parallelism - active
     if created >= sweep.trials and active == 0:
-        sweep.status, sweep.finished_at = "finished", runs.now()
+        sweep.status, sweep.finished_at = "finished", utcnow()
         session.commit()
         return []
     n_new = min(n_open, sweep.trials - created)
@@ -257,7 +257,7 @@ def advance_sweep(*, session: Session, sweep_id: int, queue: RunQueue) -> list[i
         new_runs.append(run)
     session.commit()
     for run in new_runs:
-        runs.enqueue_run(session=session, run=run, queue=queue)
+        enqueue_run(session=session, run=run, queue=queue)
     return [run.id for run in new_runs]
 
 
@@ -309,7 +309,7 @@ def on_metrics(*, session: Session, run: Run, points: list[MetricPointIn]) -> bo
     if not decision.stop:
         return False
     run.status, run.stopped_early, run.error = "cancelled", True, decision.reason
-    run.finished_at = runs.now()
+    run.finished_at = utcnow()
     session.commit()
     return True
 
@@ -413,10 +413,10 @@ def cancel_sweep(*, session: Session, sweep_id: int) -> Sweep:
     sweep = get_sweep(session=session, sweep_id=sweep_id)
     if sweep.status in ("cancelled", "finished"):
         raise Conflict(f"Sweep {sweep_id} is already {sweep.status}")
-    sweep.status, sweep.finished_at = "cancelled", runs.now()
+    sweep.status, sweep.finished_at = "cancelled", utcnow()
     for run in session.scalars(
         select(Run).where(Run.sweep_id == sweep_id, Run.status.in_(("queued", "running")))
     ):
-        run.status, run.finished_at, run.error = "cancelled", runs.now(), "the sweep was cancelled"
+        run.status, run.finished_at, run.error = "cancelled", utcnow(), "the sweep was cancelled"
     session.commit()
     return sweep

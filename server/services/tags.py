@@ -132,7 +132,7 @@ def bulk_update_tags(
                 ExampleTag.tag_id.in_(remove_ids),
             )
         )
-        removed = result.rowcount or 0  # type: ignore[attr-defined]
+        removed = result.rowcount or 0  # type: ignore[attr-defined]  # a DELETE's result is a CursorResult
     add_ids = ensure_tags(session, project_id, add)
     if add_ids:
         rows = [

@@ -238,7 +238,8 @@ def write_npz(parsed: ParsedDataset, path: Path) -> str:
         arrays["split"] = parsed.split
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("wb") as handle:
-        np.savez_compressed(handle, **arrays)
+        # Loaders open it with allow_pickle=False, so refuse object arrays here already.
+        np.savez_compressed(handle, allow_pickle=False, **arrays)
     return sha256_of(path)
 
 

@@ -57,7 +57,7 @@ def test_resolve_model_config_does_not_import_torch() -> None:
         "import sys, models\n"
         "models.resolve_model_config({'name': 'resnet'}, kind='image', input_shape=(1, 8, 8), n_classes=10)\n"
         "models.model_options_schema()\n"
-        "import worker.celery_app, worker.hparams\n"
+        "import worker.celery_app, models.config, trainboard.client\n"
         "assert 'torch' not in sys.modules, 'torch was imported'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=models.__path__[0] + "/..")

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from server.db import make_engine
 from server.migrate import downgrade, upgrade
-from tests.services import postgres_schema
+from tests.backends import postgres_schema
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import Engine, text
 
 from server import db
-from tests.services import postgres_url, require_service
+from tests.backends import postgres_url, require_service
 
 pytestmark = pytest.mark.postgres
 

@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 from server.db import make_engine
 from server.migrate import downgrade, upgrade
 from server.services.projects import get_project, to_read
+from tests.backends import postgres_schema
 from tests.factories import log_points, make_run
-from tests.services import postgres_schema
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

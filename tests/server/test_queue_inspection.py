@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from celery import Celery
 
-from server.queue import CeleryRunQueue, run_ids_in_messages
-from tests.services import redis_url, require_service
+from server.queue import CeleryQueue, run_ids_in_messages
+from tests.backends import redis_url, require_service
 
 
 def broker_app(url: str) -> Celery:
@@ -20,16 +20,16 @@ def broker_app(url: str) -> Celery:
 
 
 @pytest.fixture
-def redis_queue() -> Iterator[CeleryRunQueue]:
+def redis_queue() -> Iterator[CeleryQueue]:
     require_service("Redis", redis_url())
     app = broker_app(redis_url())
-    queue = CeleryRunQueue(f"inspect-{uuid.uuid4().hex[:8]}", app=app)  # a queue of this test's own
+    queue = CeleryQueue(f"inspect-{uuid.uuid4().hex[:8]}", app=app)  # a queue of this test's own
     yield queue
     with app.connection_for_write() as connection:
         connection.default_channel.client.delete(queue.queue)
 
 
-def take_one(queue: CeleryRunQueue):  # type: ignore[no-untyped-def]
+def take_one(queue: CeleryQueue):  # type: ignore[no-untyped-def]
     """Deliver one message as a worker would, without acknowledging it yet."""
     connection = queue.app.connection_for_read()
     message = connection.default_channel.basic_get(queue.queue, no_ack=False)
@@ -37,7 +37,7 @@ def take_one(queue: CeleryRunQueue):  # type: ignore[no-untyped-def]
     return connection, message
 
 
-def test_redis_holds_waiting_and_unacknowledged_runs_until_acked(redis_queue: CeleryRunQueue) -> None:
+def test_redis_holds_waiting_and_unacknowledged_runs_until_acked(redis_queue: CeleryQueue) -> None:
     for run_id in (101, 102, 103):
         assert redis_queue.enqueue(run_id)
     assert redis_queue.held_run_ids() >= {101, 102, 103}  # type: ignore[operator]
@@ -52,7 +52,7 @@ def test_redis_holds_waiting_and_unacknowledged_runs_until_acked(redis_queue: Ce
         connection.release()
 
 
-def test_a_redis_restart_without_persistence_loses_every_message(redis_queue: CeleryRunQueue) -> None:
+def test_a_redis_restart_without_persistence_loses_every_message(redis_queue: CeleryQueue) -> None:
     assert redis_queue.enqueue(201)
     with redis_queue.app.connection_for_write() as connection:
         connection.default_channel.client.delete(redis_queue.queue)  # what a restart leaves of the list
@@ -61,7 +61,7 @@ def test_a_redis_restart_without_persistence_loses_every_message(redis_queue: Ce
 
 
 def test_embedded_broker_holds_only_the_runs_not_yet_delivered(tmp_path: Path) -> None:
-    queue = CeleryRunQueue("gpu", app=broker_app(f"sqla+sqlite:///{tmp_path / 'broker.db'}"))
+    queue = CeleryQueue("gpu", app=broker_app(f"sqla+sqlite:///{tmp_path / 'broker.db'}"))
     assert queue.held_run_ids() == set()
     assert queue.enqueue(7) and queue.enqueue(8)
     assert queue.held_run_ids() == {7, 8}
@@ -74,13 +74,13 @@ def test_embedded_broker_holds_only_the_runs_not_yet_delivered(tmp_path: Path) -
 
 
 def test_a_broker_that_is_down_cannot_tell() -> None:
-    queue = CeleryRunQueue("gpu", app=broker_app("redis://127.0.0.1:9/0"))  # nothing listens on port 9
+    queue = CeleryQueue("gpu", app=broker_app("redis://127.0.0.1:9/0"))  # nothing listens on port 9
     queue.app.conf.broker_connection_timeout = 1
     assert queue.held_run_ids() is None
 
 
 def test_messages_of_other_tasks_and_unreadable_ones_are_skipped() -> None:
-    gpu = CeleryRunQueue("gpu", app=broker_app("memory://"))
+    gpu = CeleryQueue("gpu", app=broker_app("memory://"))
     with gpu.app.connection_for_write() as connection:
         gpu.app.send_task("worker.tasks.train", args=[5], connection=connection, queue="gpu")
         gpu.app.send_task("worker.tasks.gradcheck", args=["abc"], connection=connection, queue="gpu")

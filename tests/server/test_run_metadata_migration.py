@@ -14,7 +14,7 @@ from sqlalchemy import Engine, inspect, text
 
 from server.db import make_engine
 from server.migrate import alembic_config, downgrade, upgrade
-from tests.services import postgres_schema
+from tests.backends import postgres_schema
 
 #: The revision 0015 follows (read from the script, so the test holds when revisions are re-chained).
 BEFORE = ScriptDirectory.from_config(alembic_config()).get_revision("0015").down_revision

@@ -12,7 +12,7 @@ from sqlalchemy import Engine, inspect, text
 
 from server.db import make_engine
 from server.migrate import alembic_config, downgrade, upgrade
-from tests.services import postgres_schema
+from tests.backends import postgres_schema
 
 #: The revision 0017 follows (re-chained when branches merge, so read rather than written here).
 BEFORE = ScriptDirectory.from_config(alembic_config()).get_revision("0017").down_revision

@@ -5,18 +5,15 @@ gradient check waits for it or trains on it."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
 
 import pytest
 from fastapi import FastAPI
 from fastapi.routing import APIRoute, iter_route_contexts
 from sqlalchemy.orm import Session
 
-from server.schemas import GradcheckRead
-from server.services import gradcheck
 from server.worker_scope import WORKER_ENDPOINTS, endpoint_name_of
 from tests.dataset_files import good_npz
-from tests.factories import make_project, make_run
+from tests.factories import make_gradcheck, make_project, make_run
 from tests.server.accounts import add_member, auth_turned_on, client_as, make_user, token_for
 
 CHECKPOINT = b"\x00checkpoint bytes\xff"
@@ -83,11 +80,9 @@ def test_a_worker_trains_a_run_on_an_uploaded_dataset_through_its_routes(
 def test_a_worker_runs_a_gradient_check_and_fetches_its_dataset(app: FastAPI, session: Session) -> None:
     alice = make_user(session, "alice")
     dataset_id = _upload(app, token_for(session, alice), "checked")
-    check = GradcheckRead(
-        id="6f1c1d4e-0000-4000-8000-0000000000c1", status="queued", dataset=str(dataset_id),
-        config={"model": {"name": "mlp"}}, batch_size=4, created_at=datetime.now(UTC), owner_id=alice.id,
-    )  # fmt: skip
-    gradcheck._write(check)
+    check = make_gradcheck(
+        session, id="6f1c1d4e-0000-4000-8000-0000000000c1", dataset=str(dataset_id), owner_id=alice.id
+    )
     with client_as(app, token_for(session, None, kind="worker")) as worker:
         assert worker.get(f"/api/v1/gradcheck/{check.id}").json()["status"] == "queued"
         assert worker.get(f"/api/v1/datasets/{dataset_id}/file").status_code == 200

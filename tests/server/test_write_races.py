@@ -21,7 +21,7 @@ from server.app import create_app
 from server.db import get_session, make_engine
 from server.services.checkpoint_files import checkpoint_path
 from server.tables import Project, Run, Tag
-from tests.services import migrated_postgres_schema, run_coroutine
+from tests.backends import migrated_postgres_schema, run_coroutine
 
 CALLERS = 8
 

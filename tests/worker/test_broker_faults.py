@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.backends import IN_CI, reachable
 from tests.processes import (
     TERMINAL,
     free_port,
@@ -26,7 +27,6 @@ from tests.processes import (
     wait_until,
     worker_process,
 )
-from tests.services import IN_CI, reachable
 from trainboard.client import Client
 
 pytestmark = pytest.mark.e2e

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import pytest
 
-from worker.celery_app import TRAIN_TASK, app, transport_options
+from trainboard.broker import DEFAULT_QUEUE, GRADCHECK_TASK, TRAIN_TASK, transport_options
+from worker.celery_app import app
 
 
 def test_app_acknowledges_late_and_prefetches_one() -> None:
     assert app.conf.task_acks_late and app.conf.task_reject_on_worker_lost
-    assert app.conf.worker_prefetch_multiplier == 1 and app.conf.task_default_queue == "gpu"
+    assert app.conf.worker_prefetch_multiplier == 1 and app.conf.task_default_queue == DEFAULT_QUEUE == "gpu"
 
 
-def test_train_task_is_registered_by_name() -> None:
-    import worker.tasks  # noqa: F401  (registers the task)
+def test_tasks_are_registered_under_the_names_the_server_sends() -> None:
+    import worker.tasks  # noqa: F401  (registers the tasks)
 
-    assert TRAIN_TASK in app.tasks
+    assert {TRAIN_TASK, GRADCHECK_TASK} <= set(app.tasks)
 
 
 @pytest.mark.parametrize(

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
+from tests.backends import IN_CI
 from tests.processes import free_port, server_process, trainboard_env, wait_until, worker_process
-from tests.services import IN_CI
 from trainboard.client import Client, Run
 
 pytestmark = pytest.mark.e2e

@@ -11,15 +11,16 @@ from pathlib import Path
 import pytest
 import redis
 
+from tests.backends import postgres_schema, redis_url, require_service
 from tests.processes import (
     admin_token,
     server_process,
     trainboard_env,
     wait_for_run,
+    wait_until,
     worker_process,
     worker_token,
 )
-from tests.services import postgres_schema, redis_url, require_service
 from trainboard.client import Client
 
 pytestmark = pytest.mark.e2e
@@ -89,3 +90,15 @@ def test_submitted_run_is_trained_by_a_real_worker(backend: str, tmp_path: Path,
             ]
             > 0
         )
+
+        # A gradient check goes through the same queue, by task name, and comes back through the API.
+        body = {"dataset": "wine", "config": {"model": {"name": "mlp", "hidden": [4]}}}
+        check = client.request("POST", "/gradcheck", json=body).json()
+        done = wait_until(
+            lambda: (
+                (c := client.request("GET", f"/gradcheck/{check['id']}").json())["status"] != "queued" and c
+            ),
+            120,
+            "the gradient check",
+        )
+        assert (done["status"], done["reading"]) == ("done", "great")

@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 from torch import nn
 
 from models import build_model
-from server.services import gradcheck as gradcheck_service
+from server.api.deps import current_queue
 from trainboard.client import Client
 from worker.gradcheck import TensorCheck, gradient_check, run_check
 
@@ -149,14 +149,14 @@ class RecordingQueue:
     def __init__(self) -> None:
         self.sent: list[str] = []
 
-    def send(self, check_id: str) -> bool:
+    def enqueue_gradcheck(self, check_id: str) -> bool:
         self.sent.append(check_id)
         return True
 
 
 def test_gradcheck_endpoint_round_trip(client: TestClient, app) -> None:  # type: ignore[no-untyped-def]
     queue = RecordingQueue()
-    app.dependency_overrides[gradcheck_service.get_gradcheck_queue] = lambda: queue
+    app.dependency_overrides[current_queue] = lambda: queue
     body = {"dataset": "wine", "config": {"model": {"name": "mlp", "hidden": [4]}}}
     created = client.post("/api/v1/gradcheck", json=body)
     assert created.status_code == 202, created.text

@@ -8,8 +8,8 @@ from sqlalchemy.orm import Session
 
 from server.tables import Prediction
 from trainboard.client import Client
+from trainboard.datasets import load_splits
 from worker import runner
-from worker.data import load_splits
 
 CONFIG = {"model": {"name": "mlp", "hidden": [8]}, "hparams": {"epochs": 1, "batch_size": 32}}
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from worker.hparams import Hparams
+from models.config import Hparams
 from worker.optim import learning_rate
 
 
@@ -26,7 +26,7 @@ from worker.optim import learning_rate
     ],
 )
 def test_learning_rate_follows_the_course_table(hparams: dict, rates: list[float]) -> None:  # type: ignore[type-arg]
-    config = Hparams.from_dict(hparams)
+    config = Hparams.model_validate(hparams)
     assert [learning_rate(epoch, config) for epoch in (1, 2, 3, 4)] == pytest.approx(rates, abs=5e-5)
 
 

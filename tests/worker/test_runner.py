@@ -104,6 +104,15 @@ def test_the_worker_says_what_it_trains_with_when_it_claims_the_run() -> None:
     assert claim["environment"]["device"] == "cpu" and claim["environment"]["torch"] == torch.__version__
     assert claim["environment"]["host"] == socket.gethostname()
     assert claim["environment"]["python"] == platform.python_version()
+    assert claim["environment"]["precision"] == "fp32"
+
+
+def test_a_config_field_this_worker_does_not_know_fails_the_run_naming_it() -> None:
+    api = WorkerApi(warmup_epochs=3)  # written by a newer server: training without it would change the run
+    assert execute(api) == "failed"
+    status, error = api.finished
+    assert error.startswith("the run's config has hparams.warmup_epochs, which this worker does not know")
+    assert "precision" not in api.claims[0]["environment"] and api.metrics == {}
 
 
 def test_execute_skips_a_finished_run() -> None:
@@ -130,7 +139,8 @@ def test_execute_resumes_a_redelivered_run_from_its_checkpoint() -> None:
 
 
 def test_execute_marks_divergence() -> None:
-    api = WorkerApi(lr=1e6, optimizer="sgd")
+    api = WorkerApi(lr=10.0, optimizer="sgd")  # the largest rate the schema takes, on three layers
+    api.run["config"]["model"] = {**WINE_MODEL, "hidden": [64, 64, 64]}
     assert execute(api) == "diverged"
     status, error = api.finished
     assert status == "diverged" and error.startswith("loss became")

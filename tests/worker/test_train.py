@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from models import build_model, resolve_model_config
-from worker.data import DATASETS, Splits, load_splits
-from worker.hparams import RECOMMENDED_HPARAMS, Hparams
+from models.config import DATASET_HPARAMS, Hparams
+from trainboard.datasets import DATASETS, Splits, load_splits
 from worker.optim import learning_rate
 from worker.train import Progress, fit, predict, resolve_device, set_seed, to_device
 
@@ -58,7 +58,7 @@ def train(
     checkpoint: bytes | None = None,
     **overrides: Any,
 ) -> tuple[torch.nn.Module, RecordingReporter, Any, Splits]:
-    hparams = Hparams.from_dict({**RECOMMENDED_HPARAMS[dataset], **overrides})
+    hparams = Hparams.model_validate({**DATASET_HPARAMS[dataset], **overrides})
     splits = load_splits(dataset, train_fraction=hparams.train_fraction, normalize=hparams.normalize)
     net = make_model(dataset, hparams, model)
     reporter = reporter or RecordingReporter()
@@ -76,7 +76,7 @@ def test_default_digits_mlp_reaches_dev_error_below_ten_percent() -> None:
     # How long it takes is measured in bench/train_overhead.py, not asserted here.
     _, reporter, result, _ = train("digits")
     assert result.status == "succeeded"
-    final = reporter.metrics[Hparams.from_dict(RECOMMENDED_HPARAMS["digits"]).epochs]
+    final = reporter.metrics[Hparams.model_validate(DATASET_HPARAMS["digits"]).epochs]
     assert final["dev_error"] < 0.10
 
 
@@ -159,7 +159,7 @@ def test_cancel_stops_within_one_step() -> None:
 def test_stop_event_set_mid_epoch_stops_at_the_next_step() -> None:
     # The worker's status poller sets the event from another thread while a step runs; here a forward hook
     # sets it during the 5th training step of the first epoch, with no heartbeat due for the whole run.
-    hparams = Hparams.from_dict({**RECOMMENDED_HPARAMS["digits"], "epochs": 3, "batch_size": 16})
+    hparams = Hparams.model_validate({**DATASET_HPARAMS["digits"], "epochs": 3, "batch_size": 16})
     splits = load_splits("digits", normalize=hparams.normalize)
     net = make_model("digits", hparams)
     reporter, stop, training_steps = RecordingReporter(), threading.Event(), []
@@ -178,7 +178,8 @@ def test_stop_event_set_mid_epoch_stops_at_the_next_step() -> None:
 
 
 def test_huge_learning_rate_diverges_with_a_helpful_message() -> None:
-    _, _, result, _ = train(epochs=3, lr=1e6, optimizer="sgd", model={"hidden": [64, 64]})
+    # The largest learning rate the schema takes, on three layers: NaN within the first epoch.
+    _, _, result, _ = train(epochs=3, lr=10.0, optimizer="sgd", model={"hidden": [64, 64, 64]})
     assert result.status == "diverged"
     assert "loss became" in result.error and "try a lower learning rate" in result.error
 
@@ -244,7 +245,7 @@ def test_hparams_refuse_bad_values() -> None:
     with pytest.raises(ValueError, match="keep_prob"):
         Hparams(keep_prob=0.0)
     with pytest.raises(ValueError, match="optimizer"):
-        Hparams.from_dict({"optimizer": "lbfgs"})
+        Hparams.model_validate({"optimizer": "lbfgs"})
 
 
 def test_resolve_device_auto_on_cpu_machine() -> None:

@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from models import build_model
+from models.config import Hparams
+from trainboard.datasets import load_splits
 from worker import train as train_module
-from worker.data import load_splits
-from worker.hparams import Hparams
 from worker.optim import make_optimizer
 from worker.train import LOSS_CHECK_STEPS, Diverged, Progress, check_losses, fit, steps_per_epoch
 

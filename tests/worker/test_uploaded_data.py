@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from models import build_model
 from tests.dataset_files import good_npz, image_zip
 from trainboard.client import Client
-from worker.data import load_splits
+from trainboard.datasets import load_splits
 from worker.dataset_cache import ChecksumMismatch, fetch_dataset
 from worker.train import fit
 

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import trainboard
-from trainboard.client import Client, Run
+from trainboard.client import BaseRun, Client
 from trainboard.integrations._keys import loggable
 
 logger = logging.getLogger("trainboard.integrations")
@@ -34,7 +34,7 @@ def start_run(
     params: Mapping[str, Any],
     group: str | None,
     client: Client | None,
-) -> Run:
+) -> BaseRun:
     """A run of `project` (None: the client library's default, TRAINBOARD_PROJECT) with `params`."""
     options: dict[str, Any] = {"project": project, "name": name, "params": dict(params), "group": group}
     if client is not None:
@@ -42,7 +42,7 @@ def start_run(
     return trainboard.init(**options)
 
 
-def log_metrics(run: Run, metrics: Mapping[str, float], step: int) -> None:
+def log_metrics(run: BaseRun, metrics: Mapping[str, float], step: int) -> None:
     """Log what the client library accepts, warn about the rest; a run already finished (an evaluation
     after training) sends at once, since its background sender has stopped."""
     kept, problems = loggable(metrics)

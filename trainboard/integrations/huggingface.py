@@ -19,7 +19,7 @@ from typing import Any
 
 from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 
-from trainboard.client import Client, Run
+from trainboard.client import BaseRun, Client
 from trainboard.integrations._keys import canonical_metrics, epoch_step, split_of
 from trainboard.integrations._predictions import log_classification_predictions
 from trainboard.integrations._runs import log_metrics, scalar_params, start_run
@@ -50,13 +50,14 @@ def model_params(model: Any) -> dict[str, Any]:
 
 def _per_epoch(strategy: Any) -> bool:
     """Whether an IntervalStrategy (an enum, or its string) is "epoch"."""
-    return getattr(strategy, "value", strategy) == "epoch"
+    value: object = getattr(strategy, "value", strategy)
+    return value == "epoch"
 
 
 def _size(dataloader: Any) -> int | None:
     dataset = getattr(dataloader, "dataset", None)
     try:
-        return len(dataset) if dataset is not None else None  # type: ignore[arg-type]
+        return len(dataset) if dataset is not None else None
     except TypeError:  # an iterable dataset has no length
         return None
 
@@ -104,7 +105,7 @@ class TrainboardCallback(TrainerCallback):
         self.project, self.name, self.group, self.client = project, name, group, client
         self.trainer, self.predict_dataset, self.predict_split = trainer, predict_dataset, predict_split
         self.example_ids = example_ids
-        self.run: Run | None = None
+        self.run: BaseRun | None = None
         self._predicting = False
         # Size keys the evaluations logged: a split's error is measured on what was evaluated, so the
         # training set's own size is the fallback for train_examples, logged at the end (a (key, step)
@@ -118,7 +119,8 @@ class TrainboardCallback(TrainerCallback):
         """Start the run, with the arguments and the model's key fields as params."""
         if not state.is_world_process_zero or (self.run is not None and not self.run.finished):
             return  # a second train() (a hyperparameter search's next trial) starts a run of its own
-        params = scalar_params(args.to_dict()) | model_params(kwargs.get("model"))
+        arguments = args.to_dict()  # type: ignore[no-untyped-call]  # transformers leaves it unannotated
+        params = scalar_params(arguments) | model_params(kwargs.get("model"))
         self.run = start_run(
             project=self.project,
             name=self.name or getattr(args, "run_name", None),

@@ -19,12 +19,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
+from lightning.fabric.loggers.logger import rank_zero_experiment
 from lightning.pytorch import Callback, LightningModule, Trainer
-from lightning.pytorch.loggers.logger import Logger, rank_zero_experiment
+from lightning.pytorch.loggers.logger import Logger
 from lightning.pytorch.utilities import rank_zero_only
 
 from trainboard._base import one_line
-from trainboard.client import Client, Run
+from trainboard.client import BaseRun, Client
 from trainboard.integrations._keys import canonical_metrics, split_of
 from trainboard.integrations._predictions import log_classification_predictions
 from trainboard.integrations._runs import log_metrics, scalar_params, start_run
@@ -100,7 +101,7 @@ class TrainboardLogger(Logger):
         super().__init__()
         self.project, self._name, self.group, self.client = project, name, group, client
         self._params: dict[str, Any] = scalar_params(_flatten(params or {}))
-        self._run: Run | None = None
+        self._run: BaseRun | None = None
 
     @property
     def name(self) -> str | None:
@@ -108,20 +109,20 @@ class TrainboardLogger(Logger):
         return self._name or self.project
 
     @property
-    def version(self) -> int | None:
+    def version(self) -> int | str | None:
         """The run's id, once it has started."""
         return None if self._run is None else self._run.id
 
     @property
     @rank_zero_experiment
-    def experiment(self) -> Run:
+    def experiment(self) -> BaseRun:
         """The trainboard Run; before it has started, a stand-in that starts it when first used.
 
         Lightning reads ``experiment`` while setting up, before it logs the hyperparameters: starting the
         run there would leave them out of its params (a run's params are fixed when it starts)."""
-        return self._run if self._run is not None else _StartsOnUse(self)  # type: ignore[return-value]
+        return self._run if self._run is not None else _StartsOnUse(self)  # type: ignore[return-value]  # a stand-in: each attribute is the started run's
 
-    def _start(self) -> Run:
+    def _start(self) -> BaseRun:
         if self._run is None:
             self._run = start_run(
                 project=self.project,

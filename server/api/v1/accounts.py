@@ -7,9 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Response
 
 from server.access import ProjectOwner
-from server.api.deps import MAX_ID, IdPath
+from server.api.deps import IdPath
 from server.auth import AdminAuth, ApiAuth, auth_enabled, require_admin, require_auth_on, require_user
 from server.db import SessionDep
+from server.ids import MAX_ID
 from server.schemas import (
     MemberRead,
     MemberSet,

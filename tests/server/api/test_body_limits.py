@@ -19,9 +19,9 @@ from server.api.v1.runs import METRICS_MAX_VALUES
 from server.auth import SAFE_METHODS, current_principal
 from server.body_guard import BATCH_BODY_BYTES, DEFAULT_BODY_BYTES
 from server.schemas import MetricsIn
+from tests.backends import run_coroutine
 from tests.factories import make_project, make_run
 from tests.server.accounts import auth_turned_on, make_user, token_for
-from tests.services import run_coroutine
 
 MIB = 1024 * 1024
 

@@ -1,5 +1,5 @@
 """What a batch of points leaves behind besides the points: the run's summaries and the per-bucket rollups
-that long charts are read from. The server computes them from a batch of new points (series_rollups), and
+that long charts are read from. The server computes them from a batch of new points (metrics.rollups), and
 PostgreSQL from what a batch that re-sends points newly stored; all must match a recount from the stored
 points, whatever the batches repeat or reorder."""
 

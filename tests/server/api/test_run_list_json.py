@@ -13,7 +13,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server.schemas import RunRead, RunsPage
-from server.services import run_pages, runs
+from server.services import runs
+from server.services.runs import pages as run_pages
 from server.tables import Project, Run, RunSummary, Sweep
 from tests.factories import make_project, make_run
 

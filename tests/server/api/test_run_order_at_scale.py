@@ -9,7 +9,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from server.leaderboard import constraint_from_dict, is_maximized, rank_runs
-from server.services import leaderboards, run_pages
+from server.services import leaderboards
+from server.services.runs import pages as run_pages
 from tests.factories import log_points, make_project, make_run
 
 

@@ -278,3 +278,39 @@ def test_static_assets_are_served_locally(client: TestClient) -> None:
         assert client.get(path).status_code == 200, path
     plotly = client.get("/static/vendor/plotly.min.js")
     assert plotly.status_code == 200 and len(plotly.content) > 1_000_000
+
+
+def _sweep_of_one_at_a_time(client: TestClient, name: str) -> dict:
+    """A sweep of 3 trials run one at a time: its first trial is queued, the others wait for it."""
+    project = client.post("/api/v1/projects", json={"name": name, "dataset": "digits"}).json()
+    body = {
+        "project_id": project["id"],
+        "base_config": {"hparams": {"epochs": 2}},
+        "space": {"hparams.lr": {"log_uniform": [1e-3, 1e-1]}},
+        "trials": 3,
+        "parallelism": 1,
+    }
+    response = client.post("/api/v1/sweeps", json=body)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def _queued(client: TestClient, sweep_id: int) -> list[int]:
+    trials = client.get(f"/api/v1/sweeps/{sweep_id}").json()["trials"]
+    return [trial["id"] for trial in trials if trial["status"] == "queued"]
+
+
+def test_cancelling_a_sweep_trial_from_its_page_queues_the_next_as_the_api_does(client: TestClient) -> None:
+    by_page, by_api = _sweep_of_one_at_a_time(client, "by-page"), _sweep_of_one_at_a_time(client, "by-api")
+    (page_trial,) = _queued(client, by_page["id"])
+    (api_trial,) = _queued(client, by_api["id"])
+
+    response = client.post(f"/runs/{page_trial}/cancel", data={"csrf_token": csrf_token(client)})
+    assert client.post(f"/api/v1/runs/{api_trial}/cancel").status_code == 200
+
+    assert texts(response.text, "message-info") == [f"Run 'sweep-{by_page['id']}-t1' cancelled."]
+    page_next, api_next = _queued(client, by_page["id"]), _queued(client, by_api["id"])
+    assert len(page_next) == len(api_next) == 1 and page_next != [page_trial]
+    page_sweep = client.get(f"/api/v1/sweeps/{by_page['id']}").json()
+    api_sweep = client.get(f"/api/v1/sweeps/{by_api['id']}").json()
+    assert page_sweep["counts"] == api_sweep["counts"]

@@ -1,7 +1,7 @@
 """Sort runs by a bias/variance gap in SQL, so that sorting holds across pages of a long runs table.
 
 The SQL twin of server.diagnosis.compute_gaps over server.diagnosis.ladder_from_summary (pinned to them by
-tests/server/test_gap_order.py on both databases): a rung outside [0, 1] is unknown, and without a
+tests/server/services/test_gap_order.py on both databases): a rung outside [0, 1] is unknown, and without a
 human-level error Bayes error is taken as 0.
 """
 

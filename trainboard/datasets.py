@@ -1,6 +1,10 @@
 """Built-in datasets and their four splits (train, train_dev, dev, test) with stable example ids.
 
-Everything comes from installed packages (scikit-learn); nothing is downloaded.
+Everything comes from installed packages (scikit-learn); nothing is downloaded, and nothing here imports
+torch. It lives in the client library because three sides must cut the same splits with the same example
+ids: the worker trains on them, the server draws examples by id (and validates configs against the
+catalog), and a user's own script may load them too. Workers may not import the server, nor the server
+the worker, so the one definition sits in the package both already import.
 """
 
 from __future__ import annotations
@@ -12,7 +16,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
-from sklearn import datasets as sk_datasets
 
 logger = logging.getLogger(__name__)
 
@@ -26,7 +29,7 @@ DEFAULT_FRACTIONS = (0.6, 0.1, 0.15, 0.15)
 
 @dataclass(frozen=True)
 class DatasetInfo:
-    """What the server's catalog and the model registry need to know about a dataset."""
+    """What the server's catalog and the model registry need to know about a built-in dataset."""
 
     kind: str
     input_shape: tuple[int, ...]
@@ -37,24 +40,26 @@ class DatasetInfo:
 
 DATASETS: dict[str, DatasetInfo] = {
     "digits": DatasetInfo(
-        "image", (1, 8, 8), 10, 1797, "Handwritten digits 0-9 as 8x8 greyscale images (scikit-learn)."
+        "image", (1, 8, 8), 10, 1797, "Handwritten digits, 8x8 grey images, 10 classes (scikit-learn)."
     ),
     "digits-shifted": DatasetInfo(
         "image",
         (1, 8, 8),
         10,
         1797,
-        "Digits whose dev and test images are blurred, noisy and shifted by a pixel, while train and "
-        "train-dev are clean: a data-mismatch exercise.",
+        "Digits whose dev and test examples are blurred, noisy and shifted: "
+        "train and dev come from different distributions, so data mismatch shows.",
     ),
     "breast_cancer": DatasetInfo(
         "tabular",
         (30,),
         2,
         569,
-        "Breast cancer Wisconsin: 30 cell-nucleus measurements, benign or malignant.",
+        "Breast cancer Wisconsin, 30 features, benign or malignant (scikit-learn).",
     ),
-    "wine": DatasetInfo("tabular", (13,), 3, 178, "Wine recognition: 13 chemical measurements, 3 cultivars."),
+    "wine": DatasetInfo(
+        "tabular", (13,), 3, 178, "Wine recognition, 13 chemical features, 3 cultivars (scikit-learn)."
+    ),
 }
 
 
@@ -87,7 +92,8 @@ class Splits:
         """The split called `split` ("train", "train_dev", "dev" or "test")."""
         if split not in SPLIT_NAMES:
             raise ValueError(f"split must be one of {SPLIT_NAMES}, but got {split=}")
-        return getattr(self, split)
+        found: Split = getattr(self, split)
+        return found
 
 
 def split_indices(
@@ -124,11 +130,14 @@ def blur_shift_noise(
         dy, dx = moves[n]
         shifted[n] = framed[n, 1 - dy : 1 - dy + height, 1 - dx : 1 - dx + width]
     noisy = shifted + rng.normal(0.0, noise_std, size=shifted.shape)
-    return np.clip(noisy, 0.0, 16.0)
+    clipped: np.ndarray = np.clip(noisy, 0.0, 16.0)
+    return clipped
 
 
 def _load_raw(name: str) -> tuple[np.ndarray, np.ndarray]:
     """Features (N, *input_shape) and labels (N,) of a built-in dataset, unnormalised."""
+    from sklearn import datasets as sk_datasets  # here, so that reading the catalog stays cheap
+
     loaders: dict[str, Callable[[], tuple[np.ndarray, np.ndarray]]] = {
         "digits": lambda: sk_datasets.load_digits(return_X_y=True),
         "digits-shifted": lambda: sk_datasets.load_digits(return_X_y=True),
@@ -187,8 +196,8 @@ def load_splits(
     ids stored in the file, and its own split column when it has one.
     """
     if file is not None:
-        info, x, y, ids, split = read_dataset_file(name, file)
-        indices = _file_indices(len(y), split, fractions)
+        info, x, y, ids, split_column = read_dataset_file(name, file)
+        indices = _file_indices(len(y), split_column, fractions)
     elif name not in DATASETS:
         raise ValueError(f"unknown dataset {name!r}; built-in datasets are {', '.join(sorted(DATASETS))}")
     else:
@@ -229,7 +238,7 @@ def apply_label_corrections(splits: Splits, corrections: dict[str, int | str]) -
     """
     if not corrections:
         return splits
-    fixed = {}
+    fixed: dict[str, Split] = {}
     for name in ("dev", "test"):
         part = splits.by_name(name)
         y = part.y.copy()
@@ -237,7 +246,7 @@ def apply_label_corrections(splits: Splits, corrections: dict[str, int | str]) -
             if example_id in corrections:
                 y[i] = int(corrections[example_id])
         fixed[name] = Split(x=part.x, y=y, ids=part.ids)
-    return replace(splits, **fixed)
+    return replace(splits, dev=fixed["dev"], test=fixed["test"])
 
 
 __all__ = [

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from server.schemas import RunUpdate
-from server.services.runs import get_run
+from server.services.runs.lifecycle import get_run
 from server.tables import Run
 
 

@@ -1,11 +1,11 @@
-"""Metric points in (batched, idempotent) and out (shape-keeping downsampling)."""
+"""Metric points in: batched, idempotent per (run, key, step), renamed by the project's metric aliases and
+checked, then written by the writer for the session's database (postgres_writer or sqlite_writer)."""
 
 from __future__ import annotations
 
 import math
-import sqlite3
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session, lazyload
@@ -14,29 +14,14 @@ from sqlalchemy.orm.util import identity_key
 from server.db import autocommit_connection
 from server.errors import InvalidInput, NotFound
 from server.queue import RunQueue
-from server.schemas import MetricPointIn, MetricSeries
-from server.services import series_reads, sweeps
-from server.services.pg_ingest import ROLLUP_ON_CONFLICT, SUMMARY_ON_CONFLICT, store_batch
+from server.schemas import MetricPointIn
+from server.services import sweeps
+from server.services.metrics.postgres_writer import store_batch
+from server.services.metrics.rollups import ROLLUP_WIDTHS
+from server.services.metrics.sqlite_writer import PointRow, store_rows
 from server.services.runs import now
-from server.services.series_rollups import ROLLUP_WIDTHS, latest, rollups
-from server.tables import MetricPoint, Project, Run, RunSummary
+from server.tables import Project, Run
 from trainboard.metric_keys import is_checked, value_problem
-
-# Rows per multi-row INSERT on SQLite: 5 bound parameters each, under its 32,766-parameter limit.
-SQLITE_ROWS = 6000
-
-# SQLite's upserts, one row each (executemany); PostgreSQL writes a batch in one statement (pg_ingest).
-_ROLLUP_UPSERT = (
-    "INSERT INTO metric_rollups (run_id, key, width, bucket, n, min_step, min_value, max_step, max_value) "  # noqa: S608
-    "VALUES (:run_id, :key, :width, :bucket, :n, :min_step, :min_value, :max_step, :max_value) "
-    + ROLLUP_ON_CONFLICT
-)
-_SUMMARY_UPSERT = (
-    "INSERT INTO run_summaries (run_id, key, step, value) VALUES (:run_id, :key, :step, :value) "  # noqa: S608
-    + SUMMARY_ON_CONFLICT
-)
-
-PointRow = tuple[str, int, float, datetime | None]  # key, step, value, timestamp (None: the batch's time)
 
 # A run's status and sweep, and its project's metric aliases (a join on a primary key: microseconds).
 _RUN_STATE = (
@@ -45,7 +30,7 @@ _RUN_STATE = (
     .where(Run.__table__.c.id == bindparam("run_id"))
 )
 _HEARTBEAT = (
-    update(Run.__table__)
+    update(Run)
     .where(Run.__table__.c.id == bindparam("run_id"), Run.__table__.c.status == "running")
     .values(heartbeat_at=bindparam("stamp"))
 )
@@ -134,7 +119,7 @@ def _ingest_postgres(
     """A batch of finite points on PostgreSQL; returns the run's status and sweep, and how many points
     were new.
 
-    One statement checks the run, stores the batch and moves the heartbeat (pg_ingest), in autocommit: a
+    One statement checks the run, stores the batch and moves the heartbeat (postgres_writer), in autocommit: a
     request makes one round trip besides the pool's ping, instead of five. For a project with metric
     aliases that statement stores nothing and returns them; the batch goes again, renamed and re-checked."""
     _check_canonical_values(points)  # a canonical key is never an alias: renaming cannot clear it
@@ -183,12 +168,11 @@ def _ingest_checked(
             raise NotFound("Run", run_id)  # deleted since the read above
         new = result.stored
     else:
-        stored = _insert_points(session, run_id, rows)
-        _update_rollups(session, run_id, stored)
-        _update_summaries(session, run_id, stored)  # from stored points only: a resent one changes nothing
+        new = store_rows(
+            session, run_id, rows
+        )  # summaries from stored points only: a resent one changes nothing
         if status == "running":
             session.connection().execute(_HEARTBEAT, {"run_id": run_id, "stamp": stamp})
-        new = len(stored)
     session.commit()
     _expire_heartbeat(session, run_id)
     return status, sweep_id, new
@@ -199,107 +183,3 @@ def _expire_heartbeat(session: Session, run_id: int) -> None:
     loaded = session.identity_map.get(identity_key(Run, run_id))
     if loaded is not None:
         session.expire(loaded, ["heartbeat_at"])
-
-
-def _insert_points(session: Session, run_id: int, rows: list[PointRow]) -> list[tuple]:
-    """Store the points that are new; returns (key, step, value, ...) of those (stored ones are skipped)."""
-    if not rows:
-        return []
-    connection = session.connection()
-    if connection.dialect.name != "sqlite":
-        raise RuntimeError(f"unsupported database dialect {connection.dialect.name!r}")
-    # Store timestamps exactly as SQLAlchemy would, converted once per run of equal ones (a client stamps
-    # each step's points alike; comparing neighbours is cheaper than hashing fresh aware datetimes).
-    # SQLite keeps the wall-clock time only, so each is converted to UTC first (+02:00 would be lost).
-    column_type = MetricPoint.__table__.c.timestamp.type
-    process = column_type.dialect_impl(connection.dialect).bind_processor(connection.dialect)
-    last: datetime | None = None
-    kept: object = None
-    stored: list[tuple] = []
-    # The DB-API cursor, inside the session's transaction: no per-row bookkeeping, RETURNING as tuples.
-    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    for start in range(0, len(rows), SQLITE_ROWS):
-        chunk = rows[start : start + SQLITE_ROWS]
-        params: list[object] = []
-        for key, step, value, when in chunk:
-            if when is not last and when != last:
-                last, utc = when, when.astimezone(UTC)
-                kept = process(utc) if process else utc
-            params += (run_id, key, step, value, kept)
-        sql = (
-            "INSERT INTO metric_points (run_id, key, step, value, timestamp) VALUES "  # noqa: S608
-            + ", ".join(["(?, ?, ?, ?, ?)"] * len(chunk))
-        )
-        # Points are nearly always new: a plain INSERT stores them all, and a quarter of a batch's time
-        # went to ON CONFLICT ... RETURNING. One that meets a stored point fails as a whole (SQLite undoes
-        # that statement only) and goes again skipping the stored ones, returning those it stored.
-        try:
-            cursor.execute(sql, params)
-            stored += chunk
-        except sqlite3.IntegrityError as exc:
-            if exc.sqlite_errorcode != sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
-                raise
-            new = cursor.execute(sql + " ON CONFLICT DO NOTHING RETURNING key, step, value", params)
-            stored += new.fetchall()
-    cursor.close()
-    return stored
-
-
-def _update_rollups(session: Session, run_id: int, stored: list[tuple]) -> None:
-    """Merge the new points into each width's per-bucket minimum and maximum (and count)."""
-    names = ("key", "width", "bucket", "n", "min_step", "min_value", "max_step", "max_value")
-    params = [
-        {"run_id": run_id, **dict(zip(names, row, strict=True))} for row in rollups(stored, ROLLUP_WIDTHS)
-    ]
-    if params:
-        _execute_many(session, _ROLLUP_UPSERT, params)
-
-
-def _execute_many(session: Session, sql: str, params: list[dict[str, object]]) -> None:
-    """Run one statement (named :params) for many rows: SQLite's own executemany skips SQLAlchemy's
-    per-row bookkeeping, a few microseconds a row."""
-    cursor = session.connection().connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    cursor.executemany(sql, params)
-    cursor.close()
-
-
-def _update_summaries(session: Session, run_id: int, rows: list[tuple]) -> None:
-    params = [
-        {"run_id": run_id, "key": key, "step": step, "value": value}
-        for key, (step, value) in latest(rows).items()
-    ]
-    if params:
-        _execute_many(session, _SUMMARY_UPSERT, params)  # type: ignore[arg-type]
-
-
-def read_series(
-    *,
-    session: Session,
-    run_id: int,
-    key: str,
-    max_points: int | None,
-    raw_limit: int | None = None,
-    after_step: int | None = None,
-) -> MetricSeries:
-    """One metric's points in step order; with max_points, reduced to at most that many, keeping its shape;
-    with after_step, only the points after that step (none is no error: the series has nothing new).
-
-    A long series is reduced from its rollups (per-bucket minima and maxima kept on write) plus its first
-    and last points, at the same cost at every length (series_reads). A caller that needs only the shape
-    (the diagnosis's curves) passes a small ``raw_limit`` to bound its cost."""
-    series_reads.check_runs_exist(session.connection(), [run_id])
-    found = series_reads.read_many(
-        session.connection(), [(run_id, key)], max_points, after_step=after_step, raw_limit=raw_limit
-    )
-    if (run_id, key) in found:
-        return found[run_id, key]
-    if after_step is not None:
-        return MetricSeries(key=key, points=[], downsampled=False, total_points=0)
-    raise NotFound("Metric", f"{key!r} of run {run_id}")
-
-
-def metric_keys(*, session: Session, run_id: int) -> list[str]:
-    """The keys this run has logged."""
-    return list(
-        session.scalars(select(RunSummary.key).where(RunSummary.run_id == run_id).order_by(RunSummary.key))
-    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from worker.data import DATASETS, SPLIT_NAMES, blur_shift_noise, load_splits, split_indices
+from trainboard.datasets import DATASETS, SPLIT_NAMES, blur_shift_noise, load_splits, split_indices
 
 
 @pytest.mark.parametrize("name", sorted(DATASETS))

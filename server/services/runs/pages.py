@@ -19,13 +19,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, bindparam, exists, func, null, or_, select
+from sqlalchemy import BindParameter, ColumnElement, Select, and_, bindparam, exists, func, null, or_, select
 from sqlalchemy.orm import Session
 
 from server.diagnosis import GAPS
 from server.errors import InvalidInput
 from server.schemas import as_utc
-from server.services.gap_order import gap_expression
+from server.services.runs.gap_order import gap_expression
 from server.tables import Run, RunSummary
 
 RUN_FIELDS = {"id", "name", "status", "created_at", "started_at", "finished_at"}
@@ -39,8 +39,10 @@ PageRows = list[tuple[int, Any]]
 # metric / matching runs) index entries: fast when the filters keep a fair share of the runs.
 WALK_FROM = 1000
 
-LIMIT, OFFSET = bindparam("limit"), bindparam("offset")
-LAST_VALUE, LAST_ID = bindparam("last_value"), bindparam("last_id")
+LIMIT: BindParameter[int] = bindparam("limit")
+OFFSET: BindParameter[int] = bindparam("offset")
+LAST_VALUE: BindParameter[Any] = bindparam("last_value")
+LAST_ID: BindParameter[int] = bindparam("last_id")
 
 
 @dataclass(frozen=True)
@@ -73,10 +75,12 @@ class RunFilters:
         return self.project_id is not None, self.status is not None
 
 
-_STATEMENTS: dict[tuple[Any, ...], Select[Any]] = {}
+_STATEMENTS: dict[tuple[Any, ...], Select[int, Any]] = {}
 
 
-def statement(filters: RunFilters, shape: tuple[Any, ...], build: Callable[[], Select[Any]]) -> Select[Any]:
+def statement(
+    filters: RunFilters, shape: tuple[Any, ...], build: Callable[[], Select[int, Any]]
+) -> Select[int, Any]:
     """``build()``, kept for ``filters`` of the same shape: there are a few hundred shapes at most (filter
     kinds x sort fields and directions x cursor kinds; a metric's key is a parameter)."""
     filters_shape = filters.shape()
@@ -139,10 +143,10 @@ class _SummaryPages:
     descending: bool
     walk: bool
 
-    def _keep(self, kind: str, build: Callable[[], Select[Any]]) -> Select[Any]:
+    def _keep(self, kind: str, build: Callable[[], Select[int, Any]]) -> Select[int, Any]:
         return statement(self.filters, ("summary", kind, self.descending, self.walk), build)
 
-    def _with_key(self) -> Select[Any]:
+    def _with_key(self) -> Select[int, Any]:
         value, run_id = RunSummary.value, RunSummary.run_id
         with_key = select(run_id, value).where(RunSummary.key == bindparam("key"))
         if self.walk:
@@ -153,16 +157,16 @@ class _SummaryPages:
             with_key = with_key.join(Run, Run.id == run_id).where(*self.filters.clauses())
         return with_key.order_by(value.desc() if self.descending else value.asc(), run_id.desc()).limit(LIMIT)
 
-    def _without_key(self) -> Select[Any]:
+    def _without_key(self) -> Select[int, Any]:
         no_metric = ~exists().where(RunSummary.run_id == Run.id, RunSummary.key == bindparam("key"))
         query = select(Run.id, null()).where(*self.filters.clauses(), no_metric)
         return query.order_by(Run.id.desc()).limit(LIMIT)
 
-    def with_key(self) -> Select[Any]:
+    def with_key(self) -> Select[int, Any]:
         return self._keep("with_key", lambda: self._with_key().offset(OFFSET))
 
-    def with_key_after(self) -> Select[Any]:
-        def build() -> Select[Any]:
+    def with_key_after(self) -> Select[int, Any]:
+        def build() -> Select[int, Any]:
             # value >= v first, so that the database starts its index range at v.
             value, run_id = RunSummary.value, RunSummary.run_id
             reached = value <= LAST_VALUE if self.descending else value >= LAST_VALUE
@@ -171,24 +175,24 @@ class _SummaryPages:
 
         return self._keep("with_key_after", build)
 
-    def tail(self) -> Select[Any]:
+    def tail(self) -> Select[int, Any]:
         return self._keep("tail", lambda: self._without_key().offset(OFFSET))
 
-    def tail_after(self) -> Select[Any]:
+    def tail_after(self) -> Select[int, Any]:
         return self._keep("tail_after", lambda: self._without_key().where(Run.id < LAST_ID))
 
 
-def _expression_page(filters: RunFilters, sort: str, after: tuple[Any, int] | None) -> Select[Any]:
+def _expression_page(filters: RunFilters, sort: str, after: tuple[Any, int] | None) -> Select[int, Any]:
     """A page sorted by a run field or a bias/variance gap (an expression of each run's summaries)."""
     cursor_kind = None if after is None else "null" if after[0] is None else "value"
 
-    def build() -> Select[Any]:
+    def build() -> Select[int, Any]:
         value, descending, nullable = _sort_key(sort)
         order = value.desc() if descending else value.asc()
         query = select(Run.id, value).where(*filters.clauses()).limit(LIMIT)
         if nullable:
             query = query.order_by(value.is_(None), order, Run.id.desc())
-        elif value is Run.id:
+        elif sort.lstrip("-") == "id":
             query = query.order_by(order)
         else:
             query = query.order_by(order, Run.id.desc())
@@ -198,11 +202,11 @@ def _expression_page(filters: RunFilters, sort: str, after: tuple[Any, int] | No
     return statement(filters, ("expression", sort.lstrip("-"), sort.startswith("-"), cursor_kind), build)
 
 
-def _rows(connection: Any, query: Select[Any], params: dict[str, Any]) -> PageRows:
+def _rows(connection: Any, query: Select[int, Any], params: dict[str, Any]) -> PageRows:
     return [(row[0], row[1]) for row in connection.execute(query, params)]
 
 
-def _count(connection: Any, query: Select[Any], params: dict[str, Any]) -> int:
+def _count(connection: Any, query: Select[int, Any], params: dict[str, Any]) -> int:
     counted = select(func.count()).select_from(query.order_by(None).limit(None).offset(None).subquery())
     return int(connection.execute(counted, params).scalar())
 
@@ -222,7 +226,7 @@ def _sort_key(sort: str) -> tuple[ColumnElement[Any], bool, bool]:
 def _after(sort: str, in_null_tail: bool) -> ColumnElement[bool]:
     """Runs after (LAST_VALUE, LAST_ID) in the order _expression_page gives: the keyset condition."""
     value, descending, nullable = _sort_key(sort)
-    if value is Run.id:
+    if sort.lstrip("-") == "id":
         return Run.id < LAST_ID if descending else Run.id > LAST_ID
     if in_null_tail:  # already in the NULL tail, ordered by id descending
         return and_(value.is_(None), Run.id < LAST_ID)
@@ -236,7 +240,7 @@ def _after(sort: str, in_null_tail: bool) -> ColumnElement[bool]:
 def encode_cursor(sort: str, value: Any, run_id: int) -> str:
     """An opaque cursor naming the last run of a page: its sort key and value, and its id."""
     if isinstance(value, datetime):
-        value = {"t": as_utc(value).isoformat()}  # type: ignore[union-attr]
+        value = {"t": as_utc(value).isoformat()}
     data = json.dumps({"s": sort, "v": value, "id": run_id}, separators=(",", ":"))
     return base64.urlsafe_b64encode(data.encode()).decode().rstrip("=")
 

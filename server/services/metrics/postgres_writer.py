@@ -1,6 +1,6 @@
 """A batch of metric points written to PostgreSQL in one statement: the run's check and heartbeat, the points,
-the run's summaries and the per-bucket rollups, with the same conflict rules as the SQLite path in
-server.services.metrics.
+the run's summaries and the per-bucket rollups, with the same conflict rules as the SQLite path
+(sqlite_writer; both take them from rollups).
 
 Why one statement: a batch used to cost a round trip per step, and psycopg's pure-Python array dumping of
 five 1,000-element lists, plus fetching every stored point back for numpy, took most of the server's CPU.
@@ -23,24 +23,12 @@ from pydantic_core import to_json
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import IntegrityError
 
-from server.services.series_rollups import finest_width, latest, rollups
-
-#: A batch's stored points update the rollups this way: counts add up, each extreme keeps the more extreme.
-ROLLUP_ON_CONFLICT = (
-    "ON CONFLICT (run_id, key, width, bucket) DO UPDATE SET n = metric_rollups.n + excluded.n, "
-    "min_step = CASE WHEN excluded.min_value < metric_rollups.min_value "
-    "THEN excluded.min_step ELSE metric_rollups.min_step END, "
-    "min_value = CASE WHEN excluded.min_value < metric_rollups.min_value "
-    "THEN excluded.min_value ELSE metric_rollups.min_value END, "
-    "max_step = CASE WHEN excluded.max_value > metric_rollups.max_value "
-    "THEN excluded.max_step ELSE metric_rollups.max_step END, "
-    "max_value = CASE WHEN excluded.max_value > metric_rollups.max_value "
-    "THEN excluded.max_value ELSE metric_rollups.max_value END"
-)
-#: A summary keeps the value of the latest step.
-SUMMARY_ON_CONFLICT = (
-    "ON CONFLICT (run_id, key) DO UPDATE SET step = excluded.step, value = excluded.value "
-    "WHERE run_summaries.step <= excluded.step"
+from server.services.metrics.rollups import (
+    ROLLUP_ON_CONFLICT,
+    SUMMARY_ON_CONFLICT,
+    finest_width,
+    latest,
+    rollups,
 )
 
 # The run's row comes first: `run` reads its status and sweep and holds a KEY SHARE lock on it until the
@@ -78,7 +66,7 @@ _INSERT_ROLLUPS = (
 _INSERT_SUMMARIES = " INSERT INTO run_summaries (run_id, key, step, value)"
 
 # Points are nearly always new (a run logs forward). Then every point of the batch is stored, so the
-# server computes the rollups and summaries from the batch itself (series_rollups, as for SQLite) and they
+# server computes the rollups and summaries from the batch itself (rollups, as for SQLite) and they
 # travel as arrays: the database only inserts. Grouping 1,000 points in SQL (sorts, ordered array_agg)
 # had been a quarter to a third of the statement's time. A plain INSERT of new rows also costs a quarter
 # less than ON CONFLICT's speculative insertion.

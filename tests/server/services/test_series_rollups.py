@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from server.services.metrics import ROLLUP_WIDTHS
+from server.services.metrics.rollups import latest, rollups
 from server.services.series_reads import ROLLUP_OVERSAMPLING, choose_width
-from server.services.series_rollups import latest, rollups
 
 
 def recount(points: list[tuple[str, int, float]], widths: tuple[int, ...]) -> set[tuple]:

@@ -19,7 +19,7 @@ from server.queue import RunQueue
 from server.schemas import SweepCreate
 from server.services import sweep_agents, sweeps
 from server.tables import Project, Run, Sweep
-from tests.services import postgres_schema
+from tests.backends import postgres_schema
 
 AGENTS = 4
 TRIALS = 30

@@ -22,10 +22,10 @@ from server.errors import NotFound
 from server.migrate import downgrade, upgrade
 from server.schemas import MetricPointIn
 from server.services.metrics import ROLLUP_WIDTHS, ingest_metrics
-from server.services.pg_ingest import store_batch
+from server.services.metrics.postgres_writer import store_batch
 from server.tables import MetricPoint, MetricRollup, Run, RunSummary
+from tests.backends import migrated_postgres_schema
 from tests.factories import make_project, make_run
-from tests.services import migrated_postgres_schema
 
 pytestmark = pytest.mark.postgres
 

@@ -1,0 +1,27 @@
+"""Metric points: in (batched, idempotent), kept summarised on write, and out (shape-keeping downsampling).
+
+- ``ingest``: a batch's checks (the run, metric aliases, canonical values, non-finite points) and the
+  choice of writer for the session's database; a sweep trial's early stopping.
+- ``postgres_writer``: the batch, the run's summaries and rollups in one PostgreSQL statement.
+- ``sqlite_writer``: the same on SQLite, in multi-row INSERTs and upserts.
+- ``rollups``: the per-bucket minima and maxima (and summaries) computed from a batch, their widths and
+  the conflict rules both writers merge them into stored rows with.
+- ``reads``: a series in step order, downsampled from its points or its rollups; a run's metric keys.
+"""
+
+from server.services.metrics.ingest import Stored, first_per_step, ingest_metrics, store_metrics
+from server.services.metrics.reads import metric_keys, read_series
+from server.services.metrics.rollups import ROLLUP_WIDTHS
+from server.services.metrics.sqlite_writer import SQLITE_ROWS, PointRow
+
+__all__ = [
+    "ROLLUP_WIDTHS",
+    "SQLITE_ROWS",
+    "PointRow",
+    "Stored",
+    "first_per_step",
+    "ingest_metrics",
+    "metric_keys",
+    "read_series",
+    "store_metrics",
+]

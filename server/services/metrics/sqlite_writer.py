@@ -1,0 +1,116 @@
+"""A batch of metric points written to SQLite: the new points in multi-row INSERTs, then their rollups and
+the run's summaries upserted with the same conflict rules as PostgreSQL's statement (postgres_writer)."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from server.services.metrics.rollups import (
+    ROLLUP_ON_CONFLICT,
+    ROLLUP_WIDTHS,
+    SUMMARY_ON_CONFLICT,
+    latest,
+    rollups,
+)
+from server.tables import MetricPoint
+
+# Rows per multi-row INSERT on SQLite: 5 bound parameters each, under its 32,766-parameter limit.
+SQLITE_ROWS = 6000
+
+# Upserts of one row each, run by executemany.
+_ROLLUP_UPSERT = (
+    "INSERT INTO metric_rollups (run_id, key, width, bucket, n, min_step, min_value, max_step, max_value) "  # noqa: S608
+    "VALUES (:run_id, :key, :width, :bucket, :n, :min_step, :min_value, :max_step, :max_value) "
+    + ROLLUP_ON_CONFLICT
+)
+_SUMMARY_UPSERT = (
+    "INSERT INTO run_summaries (run_id, key, step, value) VALUES (:run_id, :key, :step, :value) "  # noqa: S608
+    + SUMMARY_ON_CONFLICT
+)
+
+PointRow = tuple[str, int, float, datetime | None]  # key, step, value, timestamp (None: the batch's time)
+
+
+def store_rows(session: Session, run_id: int, rows: list[PointRow]) -> int:
+    """Store the points that are new, and update the rollups and summaries from those only (a re-sent
+    point changes nothing); returns how many were new."""
+    stored = _insert_points(session, run_id, rows)
+    _update_rollups(session, run_id, stored)
+    _update_summaries(session, run_id, stored)
+    return len(stored)
+
+
+def _insert_points(session: Session, run_id: int, rows: list[PointRow]) -> list[tuple[Any, ...]]:
+    """Store the points that are new; returns (key, step, value, ...) of those (stored ones are skipped)."""
+    if not rows:
+        return []
+    connection = session.connection()
+    if connection.dialect.name != "sqlite":
+        raise RuntimeError(f"unsupported database dialect {connection.dialect.name!r}")
+    # Store timestamps exactly as SQLAlchemy would, converted once per run of equal ones (a client stamps
+    # each step's points alike; comparing neighbours is cheaper than hashing fresh aware datetimes).
+    # SQLite keeps the wall-clock time only, so each is converted to UTC first (+02:00 would be lost).
+    column_type = MetricPoint.__table__.c.timestamp.type
+    process = column_type.dialect_impl(connection.dialect).bind_processor(connection.dialect)
+    last: datetime | None = None
+    kept: object = None
+    stored: list[tuple[Any, ...]] = []
+    # The DB-API cursor, inside the session's transaction: no per-row bookkeeping, RETURNING as tuples.
+    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]  # checked out: never None
+    for start in range(0, len(rows), SQLITE_ROWS):
+        chunk = rows[start : start + SQLITE_ROWS]
+        params: list[object] = []
+        for key, step, value, when in chunk:
+            if when is not last and when != last:
+                last = when
+                utc = when.astimezone(UTC) if when is not None else None
+                kept = process(utc) if process and utc is not None else utc
+            params += (run_id, key, step, value, kept)
+        sql = (
+            "INSERT INTO metric_points (run_id, key, step, value, timestamp) VALUES "  # noqa: S608
+            + ", ".join(["(?, ?, ?, ?, ?)"] * len(chunk))
+        )
+        # Points are nearly always new: a plain INSERT stores them all, and a quarter of a batch's time
+        # went to ON CONFLICT ... RETURNING. One that meets a stored point fails as a whole (SQLite undoes
+        # that statement only) and goes again skipping the stored ones, returning those it stored.
+        try:
+            cursor.execute(sql, params)
+            stored += chunk
+        except sqlite3.IntegrityError as exc:
+            if exc.sqlite_errorcode != sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+                raise
+            new = cursor.execute(sql + " ON CONFLICT DO NOTHING RETURNING key, step, value", params)
+            stored += new.fetchall()
+    cursor.close()
+    return stored
+
+
+def _update_rollups(session: Session, run_id: int, stored: list[tuple[Any, ...]]) -> None:
+    """Merge the new points into each width's per-bucket minimum and maximum (and count)."""
+    names = ("key", "width", "bucket", "n", "min_step", "min_value", "max_step", "max_value")
+    params = [
+        {"run_id": run_id, **dict(zip(names, row, strict=True))} for row in rollups(stored, ROLLUP_WIDTHS)
+    ]
+    if params:
+        _execute_many(session, _ROLLUP_UPSERT, params)
+
+
+def _execute_many(session: Session, sql: str, params: list[dict[str, object]]) -> None:
+    """Run one statement (named :params) for many rows: SQLite's own executemany skips SQLAlchemy's
+    per-row bookkeeping, a few microseconds a row."""
+    cursor = session.connection().connection.dbapi_connection.cursor()  # type: ignore[union-attr]  # checked out: never None
+    cursor.executemany(sql, params)
+    cursor.close()
+
+
+def _update_summaries(session: Session, run_id: int, rows: list[tuple[Any, ...]]) -> None:
+    params = [
+        {"run_id": run_id, "key": key, "step": step, "value": value}
+        for key, (step, value) in latest(rows).items()
+    ]
+    if params:
+        _execute_many(session, _SUMMARY_UPSERT, params)
