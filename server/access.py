@@ -42,7 +42,14 @@ PATH_IDS = {
     "check_id": "gradcheck",
 }
 #: Query parameters that name something to read (a parent run, a run to compare with).
-QUERY_IDS = {"project_id": "project", "run": "run", "parent": "run", "other": "run", "runs": "run"}
+QUERY_IDS = {
+    "project_id": "project",
+    "run": "run",
+    "parent": "run",
+    "other": "run",
+    "runs": "run",
+    "run_ids": "run",
+}
 
 
 def rank(session: Session, principal: Principal, project_id: int) -> int:
@@ -174,8 +181,8 @@ def url_ids(request: Request) -> list[NamedId]:
         values = request.query_params.getlist(name)
         if not values:
             continue
-        if name == "runs":  # the comparison's list: its own parser, so that both read the same ids
-            ids = comparisons.run_ids_in(values)
+        if name in ("runs", "run_ids"):  # lists: their own parser, so that both read the same ids
+            ids = comparisons.run_ids_in(values, field=name)
         else:
             ids = [_one_id(["query", name], value) for value in values]
         named.extend(NamedId(kind, ident, VIEWER) for ident in ids)

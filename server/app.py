@@ -24,6 +24,7 @@ from server.api.v1 import error_analysis as error_analysis_api
 from server.api.v1 import experiments as experiments_api
 from server.api.v1 import gradcheck as gradcheck_api
 from server.api.v1 import groups as groups_api
+from server.api.v1 import metric_series as metric_series_api
 from server.api.v1 import projects as projects_api
 from server.api.v1 import runs as runs_api
 from server.api.v1 import sweeps as sweeps_api
@@ -126,6 +127,7 @@ def create_app(*, run_reaper: bool = True) -> FastAPI:
         error_analysis_api,
         sweeps_api,
         accounts_api,
+        metric_series_api,
     ):
         # Every id in the URL is checked against the caller's projects before the handler runs.
         app.include_router(module.router, prefix="/api/v1", dependencies=[ApiAccess])

@@ -422,6 +422,22 @@ class MetricSeries(BaseModel):
     total_points: int
 
 
+class MetricSeriesList(BaseModel):
+    """Several series of one run at once (`GET /runs/{id}/metrics?keys=...`)."""
+
+    series: list[MetricSeries]
+
+
+class RunMetricSeries(MetricSeries):
+    run_id: int
+
+
+class RunsMetricSeriesList(BaseModel):
+    """Series of several runs at once (`GET /metrics?run_ids=...&keys=...`)."""
+
+    series: list[RunMetricSeries]
+
+
 # ---------------------------------------------------------------- predictions and errors
 
 

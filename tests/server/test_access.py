@@ -113,6 +113,7 @@ def victim(session: Session) -> Victim:
         "action": "pause",
         # query parameters
         "runs": f"{run.id},{run.id}",
+        "keys": "dev_error",
         "other": str(run.id),
         "parent": str(run.id),
         "run": str(run.id),
@@ -120,7 +121,7 @@ def victim(session: Session) -> Victim:
         "experiment_id": str(project.id),
         "experiment_name": project.name,
         "metric_key": "dev_error",
-        "run_ids": str(run.id),
+        "run_ids": str(run.id),  # and the runs of GET /api/v1/metrics
         "path": f"{project.id}/{run.id}/artifacts/model.pt",
         "rest": "registered-models/create",
     }
@@ -191,7 +192,9 @@ def test_an_outsider_gets_nothing_from_any_route(app: FastAPI, session: Session,
     assert leaks == [], "routes an outsider can use on someone else's project:\n" + "\n".join(leaks)
 
 
-ID_PARAMS = ("project_id", "run_id", "other_id", "sweep_id", "dataset_id", "runs", "other", "parent", "run")
+ID_PARAMS = (
+    "project_id", "run_id", "other_id", "sweep_id", "dataset_id", "runs", "run_ids", "other", "parent", "run"
+)  # fmt: skip
 
 
 SPELLINGS = {"plus": "%2B{}", "zero": "0{}", "point": "{}.0", "space": "%20{}"}

@@ -27,6 +27,7 @@ from server.schemas import (
     ErrorsPage,
     MetricsAccepted,
     MetricSeries,
+    MetricSeriesList,
     MetricsIn,
     NoNul,
     PredictionsIn,
@@ -52,6 +53,7 @@ from server.services import (
     metrics,
     predictions,
     runs,
+    series_reads,
 )
 from trainboard.settings import get_settings
 
@@ -202,11 +204,27 @@ def log_metrics(
     return MetricsAccepted(accepted=stored.accepted, should_stop=stored.should_stop)
 
 
-@router.get("/{run_id}/metrics")
-def read_metric_keys(run_id: IdPath, session: SessionDep, _: ApiAuth) -> list[str]:
-    """The metric keys the run has logged."""
-    runs.get_run(session=session, run_id=run_id)
-    return metrics.metric_keys(session=session, run_id=run_id)
+@router.get("/{run_id}/metrics", response_model=list[str] | MetricSeriesList)
+def read_metric_keys(
+    run_id: IdPath,
+    session: SessionDep,
+    _: ApiAuth,
+    keys: series_reads.KeysQuery = None,
+    max_points: series_reads.MaxPointsQuery = None,
+    after_step: series_reads.AfterStepQuery = None,
+) -> Any:
+    """The metric keys the run has logged; with `keys`, those series at once (each as the one-key read
+    returns it; a key without points, after `after_step`, is left out)."""
+    if keys is None:
+        runs.get_run(session=session, run_id=run_id)
+        return metrics.metric_keys(session=session, run_id=run_id)
+    wanted = series_reads.parse_keys(keys)
+    series_reads.check_request_size(len(wanted), max_points)
+    series_reads.check_runs_exist(session.connection(), [run_id])
+    found = series_reads.read_many(
+        session.connection(), [(run_id, key) for key in wanted], max_points, after_step=after_step
+    )
+    return Response(series_reads.series_json(found), media_type="application/json")
 
 
 @router.get("/{run_id}/metrics/{key:path}")
@@ -215,10 +233,14 @@ def read_metric(
     key: Text,
     session: SessionDep,
     _: ApiAuth,
-    max_points: Annotated[int | None, Query(ge=2, le=100_000)] = None,
+    max_points: series_reads.MaxPointsQuery = None,
+    after_step: series_reads.AfterStepQuery = None,
 ) -> MetricSeries:
-    """One metric's series; with max_points, reduced so that minima and maxima survive."""
-    return metrics.read_series(session=session, run_id=run_id, key=key, max_points=max_points)
+    """One metric's series; with max_points, reduced so that minima and maxima survive; with after_step,
+    only the points after that step."""
+    return metrics.read_series(
+        session=session, run_id=run_id, key=key, max_points=max_points, after_step=after_step
+    )
 
 
 @router.post("/{run_id}/predictions", openapi_extra=json_body_doc(PredictionsIn))

@@ -10,18 +10,11 @@
 """
 
 from server.services.metrics.ingest import Stored, first_per_step, ingest_metrics, store_metrics
-from server.services.metrics.reads import (
-    RAW_LIMIT,
-    ROLLUP_OVERSAMPLING,
-    metric_keys,
-    read_series,
-)
+from server.services.metrics.reads import metric_keys, read_series
 from server.services.metrics.rollups import ROLLUP_WIDTHS
 from server.services.metrics.sqlite_writer import SQLITE_ROWS, PointRow
 
 __all__ = [
-    "RAW_LIMIT",
-    "ROLLUP_OVERSAMPLING",
     "ROLLUP_WIDTHS",
     "SQLITE_ROWS",
     "PointRow",
