@@ -10,7 +10,8 @@ from server.auth import ApiAuth
 from server.db import SessionDep
 from server.errors import InvalidInput
 from server.schemas import RunsMetricSeriesList
-from server.services import comparisons, series_reads
+from server.services import comparisons
+from server.services.metrics import series as series_reads
 
 router = APIRouter(tags=["runs"])
 

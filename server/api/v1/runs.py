@@ -53,8 +53,8 @@ from server.services import (
     metrics,
     predictions,
     runs,
-    series_reads,
 )
+from server.services.metrics import series as series_reads
 from trainboard.settings import get_settings
 
 router = APIRouter(prefix="/runs", tags=["runs"])

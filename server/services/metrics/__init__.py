@@ -6,7 +6,9 @@
 - ``sqlite_writer``: the same on SQLite, in multi-row INSERTs and upserts.
 - ``rollups``: the per-bucket minima and maxima (and summaries) computed from a batch, their widths and
   the conflict rules both writers merge them into stored rows with.
-- ``reads``: a series in step order, downsampled from its points or its rollups; a run's metric keys.
+- ``series``: many series (of one run or several) read at one flat cost: raw points only up to max_points,
+  else the finest rollup width that fits; the batch and cross-run reads and their request bounds.
+- ``reads``: one series in step order (through ``series``); a run's metric keys.
 """
 
 from server.services.metrics.ingest import Stored, first_per_step, ingest_metrics, store_metrics

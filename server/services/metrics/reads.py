@@ -1,5 +1,5 @@
 """Metric points out: a series in step order, downsampled from its points or, when long, its rollups
-(server.services.series_reads reads one series or many at one cost)."""
+(server.services.metrics.series reads one series or many at one cost)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from server.errors import NotFound
 from server.schemas import MetricSeries
-from server.services import series_reads
+from server.services.metrics.series import check_runs_exist, read_many
 from server.tables import RunSummary
 
 
@@ -27,8 +27,8 @@ def read_series(
     A long series is reduced from its rollups (per-bucket minima and maxima kept on write) plus its first
     and last points, at the same cost at every length (series_reads). A caller that needs only the shape
     (the diagnosis's curves) passes a small ``raw_limit`` to bound its cost."""
-    series_reads.check_runs_exist(session.connection(), [run_id])
-    found = series_reads.read_many(
+    check_runs_exist(session.connection(), [run_id])
+    found = read_many(
         session.connection(), [(run_id, key)], max_points, after_step=after_step, raw_limit=raw_limit
     )
     if (run_id, key) in found:

@@ -41,7 +41,7 @@ SUMMARY_ON_CONFLICT = (
 #: Bucket widths (in steps) of the rollups kept on write: 16, 64, 256, ..., 16 * 4**9 (about 4.2M steps), then
 #: 2**34 (about 1.7e10 steps). Each is 4 times the one before up to there, so that for any series of up to
 #: billions of steps one of them gives between a quarter of a chart's budget of buckets and all of it
-#: (server.services.series_reads). The coarsest is the one runs have always had (its rows give a series'
+#: (server.services.metrics.series). The coarsest is the one runs have always had (its rows give a series'
 #: point count); widths between 4.2M and 2**34 served no chart and cost each batch a row a key apiece. Runs
 #: logged before width 16 was added hold only `LEGACY_ROLLUP_WIDTHS`: the read checks that a width accounts
 #: for every point before it trusts it.

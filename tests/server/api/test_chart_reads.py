@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from server.schemas import MetricPointIn
 from server.services.metrics import ingest_metrics
 from server.services.metrics.rollups import LEGACY_ROLLUP_WIDTHS, ROLLUP_WIDTHS
-from server.services.series_reads import MAX_REQUESTED_POINTS, MAX_SERIES
+from server.services.metrics.series import MAX_REQUESTED_POINTS, MAX_SERIES
 from server.tables import MetricRollup
 from tests.factories import make_project, make_run
 

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from server.learning_curves import merge_extremes
-from server.services.series_reads import RAW_FACTOR
+from server.services.metrics.series import RAW_FACTOR
 from server.tables import MetricPoint, MetricRollup
 from tests.factories import log_points, make_project, make_run
 

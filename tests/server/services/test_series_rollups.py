@@ -10,7 +10,7 @@ import pytest
 
 from server.services.metrics import ROLLUP_WIDTHS
 from server.services.metrics.rollups import latest, rollups
-from server.services.series_reads import ROLLUP_OVERSAMPLING, choose_width
+from server.services.metrics.series import ROLLUP_OVERSAMPLING, choose_width
 
 
 def recount(points: list[tuple[str, int, float]], widths: tuple[int, ...]) -> set[tuple]:

@@ -23,12 +23,12 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import groupby
-from typing import Annotated
+from typing import Annotated, Any
 
 import numpy as np
 from fastapi import Query
 from pydantic_core import to_json
-from sqlalchemy import Connection, and_, func, or_, select
+from sqlalchemy import ColumnElement, Connection, and_, func, or_, select
 
 from server.errors import InvalidInput, NotFound
 from server.learning_curves import downsample_minmax, merge_extremes
@@ -240,7 +240,7 @@ def _ends(connection: Connection, wanted: list[SeriesId], after_step: int | None
     return found
 
 
-def _in(columns, wanted: list[SeriesId]):  # type: ignore[no-untyped-def]
+def _in(columns: Any, wanted: list[SeriesId]) -> ColumnElement[bool]:
     """(run_id, key) among `wanted`: key IN (...) for one run (an index range per key on both databases)."""
     runs = {run_id for run_id, _ in wanted}
     if len(runs) == 1:
@@ -265,9 +265,9 @@ def _read_raw(
     found: dict[SeriesId, MetricSeries] = {}
     if not rows:
         return found
-    run_ids, keys, all_steps, all_values = zip(*rows, strict=True)  # columns, at C speed
-    all_steps = np.array(all_steps, dtype=np.int64)
-    all_values = np.array(all_values, dtype=np.float64)
+    run_ids, keys, step_column, value_column = zip(*rows, strict=True)  # columns, at C speed
+    all_steps = np.array(step_column, dtype=np.int64)
+    all_values = np.array(value_column, dtype=np.float64)
     for (run_id, key), start, stop in _runs_of(run_ids, keys):
         steps, values = all_steps[start:stop], all_values[start:stop]
         downsampled = max_points is not None and steps.size > max_points
@@ -314,7 +314,7 @@ def _read_buckets(
     # In no order: sorting 20,000 rows by key (a collated text) was a third of PostgreSQL's time; numpy
     # orders them by series and step below (buckets are disjoint, so a bucket's minimum step orders it).
     rows = connection.execute(query).all()
-    partial: dict[SeriesId, list] = {}
+    partial: dict[SeriesId, list[tuple[int, float]]] = {}
     if after_step is not None:
         partial = _partial_bucket(connection, members, width, after_step)
     found: dict[SeriesId, MetricSeries] = {}
@@ -353,7 +353,7 @@ def _read_buckets(
 
 def _partial_bucket(
     connection: Connection, members: list[SeriesId], width: int, after_step: int
-) -> dict[SeriesId, list]:
+) -> dict[SeriesId, list[tuple[int, float]]]:
     """The points after `after_step` in the bucket that holds it (fewer than `width`), per series."""
     boundary = (after_step // width + 1) * width
     query = (
@@ -361,7 +361,7 @@ def _partial_bucket(
         .where(_in(_POINTS, members), _POINTS.step > after_step, _POINTS.step < boundary)
         .order_by(_POINTS.run_id, _POINTS.key, _POINTS.step)
     )
-    found: dict[SeriesId, list] = defaultdict(list)
+    found: dict[SeriesId, list[tuple[int, float]]] = defaultdict(list)
     for run_id, key, step, value in connection.execute(query):
         found[run_id, key].append((step, value))
     return found
@@ -387,7 +387,8 @@ def _merged(key: str, columns: list[np.ndarray], max_points: int, end: Ends, tot
     assert end.first is not None and end.last is not None
     budget = (max_points - 2) // 2
     if budget > 0:
-        steps, values = merge_extremes(*columns, budget)
+        min_steps, min_values, max_steps, max_values = columns
+        steps, values = merge_extremes(min_steps, min_values, max_steps, max_values, budget)
     else:
         steps, values = np.empty(0, dtype=np.int64), np.empty(0)
     steps = np.concatenate([[end.first[0]], steps, [end.last[0]]]).astype(np.int64)
@@ -418,7 +419,7 @@ def _read_legacy(
         else:
             width = choose_width(end.total, span, max_points, LEGACY_ROLLUP_WIDTHS, LEGACY_OVERSAMPLING)
             by_width[width].append(ident)
-    found = {}
+    found: dict[SeriesId, MetricSeries] = {}
     for width, members in by_width.items():
         complete, incomplete = _read_buckets(connection, members, width, max_points, ends, after_step)
         found |= complete
