@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Response
 from server.auth import ApiAuth
 from server.db import SessionDep
 from server.errors import InvalidInput
-from server.schemas import RunsMetricSeriesList
+from server.schemas import RunsMetricSeriesList, Text
 from server.services import comparisons
 from server.services.metrics import series as series_reads
 
@@ -20,7 +20,7 @@ router = APIRouter(tags=["runs"])
 def read_runs_metrics(
     session: SessionDep,
     _: ApiAuth,
-    run_ids: Annotated[list[str], Query(description="Run ids, comma-separated: 1,2,3.")],
+    run_ids: Annotated[list[Text], Query(description="Run ids, comma-separated: 1,2,3.")],
     keys: series_reads.KeysQuery,
     max_points: series_reads.MaxPointsQuery = None,
     after_step: series_reads.AfterStepQuery = None,

@@ -32,7 +32,7 @@ from sqlalchemy import ColumnElement, Connection, and_, func, or_, select
 
 from server.errors import InvalidInput, NotFound
 from server.learning_curves import downsample_minmax, merge_extremes
-from server.schemas import MetricSeries
+from server.schemas import MetricSeries, Text
 from server.services.metrics.rollups import LEGACY_ROLLUP_WIDTHS, ROLLUP_WIDTHS
 from server.tables import MetricPoint, MetricRollup, Run, RunSummary
 
@@ -54,7 +54,7 @@ MAX_REQUESTED_POINTS = 200_000
 
 # The query parameters of the chart reads (routes in server.api.v1.runs and .metric_series).
 KeysQuery = Annotated[
-    list[str] | None,
+    list[Text] | None,
     Query(max_length=MAX_SERIES, description="Metric keys, comma-separated (or repeated): a,b,c."),
 ]
 MaxPointsQuery = Annotated[int | None, Query(ge=2, le=100_000)]
