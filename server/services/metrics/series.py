@@ -18,10 +18,12 @@ Queries go per width (and one for the ends and counts, one for raw points), not 
 
 from __future__ import annotations
 
+import math
 import re
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC
 from itertools import groupby
 from typing import Annotated, Any
 
@@ -51,6 +53,10 @@ LEGACY_OVERSAMPLING = 8
 #: The most series one request reads, and the most points it may ask for in all (series x max_points).
 MAX_SERIES = 100
 MAX_REQUESTED_POINTS = 200_000
+#: The most points a read `with_time` may ask for in all: each point's timestamp is looked up by its key.
+MAX_TIMED_POINTS = 50_000
+#: Points per timestamp query (bound parameters stay far below SQLite's limit).
+TIME_CHUNK = 5_000
 
 # The query parameters of the chart reads (routes in server.api.v1.runs and .metric_series).
 KeysQuery = Annotated[
@@ -58,6 +64,13 @@ KeysQuery = Annotated[
     Query(max_length=MAX_SERIES, description="Metric keys, comma-separated (or repeated): a,b,c."),
 ]
 MaxPointsQuery = Annotated[int | None, Query(ge=2, le=100_000)]
+WithTimeQuery = Annotated[
+    bool,
+    Query(
+        description="Also each point's timestamp (`times`, Unix seconds, one per point) for charts against "
+        "wall-clock or relative time; needs max_points, and at most MAX_TIMED_POINTS points in all."
+    ),
+]
 AfterStepQuery = Annotated[
     int | None, Query(ge=0, le=2**62, description="Only the points after this step (live updates).")
 ]
@@ -101,8 +114,18 @@ def parse_keys(values: list[str]) -> list[str]:
     return keys
 
 
-def check_request_size(series: int, max_points: int | None) -> None:
+def check_request_size(series: int, max_points: int | None, *, with_time: bool = False) -> None:
     """InvalidInput unless a read of `series` series at `max_points` each stays within the bounds."""
+    if with_time:
+        if max_points is None:
+            raise InvalidInput(["query", "max_points"], "max_points: required with with_time")
+        if series * max_points > MAX_TIMED_POINTS:
+            raise InvalidInput(
+                ["query", "max_points"],
+                f"max_points: with with_time, {series} series x {max_points} points is over "
+                f"{MAX_TIMED_POINTS:,} in all; ask for at most {MAX_TIMED_POINTS // series} points "
+                "per series",
+            )
     if series > MAX_SERIES:
         raise InvalidInput(
             ["query", "keys"], f"keys: at most {MAX_SERIES} series per request, but this asks for {series}"
@@ -155,8 +178,10 @@ def read_many(
     *,
     after_step: int | None = None,
     raw_limit: int | None = None,
+    with_time: bool = False,
 ) -> dict[SeriesId, MetricSeries]:
-    """The requested series that have points (after `after_step`), each reduced to at most `max_points`.
+    """The requested series that have points (after `after_step`), each reduced to at most `max_points`
+    (`with_time`: with each point's timestamp in `times`).
 
     A series without points (after `after_step`) is left out. ``total_points`` counts the points the
     answer covers (all of the series, or those after `after_step`). The caller checks access to the runs."""
@@ -183,7 +208,42 @@ def read_many(
         found |= complete
         retry += incomplete
     found |= _read_legacy(connection, retry, max_points or 2, ends, after_step)
+    if with_time:
+        _attach_times(connection, found)
     return {ident: found[ident] for ident in wanted if ident in found}
+
+
+def _attach_times(connection: Connection, found: dict[SeriesId, MetricSeries]) -> None:
+    """Set each series' `times` from its points' timestamps: a query per TIME_CHUNK points, each point
+    found by its primary key."""
+    stamps: dict[tuple[int, str, int], float] = {}
+    chunk: list[tuple[SeriesId, list[int]]] = []
+    size = 0
+
+    def flush() -> None:
+        clauses = [
+            and_(_POINTS.run_id == run_id, _POINTS.key == key, _POINTS.step.in_(steps))
+            for (run_id, key), steps in chunk
+        ]
+        query = select(_POINTS.run_id, _POINTS.key, _POINTS.step, _POINTS.timestamp).where(or_(*clauses))
+        for run_id, key, step, stamp in connection.execute(query):
+            if stamp.tzinfo is None:  # SQLite hands back the stored UTC time without its zone
+                stamp = stamp.replace(tzinfo=UTC)
+            stamps[run_id, key, step] = stamp.timestamp()
+
+    for ident, series in found.items():
+        steps = [step for step, _ in series.points]
+        for start in range(0, len(steps), TIME_CHUNK):
+            part = steps[start : start + TIME_CHUNK]
+            if size + len(part) > TIME_CHUNK and chunk:
+                flush()
+                chunk, size = [], 0
+            chunk.append((ident, part))
+            size += len(part)
+    if chunk:
+        flush()
+    for (run_id, key), series in found.items():
+        series.times = [stamps.get((run_id, key, step), math.nan) for step, _ in series.points]
 
 
 def series_json(found: dict[SeriesId, MetricSeries], *, with_run_ids: bool = False) -> bytes:
@@ -200,6 +260,7 @@ def series_json(found: dict[SeriesId, MetricSeries], *, with_run_ids: bool = Fal
                     "downsampled": series.downsampled,
                     "total_points": series.total_points,
                 }
+                | ({} if series.times is None else {"times": series.times})
                 for (run_id, _), series in found.items()
             ]
         }
