@@ -69,12 +69,16 @@
     return afterStep === undefined ? url : url + "&after_step=" + afterStep;
   }
 
-  // Every key, reduced by the server to at most max_points points each.
-  function fetchWhole(keys) {
-    return Promise.all(chunks(keys).map(function (part) {
+  // Every key, reduced by the server to at most max_points points each; the canonical keys come in the
+  // first request, and `drawn` (when given) draws what each request brought as soon as it is in.
+  function fetchWhole(keys, drawn) {
+    var ordered = keys.filter(function (key) { return CANONICAL.indexOf(key) >= 0; })
+      .concat(keys.filter(function (key) { return CANONICAL.indexOf(key) < 0; }));
+    return Promise.all(chunks(ordered).map(function (part) {
       return getJson(seriesUrl(part)).then(function (answer) {
         if (!answer) { return; }
         answer.series.forEach(function (series) { held[series.key] = series; });
+        if (drawn) { drawn(); }
       });
     }));
   }
@@ -358,7 +362,11 @@
 
   function refreshCharts(initial) {
     buildPanels();
-    return (initial ? fetchWhole(logged) : fetchNew(logged)).then(drawCharts);
+    if (!initial) { return fetchNew(logged).then(drawCharts); }
+    var drawn = false;
+    return fetchWhole(logged, function () { drawn = true; drawCharts(); }).then(function () {
+      if (!drawn) { drawCharts(); } // nothing logged, or the read failed: say so in each chart
+    });
   }
 
   // ---- controls ----

@@ -166,3 +166,33 @@ def test_compare_page_overlays_any_key_and_draws_seed_groups_as_bands(page, live
     page.locator("#compare-curves").scroll_into_view_if_needed()
     screenshot(page, "compare-any-key-bands")
     assert page.problems == []  # type: ignore[attr-defined]
+
+
+def test_a_key_first_logged_mid_run_gets_its_chart_in_its_panel(page, live_server: str) -> None:  # type: ignore[no-untyped-def]
+    import httpx
+    from playwright.sync_api import expect
+
+    api = httpx.Client(base_url=f"{live_server}/api/v1")
+    project = api.post("/projects", json={"name": "new-key-live", "dataset": "digits"}).json()
+    run = api.post("/runs", json={"project_id": project["id"], "name": "live", "config": {}}).json()
+    api.post(f"/runs/{run['id']}/start", json={"worker": "w"}).raise_for_status()
+    first = [{"key": "val/f1", "step": s, "value": 0.5 + s / 100} for s in range(1, 4)]
+    api.post(f"/runs/{run['id']}/metrics", json={"metrics": first}).raise_for_status()
+
+    page.goto(f"/runs/{run['id']}")
+    expect(page.locator('.key-chart[data-key="val/f1"]')).to_have_attribute("data-state", "drawn")
+    more = [
+        {"key": "val/auc", "step": 4, "value": 0.7},
+        {"key": "system/cpu_percent", "step": 2, "value": 55.0},
+    ]
+    api.post(f"/runs/{run['id']}/metrics", json={"metrics": more}).raise_for_status()
+    expect(page.locator('.key-chart[data-key="val/auc"]')).to_have_attribute(
+        "data-state", "drawn", timeout=8000
+    )
+    expect(page.locator(".key-panel > summary")).to_have_text(["val/", "System (system/)"])
+    # Charts in a panel stay in key order: auc before f1.
+    keys = page.locator('.key-panel[data-prefix="val/"] .key-chart').evaluate_all(
+        "els => els.map(e => e.dataset.key)"
+    )
+    assert keys == ["val/auc", "val/f1"]
+    assert page.problems == []  # type: ignore[attr-defined]
