@@ -317,7 +317,9 @@
         });
       }
     }
-    if (percent && run.human_level_error !== null && run.human_level_error !== undefined && run.human_level_error > 0) {
+    var human = run.human_level_error;
+    // A log axis cannot show a human-level error of 0.
+    if (percent && human !== null && human !== undefined && !(controls.log && human <= 0)) {
       layout.shapes.push({
         type: "line", xref: "paper", yref: "y", x0: 0, x1: 1,
         y0: run.human_level_error * 100, y1: run.human_level_error * 100,

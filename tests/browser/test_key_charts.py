@@ -102,6 +102,8 @@ def test_run_page_charts_every_key_in_panels_with_smoothing_log_and_time_axes(pa
     assert page.evaluate("document.getElementById('error-chart').layout.xaxis.title.text") == (
         "seconds since the first point"
     )
+    page.locator("#chart-controls").scroll_into_view_if_needed()
+    page.screenshot(path="/tmp/tb-shots/run-every-key-relative-log.png")
     page.select_option("#x-axis", "wall")
     expect(page.locator("#error-chart")).to_have_attribute("data-x", "wall")
     assert page.evaluate("document.getElementById('error-chart').layout.xaxis.type") == "date"
