@@ -165,6 +165,11 @@
   if (page.metric_keys.indexOf("dev_error") < 0 && page.metric_keys.indexOf("train_error") < 0 && page.metric_keys.length) {
     picker.value = page.metric_keys[0];
   }
+  // A link may ask for the seed groups' bands (/compare?runs=...&bands=1) or a key (&key=val/acc).
+  var query = new URLSearchParams(window.location.search);
+  if (bands && query.get("bands") === "1" && !document.getElementById("bands-toggle").hidden) { bands.checked = true; }
+  var asked = query.get("key");
+  if (asked && page.metric_keys.indexOf(asked) >= 0) { picker.value = asked; }
   picker.addEventListener("change", draw);
   slider.addEventListener("input", function () { shown.textContent = Number(slider.value).toFixed(2); draw(); });
   log.addEventListener("change", draw);

@@ -167,6 +167,11 @@ def test_compare_page_overlays_any_key_and_draws_seed_groups_as_bands(page, live
     expect(page.locator("#compare-legend-note")).to_contain_text("mean with a band")
     page.locator("#compare-curves").scroll_into_view_if_needed()
     screenshot(page, "compare-any-key-bands")
+
+    # A link can open the page on a key with the bands drawn.
+    page.goto(f"/compare?runs={','.join(map(str, ids))}&key=val/acc&bands=1")
+    expect(chart).to_have_attribute("data-key", "val/acc")
+    assert page.evaluate("document.getElementById('compare-chart').data.map(t => t.meta.role)") == roles
     assert page.problems == []  # type: ignore[attr-defined]
 
 

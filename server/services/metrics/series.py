@@ -23,7 +23,7 @@ import re
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC
+from datetime import UTC, datetime
 from itertools import groupby
 from typing import Annotated, Any
 
@@ -201,7 +201,7 @@ def read_many(
             raw.append(ident)
         else:
             by_width[choose_width(count, span, max_points, ROLLUP_WIDTHS, ROLLUP_OVERSAMPLING)].append(ident)
-    found = _read_raw(connection, raw, max_points, after_step)
+    found = _read_raw(connection, raw, max_points, after_step, with_time=with_time)
     retry: list[SeriesId] = []
     for width, members in sorted(by_width.items()):
         complete, incomplete = _read_buckets(connection, members, width, max_points or 2, ends, after_step)
@@ -214,8 +214,8 @@ def read_many(
 
 
 def _attach_times(connection: Connection, found: dict[SeriesId, MetricSeries]) -> None:
-    """Set each series' `times` from its points' timestamps: a query per TIME_CHUNK points, each point
-    found by its primary key."""
+    """Set the `times` of each series read from rollups from its points' timestamps: a query per
+    TIME_CHUNK points, each point found by its primary key."""
     stamps: dict[tuple[int, str, int], float] = {}
     chunk: list[tuple[SeriesId, list[int]]] = []
     size = 0
@@ -227,11 +227,10 @@ def _attach_times(connection: Connection, found: dict[SeriesId, MetricSeries]) -
         ]
         query = select(_POINTS.run_id, _POINTS.key, _POINTS.step, _POINTS.timestamp).where(or_(*clauses))
         for run_id, key, step, stamp in connection.execute(query):
-            if stamp.tzinfo is None:  # SQLite hands back the stored UTC time without its zone
-                stamp = stamp.replace(tzinfo=UTC)
-            stamps[run_id, key, step] = stamp.timestamp()
+            stamps[run_id, key, step] = _seconds(stamp)
 
-    for ident, series in found.items():
+    missing = {ident: series for ident, series in found.items() if series.times is None}
+    for ident, series in missing.items():
         steps = [step for step, _ in series.points]
         for start in range(0, len(steps), TIME_CHUNK):
             part = steps[start : start + TIME_CHUNK]
@@ -242,7 +241,7 @@ def _attach_times(connection: Connection, found: dict[SeriesId, MetricSeries]) -
             size += len(part)
     if chunk:
         flush()
-    for (run_id, key), series in found.items():
+    for (run_id, key), series in missing.items():
         series.times = [stamps.get((run_id, key, step), math.nan) for step, _ in series.points]
 
 
@@ -315,29 +314,46 @@ def _in(columns: Any, wanted: list[SeriesId]) -> ColumnElement[bool]:
 
 
 def _read_raw(
-    connection: Connection, wanted: list[SeriesId], max_points: int | None, after_step: int | None
+    connection: Connection,
+    wanted: list[SeriesId],
+    max_points: int | None,
+    after_step: int | None,
+    *,
+    with_time: bool = False,
 ) -> dict[SeriesId, MetricSeries]:
+    """The series from their points (`with_time`: with their timestamps, read in the same query)."""
     if not wanted:
         return {}
-    query = select(_POINTS.run_id, _POINTS.key, _POINTS.step, _POINTS.value).where(_in(_POINTS, wanted))
+    columns = [_POINTS.run_id, _POINTS.key, _POINTS.step, _POINTS.value]
+    query = select(*columns, *([_POINTS.timestamp] if with_time else [])).where(_in(_POINTS, wanted))
     if after_step is not None:
         query = query.where(_POINTS.step > after_step)
     rows = connection.execute(query.order_by(_POINTS.run_id, _POINTS.key, _POINTS.step)).all()
     found: dict[SeriesId, MetricSeries] = {}
     if not rows:
         return found
-    run_ids, keys, step_column, value_column = zip(*rows, strict=True)  # columns, at C speed
+    run_ids, keys, step_column, value_column, *stamp_column = zip(*rows, strict=True)  # columns, at C speed
     all_steps = np.array(step_column, dtype=np.int64)
     all_values = np.array(value_column, dtype=np.float64)
+    all_times = np.array([_seconds(stamp) for stamp in stamp_column[0]]) if with_time else None
     for (run_id, key), start, stop in _runs_of(run_ids, keys):
         steps, values = all_steps[start:stop], all_values[start:stop]
         downsampled = max_points is not None and steps.size > max_points
+        kept = steps
         if downsampled and max_points is not None:
-            steps, values = downsample_minmax(steps, values, max_points)
-        found[run_id, key] = MetricSeries.model_construct(
-            key=key, points=_pairs(steps, values), downsampled=downsampled, total_points=stop - start
+            kept, values = downsample_minmax(steps, values, max_points)
+        series = MetricSeries.model_construct(
+            key=key, points=_pairs(kept, values), downsampled=downsampled, total_points=stop - start
         )
+        if all_times is not None:  # a series' steps are sorted and distinct: find the kept ones' times
+            series.times = all_times[start:stop][np.searchsorted(steps, kept)].tolist()
+        found[run_id, key] = series
     return found
+
+
+def _seconds(stamp: datetime) -> float:
+    """A stored timestamp in Unix seconds (SQLite hands back its UTC time without the zone)."""
+    return (stamp if stamp.tzinfo is not None else stamp.replace(tzinfo=UTC)).timestamp()
 
 
 def _runs_of(run_ids: Sequence[int], keys: Sequence[str]) -> list[tuple[SeriesId, int, int]]:
