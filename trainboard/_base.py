@@ -61,6 +61,27 @@ class BaseRun:
         # A resumed run goes on after its last step; the first step of a new run is 1.
         self._next_step = 1 if last_step is None else last_step + 1
         self._summary_steps = {key: last_step or 0 for key in summary or {}}
+        self._system: Any = None  # a trainboard.system_metrics.SystemSampler while sampling
+        self._created = datetime.now(UTC)  # a server's run says when it was created (system metrics' step 0)
+
+    def start_system_metrics(self, interval_s: float = 5.0) -> None:
+        """Sample CPU, memory and any NVIDIA GPU into `system/*` metrics every `interval_s` seconds until
+        `finish` (trainboard.system_metrics; `trainboard.init(..., system_metrics=True)` calls this)."""
+        from trainboard.system_metrics import SystemSampler, points  # noqa: PLC0415 (psutil only when asked)
+
+        if self._system is not None or self.finished:
+            return
+
+        def emit(step: int, values: dict[str, float]) -> None:
+            if not self.finished:
+                self._record(points(step, values))
+
+        self._system = SystemSampler(emit, origin=self._created, interval_s=interval_s).start()
+
+    def _stop_system_metrics(self) -> None:
+        if self._system is not None:
+            self._system.stop()
+            self._system = None
 
     @property
     def should_stop(self) -> bool:

@@ -80,6 +80,7 @@ class OfflineRun(BaseRun):
     def finish(self, status: str = "succeeded", error: str | None = None) -> None:
         """Close the run's files and record how it ended; `trainboard sync` sends it from then on."""
         check_status(status)
+        self._stop_system_metrics()
         with self._lock:
             if self.finished:
                 return

@@ -13,6 +13,7 @@ from trainboard._base import BaseRun, Point
 from trainboard._http import METRICS_BATCH, Client, TrainboardError, check_status, is_transient
 from trainboard._spool import PointBuffer
 from trainboard.settings import get_settings
+from trainboard.system_metrics import run_origin
 
 logger = logging.getLogger("trainboard")
 
@@ -58,6 +59,7 @@ class Run(BaseRun):
         )
         settings = get_settings()
         self.client, self.data, self.id = client, dict(run), run_id
+        self._created = run_origin(run) or self._created
         self.batch_size, self.flush_interval_s = batch_size, flush_interval_s
         self.finish_timeout_s = settings.finish_timeout_s if finish_timeout_s is None else finish_timeout_s
         self._buffer = PointBuffer(
@@ -151,6 +153,7 @@ class Run(BaseRun):
         if self.finished:
             return
         check_status(status)
+        self._stop_system_metrics()
         deadline = time.monotonic() + (self.finish_timeout_s if timeout_s is None else timeout_s)
         self._stop.set()
         self._wake.set()

@@ -109,6 +109,7 @@ def init(
     params: Mapping[str, Any] | None = None,
     dataset: str = "external",
     client: Client | None = None,
+    system_metrics: bool = False,
 ) -> BaseRun:
     """Start a run of your own training script in `project` (created when missing) and return it.
 
@@ -123,10 +124,34 @@ def init(
         mode: "online" (default, or TRAINBOARD_MODE), "offline" (kept on disk for `trainboard sync`) or
             "disabled" (nothing is sent or written: for unit tests and CI).
         resume: the id of a run of the project to go on with; its next step follows its last logged one.
+        system_metrics: also sample CPU, memory and any NVIDIA GPU (with `trainboard[gpu]`) into `system/*`
+            metrics every 5 seconds until `finish` (trainboard.system_metrics).
 
     Online, a server that cannot be reached after a few tries (a few seconds) makes the run offline, with a
     warning; `trainboard sync` sends it later.
     """
+    run = _init(
+        project, name, config, tags, notes, group, human_level_error, mode, resume, params, dataset, client
+    )
+    if system_metrics and run.mode != "disabled":
+        run.start_system_metrics()
+    return run
+
+
+def _init(
+    project: str | None,
+    name: str | None,
+    config: Mapping[str, Any] | None,
+    tags: Sequence[str] | None,
+    notes: str | None,
+    group: str | None,
+    human_level_error: float | None,
+    mode: str | None,
+    resume: int | None,
+    params: Mapping[str, Any] | None,
+    dataset: str,
+    client: Client | None,
+) -> BaseRun:
     global current
     if config is not None and params is not None:
         raise ValueError("config and params are one thing (params is config's older name): give only one")

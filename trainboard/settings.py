@@ -114,6 +114,12 @@ class Settings(BaseSettings):
         description="Workers checkpoint after every epoch, but epochs shorter than this share one "
         "checkpoint per interval (0: every epoch). A killed worker loses at most one epoch or this long.",
     )
+    system_metrics_interval_s: float = Field(
+        default=5.0,
+        ge=0,
+        description="Workers sample CPU, memory and NVIDIA GPUs (with trainboard[gpu]) into system/* metrics "
+        "of the run they train every this many seconds (0: not at all).",
+    )
     device: str = Field(
         default="auto",
         description="Where workers train: auto (CUDA when present, else CPU), cpu, cuda or cuda:N. The "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
@@ -16,6 +17,7 @@ from trainboard.client import Client, TrainboardError
 from trainboard.datasets import apply_label_corrections, load_splits
 from trainboard.environment import machine
 from trainboard.settings import get_settings
+from trainboard.system_metrics import SystemSampler, points, run_origin
 from worker import shutdown
 from worker.dataset_cache import fetch_dataset, is_uploaded
 from worker.precision import PrecisionUnsupported, mixed_precision
@@ -88,7 +90,21 @@ def train_run(
         keep_prob=hparams.keep_prob,
     )
     checkpoint = client.get_checkpoint(run_id)
-    with ApiReporter(client, run_id, worker=run.get("worker")) as reporter, shutdown.stopping(reporter.stop):
+    interval_s = get_settings().system_metrics_interval_s
+    sampler: contextlib.AbstractContextManager[object] = (
+        SystemSampler(
+            lambda step, values: client.log_metrics(run_id, points(step, values)),
+            origin=run_origin(run),
+            interval_s=interval_s,
+        )
+        if interval_s > 0
+        else contextlib.nullcontext()
+    )
+    with (
+        ApiReporter(client, run_id, worker=run.get("worker")) as reporter,
+        shutdown.stopping(reporter.stop),
+        sampler,
+    ):
         result = fit(
             model,
             splits,

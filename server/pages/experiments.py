@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from server.api.deps import IdPath, QueueDep
 from server.db import SessionDep
 from server.errors import Conflict, InvalidInput
+from server.pages.charts import chart_keys
 from server.pages.common import FormData, PageAuth, PageRoute, check_csrf, redirect, render
 from server.pages.ladder import LadderView, ladder_view
 from server.schemas import RunRead, RunRepeat, Text
@@ -120,6 +121,11 @@ class CompareContext:
     page_data: dict[str, Any]
 
 
+def _shares_a_group(groups: list[str | None]) -> bool:
+    named = [group for group in groups if group]
+    return len(named) != len(set(named))
+
+
 @router.get("/compare")
 def compare_runs(
     request: Request, session: SessionDep, runs: Annotated[list[Text] | None, Query()] = None
@@ -138,9 +144,15 @@ def compare_runs(
                 "name": c.run.name,
                 "color": c.color,
                 "metrics_url": f"/api/v1/runs/{c.run.id}/metrics/",
+                "group": c.run.group,
             }
             for c in compared
         ],
+        # The key picker offers every key any of the runs logged (one summary value per logged key).
+        "metric_keys": sorted({key for c in compared for key in c.run.summary}),
+        # Whether two of the runs share a seed group, which the chart can then draw as a mean and a band.
+        "groups_shared": _shares_a_group([c.run.group for c in compared]),
+        **chart_keys(),
         "series_url": "/api/v1/metrics",  # ?run_ids=...&keys=...: every run's curves in one request
     }
     context = CompareContext(compared, comparison.differing, comparison.same, page_data)

@@ -18,6 +18,7 @@ from server.datasets import DatasetInfo, get_dataset
 from server.db import SessionDep
 from server.errors import Conflict, InvalidInput
 from server.ids import MAX_ID
+from server.pages.charts import chart_keys
 from server.pages.common import (
     FormData,
     FormErrors,
@@ -371,6 +372,7 @@ def _run_context(
             "metric_keys": sorted(read.summary),  # one summary value per logged key
             "max_points": MAX_POINTS,
             "human_level_error": project.human_level_error,
+            **chart_keys(),
         },
         ladder=ladder_view(
             analysis.diagnose_run(session=session, run_id=run.id),

@@ -47,6 +47,9 @@ class MetricSeries(BaseModel):
     points: list[tuple[int, float]]
     downsampled: bool
     total_points: int
+    #: With `with_time=1` (chart reads of many series): each point's timestamp, in seconds since the Unix
+    #: epoch, in the order of `points`.
+    times: list[float] | None = None
 
 
 class MetricSeriesList(BaseModel):

@@ -1,12 +1,18 @@
-// Run page: learning curves (Plotly, from the metrics API) and live status while the run is queued or running.
+// Run page: a chart for every logged key (Plotly, from the metrics API, all series in one request per 100
+// keys), grouped into panels by the key's "/" prefix after the canonical errors and losses; smoothing (the
+// bias-corrected EMA of chart_math.js), log-scale y and the x-axis from the controls; live status and
+// new points while the run is queued or running.
 "use strict";
 
 (function () {
   var dataElement = document.getElementById("run-data");
   if (!dataElement) { return; }
   var run = JSON.parse(dataElement.textContent);
+  var math = window.TrainboardMath;
   var INTERVAL_MS = 2000;
   var TERMINAL = ["succeeded", "failed", "diverged", "cancelled"];
+  // The batch reads' bounds (server.services.metrics.series): keys per request, points in all.
+  var MAX_SERIES = 100, MAX_POINTS_ALL = 200000, MAX_TIMED_POINTS = 50000;
   var COLORS = {
     train_error: "#2456d6", train_dev_error: "#8e44ad", dev_error: "#e67e22", test_error: "#1e8449",
     train_loss: "#2456d6", dev_loss: "#e67e22"
@@ -15,12 +21,33 @@
     train_error: "train", train_dev_error: "train-dev", dev_error: "dev", test_error: "test",
     train_loss: "train", dev_loss: "dev"
   };
+  var CANONICAL = run.error_keys.concat(run.loss_keys);
+  var STORE = "trainboard.charts";
 
-  // The keys the run has logged (its summary holds one value for each): only those are asked for, so that
-  // a chart's key the run does not log costs nothing on every poll.
+  // The keys the run has logged (its summary holds one value for each).
   var logged = run.metric_keys || [];
   // What the charts show, per key: the reduced series as the server sent it, plus the points logged since.
   var held = {};
+  var controls = loadControls();
+  var visible = {}; // per-key charts drawn once scrolled into view
+  var observer = "IntersectionObserver" in window ? new IntersectionObserver(onVisible, { rootMargin: "300px" }) : null;
+
+  function loadControls() {
+    var saved = {};
+    try { saved = JSON.parse(window.localStorage.getItem(STORE) || "{}") || {}; } catch (e) { saved = {}; }
+    var beta = Number(saved.beta);
+    return {
+      beta: beta >= 0 && beta <= run.max_beta ? beta : 0,
+      log: saved.log === true,
+      x: ["step", "wall", "relative"].indexOf(saved.x) >= 0 ? saved.x : "step"
+    };
+  }
+
+  function saveControls() {
+    try { window.localStorage.setItem(STORE, JSON.stringify(controls)); } catch (e) { /* private mode */ }
+  }
+
+  function timed() { return controls.x !== "step"; }
 
   function getJson(url) {
     return fetch(url, { headers: { Accept: "application/json" } })
@@ -28,18 +55,32 @@
       .catch(function () { return null; });
   }
 
+  // Requests of at most MAX_SERIES keys, each within the points the server allows in one read.
+  function chunks(keys) {
+    var size = Math.max(1, Math.min(MAX_SERIES, Math.floor((timed() ? MAX_TIMED_POINTS : MAX_POINTS_ALL) / run.max_points)));
+    var out = [];
+    for (var i = 0; i < keys.length; i += size) { out.push(keys.slice(i, i + size)); }
+    return out;
+  }
+
   function seriesUrl(keys, afterStep) {
     var url = run.series_url + "?keys=" + keys.map(encodeURIComponent).join(",") + "&max_points=" + run.max_points;
+    if (timed()) { url += "&with_time=1"; }
     return afterStep === undefined ? url : url + "&after_step=" + afterStep;
   }
 
-  // Every key in one request, reduced by the server to at most max_points points each.
-  function fetchWhole(keys) {
-    if (keys.length === 0) { return Promise.resolve(); }
-    return getJson(seriesUrl(keys)).then(function (answer) {
-      if (!answer) { return; }
-      answer.series.forEach(function (series) { held[series.key] = series; });
-    });
+  // Every key, reduced by the server to at most max_points points each; the canonical keys come in the
+  // first request, and `drawn` (when given) draws what each request brought as soon as it is in.
+  function fetchWhole(keys, drawn) {
+    var ordered = keys.filter(function (key) { return CANONICAL.indexOf(key) >= 0; })
+      .concat(keys.filter(function (key) { return CANONICAL.indexOf(key) < 0; }));
+    return Promise.all(chunks(ordered).map(function (part) {
+      return getJson(seriesUrl(part)).then(function (answer) {
+        if (!answer) { return; }
+        answer.series.forEach(function (series) { held[series.key] = series; });
+        if (drawn) { drawn(); }
+      });
+    }));
   }
 
   // Only the points after the last step each chart holds: one request per distinct last step (the
@@ -50,139 +91,319 @@
     var whole = [];
     keys.forEach(function (key) {
       var series = held[key];
-      if (!series || series.points.length === 0) { whole.push(key); return; }
+      if (!series || series.points.length === 0 || (timed() && !series.times)) { whole.push(key); return; }
       var last = series.points[series.points.length - 1][0];
       (byStep[last] = byStep[last] || []).push(key);
     });
-    var requests = Object.keys(byStep).map(function (step) {
-      return getJson(seriesUrl(byStep[step], step)).then(function (answer) {
-        if (!answer) { return; }
-        answer.series.forEach(function (update) {
-          var series = held[update.key];
-          series.points = series.points.concat(update.points);
-          series.total_points += update.total_points;
-          if (series.points.length > 2 * run.max_points) { whole.push(update.key); }
-        });
+    var requests = [];
+    Object.keys(byStep).forEach(function (step) {
+      chunks(byStep[step]).forEach(function (part) {
+        requests.push(getJson(seriesUrl(part, step)).then(function (answer) {
+          if (!answer) { return; }
+          answer.series.forEach(function (update) {
+            var series = held[update.key];
+            series.points = series.points.concat(update.points);
+            if (series.times && update.times) { series.times = series.times.concat(update.times); }
+            series.total_points += update.total_points;
+            if (series.points.length > 2 * run.max_points) { whole.push(update.key); }
+          });
+        }));
       });
     });
     return Promise.all(requests).then(function () { return fetchWhole(whole); });
   }
 
-  function chartKeys() {
-    var keys = [];
-    document.querySelectorAll(".chart[data-keys]").forEach(function (chart) {
-      chart.dataset.keys.split(",").forEach(function (key) {
-        if (logged.indexOf(key) >= 0 && keys.indexOf(key) < 0) { keys.push(key); }
+  // ---- panels: one chart per key outside the canonical charts, grouped by the "/" prefix ----
+
+  function panelOf(key) {
+    var slash = key.indexOf("/");
+    return slash > 0 ? key.slice(0, slash + 1) : "";
+  }
+
+  function panelOrder(a, b) {
+    // Keys without a prefix first, then prefixes alphabetically, the system metrics last.
+    function rank(p) { return p === "" ? 0 : p === run.system_prefix ? 2 : 1; }
+    return rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0);
+  }
+
+  function buildPanels() {
+    var container = document.getElementById("key-panels");
+    var keys = logged.filter(function (key) { return CANONICAL.indexOf(key) < 0; }).sort();
+    var byPanel = {};
+    keys.forEach(function (key) { (byPanel[panelOf(key)] = byPanel[panelOf(key)] || []).push(key); });
+    Object.keys(byPanel).sort(panelOrder).forEach(function (prefix) {
+      var panel = container.querySelector('.key-panel[data-prefix="' + CSS.escape(prefix) + '"]');
+      if (!panel) {
+        panel = document.createElement("details");
+        panel.className = "key-panel";
+        panel.open = true;
+        panel.dataset.prefix = prefix;
+        var summary = document.createElement("summary");
+        summary.textContent = prefix === "" ? "Other metrics" : prefix === run.system_prefix ? "System (" + prefix + ")" : prefix;
+        var grid = document.createElement("div");
+        grid.className = "key-charts";
+        panel.appendChild(summary);
+        panel.appendChild(grid);
+        // Keep panels in order when one appears mid-run.
+        var next = Array.prototype.find.call(container.children, function (other) {
+          return panelOrder(prefix, other.dataset.prefix) < 0;
+        });
+        container.insertBefore(panel, next || null);
+      }
+      var grid = panel.querySelector(".key-charts");
+      byPanel[prefix].forEach(function (key) {
+        if (grid.querySelector('.key-chart[data-key="' + CSS.escape(key) + '"]')) { return; }
+        var card = document.createElement("div");
+        card.className = "card key-chart-card";
+        var title = document.createElement("h3");
+        var code = document.createElement("code");
+        code.textContent = key;
+        title.appendChild(code);
+        var chart = document.createElement("div");
+        chart.className = "chart key-chart";
+        chart.dataset.key = key;
+        var note = document.createElement("p");
+        note.className = "chart-empty muted";
+        note.textContent = "Loading…";
+        chart.appendChild(note);
+        card.appendChild(title);
+        card.appendChild(chart);
+        var after = Array.prototype.find.call(grid.children, function (other) {
+          return other.querySelector(".key-chart").dataset.key > key;
+        });
+        grid.insertBefore(card, after || null);
+        if (observer) { observer.observe(chart); } else { visible[key] = true; }
       });
     });
-    return keys;
+  }
+
+  function onVisible(entries) {
+    entries.forEach(function (entry) {
+      if (!entry.isIntersecting) { return; }
+      var key = entry.target.dataset.key;
+      observer.unobserve(entry.target);
+      visible[key] = true;
+      drawKey(entry.target, key);
+    });
+  }
+
+  // ---- drawing ----
+
+  function xs(series) {
+    if (controls.x === "step" || !series.times) { return series.points.map(function (p) { return p[0]; }); }
+    if (controls.x === "wall") { return series.times.map(function (t) { return new Date(t * 1000).toISOString(); }); }
+    var start = startTime();
+    return series.times.map(function (t) { return t - start; });
+  }
+
+  // Relative time counts from the run's first logged point.
+  function startTime() {
+    var start = Infinity;
+    Object.keys(held).forEach(function (key) {
+      var times = held[key].times;
+      if (times && times.length) { start = Math.min(start, times[0]); }
+    });
+    return isFinite(start) ? start : 0;
+  }
+
+  function xTitle(stepName) {
+    return controls.x === "wall" ? "wall time" : controls.x === "relative" ? "seconds since the first point" : stepName;
+  }
+
+  // The raw series (faint when smoothed) and its EMA, for one key.
+  function tracesOf(key, series, scale, name, color, percent) {
+    var x = xs(series);
+    var raw = series.points.map(function (p) { return p[1] * scale; });
+    var smoothing = controls.beta > 0;
+    var hover = "%{y:.4g}" + (percent ? " %" : "") + "<extra>" + key + "</extra>";
+    var traces = [{
+      x: x, y: raw, name: name, legendgroup: key, showlegend: !smoothing,
+      mode: series.points.length > 40 || smoothing ? "lines" : "lines+markers",
+      line: { color: color, width: smoothing ? 1 : 2 }, marker: { size: 5 }, opacity: smoothing ? 0.25 : 1,
+      hovertemplate: smoothing ? "raw " + hover : hover, meta: { role: "raw", key: key }
+    }];
+    if (smoothing) {
+      traces.push({
+        x: x, y: math.ema(raw, controls.beta), name: name, legendgroup: key, mode: "lines",
+        line: { color: color, width: 2 }, hovertemplate: "smoothed " + hover, meta: { role: "smoothed", key: key }
+      });
+    }
+    return traces;
+  }
+
+  function baseLayout(stepName, percent, height) {
+    var log = controls.log;
+    return {
+      margin: { l: 56, r: 16, t: 28, b: height > 300 ? 80 : 48 },
+      height: height,
+      font: { family: "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", size: 12, color: "#222" },
+      paper_bgcolor: "#fff",
+      plot_bgcolor: "#fff",
+      xaxis: {
+        title: { text: xTitle(stepName) }, gridcolor: "#eef0f4", zeroline: false,
+        type: controls.x === "wall" ? "date" : "linear", rangemode: controls.x === "wall" ? "normal" : "tozero"
+      },
+      yaxis: {
+        gridcolor: "#eef0f4", zeroline: false, ticksuffix: percent ? " %" : "",
+        type: log ? "log" : "linear", rangemode: log ? "normal" : "tozero"
+      },
+      legend: { orientation: "h", x: 0, y: -0.3, yanchor: "top" },
+      hovermode: "x unified"
+    };
+  }
+
+  function showEmpty(element, text) {
+    element.dataset.state = "empty";
+    if (!element.querySelector(".chart-empty")) {
+      var note = document.createElement("p");
+      note.className = "chart-empty muted";
+      element.appendChild(note);
+    }
+    element.querySelector(".chart-empty").textContent = text;
+  }
+
+  function plot(element, traces, layout) {
+    var empty = element.querySelector(".chart-empty");
+    if (empty) { empty.remove(); }
+    element.dataset.state = "drawn";
+    element.dataset.x = controls.x;
+    element.dataset.log = String(controls.log);
+    element.dataset.beta = String(controls.beta);
+    window.Plotly.react(element, traces, layout, { displaylogo: false, responsive: true });
   }
 
   function bestEpoch(series) {
-    // The epoch with the lowest dev error, or null when dev error is not logged yet.
+    // The epoch with the lowest dev error (and its index), or null when dev error is not logged yet.
     if (!series || series.points.length === 0) { return null; }
-    var best = series.points[0];
-    series.points.forEach(function (point) { if (point[1] < best[1]) { best = point; } });
-    return { epoch: best[0], value: best[1] };
+    var best = 0;
+    series.points.forEach(function (point, i) { if (point[1] < series.points[best][1]) { best = i; } });
+    return { index: best, epoch: series.points[best][0], value: series.points[best][1], x: xs(series)[best] };
   }
 
   function formatValue(value, percent) {
     return percent ? (value * 100).toFixed(2) + " %" : value.toPrecision(4);
   }
 
-  function draw(element, keys, percent, seriesByKey, best) {
+  function drawCanonical(element, keys, percent, best) {
     var scale = percent ? 100 : 1;
     var traces = [];
     keys.forEach(function (key) {
-      var series = seriesByKey[key];
+      var series = held[key];
       if (!series || series.points.length === 0) { return; }
-      traces.push({
-        x: series.points.map(function (p) { return p[0]; }),
-        y: series.points.map(function (p) { return p[1] * scale; }),
-        name: LABELS[key] || key,
-        mode: series.points.length > 40 ? "lines" : "lines+markers",
-        line: { color: COLORS[key], width: 2 },
-        marker: { size: 5 },
-        hovertemplate: "%{y:.3f}" + (percent ? " %" : "") + "<extra>" + key + "</extra>"
-      });
+      traces = traces.concat(tracesOf(key, series, scale, LABELS[key] || key, COLORS[key], percent));
     });
     if (traces.length === 0) {
-      element.dataset.state = "empty";
-      if (!element.querySelector(".chart-empty")) {
-        var note = document.createElement("p");
-        note.className = "chart-empty muted";
-        element.appendChild(note);
-      }
-      element.querySelector(".chart-empty").textContent = run.active
-        ? "No points yet: curves appear after the first epoch."
-        : "No metrics were logged for this run.";
+      showEmpty(element, run.active ? "No points yet: curves appear after the first epoch." : "No metrics were logged for this run.");
       return;
     }
-    var empty = element.querySelector(".chart-empty");
-    if (empty) { empty.remove(); }
-    var shapes = [];
-    var annotations = [];
+    var layout = baseLayout("epoch", percent, 340);
+    layout.shapes = [];
+    layout.annotations = [];
     if (best) {
-      shapes.push({
-        type: "line", xref: "x", yref: "paper", x0: best.epoch, x1: best.epoch, y0: 0, y1: 1,
+      layout.shapes.push({
+        type: "line", xref: "x", yref: "paper", x0: best.x, x1: best.x, y0: 0, y1: 1,
         line: { color: "#e67e22", width: 1, dash: "dot" }
       });
-      annotations.push({
-        xref: "x", yref: "paper", x: best.epoch, y: 1, yanchor: "bottom", showarrow: false,
+      layout.annotations.push({
+        xref: "x", yref: "paper", x: best.x, y: 1, yanchor: "bottom", showarrow: false,
         text: "best dev: " + formatValue(best.value, true) + " @ epoch " + best.epoch,
         font: { size: 11, color: "#a04e00" }
       });
       if (percent) {
         traces.push({
-          x: [best.epoch], y: [best.value * scale], name: "best dev", mode: "markers",
+          x: [best.x], y: [best.value * scale], name: "best dev", mode: "markers",
           marker: { symbol: "star", size: 13, color: "#e67e22", line: { color: "#7a3c00", width: 1 } },
-          hovertemplate: "best dev %{y:.3f} % at epoch %{x}<extra></extra>"
+          hovertemplate: "best dev %{y:.3f} % at epoch " + best.epoch + "<extra></extra>"
         });
       }
     }
-    if (percent && run.human_level_error !== null && run.human_level_error !== undefined) {
-      shapes.push({
+    var human = run.human_level_error;
+    // A log axis cannot show a human-level error of 0.
+    if (percent && human !== null && human !== undefined && !(controls.log && human <= 0)) {
+      layout.shapes.push({
         type: "line", xref: "paper", yref: "y", x0: 0, x1: 1,
         y0: run.human_level_error * 100, y1: run.human_level_error * 100,
         line: { color: "#777", width: 1, dash: "dash" }
       });
-      annotations.push({
+      layout.annotations.push({
         xref: "paper", yref: "y", x: 1, xanchor: "right", y: run.human_level_error * 100, yanchor: "bottom",
         showarrow: false, text: "human-level", font: { size: 10, color: "#555" }
       });
     }
-    var layout = {
-      margin: { l: 56, r: 16, t: 28, b: 80 },
-      height: 340,
-      font: { family: "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", size: 12, color: "#222" },
-      paper_bgcolor: "#fff",
-      plot_bgcolor: "#fff",
-      xaxis: { title: { text: "epoch" }, gridcolor: "#eef0f4", zeroline: false, rangemode: "tozero" },
-      yaxis: { gridcolor: "#eef0f4", zeroline: false, ticksuffix: percent ? " %" : "", rangemode: "tozero" },
-      legend: { orientation: "h", x: 0, y: -0.3, yanchor: "top" },
-      hovermode: "x unified",
-      shapes: shapes,
-      annotations: annotations
-    };
-    element.dataset.state = "drawn";
-    window.Plotly.react(element, traces, layout, { displaylogo: false, responsive: true });
+    plot(element, traces, layout);
+  }
+
+  function drawKey(element, key) {
+    var series = held[key];
+    if (!series || series.points.length === 0) {
+      showEmpty(element, run.active ? "No points yet." : "No points were read for this key.");
+      return;
+    }
+    var percent = run.error_keys.indexOf(key) >= 0;
+    var layout = baseLayout("step", percent, 260);
+    layout.showlegend = false;
+    layout.margin.t = 8;
+    plot(element, tracesOf(key, series, percent ? 100 : 1, key, "#2456d6", percent), layout);
   }
 
   function drawCharts() {
-    var charts = Array.prototype.slice.call(document.querySelectorAll(".chart[data-keys]"));
+    if (!window.Plotly || !math) {
+      document.querySelectorAll(".chart .chart-empty").forEach(function (note) {
+        note.textContent = "The chart library did not load.";
+      });
+      return;
+    }
     var best = bestEpoch(held.dev_error);
-    charts.forEach(function (chart) {
-      if (!window.Plotly) {
-        chart.querySelector(".chart-empty").textContent = "The chart library did not load.";
-        return;
-      }
-      draw(chart, chart.dataset.keys.split(","), chart.dataset.percent === "true", held, best);
+    document.querySelectorAll(".chart[data-keys]").forEach(function (chart) {
+      drawCanonical(chart, chart.dataset.keys.split(","), chart.dataset.percent === "true", best);
+    });
+    document.querySelectorAll(".key-chart").forEach(function (chart) {
+      if (visible[chart.dataset.key]) { drawKey(chart, chart.dataset.key); }
     });
   }
 
   function refreshCharts(initial) {
-    return (initial ? fetchWhole(chartKeys()) : fetchNew(chartKeys())).then(drawCharts);
+    buildPanels();
+    if (!initial) { return fetchNew(logged).then(drawCharts); }
+    var drawn = false;
+    return fetchWhole(logged, function () { drawn = true; drawCharts(); }).then(function () {
+      if (!drawn) { drawCharts(); } // nothing logged, or the read failed: say so in each chart
+    });
   }
+
+  // ---- controls ----
+
+  function bindControls() {
+    var slider = document.getElementById("smoothing");
+    var shown = document.getElementById("smoothing-value");
+    var log = document.getElementById("log-y");
+    var axis = document.getElementById("x-axis");
+    if (!slider) { return; }
+    slider.value = String(controls.beta);
+    shown.textContent = controls.beta.toFixed(2);
+    log.checked = controls.log;
+    axis.value = controls.x;
+    slider.addEventListener("input", function () {
+      controls.beta = Math.min(run.max_beta, Math.max(0, Number(slider.value)));
+      shown.textContent = controls.beta.toFixed(2);
+      saveControls();
+      drawCharts();
+    });
+    log.addEventListener("change", function () {
+      controls.log = log.checked;
+      saveControls();
+      drawCharts();
+    });
+    axis.addEventListener("change", function () {
+      controls.x = axis.value;
+      saveControls();
+      // Timestamps come only with with_time: read them once, then draw against them.
+      var missing = logged.filter(function (key) { return held[key] && !held[key].times; });
+      (timed() && missing.length ? fetchWhole(missing) : Promise.resolve()).then(drawCharts);
+    });
+  }
+
+  // ---- live status ----
 
   function formatEta(seconds) {
     if (seconds === undefined || seconds === null) { return "—"; }
@@ -235,13 +456,14 @@
           return "done";
         }
         showStatus(current);
-        logged = Object.keys(current.summary || {});
+        logged = Object.keys(current.summary || {}).sort();
         return refreshCharts();
       })
       .catch(function () { return null; })
       .then(function (result) { if (result !== "done") { window.setTimeout(poll, INTERVAL_MS); } });
   }
 
+  bindControls();
   refreshCharts(true).then(function () {
     if (run.active) { window.setTimeout(poll, INTERVAL_MS); }
   });

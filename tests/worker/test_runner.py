@@ -180,3 +180,18 @@ def test_reporter_sees_a_cancel_between_heartbeats() -> None:
         api.run["status"] = "cancelled"
         assert reporter.stop.wait(timeout=2)
     assert reporter.status == "cancelled" and api.progress == []
+
+
+def test_the_worker_samples_system_metrics_into_the_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    from trainboard.settings import get_settings
+
+    monkeypatch.setenv("TRAINBOARD_SYSTEM_METRICS_INTERVAL_S", "0.02")
+    get_settings.cache_clear()
+    try:
+        api = WorkerApi(epochs=40)
+        assert execute(api) == "succeeded"
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+    system = {key for key, _ in api.metrics if key.startswith("system/")}
+    assert {"system/cpu_percent", "system/memory_percent", "system/process_memory_gb"} <= system

@@ -24,6 +24,7 @@ def read_runs_metrics(
     keys: series_reads.KeysQuery,
     max_points: series_reads.MaxPointsQuery = None,
     after_step: series_reads.AfterStepQuery = None,
+    with_time: series_reads.WithTimeQuery = False,
 ) -> Response:
     """The series `keys` of each of `run_ids` (every run checked against the caller's projects before this
     runs, as `run_ids` is one of server.access.QUERY_IDS); a run or key without points is left out."""
@@ -31,9 +32,13 @@ def read_runs_metrics(
     if not ids:
         raise InvalidInput(["query", "run_ids"], "run_ids: name at least one run, such as 1,2")
     wanted = series_reads.parse_keys(keys or [])
-    series_reads.check_request_size(len(ids) * len(wanted), max_points)
+    series_reads.check_request_size(len(ids) * len(wanted), max_points, with_time=with_time)
     series_reads.check_runs_exist(session.connection(), ids)
     found = series_reads.read_many(
-        session.connection(), [(r, k) for r in ids for k in wanted], max_points, after_step=after_step
+        session.connection(),
+        [(r, k) for r in ids for k in wanted],
+        max_points,
+        after_step=after_step,
+        with_time=with_time,
     )
     return Response(series_reads.series_json(found, with_run_ids=True), media_type="application/json")

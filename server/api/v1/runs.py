@@ -212,6 +212,7 @@ def read_metric_keys(
     keys: series_reads.KeysQuery = None,
     max_points: series_reads.MaxPointsQuery = None,
     after_step: series_reads.AfterStepQuery = None,
+    with_time: series_reads.WithTimeQuery = False,
 ) -> Any:
     """The metric keys the run has logged; with `keys`, those series at once (each as the one-key read
     returns it; a key without points, after `after_step`, is left out)."""
@@ -219,10 +220,14 @@ def read_metric_keys(
         runs.get_run(session=session, run_id=run_id)
         return metrics.metric_keys(session=session, run_id=run_id)
     wanted = series_reads.parse_keys(keys)
-    series_reads.check_request_size(len(wanted), max_points)
+    series_reads.check_request_size(len(wanted), max_points, with_time=with_time)
     series_reads.check_runs_exist(session.connection(), [run_id])
     found = series_reads.read_many(
-        session.connection(), [(run_id, key) for key in wanted], max_points, after_step=after_step
+        session.connection(),
+        [(run_id, key) for key in wanted],
+        max_points,
+        after_step=after_step,
+        with_time=with_time,
     )
     return Response(series_reads.series_json(found), media_type="application/json")
 

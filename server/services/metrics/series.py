@@ -18,10 +18,12 @@ Queries go per width (and one for the ends and counts, one for raw points), not 
 
 from __future__ import annotations
 
+import math
 import re
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from itertools import groupby
 from typing import Annotated, Any
 
@@ -51,6 +53,10 @@ LEGACY_OVERSAMPLING = 8
 #: The most series one request reads, and the most points it may ask for in all (series x max_points).
 MAX_SERIES = 100
 MAX_REQUESTED_POINTS = 200_000
+#: The most points a read `with_time` may ask for in all: each point's timestamp is looked up by its key.
+MAX_TIMED_POINTS = 50_000
+#: Points per timestamp query (bound parameters stay far below SQLite's limit).
+TIME_CHUNK = 5_000
 
 # The query parameters of the chart reads (routes in server.api.v1.runs and .metric_series).
 KeysQuery = Annotated[
@@ -58,6 +64,13 @@ KeysQuery = Annotated[
     Query(max_length=MAX_SERIES, description="Metric keys, comma-separated (or repeated): a,b,c."),
 ]
 MaxPointsQuery = Annotated[int | None, Query(ge=2, le=100_000)]
+WithTimeQuery = Annotated[
+    bool,
+    Query(
+        description="Also each point's timestamp (`times`, Unix seconds, one per point) for charts against "
+        "wall-clock or relative time; needs max_points, and at most MAX_TIMED_POINTS points in all."
+    ),
+]
 AfterStepQuery = Annotated[
     int | None, Query(ge=0, le=2**62, description="Only the points after this step (live updates).")
 ]
@@ -101,8 +114,18 @@ def parse_keys(values: list[str]) -> list[str]:
     return keys
 
 
-def check_request_size(series: int, max_points: int | None) -> None:
+def check_request_size(series: int, max_points: int | None, *, with_time: bool = False) -> None:
     """InvalidInput unless a read of `series` series at `max_points` each stays within the bounds."""
+    if with_time:
+        if max_points is None:
+            raise InvalidInput(["query", "max_points"], "max_points: required with with_time")
+        if series * max_points > MAX_TIMED_POINTS:
+            raise InvalidInput(
+                ["query", "max_points"],
+                f"max_points: with with_time, {series} series x {max_points} points is over "
+                f"{MAX_TIMED_POINTS:,} in all; ask for at most {MAX_TIMED_POINTS // series} points "
+                "per series",
+            )
     if series > MAX_SERIES:
         raise InvalidInput(
             ["query", "keys"], f"keys: at most {MAX_SERIES} series per request, but this asks for {series}"
@@ -155,8 +178,10 @@ def read_many(
     *,
     after_step: int | None = None,
     raw_limit: int | None = None,
+    with_time: bool = False,
 ) -> dict[SeriesId, MetricSeries]:
-    """The requested series that have points (after `after_step`), each reduced to at most `max_points`.
+    """The requested series that have points (after `after_step`), each reduced to at most `max_points`
+    (`with_time`: with each point's timestamp in `times`).
 
     A series without points (after `after_step`) is left out. ``total_points`` counts the points the
     answer covers (all of the series, or those after `after_step`). The caller checks access to the runs."""
@@ -176,14 +201,48 @@ def read_many(
             raw.append(ident)
         else:
             by_width[choose_width(count, span, max_points, ROLLUP_WIDTHS, ROLLUP_OVERSAMPLING)].append(ident)
-    found = _read_raw(connection, raw, max_points, after_step)
+    found = _read_raw(connection, raw, max_points, after_step, with_time=with_time)
     retry: list[SeriesId] = []
     for width, members in sorted(by_width.items()):
         complete, incomplete = _read_buckets(connection, members, width, max_points or 2, ends, after_step)
         found |= complete
         retry += incomplete
     found |= _read_legacy(connection, retry, max_points or 2, ends, after_step)
+    if with_time:
+        _attach_times(connection, found)
     return {ident: found[ident] for ident in wanted if ident in found}
+
+
+def _attach_times(connection: Connection, found: dict[SeriesId, MetricSeries]) -> None:
+    """Set the `times` of each series read from rollups from its points' timestamps: a query per
+    TIME_CHUNK points, each point found by its primary key."""
+    stamps: dict[tuple[int, str, int], float] = {}
+    chunk: list[tuple[SeriesId, list[int]]] = []
+    size = 0
+
+    def flush() -> None:
+        clauses = [
+            and_(_POINTS.run_id == run_id, _POINTS.key == key, _POINTS.step.in_(steps))
+            for (run_id, key), steps in chunk
+        ]
+        query = select(_POINTS.run_id, _POINTS.key, _POINTS.step, _POINTS.timestamp).where(or_(*clauses))
+        for run_id, key, step, stamp in connection.execute(query):
+            stamps[run_id, key, step] = _seconds(stamp)
+
+    missing = {ident: series for ident, series in found.items() if series.times is None}
+    for ident, series in missing.items():
+        steps = [step for step, _ in series.points]
+        for start in range(0, len(steps), TIME_CHUNK):
+            part = steps[start : start + TIME_CHUNK]
+            if size + len(part) > TIME_CHUNK and chunk:
+                flush()
+                chunk, size = [], 0
+            chunk.append((ident, part))
+            size += len(part)
+    if chunk:
+        flush()
+    for (run_id, key), series in missing.items():
+        series.times = [stamps.get((run_id, key, step), math.nan) for step, _ in series.points]
 
 
 def series_json(found: dict[SeriesId, MetricSeries], *, with_run_ids: bool = False) -> bytes:
@@ -200,6 +259,7 @@ def series_json(found: dict[SeriesId, MetricSeries], *, with_run_ids: bool = Fal
                     "downsampled": series.downsampled,
                     "total_points": series.total_points,
                 }
+                | ({} if series.times is None else {"times": series.times})
                 for (run_id, _), series in found.items()
             ]
         }
@@ -254,29 +314,46 @@ def _in(columns: Any, wanted: list[SeriesId]) -> ColumnElement[bool]:
 
 
 def _read_raw(
-    connection: Connection, wanted: list[SeriesId], max_points: int | None, after_step: int | None
+    connection: Connection,
+    wanted: list[SeriesId],
+    max_points: int | None,
+    after_step: int | None,
+    *,
+    with_time: bool = False,
 ) -> dict[SeriesId, MetricSeries]:
+    """The series from their points (`with_time`: with their timestamps, read in the same query)."""
     if not wanted:
         return {}
-    query = select(_POINTS.run_id, _POINTS.key, _POINTS.step, _POINTS.value).where(_in(_POINTS, wanted))
+    columns = [_POINTS.run_id, _POINTS.key, _POINTS.step, _POINTS.value]
+    query = select(*columns, *([_POINTS.timestamp] if with_time else [])).where(_in(_POINTS, wanted))
     if after_step is not None:
         query = query.where(_POINTS.step > after_step)
     rows = connection.execute(query.order_by(_POINTS.run_id, _POINTS.key, _POINTS.step)).all()
     found: dict[SeriesId, MetricSeries] = {}
     if not rows:
         return found
-    run_ids, keys, step_column, value_column = zip(*rows, strict=True)  # columns, at C speed
+    run_ids, keys, step_column, value_column, *stamp_column = zip(*rows, strict=True)  # columns, at C speed
     all_steps = np.array(step_column, dtype=np.int64)
     all_values = np.array(value_column, dtype=np.float64)
+    all_times = np.array([_seconds(stamp) for stamp in stamp_column[0]]) if with_time else None
     for (run_id, key), start, stop in _runs_of(run_ids, keys):
         steps, values = all_steps[start:stop], all_values[start:stop]
         downsampled = max_points is not None and steps.size > max_points
+        kept = steps
         if downsampled and max_points is not None:
-            steps, values = downsample_minmax(steps, values, max_points)
-        found[run_id, key] = MetricSeries.model_construct(
-            key=key, points=_pairs(steps, values), downsampled=downsampled, total_points=stop - start
+            kept, values = downsample_minmax(steps, values, max_points)
+        series = MetricSeries.model_construct(
+            key=key, points=_pairs(kept, values), downsampled=downsampled, total_points=stop - start
         )
+        if all_times is not None:  # a series' steps are sorted and distinct: find the kept ones' times
+            series.times = all_times[start:stop][np.searchsorted(steps, kept)].tolist()
+        found[run_id, key] = series
     return found
+
+
+def _seconds(stamp: datetime) -> float:
+    """A stored timestamp in Unix seconds (SQLite hands back its UTC time without the zone)."""
+    return (stamp if stamp.tzinfo is not None else stamp.replace(tzinfo=UTC)).timestamp()
 
 
 def _runs_of(run_ids: Sequence[int], keys: Sequence[str]) -> list[tuple[SeriesId, int, int]]:

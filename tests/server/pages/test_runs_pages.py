@@ -197,6 +197,7 @@ def test_run_page_shows_status_config_summary_and_charts(client: TestClient, ses
         None,
         None,
         "/static/app.js",
+        "/static/chart_math.js",
         "/static/run.js",
         "/static/diagnosis.js",
     ]
