@@ -27,6 +27,7 @@ from server.datasets import uploaded_id
 from server.db import SessionDep
 from server.errors import Forbidden, InvalidInput, NotFound
 from server.ids import MAX_ID, parse_id
+from server.schemas import RunConfig
 from server.services import accounts, comparisons
 from server.services import gradcheck as gradchecks
 from server.tables import Dataset, Project, ProjectMember, Run, Sweep
@@ -42,7 +43,14 @@ PATH_IDS = {
     "check_id": "gradcheck",
 }
 #: Query parameters that name something to read (a parent run, a run to compare with).
-QUERY_IDS = {"project_id": "project", "run": "run", "parent": "run", "other": "run", "runs": "run"}
+QUERY_IDS = {
+    "project_id": "project",
+    "run": "run",
+    "parent": "run",
+    "other": "run",
+    "runs": "run",
+    "transfer": "run",
+}
 
 
 def rank(session: Session, principal: Principal, project_id: int) -> int:
@@ -96,13 +104,22 @@ def check_body_project(
 
 
 def check_body_run(session: Session, principal: Principal, run_id: int | None, field: str) -> None:
-    """A run named in a request body (a parent to copy from): it must be one the caller may read."""
+    """A run named in a request body (a parent to copy from, a run to transfer from; `field` dotted, as
+    "config.transfer.from_run_id"): it must be one the caller may read, else a 422 as if it did not exist."""
     if run_id is None or principal.sees_everything:
         return
     try:
         check_run(session, principal, run_id, VIEWER)
     except NotFound:
-        raise InvalidInput(["body", field], f"Run {run_id} not found") from None
+        raise InvalidInput(["body", *field.split(".")], f"Run {run_id} not found") from None
+
+
+def check_config_runs(
+    session: Session, principal: Principal, config: RunConfig, field: str = "config"
+) -> None:
+    """The runs a run config names (the one it transfers from) must be ones the caller may read."""
+    if config.transfer is not None:
+        check_body_run(session, principal, config.transfer.from_run_id, f"{field}.transfer.from_run_id")
 
 
 def check_sweep(session: Session, principal: Principal, sweep_id: int, need: int) -> None:

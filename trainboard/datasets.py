@@ -50,6 +50,23 @@ DATASETS: dict[str, DatasetInfo] = {
         "Digits whose dev and test examples are blurred, noisy and shifted: "
         "train and dev come from different distributions, so data mismatch shows.",
     ),
+    "digits-source": DatasetInfo(
+        "image",
+        (1, 8, 8),
+        10,
+        1200,
+        "Transfer lesson, the large source task: 1,200 of the digits, clean (about 720 to train on). "
+        "Train a model here, then fine-tune it on digits-target.",
+    ),
+    "digits-target": DatasetInfo(
+        "image",
+        (1, 8, 8),
+        10,
+        597,
+        "Transfer lesson, the small target task: the other 597 digits, blurred, noisy and some shifted "
+        "(another camera), with only 72 images to train on and large dev and test sets. A model from "
+        "scratch starts near chance; one fine-tuned from digits-source starts far better.",
+    ),
     "breast_cancer": DatasetInfo(
         "tabular",
         (30,),
@@ -61,6 +78,17 @@ DATASETS: dict[str, DatasetInfo] = {
         "tabular", (13,), 3, 178, "Wine recognition, 13 chemical features, 3 cultivars (scikit-learn)."
     ),
 }
+
+
+#: The transfer lesson's two halves of the digits: a fixed shuffle of the 1,797 images, whose first
+#: 1,200 are the source task and the rest the target task (no image is in both).
+DIGIT_PARTS: dict[str, slice] = {"digits-source": slice(0, 1200), "digits-target": slice(1200, None)}
+DIGIT_PARTS_SEED = 5
+#: Seed of the target task's corruption (every split of it: the whole task comes from the other camera).
+TARGET_SEED = 11
+#: Datasets cut into splits other than DEFAULT_FRACTIONS: the small target task keeps little to train on
+#: and much to measure with, so that its dev error reads to about 3 points.
+SPLIT_FRACTIONS: dict[str, tuple[float, ...]] = {"digits-target": (0.12, 0.1, 0.39, 0.39)}
 
 
 @dataclass(frozen=True)
@@ -134,6 +162,11 @@ def blur_shift_noise(
     return clipped
 
 
+def digit_part(name: str) -> np.ndarray:
+    """The original digits indices of a transfer-lesson dataset (its example ids use them)."""
+    return np.random.default_rng(DIGIT_PARTS_SEED).permutation(1797)[DIGIT_PARTS[name]]
+
+
 def _load_raw(name: str) -> tuple[np.ndarray, np.ndarray]:
     """Features (N, *input_shape) and labels (N,) of a built-in dataset, unnormalised."""
     from sklearn import datasets as sk_datasets  # here, so that reading the catalog stays cheap
@@ -144,7 +177,14 @@ def _load_raw(name: str) -> tuple[np.ndarray, np.ndarray]:
         "breast_cancer": lambda: sk_datasets.load_breast_cancer(return_X_y=True),
         "wine": lambda: sk_datasets.load_wine(return_X_y=True),
     }
-    x, y = loaders[name]()
+    if name in DIGIT_PARTS:
+        x, y = sk_datasets.load_digits(return_X_y=True)
+        part = digit_part(name)
+        x, y = x[part], y[part]
+        if name == "digits-target":
+            x = blur_shift_noise(x.reshape(-1, 8, 8), seed=TARGET_SEED)
+    else:
+        x, y = loaders[name]()
     return x.reshape(len(x), *DATASETS[name].input_shape).astype(np.float64), y.astype(np.int64)
 
 
@@ -187,14 +227,17 @@ def load_splits(
     *,
     train_fraction: float = 1.0,
     normalize: bool = True,
-    fractions: tuple[float, ...] = DEFAULT_FRACTIONS,
+    fractions: tuple[float, ...] | None = None,
     file: Path | None = None,
 ) -> Splits:
     """Load a dataset and cut it into four normalised splits with stable example ids.
 
     Built-ins get ids "<name>-<original index>"; an uploaded dataset (`file`, its cached .npz) keeps the
-    ids stored in the file, and its own split column when it has one.
+    ids stored in the file, and its own split column when it has one. `fractions` default to the
+    dataset's own (SPLIT_FRACTIONS), else DEFAULT_FRACTIONS.
     """
+    if fractions is None:
+        fractions = SPLIT_FRACTIONS.get(name, DEFAULT_FRACTIONS)
     if file is not None:
         info, x, y, ids, split_column = read_dataset_file(name, file)
         indices = _file_indices(len(y), split_column, fractions)
@@ -203,7 +246,8 @@ def load_splits(
     else:
         info = DATASETS[name]
         x, y = _load_raw(name)
-        ids = np.array([f"{name}-{i}" for i in range(len(y))])
+        originals = digit_part(name) if name in DIGIT_PARTS else range(len(y))
+        ids = np.array([f"{name}-{i}" for i in originals])
         indices = split_indices(len(y), fractions=fractions)
     if not 0.0 < train_fraction <= 1.0:
         raise ValueError(f"train_fraction must be in (0, 1], but got {train_fraction=}")
@@ -252,6 +296,9 @@ def apply_label_corrections(splits: Splits, corrections: dict[str, int | str]) -
 __all__ = [
     "DATASETS",
     "DEFAULT_FRACTIONS",
+    "DIGIT_PARTS",
+    "digit_part",
+    "SPLIT_FRACTIONS",
     "SPLIT_NAMES",
     "SPLIT_SEED",
     "apply_label_corrections",

@@ -20,11 +20,16 @@ from worker.dataset_cache import fetch_dataset, is_uploaded
 from worker.precision import PrecisionUnsupported, mixed_precision
 from worker.reporting import ApiReporter, describe_error
 from worker.train import FitResult, fit, predict, resolve_device, set_seed, to_device
+from worker.transfer import apply_transfer
 
 logger = logging.getLogger(__name__)
 
 #: Seconds between heartbeats (each one is also where a cancel from the server is noticed).
 PROGRESS_INTERVAL_S = 2.0
+
+
+class TransferSourceMissing(ValueError):
+    """The run to transfer from lost its checkpoint after this run was queued."""
 
 
 class DatasetMissing(ValueError):
@@ -42,6 +47,30 @@ def fetch_uploaded_dataset(client: Client, dataset_id: int) -> Path:
             f"dataset {dataset_id} is no longer on the server (deleted after the run was queued): "
             "upload it again and submit a new run"
         ) from exc
+
+
+def transfer_weights(
+    client: Client, config: RunConfig, model: torch.nn.Module, *, resuming: bool
+) -> dict[str, float]:
+    """Start a fine-tuned run from its source's weights and freeze what it does not train; returns the
+    one-off figures to log (frozen parameters, tensors carried over), {} without transfer.
+
+    A run resuming its own checkpoint has the transferred weights already: it only freezes again."""
+    if config.transfer is None:
+        return {}
+    source_id = config.transfer.from_run_id
+    source = None if resuming else client.get_checkpoint(source_id)
+    if not resuming and source is None:
+        raise TransferSourceMissing(
+            f"run {source_id}, which this run starts from, has no checkpoint any more"
+        )
+    report = apply_transfer(model, config.transfer, source)
+    params = dict(model.named_parameters())
+    logger.info("%d tensors from run %d; new: %s", len(report.loaded), source_id, ", ".join(report.fresh))
+    return {
+        "frozen_params": float(sum(params[name].numel() for name in report.frozen)),
+        "transferred_tensors": float(len(report.loaded)),
+    }
 
 
 def worker_name() -> str:
@@ -87,7 +116,10 @@ def train_run(
         keep_prob=hparams.keep_prob,
     )
     checkpoint = client.get_checkpoint(run_id)
+    transferred = transfer_weights(client, config, model, resuming=checkpoint is not None)
     with ApiReporter(client, run_id, worker=run.get("worker")) as reporter:
+        if transferred:
+            reporter.on_epoch(0, transferred)
         result = fit(
             model,
             splits,
@@ -198,4 +230,4 @@ def execute(run_id: int, *, client: Client, device_setting: str = "auto") -> str
     return result.status
 
 
-__all__ = ["DatasetMissing", "execute", "train_run", "worker_name"]
+__all__ = ["DatasetMissing", "TransferSourceMissing", "execute", "train_run", "worker_name"]

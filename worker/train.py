@@ -24,6 +24,7 @@ from worker.checkpoint_saver import CheckpointSaver
 from worker.optim import learning_rate, make_optimizer, set_learning_rate
 from worker.pacing import Pacer, Progress
 from worker.precision import FP32, MixedPrecision, mixed_precision
+from worker.transfer import hold_frozen_norms
 
 logger = logging.getLogger(__name__)
 
@@ -145,6 +146,7 @@ def train_one_epoch(
     step, on an accelerator within `LOSS_CHECK_STEPS` steps (and by the end of the epoch).
     """
     model.train()
+    hold_frozen_norms(model)  # a fine-tuned run's frozen batch norms keep the source's statistics
     n, batch_size = len(data.y), hparams.batch_size
     order = torch.randperm(n, generator=shuffle).to(data.x.device)
     augmenting = hparams.augment and data.x.dim() == 4

@@ -82,6 +82,7 @@ def create_run(
     """Queue a training run for a worker, or open an external run that your own script logs to."""
     access.check_body_project(session, principal, data.project_id, access.EDITOR)
     access.check_body_run(session, principal, data.parent_id, "parent_id")
+    access.check_config_runs(session, principal, data.config)
     key = idempotency.for_caller(principal.scope, idempotency_key)
     run = runs.create_run(session=session, data=data, queue=queue, idempotency_key=key)
     return runs.to_read(run)
