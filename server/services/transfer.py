@@ -8,9 +8,10 @@ shape, or one whose architecture differs (no layer would match by name and shape
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from models.config import RunConfig
@@ -21,6 +22,44 @@ from server.tables import Project, Run
 
 FIELD = ["body", "config", "transfer", "from_run_id"]
 TRAINING = ("queued", "running")
+TRAINABLE_TEXT = {"head": "the output layer only", "all": "every layer"}
+
+
+@dataclass(frozen=True)
+class RunLink:
+    """A run named on another run's page."""
+
+    id: int
+    name: str
+    project_id: int
+    project_name: str
+    dataset: str
+
+
+@dataclass(frozen=True)
+class ProjectChoice:
+    id: int
+    name: str
+    dataset: str
+
+
+@dataclass(frozen=True)
+class Lineage:
+    """Where a run's weights came from and which runs started from its weights (as far as the caller
+    sees), and the projects it could be fine-tuned on (same input shape, another project)."""
+
+    source_id: int | None = None
+    source: RunLink | None = None  # None when the source is gone or hidden from the caller
+    trainable: str = ""
+    fine_tuned: list[RunLink] = field(default_factory=list)
+    targets: list[ProjectChoice] = field(default_factory=list)
+
+
+def trainable_text(trainable: object) -> str:
+    """What a transferred run trains, in words."""
+    if isinstance(trainable, int):
+        return f"the last {trainable} weight layer{'s' if trainable != 1 else ''}"
+    return TRAINABLE_TEXT.get(str(trainable), str(trainable))
 
 
 def source_model(
@@ -68,3 +107,51 @@ def fine_tuned_from(*, session: Session, run_id: int) -> list[Run]:
     """Runs that started from `run_id`'s weights, oldest first."""
     source = Run.config["transfer"]["from_run_id"].as_integer()
     return list(session.scalars(select(Run).where(source == run_id).order_by(Run.id)))
+
+
+def _link(session: Session, run: Run) -> RunLink:
+    project = session.get(Project, run.project_id)
+    return RunLink(
+        run.id, run.name, run.project_id, project.name if project else "", project.dataset if project else ""
+    )
+
+
+def lineage(*, session: Session, run: Run, visible: Select[int] | None) -> Lineage:
+    """The run page's "Weights" facts; `visible` (None: everything) limits which projects show."""
+    shown = None if visible is None else set(session.scalars(visible))
+    transfer = (run.config or {}).get("transfer") or {}
+    source_id = transfer.get("from_run_id")
+    source = session.get(Run, source_id) if isinstance(source_id, int) else None
+    if source is not None and shown is not None and source.project_id not in shown:
+        source = None
+    children = [
+        _link(session, child)
+        for child in fine_tuned_from(session=session, run_id=run.id)
+        if shown is None or child.project_id in shown
+    ]
+    return Lineage(
+        source_id=source_id if isinstance(source_id, int) else None,
+        source=_link(session, source) if source is not None else None,
+        trainable=trainable_text(transfer.get("trainable", "head")) if transfer else "",
+        fine_tuned=children,
+        targets=_targets(session, run, shown),
+    )
+
+
+def _targets(session: Session, run: Run, shown: set[int] | None) -> list[ProjectChoice]:
+    """Other projects whose inputs have this run's shape, when the run has weights to start from."""
+    if run.external or run.status in TRAINING or not checkpoint_path(run.id).exists():
+        return []
+    own = session.get(Project, run.project_id)
+    dataset = None if own is None else get_dataset(own.dataset, session=session)
+    if dataset is None:
+        return []
+    query = select(Project).where(Project.id != run.project_id).order_by(Project.id.desc())
+    choices = []
+    for project in session.scalars(query):
+        if shown is not None and project.id not in shown:
+            continue
+        info = get_dataset(project.dataset, session=session)
+        if info is not None and tuple(info.input_shape) == tuple(dataset.input_shape):
+            choices.append(ProjectChoice(project.id, project.name, project.dataset))
+    return choices
