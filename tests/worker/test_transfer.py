@@ -6,11 +6,13 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
+import httpx
 import pytest
 import torch
 
 from models import build_model, resolve_model_config
 from models.config import DATASET_HPARAMS, Hparams, Transfer
+from tests.worker.test_runner import WorkerApi, execute
 from tests.worker.test_train import CPU, RecordingReporter
 from trainboard.datasets import DATASETS, load_splits
 from worker.train import fit, set_seed
@@ -87,3 +89,36 @@ def test_a_fine_tuned_run_starts_far_better_than_one_from_scratch() -> None:
     _, tuned = train_on("digits-target", Transfer(from_run_id=1, trainable="head"), epochs=1)
     # 233 dev examples: a 20-point gap is far beyond noise (about 4 points).
     assert tuned.metrics[1]["dev_error"] < scratch.metrics[1]["dev_error"] - 0.2
+
+
+class TransferApi(WorkerApi):
+    """A run on digits-target that starts from run 9's weights; run 9's checkpoint is `source`."""
+
+    def __init__(self, source: bytes | None) -> None:
+        super().__init__(dataset="digits-target")
+        self.run["config"]["model"] = MODEL
+        self.run["config"]["transfer"] = {"from_run_id": 9, "trainable": "head"}
+        self.source = source
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/api/v1/runs/9/checkpoint":
+            if self.source is None:
+                return httpx.Response(404, json={"detail": "Checkpoint of run 9 not found"})
+            return httpx.Response(200, content=self.source)
+        return super().__call__(request)
+
+
+def test_the_worker_fetches_the_source_weights_through_the_api() -> None:
+    api = TransferApi(source_checkpoint())
+    assert execute(api) == "succeeded"
+    # hidden.0 (w, b), hidden.1 (w, b, mean, var, count), hidden.3, hidden.4 alike, and the head: both
+    # tasks have the 10 digit classes, so the output layer carries over too (and alone trains).
+    assert api.metrics[("transferred_tensors", 0)] == 16
+    assert api.metrics[("frozen_params", 0)] == 64 * 64 + 64 + 2 * 64 + 64 * 32 + 32 + 2 * 32
+    assert api.metrics[("dev_error", 1)] < 0.5
+
+
+def test_a_source_that_lost_its_checkpoint_fails_the_run_saying_so() -> None:
+    api = TransferApi(None)
+    assert execute(api) == "failed"
+    assert api.finished == ("failed", "run 9, which this run starts from, has no checkpoint any more")
