@@ -8,6 +8,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from server.services.checkpoint_files import checkpoint_path
+from server.services.transfer import fine_tuned_from
 from server.tables import Project, Run
 from tests.factories import make_project, make_run
 from tests.server.accounts import add_member, auth_turned_on, client_as, make_user, token_for
@@ -127,7 +128,5 @@ def test_the_source_lists_the_runs_fine_tuned_from_it(client: TestClient, sessio
     target = make_project(session, dataset="digits-target")
     first = _submit(client, target.id, source.id)["id"]
     second = _submit(client, target.id, source.id, trainable="all")["id"]
-    from server.services.transfer import fine_tuned_from
-
     assert [run.id for run in fine_tuned_from(session=session, run_id=source.id)] == [first, second]
     assert fine_tuned_from(session=session, run_id=first) == []
