@@ -41,6 +41,7 @@ DATASET_HPARAMS: dict[str, dict[str, Any]] = {
     "digits-source": {"epochs": 30, "batch_size": 64, "lr": 0.001},
     # 72 training images: small batches, so that an epoch is nine steps rather than one or two.
     "digits-target": {"epochs": 30, "batch_size": 8, "lr": 0.001},
+    "digits-tasks": {"epochs": 30, "batch_size": 64, "lr": 0.001},
     "breast_cancer": {"epochs": 30, "batch_size": 32, "lr": 0.001},
     "wine": {"epochs": 40, "batch_size": 16, "lr": 0.001},
 }

@@ -553,6 +553,11 @@ class DatasetRead(BaseModel):
         description="What a project's `dataset` names: the built-in's name or an uploaded dataset's id.",
     )
     source: str = "builtin"
+    tasks: list[str] = Field(
+        default_factory=list,
+        description="A multi-task dataset's binary tasks (one label column each, -1 when missing); "
+        "empty for a single-task dataset.",
+    )
 
 
 class UploadedDatasetRead(BaseModel):

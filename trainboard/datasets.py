@@ -36,6 +36,14 @@ class DatasetInfo:
     n_classes: int
     n_examples: int
     description: str
+    #: A multi-task dataset's task names: its labels are (N, K) in {0, 1, -1 missing}, one binary task a
+    #: column, and a model has one sigmoid output per task. Empty for a single-task dataset.
+    tasks: tuple[str, ...] = ()
+
+    @property
+    def n_outputs(self) -> int:
+        """The model's outputs: one logit per class, or per task of a multi-task dataset."""
+        return len(self.tasks) if self.tasks else self.n_classes
 
 
 DATASETS: dict[str, DatasetInfo] = {
@@ -67,6 +75,16 @@ DATASETS: dict[str, DatasetInfo] = {
         "(another camera), with only 72 images to train on and large dev and test sets. A model from "
         "scratch starts near chance; one fine-tuned from digits-source starts far better.",
     ),
+    "digits-tasks": DatasetInfo(
+        "image",
+        (1, 8, 8),
+        2,
+        1797,
+        "Multi-task lesson: four yes/no questions about each digit (even? above 4? has a loop, as 0, 6, 8 "
+        "and 9? prime?) that share low-level features; about a third of the labels are missing (-1), "
+        "and the loss sums each task's logistic loss over the labels an example has.",
+        tasks=("even", "above_4", "loop", "prime"),
+    ),
     "breast_cancer": DatasetInfo(
         "tabular",
         (30,),
@@ -86,6 +104,15 @@ DIGIT_PARTS: dict[str, slice] = {"digits-source": slice(0, 1200), "digits-target
 DIGIT_PARTS_SEED = 5
 #: Seed of the target task's corruption (every split of it: the whole task comes from the other camera).
 TARGET_SEED = 11
+#: digits-tasks: each task's answer for the digits 0..9, and the share of labels left out (-1).
+DIGIT_TASKS: dict[str, tuple[int, ...]] = {
+    "even": (1, 0, 1, 0, 1, 0, 1, 0, 1, 0),
+    "above_4": (0, 0, 0, 0, 0, 1, 1, 1, 1, 1),
+    "loop": (1, 0, 0, 0, 0, 0, 1, 0, 1, 1),
+    "prime": (0, 0, 1, 1, 0, 1, 0, 1, 0, 0),
+}
+MISSING_SHARE = 0.35
+MISSING_SEED = 13
 #: Datasets cut into splits other than DEFAULT_FRACTIONS: the small target task keeps little to train on
 #: and much to measure with, so that its dev error reads to about 3 points.
 SPLIT_FRACTIONS: dict[str, tuple[float, ...]] = {"digits-target": (0.12, 0.1, 0.39, 0.39)}
@@ -93,7 +120,8 @@ SPLIT_FRACTIONS: dict[str, tuple[float, ...]] = {"digits-target": (0.12, 0.1, 0.
 
 @dataclass(frozen=True)
 class Split:
-    """One split: inputs shaped (N, *input_shape) float32, labels (N,) int64, example ids (N,) str."""
+    """One split: inputs shaped (N, *input_shape) float32, labels (N,) int64 (multi-task: (N, K) in
+    {0, 1, -1 missing}), example ids (N,) str."""
 
     x: np.ndarray
     y: np.ndarray
@@ -177,7 +205,12 @@ def _load_raw(name: str) -> tuple[np.ndarray, np.ndarray]:
         "breast_cancer": lambda: sk_datasets.load_breast_cancer(return_X_y=True),
         "wine": lambda: sk_datasets.load_wine(return_X_y=True),
     }
-    if name in DIGIT_PARTS:
+    if name == "digits-tasks":
+        x, digit = sk_datasets.load_digits(return_X_y=True)
+        y = np.stack([np.array(DIGIT_TASKS[task])[digit] for task in DATASETS[name].tasks], axis=1)
+        missing = np.random.default_rng(MISSING_SEED).random(y.shape) < MISSING_SHARE
+        y = np.where(missing, -1, y)
+    elif name in DIGIT_PARTS:
         x, y = sk_datasets.load_digits(return_X_y=True)
         part = digit_part(name)
         x, y = x[part], y[part]
@@ -297,6 +330,7 @@ __all__ = [
     "DATASETS",
     "DEFAULT_FRACTIONS",
     "DIGIT_PARTS",
+    "DIGIT_TASKS",
     "digit_part",
     "SPLIT_FRACTIONS",
     "SPLIT_NAMES",

@@ -112,7 +112,7 @@ def train_run(
     model = build_model(
         config.model or {"name": "mlp"},
         input_shape=info.input_shape,
-        n_classes=info.n_classes,
+        n_classes=info.n_outputs,
         keep_prob=hparams.keep_prob,
     )
     checkpoint = client.get_checkpoint(run_id)
@@ -131,7 +131,7 @@ def train_run(
             checkpoint_interval_s=checkpoint_interval_s,
             stop=reporter.stop,
         )
-    if result.status == "succeeded":
+    if result.status == "succeeded" and not info.tasks:  # per-example predictions are one label each
         for split in ("dev", "test"):
             client.log_predictions(run_id, split, predict(model, to_device(splits.by_name(split), device)))
     return result
