@@ -135,6 +135,9 @@ class RunContext:
     notes_form: dict[str, str]
     notes_errors: FormErrors = field(default_factory=FormErrors)
     lineage: Lineage = field(default_factory=Lineage)
+    # A multi-task run: its tasks, and the one whose ladder the page shows (None: all tasks together).
+    tasks: list[str] = field(default_factory=list)
+    task: str | None = None
 
 
 def _model_choices(dataset: DatasetInfo, values: dict[str, Any]) -> list[ModelChoice]:
@@ -382,6 +385,7 @@ def _run_context(
     principal: Principal,
     notes_form: dict[str, str] | None = None,
     notes_errors: FormErrors | None = None,
+    task: str | None = None,
 ) -> RunContext:
     run = runs.get_run(session=session, run_id=run_id)
     read = runs.to_read(run)
@@ -413,7 +417,7 @@ def _run_context(
             "human_level_error": project.human_level_error,
         },
         ladder=ladder_view(
-            analysis.diagnose_run(session=session, run_id=run.id),
+            analysis.diagnose_run(session=session, run_id=run.id, task=task),
             analysis.group_ladder(session=session, run=run),
         ),
         data_size=experiments.data_size_curve_of(session=session, run_id=run.id),
@@ -421,13 +425,22 @@ def _run_context(
         notes_form=notes_form or {"notes": read.notes, "tags": ", ".join(read.tags)},
         notes_errors=notes_errors or FormErrors(),
         lineage=transfer.lineage(session=session, run=run, visible=access.visible_project_ids(principal)),
+        tasks=list(analysis.run_tasks(session=session, run=run)),
+        task=task,
     )
 
 
 @router.get("/runs/{run_id}")
-def read_run(request: Request, run_id: IdPath, session: SessionDep) -> Response:
-    """One run: status, progress, config, summary, learning curves and misclassified dev examples."""
-    return render(request, "runs/detail.html", _run_context(session, run_id, request.state.principal))
+def read_run(
+    request: Request,
+    run_id: IdPath,
+    session: SessionDep,
+    task: Annotated[str | None, Query(max_length=100)] = None,
+) -> Response:
+    """One run: status, progress, config, summary, learning curves and misclassified dev examples; a
+    multi-task run's ladder for one `task`."""
+    context = _run_context(session, run_id, request.state.principal, task=task)
+    return render(request, "runs/detail.html", context)
 
 
 @router.get("/runs/{run_id}/fine-tune")

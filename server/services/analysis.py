@@ -22,7 +22,7 @@ from server.diagnosis import (
     script_knobs,
 )
 from server.error_analysis import ErrorAnalysis, analyse_confusion, tally_tags
-from server.errors import NotFound
+from server.errors import InvalidInput, NotFound
 from server.groups import MetricStats, ladder_stats
 from server.queue import RunQueue
 from server.schemas import TERMINAL_STATUSES, RunFinish
@@ -90,8 +90,28 @@ def training_health(*, session: Session, run: Run, sizes: SplitSizes) -> Trainin
     )
 
 
-def diagnose_run(*, session: Session, run_id: int) -> Diagnosis:
-    """Bias, variance, data mismatch and dev overfitting of the run's errors, with their noise and advice.
+def task_summary(summary: Mapping[str, float], task: str) -> dict[str, float]:
+    """A multi-task run's summary as one task sees it: its `{task}/...` errors and split sizes in place of
+    the overall ones (the losses, the learning rate and the rest stay the run's)."""
+    prefix = f"{task}/"
+    own = {key.removeprefix(prefix): value for key, value in summary.items() if key.startswith(prefix)}
+    shared = {
+        key: value
+        for key, value in summary.items()
+        if "/" not in key and key not in ERROR_KEYS and key not in SIZE_KEYS
+    }
+    return {**shared, **own}
+
+
+def run_tasks(*, session: Session, run: Run) -> tuple[str, ...]:
+    """The tasks of the run's dataset (empty unless it is a multi-task dataset)."""
+    dataset = get_dataset(run.project.dataset, session=session)
+    return dataset.tasks if dataset else ()
+
+
+def diagnose_run(*, session: Session, run_id: int, task: str | None = None) -> Diagnosis:
+    """Bias, variance, data mismatch and dev overfitting of the run's errors, with their noise and advice;
+    with `task`, of that task of a multi-task run (InvalidInput for a task its dataset does not have).
 
     The errors are the summary's: the last epoch's, or the best epoch's once a run that kept its best
     weights has finished (``pin_best_epoch``), the same epoch its predictions describe. A run of your own
@@ -99,6 +119,13 @@ def diagnose_run(*, session: Session, run_id: int) -> Diagnosis:
     run = get_run(session=session, run_id=run_id)
     summary = {s.key: s.value for s in run.summaries}
     steps = {s.key: s.step for s in run.summaries}
+    if task is not None:
+        tasks = run_tasks(session=session, run=run)
+        if task not in tasks:
+            known = f"has the tasks {', '.join(tasks)}" if tasks else "is not a multi-task dataset"
+            raise InvalidInput(["query", "task"], f"Run {run_id}'s dataset {known}, but got task={task!r}")
+        summary = task_summary(summary, task)
+        steps = {key.removeprefix(f"{task}/"): step for key, step in steps.items()}
     ladder = ladder_from_summary(run.project.human_level_error, summary)
     sizes = split_sizes(session=session, run_id=run_id, summary=summary)
     dataset = get_dataset(run.project.dataset, session=session)

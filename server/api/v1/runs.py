@@ -273,9 +273,16 @@ def read_checkpoint(run_id: IdPath, session: SessionDep, _: ApiAuth) -> FileResp
 
 
 @router.get("/{run_id}/diagnosis")
-def read_diagnosis(run_id: IdPath, session: SessionDep, _: ApiAuth) -> dict[str, Any]:
+def read_diagnosis(
+    run_id: IdPath,
+    session: SessionDep,
+    _: ApiAuth,
+    task: Annotated[
+        str | None, Query(max_length=100, description="A multi-task run's task: its own ladder.")
+    ] = None,
+) -> dict[str, Any]:
     """Avoidable bias, variance, data mismatch and dev overfitting, the dominant one, and what to try."""
-    return analysis.diagnose_run(session=session, run_id=run_id).to_dict()
+    return analysis.diagnose_run(session=session, run_id=run_id, task=task).to_dict()
 
 
 @router.get("/{run_id}/error-analysis")
