@@ -13,6 +13,7 @@ checked without doing anything. Routes that take a project id in the body check 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -120,6 +121,19 @@ def check_config_runs(
     """The runs a run config names (the one it transfers from) must be ones the caller may read."""
     if config.transfer is not None:
         check_body_run(session, principal, config.transfer.from_run_id, f"{field}.transfer.from_run_id")
+
+
+def check_change_runs(session: Session, principal: Principal, changes: Mapping[str, object]) -> None:
+    """A Try-next change that names a run to fine-tune from ("transfer.from_run_id") must name one the
+    caller may read: a 422 at ["body", "changes", path] as if it did not exist."""
+    path = "transfer.from_run_id"
+    run_id = changes.get(path)
+    if not isinstance(run_id, int) or isinstance(run_id, bool) or principal.sees_everything:
+        return
+    try:
+        check_run(session, principal, run_id, VIEWER)
+    except NotFound:
+        raise InvalidInput(["body", "changes", path], f"{path}: Run {run_id} not found") from None
 
 
 def check_sweep(session: Session, principal: Principal, sweep_id: int, need: int) -> None:

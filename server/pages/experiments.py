@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Query, Request, Response
 from pydantic import ValidationError
 
+from server import access
 from server.api.deps import IdPath, QueueDep
 from server.db import SessionDep
 from server.errors import Conflict, InvalidInput
@@ -52,6 +53,7 @@ def try_next(
             )
             message = f"The copy of run #{run_id} with {change} waits in sweep {sweep.name!r}: {AGENT_HINT}"
             return redirect(f"/sweeps/{sweep.id}", message)
+        access.check_change_runs(session, request.state.principal, {path: value})
         child = experiments.clone_run(session=session, run_id=run_id, changes={path: value}, queue=queue)
     except InvalidInput as exc:
         return redirect(f"/runs/{run_id}", f"Could not queue the experiment: {exc.message}", "error")

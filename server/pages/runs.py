@@ -417,7 +417,12 @@ def _run_context(
             "human_level_error": project.human_level_error,
         },
         ladder=ladder_view(
-            analysis.diagnose_run(session=session, run_id=run.id, task=task),
+            analysis.with_workspace_advice(
+                analysis.diagnose_run(session=session, run_id=run.id, task=task),
+                session=session,
+                run_id=run.id,
+                visible=access.visible_project_ids(principal),
+            ),
             analysis.group_ladder(session=session, run=run),
         ),
         data_size=experiments.data_size_curve_of(session=session, run_id=run.id),

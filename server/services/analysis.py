@@ -7,11 +7,12 @@ from collections import Counter, defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from server.datasets import get_dataset
 from server.diagnosis import (
+    MAX_RECOMMENDATIONS,
     Diagnosis,
     SplitSizes,
     TrainingCurves,
@@ -26,7 +27,7 @@ from server.errors import InvalidInput, NotFound
 from server.groups import MetricStats, ladder_stats
 from server.queue import RunQueue
 from server.schemas import TERMINAL_STATUSES, RunFinish
-from server.services import groups, metrics, runs
+from server.services import groups, metrics, runs, transfer
 from server.services.prediction_counts import prediction_counts
 from server.services.predictions import label_out
 from server.services.runs import get_run
@@ -145,6 +146,24 @@ def diagnose_run(*, session: Session, run_id: int, task: str | None = None) -> D
     if knobs is None:
         return diagnosis
     return replace(diagnosis, recommendations=knobs.repoint(diagnosis.recommendations))
+
+
+def with_workspace_advice(
+    diagnosis: Diagnosis, *, session: Session, run_id: int, visible: Select[int] | None
+) -> Diagnosis:
+    """The diagnosis plus advice that depends on the caller's workspace: for data mismatch, fine-tuning
+    from a run trained on a larger set they can see (first among the data-mismatch advice)."""
+    if diagnosis.primary != "data_mismatch":
+        return diagnosis
+    advice = transfer.fine_tune_advice(
+        session=session, run=get_run(session=session, run_id=run_id), visible=visible
+    )
+    if advice is None:
+        return diagnosis
+    kept = list(diagnosis.recommendations)
+    at = next((i for i, r in enumerate(kept) if r.gap == "data_mismatch"), len(kept))
+    kept.insert(at, advice)
+    return replace(diagnosis, recommendations=tuple(kept[:MAX_RECOMMENDATIONS]))
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,8 @@ from server.tables import Run, RunSummary
 from trainboard.datasets import DEFAULT_FRACTIONS, SPLIT_FRACTIONS
 
 SECTIONS = ("model", "hparams")
+#: The one transfer field a change may set (a Try next: "fine-tune from run N").
+TRANSFER_PATH = "transfer.from_run_id"
 DATA_SIZE_FRACTIONS = (0.1, 0.25, 0.5, 1.0)
 #: params marker that groups the runs of one data-size curve: {"data_size_curve_of": <parent run id>}.
 CURVE_MARKER = "data_size_curve_of"
@@ -51,9 +53,14 @@ def apply_changes(config: dict[str, Any], changes: dict[str, Any]) -> dict[str, 
     if config.get("transfer"):  # a fine-tuned run's copy starts from the same weights
         new["transfer"] = copy.deepcopy(config["transfer"])
     for path in sorted(changes, key=lambda p: p != "model.name"):
+        if path == TRANSFER_PATH:  # "fine-tune from run N": that run's architecture and weights
+            trainable = (config.get("transfer") or {}).get("trainable", "head")
+            new["transfer"] = {"from_run_id": copy.deepcopy(changes[path]), "trainable": trainable}
+            new["model"] = {}
+            continue
         section, _, key = path.partition(".")
         if section not in SECTIONS or not key or "." in key:
-            raise _refuse(path, "unknown config path; use model.<option> or hparams.<name>")
+            raise _refuse(path, f"unknown config path; use model.<option>, hparams.<name> or {TRANSFER_PATH}")
         if section == "hparams" and key not in Hparams.model_fields:
             raise _refuse(path, f"unknown hyperparameter; choose one of {', '.join(Hparams.model_fields)}")
         if path == "model.name":

@@ -15,10 +15,12 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from models.config import RunConfig
-from server.datasets import get_dataset
+from server.datasets import DatasetInfo, get_dataset
+from server.diagnosis import Recommendation
 from server.errors import InvalidInput
 from server.services.checkpoint_files import checkpoint_path
 from server.tables import Project, Run
+from trainboard.datasets import DEFAULT_FRACTIONS, SPLIT_FRACTIONS
 
 FIELD = ["body", "config", "transfer", "from_run_id"]
 TRAINING = ("queued", "running")
@@ -155,3 +157,47 @@ def _targets(session: Session, run: Run, shown: set[int] | None) -> list[Project
         if info is not None and tuple(info.input_shape) == tuple(dataset.input_shape):
             choices.append(ProjectChoice(project.id, project.name, project.dataset))
     return choices
+
+
+def _train_examples(dataset: DatasetInfo) -> int:
+    """The training split's size of a dataset, as trainboard/datasets.py cuts it."""
+    return round(SPLIT_FRACTIONS.get(dataset.name, DEFAULT_FRACTIONS)[0] * dataset.n_examples)
+
+
+def fine_tune_advice(*, session: Session, run: Run, visible: Select[int] | None) -> Recommendation | None:
+    """For data mismatch with a small training set: "fine-tune from a model trained on the larger set",
+    when the caller's workspace has one (a finished run with a checkpoint, on inputs of the same shape,
+    trained on at least twice as many examples); the newest such run. None otherwise."""
+    own = session.get(Project, run.project_id)
+    dataset = None if own is None or run.external else get_dataset(own.dataset, session=session)
+    if dataset is None or (run.config or {}).get("transfer"):
+        return None
+    shown = None if visible is None else set(session.scalars(visible))
+    larger: dict[int, tuple[Project, int]] = {}
+    for project in session.scalars(select(Project).where(Project.id != run.project_id)):
+        info = get_dataset(project.dataset, session=session)
+        if (shown is None or project.id in shown) and info is not None:
+            if tuple(info.input_shape) == tuple(dataset.input_shape):
+                if _train_examples(info) >= 2 * _train_examples(dataset):
+                    larger[project.id] = (project, _train_examples(info))
+    if not larger:
+        return None
+    query = (
+        select(Run)
+        .where(Run.project_id.in_(larger), Run.status == "succeeded", Run.external.is_(False))
+        .order_by(Run.id.desc())
+        .limit(50)
+    )
+    source = next((r for r in session.scalars(query) if checkpoint_path(r.id).exists()), None)
+    if source is None:
+        return None
+    project, examples = larger[source.project_id]
+    return Recommendation(
+        gap="data_mismatch",
+        text=f"Fine-tune from a model trained on the larger set: run #{source.id} ({source.name}) learned "
+        f"on {examples:,} {project.dataset} examples against this run's {_train_examples(dataset):,}; "
+        "start from its weights and train the output layer on this data.",
+        path="transfer.from_run_id",
+        value=source.id,
+        label=f"fine-tune from run #{source.id}",
+    )

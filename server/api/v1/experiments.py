@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
+from server import access
 from server.api.deps import IdPath, QueueDep
 from server.auth import ApiAuth
 from server.db import SessionDep
@@ -17,8 +18,11 @@ router = APIRouter(prefix="/runs", tags=["runs"])
 
 
 @router.post("/{run_id}/clone", status_code=201)
-def clone_run(run_id: IdPath, data: RunClone, session: SessionDep, queue: QueueDep, _: ApiAuth) -> RunRead:
+def clone_run(
+    run_id: IdPath, data: RunClone, session: SessionDep, queue: QueueDep, principal: ApiAuth
+) -> RunRead:
     """Queue a child of the run with the same config and `changes` (dotted paths) applied."""
+    access.check_change_runs(session, principal, data.changes)
     child = experiments.clone_run(
         session=session, run_id=run_id, changes=data.changes, queue=queue, name=data.name
     )

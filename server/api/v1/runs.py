@@ -276,13 +276,17 @@ def read_checkpoint(run_id: IdPath, session: SessionDep, _: ApiAuth) -> FileResp
 def read_diagnosis(
     run_id: IdPath,
     session: SessionDep,
-    _: ApiAuth,
+    principal: ApiAuth,
     task: Annotated[
         str | None, Query(max_length=100, description="A multi-task run's task: its own ladder.")
     ] = None,
 ) -> dict[str, Any]:
     """Avoidable bias, variance, data mismatch and dev overfitting, the dominant one, and what to try."""
-    return analysis.diagnose_run(session=session, run_id=run_id, task=task).to_dict()
+    diagnosis = analysis.diagnose_run(session=session, run_id=run_id, task=task)
+    visible = access.visible_project_ids(principal)
+    return analysis.with_workspace_advice(
+        diagnosis, session=session, run_id=run_id, visible=visible
+    ).to_dict()
 
 
 @router.get("/{run_id}/error-analysis")
