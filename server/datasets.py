@@ -79,6 +79,7 @@ def uploaded_info(*, session: Session, ref: str) -> DatasetInfo | None:
         n_examples=dataset.n_examples,
         description=dataset.description or f"Uploaded dataset {dataset.name!r}",
         default_hparams=dict(UPLOAD_HPARAMS),
+        tasks=tuple(dataset.tasks or ()),
     )
 
 

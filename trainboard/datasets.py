@@ -238,8 +238,9 @@ def read_dataset_file(
         x, y, ids = data["x"].astype(np.float64), data["y"].astype(np.int64), data["example_ids"]
         split = data["split"] if "split" in data.files else None
         kind, n_classes = str(data["kind"]), len(data["classes"])
+        tasks = tuple(str(t) for t in data["tasks"].tolist()) if "tasks" in data.files else ()
     info = DatasetInfo(
-        kind, tuple(int(d) for d in x.shape[1:]), n_classes, len(y), f"uploaded dataset {name}"
+        kind, tuple(int(d) for d in x.shape[1:]), n_classes, len(y), f"uploaded dataset {name}", tasks
     )
     return info, x, y, ids, split
 
