@@ -156,6 +156,13 @@ class RunConfig(BaseModel):
     transfer: Transfer | None = Field(
         default=None, description="Start from another run's weights (fine-tuning); null trains from scratch."
     )
+    task: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=100,
+        description="A multi-task dataset: train on this one task only (its labels alone count), the "
+        "separate network a multi-task run is compared with; null trains every task.",
+    )
 
     @classmethod
     def from_stored(cls, data: Mapping[str, Any] | None) -> RunConfig:

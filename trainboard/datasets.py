@@ -327,6 +327,27 @@ def apply_label_corrections(splits: Splits, corrections: dict[str, int | str]) -
     return replace(splits, dev=fixed["dev"], test=fixed["test"])
 
 
+def keep_task(splits: Splits, task: str) -> Splits:
+    """A multi-task dataset's splits with every label but `task`'s left out (-1): a model trained on them
+    is a single-task network for that task (with the same outputs, so the same architecture)."""
+    if task not in splits.info.tasks:
+        raise ValueError(f"task must be one of {splits.info.tasks}, but got {task=}")
+    column = splits.info.tasks.index(task)
+
+    def only(part: Split) -> Split:
+        y = np.full_like(part.y, -1)
+        y[:, column] = part.y[:, column]
+        return Split(x=part.x, y=y, ids=part.ids)
+
+    return replace(
+        splits,
+        train=only(splits.train),
+        train_dev=only(splits.train_dev),
+        dev=only(splits.dev),
+        test=only(splits.test),
+    )
+
+
 __all__ = [
     "DATASETS",
     "DEFAULT_FRACTIONS",
@@ -342,6 +363,7 @@ __all__ = [
     "Splits",
     "blur_shift_noise",
     "fit_normalizer",
+    "keep_task",
     "load_splits",
     "read_dataset_file",
     "split_indices",

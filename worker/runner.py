@@ -13,7 +13,7 @@ import torch
 from models import build_model
 from models.config import RunConfig, RunConfigError
 from trainboard.client import Client, TrainboardError
-from trainboard.datasets import apply_label_corrections, load_splits
+from trainboard.datasets import apply_label_corrections, keep_task, load_splits
 from trainboard.environment import machine
 from trainboard.settings import get_settings
 from worker.dataset_cache import fetch_dataset, is_uploaded
@@ -107,6 +107,8 @@ def train_run(
     version = config.dataset_version or 1
     if version > 1:  # label corrections made version 2 and later: dev and test carry them
         splits = apply_label_corrections(splits, client.label_corrections(int(run["project_id"]), version))
+    if config.task is not None:  # one task of a multi-task dataset: a separate network for it
+        splits = keep_task(splits, config.task)
     info = splits.info
     set_seed(hparams.seed)
     model = build_model(

@@ -17,7 +17,7 @@ from server.errors import Conflict, InvalidInput
 from server.pages.common import FormData, PageAuth, PageRoute, check_csrf, redirect, render
 from server.pages.ladder import LadderView, ladder_view
 from server.schemas import RunRead, RunRepeat, Text
-from server.services import comparisons, experiments, groups, sweep_agents
+from server.services import comparisons, experiments, groups, multitask, sweep_agents
 from server.services.comparisons import ConfigRow
 from server.services.runs import get_run
 
@@ -79,6 +79,24 @@ def create_data_size_curve(
     return redirect(
         f"/runs/{run_id}#data-size", f"Queued {len(children)} runs for the data-size curve: {ids}."
     )
+
+
+@router.post("/runs/{run_id}/single-task-runs")
+def create_single_task_runs(
+    request: Request,
+    run_id: IdPath,
+    session: SessionDep,
+    queue: QueueDep,
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
+    """Queue the multi-task run's config once per task, each on that task alone."""
+    check_csrf(request, csrf_token)
+    try:
+        children = multitask.queue_single_task_runs(session=session, run_id=run_id, queue=queue)
+    except (InvalidInput, Conflict) as exc:
+        return redirect(f"/runs/{run_id}#tasks", exc.message, "error")
+    ids = ", ".join(f"#{child.id}" for child in children)
+    return redirect(f"/runs/{run_id}#tasks", f"Queued {len(children)} single-task runs: {ids}.")
 
 
 @router.post("/runs/{run_id}/repeat")

@@ -42,8 +42,18 @@ from server.schemas import (
     RunRead,
     RunUpdate,
 )
-from server.services import analysis, comparisons, experiments, predictions, projects, runs, transfer
+from server.services import (
+    analysis,
+    comparisons,
+    experiments,
+    multitask,
+    predictions,
+    projects,
+    runs,
+    transfer,
+)
 from server.services.experiments import DataSizeCurve
+from server.services.multitask import TaskComparison
 from server.services.transfer import Lineage
 
 router = APIRouter(route_class=PageRoute, dependencies=[PageAuth])
@@ -138,6 +148,7 @@ class RunContext:
     # A multi-task run: its tasks, and the one whose ladder the page shows (None: all tasks together).
     tasks: list[str] = field(default_factory=list)
     task: str | None = None
+    task_comparison: TaskComparison | None = None
 
 
 def _model_choices(dataset: DatasetInfo, values: dict[str, Any]) -> list[ModelChoice]:
@@ -432,6 +443,7 @@ def _run_context(
         lineage=transfer.lineage(session=session, run=run, visible=access.visible_project_ids(principal)),
         tasks=list(analysis.run_tasks(session=session, run=run)),
         task=task,
+        task_comparison=multitask.task_comparison(session=session, run_id=run.id),
     )
 
 

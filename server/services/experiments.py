@@ -52,7 +52,12 @@ def apply_changes(config: dict[str, Any], changes: dict[str, Any]) -> dict[str, 
     new = {section: copy.deepcopy(dict(config.get(section) or {})) for section in SECTIONS}
     if config.get("transfer"):  # a fine-tuned run's copy starts from the same weights
         new["transfer"] = copy.deepcopy(config["transfer"])
+    if config.get("task"):
+        new["task"] = config["task"]
     for path in sorted(changes, key=lambda p: p != "model.name"):
+        if path == "task":  # one task of a multi-task dataset
+            new["task"] = copy.deepcopy(changes[path])
+            continue
         if path == TRANSFER_PATH:  # "fine-tune from run N": that run's architecture and weights
             trainable = (config.get("transfer") or {}).get("trainable", "head")
             new["transfer"] = {"from_run_id": copy.deepcopy(changes[path]), "trainable": trainable}

@@ -51,7 +51,14 @@ def resolve_config(*, project: Project, config: RunConfig) -> dict[str, Any]:
         )
     except models.ModelConfigError as exc:
         raise InvalidInput(["body", "config", *exc.field.split(".")], exc.message) from exc
+    if config.task is not None and config.task not in dataset.tasks:
+        known = (
+            f"has the tasks {', '.join(dataset.tasks)}" if dataset.tasks else "is not a multi-task dataset"
+        )
+        raise InvalidInput(["body", "config", "task"], f"The dataset {known}, but got task={config.task!r}")
     resolved: dict[str, Any] = {"model": model, "hparams": hparams.model_dump()}
+    if config.task is not None:
+        resolved["task"] = config.task
     if config.transfer is not None:
         resolved["transfer"] = config.transfer.model_dump()
     return resolved

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from tests.worker.test_train import train
-from trainboard.datasets import DATASETS, DIGIT_TASKS, load_splits
+from trainboard.datasets import DATASETS, DIGIT_TASKS, keep_task, load_splits
 from worker.train import batch_loss
 
 TASKS = DATASETS["digits-tasks"].tasks
@@ -52,3 +52,12 @@ def test_a_multi_task_run_logs_each_tasks_errors_and_learns_them_all() -> None:
     labelled = (splits.dev.y >= 0).sum(axis=0)
     overall = sum(last[f"{t}/dev_error"] * n for t, n in zip(TASKS, labelled, strict=True)) / labelled.sum()
     assert last["dev_error"] == pytest.approx(overall)
+
+
+def test_a_single_task_run_trains_on_that_tasks_labels_alone() -> None:
+    splits = keep_task(load_splits("digits-tasks"), "loop")
+    column = TASKS.index("loop")
+    assert (splits.train.y[:, [i for i in range(4) if i != column]] == -1).all()
+    assert (splits.train.y[:, column] == load_splits("digits-tasks").train.y[:, column]).all()
+    with pytest.raises(ValueError, match="task must be one of"):
+        keep_task(splits, "odd")
