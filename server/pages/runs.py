@@ -461,9 +461,13 @@ def read_run(
 
 
 @router.get("/runs/{run_id}/fine-tune")
-def fine_tune_run(run_id: IdPath, project_id: Annotated[int, Query(ge=1, le=MAX_ID)]) -> Response:
+def fine_tune_run(
+    run_id: IdPath, project_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None
+) -> Response:
     """The run page's "Fine-tune this run on another dataset": the chosen project's new-run form, set to
-    start from this run's weights."""
+    start from this run's weights (without a project chosen, back to the run's page)."""
+    if project_id is None:
+        return RedirectResponse(f"/runs/{run_id}#weights", status_code=303)
     return RedirectResponse(f"/projects/{project_id}/runs/new?transfer={run_id}", status_code=303)
 
 
