@@ -7,14 +7,19 @@ STAMP := $(VENV)/.installed
 TORCH ?= torch==2.13.0
 # The versions the suite was tested with, for everything but torch (make lock refreshes it).
 LOCK := constraints.txt
+# Where `make run` serves: make run PORT=8080 (HOST=0.0.0.0 needs TRAINBOARD_AUTH=on).
+HOST ?= 127.0.0.1
+PORT ?= 8000
+# pip's verbosity: -q hides progress; `make run` passes -qq, which still shows errors.
+PIP_QUIET ?= -q
 
-.PHONY: install lock run test test-fast lint chromium bench bench-deps fuzz clean
+.PHONY: install lock run test test-fast lint chromium bench bench-deps mlflow-client fuzz clean
 
 $(STAMP): pyproject.toml $(LOCK)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install -q "$(TORCH)"
-	$(PY) -m pip install -q -c $(LOCK) -e ".[test,huggingface,lightning]"
+	$(PY) -m pip install $(PIP_QUIET) --upgrade pip
+	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install $(PIP_QUIET) "$(TORCH)"
+	$(PY) -m pip install $(PIP_QUIET) -c $(LOCK) -e ".[test,huggingface,lightning]"
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -28,8 +33,11 @@ lock: install
 		--python-version 3.11 --python-platform x86_64-unknown-linux-gnu --excludes /dev/stdin \
 		--custom-compile-command "make lock" -o $(LOCK)
 
-run: install
-	$(VENV)/bin/trainboard up
+# Quiet: the install shows only errors, `up` checks the port before it says anything, and the URL is the
+# last line it prints.
+run:
+	@$(MAKE) --no-print-directory -s install PIP_QUIET=-qq
+	@$(VENV)/bin/trainboard up --host $(HOST) --port $(PORT)
 
 # Browser tests drive Debian's chromium; install it when missing (needs root, as on CI).
 chromium:
@@ -38,7 +46,7 @@ chromium:
 		echo "chromium could not be installed: browser tests will be skipped (or fail with CI=true)"
 
 # Lint first: CI runs exactly `make test`, so that is where the type check runs too.
-test: install chromium lint
+test: install chromium mlflow-client lint
 	$(PY) -m pytest -q
 
 # Many more generated requests than the suite's bounded run: no 5xx, every 4xx with a detail.
@@ -64,5 +72,15 @@ bench-deps:
 	$(MLFLOW_VENV)/bin/python -m pip install -q "$(MLFLOW)" "psycopg[binary]" psycopg2-binary
 	$(MLFLOW_VENV)/bin/mlflow --version
 
+# MLflow's official client, for tests/server/api/mlflow/: its own virtual environment, since its pins
+# (opentelemetry) clash with constraints.txt.
+MLFLOW_CLIENT ?= mlflow-skinny==3.17.2
+MLFLOW_CLIENT_VENV := .venv-mlflow-client
+$(MLFLOW_CLIENT_VENV)/.installed:
+	test -x $(MLFLOW_CLIENT_VENV)/bin/python || $(PYTHON) -m venv $(MLFLOW_CLIENT_VENV)
+	$(MLFLOW_CLIENT_VENV)/bin/python -m pip install -q "$(MLFLOW_CLIENT)"
+	touch $@
+mlflow-client: $(MLFLOW_CLIENT_VENV)/.installed
+
 clean:
-	rm -rf $(VENV) .trainboard .pytest_cache .mypy_cache
+	rm -rf $(VENV) $(MLFLOW_CLIENT_VENV) .trainboard .pytest_cache .mypy_cache

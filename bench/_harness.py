@@ -102,10 +102,10 @@ class Server:
 
 @contextmanager
 def our_server(
-    database_url: str, home: Path, log: Path, settings: dict[str, str] | None = None
+    database_url: str, home: Path, log: Path, settings: dict[str, str] | None = None, workers: int = 1
 ) -> Iterator[Server]:
-    """`trainboard serve` (one uvicorn process, migrating first) on a free loopback port; `settings` adds
-    TRAINBOARD_* variables."""
+    """`trainboard serve` (`workers` uvicorn processes, migrating first) on a free loopback port; `settings`
+    adds TRAINBOARD_* variables."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRAINBOARD_")}
     env.update(
@@ -117,7 +117,7 @@ def our_server(
     env.update(settings or {})
     with log.open("ab") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "trainboard.cli", "serve", "--port", str(port)],
+            [sys.executable, "-m", "trainboard.cli", "serve", "--port", str(port), "--workers", str(workers)],
             cwd=ROOT,
             env=env,
             stdout=out,

@@ -8,11 +8,16 @@ REST API (so the rollups that long series are read from are built the way produc
 
     .venv/bin/python bench/scale.py [--backend sqlite|postgresql] [--runs 10000] [--keys 50]
         [--steps 100000] [--series-points 1000000] [--predictions 100000] [--repeats 5]
+
+`--charts` times only the chart reads (issue 23): one series of each of `--lengths` points at
+max_points=2000, a run's `--keys` x `--steps` series in one request (and one request a series, and a live
+poll with after_step), and `--compare-runs` runs x 5 keys in one cross-run request.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -57,6 +62,23 @@ def timed(http: httpx.Client, path: str, repeats: int, **params: object) -> tupl
     return float(np.median(times)), len(response.content), response.status_code
 
 
+def cpu_seconds(pid: int) -> float:
+    """The server process's user + system CPU time so far (clock ticks of 10 ms)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def timed_cpu(
+    http: httpx.Client, pid: int, path: str, repeats: int, **params: object
+) -> tuple[str, int, int]:
+    """Median wall time of GET path and the server's mean CPU time per request (what a loaded machine's
+    other processes do not inflate), as text; payload bytes and status."""
+    before = cpu_seconds(pid)
+    t, size, code = timed(http, path, repeats, **params)
+    cpu = (cpu_seconds(pid) - before) / (repeats + 1)
+    return f"{t * 1000:.1f} ms (server CPU {cpu * 1000:.1f} ms)", size, code
+
+
 def memory(pid: int) -> str:
     status = Path(f"/proc/{pid}/status").read_text().splitlines()
     fields = {
@@ -65,6 +87,98 @@ def memory(pid: int) -> str:
         if line.startswith(("VmRSS", "VmHWM"))
     }
     return f"RSS {fields['VmRSS']:.0f} MB (peak {fields['VmHWM']:.0f} MB)"
+
+
+def chart_rows(http: httpx.Client, project: int, args: argparse.Namespace, pid: int) -> list[tuple]:
+    """The chart reads of issue 23: every length at one cost, many series in one request, live polls."""
+    rows: list[tuple[str, str, str, str]] = []
+    for n in args.lengths:
+        run = http.post("/api/v1/runs", json={"project_id": project, "external": True}).json()["id"]
+        rate = h.post_series(http, run, ["loss"], n)
+        t, size, code = timed_cpu(
+            http, pid, f"/api/v1/runs/{run}/metrics/loss", args.repeats * 4, max_points=2000
+        )
+        rows.append(
+            (
+                f"one series of {n:,} pts, max_points=2000 (ingested at {rate:,.0f} pts/s)",
+                t,
+                f"{size / 1024:.0f} KiB ({code})",
+                memory(pid),
+            )
+        )
+    run = http.post("/api/v1/runs", json={"project_id": project, "external": True}).json()["id"]
+    keys = [f"metric_{i:02d}" for i in range(args.keys)]
+    rate = h.post_series(http, run, keys, args.steps)
+    rows.append((f"ingest {args.keys} keys x {args.steps:,} steps", f"{rate:,.0f} pts/s", "", memory(pid)))
+    url = f"/api/v1/runs/{run}/metrics"
+    t, size, code = timed_cpu(http, pid, url, args.repeats, keys=",".join(keys), max_points=2000)
+    rows.append(
+        (
+            f"all {args.keys} series in one request (max_points=2000)",
+            t,
+            f"{size / 1024:.0f} KiB ({code})",
+            memory(pid),
+        )
+    )
+    start = time.perf_counter()
+    total = sum(len(http.get(f"{url}/{k}", params={"max_points": 2000}).content) for k in keys)
+    rows.append(
+        (
+            f"the same, one request a series ({args.keys} requests)",
+            f"{(time.perf_counter() - start) * 1000:.0f} ms",
+            f"{total / 1024:.0f} KiB",
+            memory(pid),
+        )
+    )
+    t, size, code = timed_cpu(
+        http, pid, url, args.repeats, keys=",".join(keys), max_points=2000, after_step=args.steps - 11
+    )
+    rows.append(
+        (
+            f"live poll of all {args.keys} series, after_step (10 new points each)",
+            t,
+            f"{size / 1024:.1f} KiB ({code})",
+            memory(pid),
+        )
+    )
+    compared = []
+    for _ in range(args.compare_runs):
+        other = http.post("/api/v1/runs", json={"project_id": project, "external": True}).json()["id"]
+        h.post_series(http, other, keys[:5], args.compare_steps)
+        compared.append(other)
+    t, size, code = timed_cpu(
+        http,
+        pid,
+        "/api/v1/metrics",
+        args.repeats,
+        run_ids=",".join(map(str, compared)),
+        keys=",".join(keys[:5]),
+        max_points=2000,
+    )
+    rows.append(
+        (
+            f"compare: {args.compare_runs} runs x 5 keys x {args.compare_steps:,} steps, one request",
+            t,
+            f"{size / 1024:.0f} KiB ({code})",
+            memory(pid),
+        )
+    )
+    return rows
+
+
+def print_rows(rows: list[tuple[str, str, str, str]]) -> None:
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    print(
+        "| "
+        + " | ".join(
+            c.ljust(w)
+            for c, w in zip(("what", "median", "payload", "server memory after"), widths, strict=True)
+        )
+        + " |"
+    )
+    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    for row in rows:
+        print("| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |")
 
 
 def main() -> None:
@@ -78,6 +192,15 @@ def main() -> None:
     parser.add_argument("--series-points", type=int, default=1_000_000)
     parser.add_argument("--predictions", type=int, default=100_000)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--charts", action="store_true", help="time only the chart reads (issue 23)")
+    parser.add_argument(
+        "--lengths",
+        type=lambda text: [int(float(x)) for x in text.split(",")],
+        default=[10**3, 2 * 10**3, 5 * 10**3, 10**4, 2 * 10**4, 5 * 10**4, 10**5, 2 * 10**5, 10**6],
+        help="series lengths for --charts, e.g. 1e3,1e4,1e7",
+    )
+    parser.add_argument("--compare-runs", type=int, default=10)
+    parser.add_argument("--compare-steps", type=int, default=100_000)
     args = parser.parse_args()
     print(f"machine: {h.machine()}; backend: {args.backend}")
     work = h.workdir()
@@ -88,6 +211,9 @@ def main() -> None:
     ):
         http = httpx.Client(base_url=server.url, timeout=600)
         project = http.post("/api/v1/projects", json={"name": "scale", "dataset": "external"}).json()["id"]
+        if args.charts:
+            print_rows(chart_rows(http, project, args, server.pid))
+            return
         engine = h.engine_for(db.url)
         h.fill_runs(engine, project, args.runs)
         engine.dispose()
@@ -205,18 +331,7 @@ def main() -> None:
                 memory(server.pid),
             )
         )
-    widths = [max(len(r[i]) for r in rows) for i in range(4)]
-    print(
-        "| "
-        + " | ".join(
-            c.ljust(w)
-            for c, w in zip(("what", "median", "payload", "server memory after"), widths, strict=True)
-        )
-        + " |"
-    )
-    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    for row in rows:
-        print("| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |")
+    print_rows(rows)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,9 @@ Workloads, each on SQLite and then on PostgreSQL (a throw-away schema):
   2. series read: a 1,000,000-point metric; MLflow metrics/get-history (all pages) vs ours ?max_points=2000
      (plus MLflow's own sampled chart endpoint, get-history-bulk-interval, for reference);
   3. run list: 10,000 runs with 5 params and 5 metrics, 50 best by dev_error
-     (MLflow runs/search ordered by metrics.dev_error vs ours GET /api/v1/runs?sort=dev_error&limit=50).
+     (MLflow runs/search ordered by metrics.dev_error vs ours GET /api/v1/runs?sort=dev_error&limit=50);
+  4. client: the same MLflow client script (bench/mlflow_client_script.py) against MLflow's server and
+     against Trainboard's MLflow API: log_batch at 1,000 points, search_runs, get_metric_history.
 
 Fills: our 10,000 runs are inserted with SQLAlchemy Core into the server's database, our 1M-point
 series goes through our REST API (20,000-point batches); MLflow's are made by its API for
@@ -17,7 +19,7 @@ one template run, whose rows are then copied with SQL into its own tables (runs,
 latest_metrics, tags), because 20,000 API calls or 1M points through log-batch would take many minutes.
 
     .venv/bin/python bench/vs_mlflow.py [--backends sqlite,postgresql] [--repeats 5] [--seconds 4]
-        [--series-points 1000000] [--runs 10000] [--skip-mlflow] [--workloads ingest,series,list]
+        [--series-points 1000000] [--runs 10000] [--skip-mlflow] [--workloads ingest,series,list,client]
         [--clients 1,4] [--our-batches 5000,10000,20000] [--warmup 3] [--list-warmup 5] [--list-samples 20]
         [--list-burst 10] [--list-pause 0]
 
@@ -29,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import statistics
 import subprocess
@@ -481,6 +484,8 @@ def run_backend(kind: str, args: argparse.Namespace, rows: list[Row], notes: lis
                 (f"run list, {args.runs:,} runs, 50 by dev_error, bursts of {args.list_burst}", kind,
                  fmt_ms(mine), fmt_ms(theirs) if theirs else "-", ratio(theirs, mine))
             )  # fmt: skip
+        if "client" in args.workloads:
+            run_client(kind, args, server.url, mlflow.url if mlflow else None, rows)
         notes.append(
             f"{kind}: our server's resident memory after the workloads: {h.rss_mb(server.pid):.0f} MB"
         )
@@ -513,6 +518,66 @@ def run_ingest(
                 (f"ingest, ours batch {size} vs 1000, {who}", kind, fmt_rate(best),
                  fmt_rate(theirs) if theirs else "-", ratio(best, theirs))
             )  # fmt: skip
+
+
+def client_figures(url: str, seconds: float) -> dict[str, float]:
+    """bench/mlflow_client_script.py, MLflow's own client, against the MLflow API at `url`."""
+    python = MLFLOW_BIN.with_name("python")
+    script = h.ROOT / "bench" / "mlflow_client_script.py"
+    env = {**os.environ, "MLFLOW_TRACKING_URI": url, "MLFLOW_ENABLE_TELEMETRY": "false", "DO_NOT_TRACK": "1"}
+    done = subprocess.run(
+        [str(python), str(script), str(seconds)], env=env, capture_output=True, text=True, timeout=1200
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"the MLflow client script failed against {url}:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def run_client(
+    kind: str, args: argparse.Namespace, ours_url: str, mlflow_url: str | None, rows: list[Row]
+) -> None:
+    """The same MLflow client script against both servers, alternating, `repeats` times; medians. First,
+    log-batch over plain HTTP to both MLflow APIs (as workload ingest does to MLflow), so that the row
+    measures the servers: with MLflow's own client, its protobuf JSON handling takes most of the time."""
+    adapter = Mlflow(ours_url)  # MLflow's API, served by Trainboard
+    theirs_api = Mlflow(mlflow_url) if mlflow_url is not None else None
+    for api in (adapter, theirs_api) if theirs_api else (adapter,):
+        ingest_rate(api, MLFLOW_CAP, 1, args.warmup)
+    http_mine, http_theirs = interleaved(
+        lambda: ingest_rate(adapter, MLFLOW_CAP, 1, args.seconds),
+        (lambda: ingest_rate(theirs_api, MLFLOW_CAP, 1, args.seconds)) if theirs_api else None,
+        args.repeats,
+    )
+    rows.append(
+        ("MLflow API over HTTP: log-batch, 1000 points, 1 client", kind, fmt_rate(http_mine),
+         fmt_rate(http_theirs) if http_theirs else "-", ratio(http_mine, http_theirs))
+    )  # fmt: skip
+    mine: list[dict[str, float]] = []
+    theirs: list[dict[str, float]] = []
+    for _ in range(max(1, args.repeats // 2)):
+        mine.append(client_figures(ours_url, args.seconds))
+        if mlflow_url is not None:
+            theirs.append(client_figures(mlflow_url, args.seconds))
+
+    def median(figures: list[dict[str, float]], key: str) -> float | None:
+        return statistics.median(f[key] for f in figures) if figures else None
+
+    rate, other_rate = median(mine, "ingest_pts_s"), median(theirs, "ingest_pts_s")
+    rows.append(
+        ("MLflow client: log_batch, 1000 points", kind, fmt_rate(rate or 0),
+         fmt_rate(other_rate) if other_rate else "-", ratio(rate, other_rate))
+    )  # fmt: skip
+    for key, label in (
+        ("search_s", "search_runs, 51 runs, 20 by a metric"),
+        ("history_s", "get_metric_history"),
+    ):
+        ours_s, their_s = median(mine, key), median(theirs, key)
+        points = int(median(mine, "history_points") or 0)
+        label = f"{label}, {points:,} points" if key == "history_s" else label
+        rows.append(
+            (f"MLflow client: {label}", kind, fmt_ms(ours_s or 0), fmt_ms(their_s) if their_s else "-",
+             ratio(their_s, ours_s))
+        )  # fmt: skip
 
 
 def run_series(
@@ -566,7 +631,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=10_000)
     parser.add_argument("--skip-mlflow", action="store_true")
     parser.add_argument(
-        "--workloads", default="ingest,series,list", help="comma-separated: ingest, series, list"
+        "--workloads",
+        default="ingest,series,list,client",
+        help="comma-separated: ingest, series, list, client",
     )
     parser.add_argument("--clients", default="1,4", help="concurrent ingestion clients, comma-separated")
     parser.add_argument(

@@ -50,6 +50,7 @@ QUERY_IDS = {
     "parent": "run",
     "other": "run",
     "runs": "run",
+    "run_ids": "run",
     "transfer": "run",
 }
 
@@ -205,8 +206,8 @@ def url_ids(request: Request) -> list[NamedId]:
         values = request.query_params.getlist(name)
         if not values:
             continue
-        if name == "runs":  # the comparison's list: its own parser, so that both read the same ids
-            ids = comparisons.run_ids_in(values)
+        if name in ("runs", "run_ids"):  # lists: their own parser, so that both read the same ids
+            ids = comparisons.run_ids_in(values, field=name)
         else:
             ids = [_one_id(["query", name], value) for value in values]
         named.extend(NamedId(kind, ident, VIEWER) for ident in ids)

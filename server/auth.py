@@ -173,6 +173,20 @@ def identify(request: Request, session: Session) -> Principal | None:
     return _user_principal(session.get(User, row.user_id))
 
 
+def may_read_metrics(request: Request, session: Session) -> bool:
+    """GET /metrics: anyone with auth off; else the TRAINBOARD_METRICS_TOKEN (a scraper's), a worker token,
+    or an administrator."""
+    if not auth_enabled():
+        return True
+    presented = credential(request)
+    configured = get_settings().metrics_token
+    if presented is not None and presented.kind == "bearer" and configured:
+        if hmac.compare_digest(hash_token(presented.value), hash_token(configured)):
+            return True
+    principal = identify(request, session)
+    return principal is not None and (principal.kind == "worker" or principal.is_admin)
+
+
 async def current_principal(request: Request, session: SessionDep) -> Principal:
     """API dependency: the caller, or 401.
 

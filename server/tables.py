@@ -356,3 +356,62 @@ class ProjectMember(Base):
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     role: Mapped[str] = mapped_column(String(10))
+
+
+class LeaderLease(Base):
+    """Which server process runs the background duties (reaper, broker re-sends) on SQLite, until when.
+
+    PostgreSQL uses an advisory lock instead (server/leader.py): released the moment its process dies."""
+
+    __tablename__ = "leader_leases"
+
+    name: Mapped[str] = mapped_column(String(50), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class RunArtifact(Base):
+    """A file a run stored (a model, a plot): its bytes live under the data folder's artifacts/."""
+
+    __tablename__ = "run_artifacts"
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    path: Mapped[str] = mapped_column(String(1000), primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+# What MLflow's tracking API (server/api/mlflow/) keeps that runs and projects have no column for.
+class MlflowRunTag(Base):
+    """An MLflow key -> value tag (mlflow.runName and mlflow.note.content are the run's name and notes)."""
+
+    __tablename__ = "mlflow_run_tags"
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(250), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class MlflowExperimentTag(Base):
+    __tablename__ = "mlflow_experiment_tags"
+
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(250), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class MlflowDeletedRun(Base):
+    """A run MLflow's client deleted: hidden from MLflow's searches until restored."""
+
+    __tablename__ = "mlflow_deleted_runs"
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    deleted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class MlflowDeletedExperiment(Base):
+    __tablename__ = "mlflow_deleted_experiments"
+
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True)
+    deleted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

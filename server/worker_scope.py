@@ -1,9 +1,10 @@
 """What a worker token may do: exactly what a training worker needs, and nothing that manages anything.
 
-A worker reads a run's config, claims it, reports progress, heartbeats, metrics, predictions and checkpoints,
-finishes it, reads the project's label corrections, fetches the uploaded dataset of a run or gradient check
-that is waiting or training, and runs gradient checks. Every other route (pages included) refuses a worker
-token with 403, so a new route is closed to workers until it is named here.
+A worker reads a run's config, claims it (and hands it back when it stops), reports progress, heartbeats,
+metrics, predictions and checkpoints, finishes it, reads the project's label corrections, fetches the
+uploaded dataset of a run or gradient check that is waiting or training, runs gradient checks, and may read
+GET /metrics (a scraper can use a worker token). Every other route (pages included) refuses a worker token
+with 403, so a new route is closed to workers until it is named here.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ WORKER_ENDPOINTS = frozenset(
         "server.api.v1.accounts.read_me",
         "server.api.v1.runs.read_run",
         "server.api.v1.runs.start_run",
+        "server.api.v1.runs.release_run",
         "server.api.v1.runs.report_progress",
         "server.api.v1.runs.heartbeat",
         "server.api.v1.runs.log_metrics",
@@ -37,6 +39,8 @@ WORKER_ENDPOINTS = frozenset(
         "server.api.v1.datasets.read_dataset_file",
         "server.api.v1.gradcheck.read_gradcheck",
         "server.api.v1.gradcheck.record_gradcheck_result",
+        # Monitoring: a worker token may scrape GET /metrics (server.auth.may_read_metrics decides).
+        "server.api.metrics.read_metrics",
     }
 )
 TRAINING = ("queued", "running")

@@ -40,6 +40,36 @@ def wait_until(predicate, timeout: float, what: str, interval: float = 0.25):  #
     raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
+def descendants(pid: int) -> set[int]:
+    """The live processes below `pid` (children, grandchildren...), read from /proc (Linux)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue  # ended meanwhile
+        # "pid (command) state ppid ...": the command may hold spaces and parentheses.
+        fields = stat[stat.rindex(")") + 2 :].split()
+        if fields[0] != "Z":
+            parents[int(entry.name)] = int(fields[1])
+    found, frontier = set(), {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+def alive(pid: int) -> bool:
+    """Whether `pid` is a live process (a zombie counts as gone)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2] != "Z"
+
+
 def _stop(process: subprocess.Popen[bytes]) -> None:
     if process.poll() is None:
         process.terminate()
@@ -58,14 +88,17 @@ def _server_up(url: str) -> bool:
 
 
 @contextmanager
-def server_process(env: dict[str, str], log: Path, *, port: int | None = None) -> Iterator[str]:
-    """`trainboard serve` on `port` or a free one (migrating its database first); yields its URL."""
+def server_process(
+    env: dict[str, str], log: Path, *, port: int | None = None, workers: int = 1
+) -> Iterator[str]:
+    """`trainboard serve` on `port` or a free one (migrating its database first), in `workers` processes;
+    yields its URL."""
     port = port or free_port()
     url = f"http://127.0.0.1:{port}"
     env = {**env, "TRAINBOARD_SERVER_URL": url}
     with log.open("ab") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "trainboard.cli", "serve", "--port", str(port)],
+            [sys.executable, "-m", "trainboard.cli", "serve", "--port", str(port), "--workers", str(workers)],
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,

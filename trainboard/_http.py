@@ -267,6 +267,10 @@ class Client:
             body["environment"] = _plain(environment)
         return self._json("POST", f"/runs/{run_id}/start", json=body)
 
+    def release_run(self, run_id: int, *, worker: str, reason: str) -> dict[str, Any]:
+        """Hand a run this worker holds back to the queue (it is stopping); 409 when it is no longer its."""
+        return self._json("POST", f"/runs/{run_id}/release", json={"worker": worker, "reason": reason})
+
     def heartbeat(self, run_id: int, *, retries: int | None = None) -> str:
         """Tell the server the run's process is alive; returns the run's status."""
         return self._json("POST", f"/runs/{run_id}/heartbeat", retries=retries)["status"]

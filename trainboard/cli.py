@@ -1,4 +1,4 @@
-"""The `trainboard` command: up, serve, worker, agent, sync, db upgrade, users add, tokens add."""
+"""The `trainboard` command: up, serve, worker, agent, sync, import, db upgrade, users add, tokens add."""
 
 from __future__ import annotations
 
@@ -7,11 +7,10 @@ import gc
 import logging
 import os
 import signal
-import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from trainboard import admin
 from trainboard.broker import DEFAULT_QUEUE
@@ -19,12 +18,15 @@ from trainboard.files import keep_private, private_dir
 from trainboard.settings import get_settings
 
 if TYPE_CHECKING:
+    from fastapi import FastAPI
+
     from trainboard.client import Client
 
 logger = logging.getLogger("trainboard")
 
 
 EMBEDDED_WORKER_TOKEN = "trainboard up: embedded worker"
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 def _refuse_open_without_auth(host: str) -> None:
@@ -76,24 +78,22 @@ def embedded_worker_token() -> str:
         ).token
 
 
-def db_upgrade() -> None:
+def db_upgrade(*, quiet: bool = False) -> None:
     """Apply every migration to the configured database."""
     from server.db import get_engine
     from server.migrate import upgrade
 
     upgrade(get_engine())
-    print(f"Database is up to date: {get_engine().url.render_as_string(hide_password=True)}")
+    if not quiet:
+        print(f"Database is up to date: {get_engine().url.render_as_string(hide_password=True)}")
 
 
-def serve(host: str, port: int, *, migrate: bool) -> None:
-    """Run the web server in this process."""
-    import uvicorn
-
-    _refuse_open_without_auth(host)
-    if migrate:
-        db_upgrade()
-    prepare_accounts()
+def served_app() -> FastAPI:
+    """The web app as each server process builds it (uvicorn's factory with --workers)."""
     from server.app import create_app
+
+    if not logging.getLogger().handlers:  # a process uvicorn spawned (--workers): log as the parent does
+        logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
 
     app = create_app()
     # Everything alive now (modules, routes, schemas, mappers: about 200,000 objects) lives as long as the
@@ -104,14 +104,32 @@ def serve(host: str, port: int, *, migrate: bool) -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(10_000, 10, 10)
-    uvicorn.run(
-        app,
-        host=host,
-        port=port,
-        log_level="info",
-        access_log=get_settings().access_log,
-        http="httptools",  # the C parser (uvicorn[standard]); "auto" falls back to h11 silently
-    )
+    return app
+
+
+def serve(host: str, port: int, *, migrate: bool, workers: int = 1) -> None:
+    """Run the web server: in this process, or in `workers` processes (one of them leads the reaper)."""
+    import uvicorn
+
+    _refuse_open_without_auth(host)
+    if migrate:
+        db_upgrade()
+    prepare_accounts()
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "log_level": "info",
+        "access_log": get_settings().access_log,
+        "http": "httptools",  # the C parser (uvicorn[standard]); "auto" falls back to h11 silently
+        "timeout_graceful_shutdown": 10,
+    }
+    if workers > 1:
+        from server.observability import prepare_multiprocess_metrics
+
+        prepare_multiprocess_metrics(get_settings().resolved_home)
+        uvicorn.run("trainboard.cli:served_app", factory=True, workers=workers, **options)
+    else:
+        uvicorn.run(served_app(), **options)
 
 
 def worker_argv(queues: str, concurrency: int) -> list[str]:
@@ -139,11 +157,25 @@ def worker(queues: str, concurrency: int) -> None:
 
 
 def up(host: str, port: int) -> None:
-    """Server and one real worker process with the embedded defaults (SQLite and a SQLite broker)."""
+    """Server and one real worker process with the embedded defaults (SQLite and a SQLite broker).
+
+    Quiet on purpose: the URL is the last line it prints (`make run`), the worker writes to a log file, and
+    SIGTERM or Ctrl+C stop the worker (its run handed back) and then the server (trainboard/supervise.py)."""
+    import uvicorn
+
+    from trainboard import supervise
+
     _refuse_open_without_auth(host)
+    problem = supervise.port_problem(host, port)
+    if problem:
+        sys.exit(
+            f"Cannot start Trainboard: {problem}. Stop what uses it, or pick another port: "
+            f"trainboard up --port 8080 (make run PORT=8080)."
+        )
     settings = get_settings()
-    private_dir(settings.resolved_home)
-    db_upgrade()
+    home = private_dir(settings.resolved_home)
+    logging.getLogger().setLevel(logging.WARNING)  # no INFO lines after the URL (migrations, the reaper)
+    db_upgrade(quiet=True)
     reach = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     url = f"http://{'[' + reach + ']' if ':' in reach else reach}:{port}"
     env = {**os.environ, "TRAINBOARD_SERVER_URL": url, "TRAINBOARD_HOME": str(settings.resolved_home)}
@@ -158,16 +190,26 @@ def up(host: str, port: int) -> None:
         "--concurrency",
         str(settings.worker_concurrency),
     ]
-    worker_process = subprocess.Popen(command, env=env)
-    print(f"Trainboard is running at {url}  (data in {settings.resolved_home}; Ctrl+C stops it)", flush=True)
-    try:
-        serve(host, port, migrate=False)
-    finally:
-        worker_process.terminate()
-        try:
-            worker_process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            worker_process.kill()
+    say = supervise.say_to(sys.stderr)
+    supervisor = supervise.WorkerSupervisor(command, env=env, log=home / "worker.log", say=say)
+    config = uvicorn.Config(
+        served_app(),
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=settings.access_log,
+        http="httptools",
+        timeout_graceful_shutdown=supervise.SERVER_STOP_S,
+    )
+    server = uvicorn.Server(config)
+    with supervise.StopSignals() as signals:
+        supervisor.start()
+        print(f"Data in {settings.resolved_home}; the worker logs to {supervisor.log}. Ctrl+C stops it.")
+        print(f"Trainboard is running at {url}", flush=True)
+        status = supervise.run_until_stopped(
+            server.run, lambda: setattr(server, "should_exit", True), supervisor, signals=signals
+        )
+    raise SystemExit(status)
 
 
 def sync(spool_root: Path | None = None, client: Client | None = None) -> int:
@@ -239,6 +281,56 @@ def agent(sweep_id: int, command: list[str], *, count: int | None, grace_s: floa
     return 0
 
 
+def import_runs(args: argparse.Namespace) -> int:
+    """`trainboard import mlflow|tensorboard`: copy runs into the server with a progress bar; 1 on failure."""
+    import httpx
+    from tqdm import tqdm
+
+    from trainboard.importers._mlflow_rest import ImportFailure
+    from trainboard.importers.mlflow import import_mlflow
+    from trainboard.importers.tensorboard import import_tensorboard
+
+    settings = get_settings()
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    bars: list[tqdm] = []
+
+    def progress(total: int) -> Callable[[int], object]:
+        bar = tqdm(total=total, unit="run", file=sys.stderr, desc=f"importing {args.import_kind}")
+        bars.append(bar)
+        update: Callable[[int], object] = bar.update
+        return update
+
+    def client(url: str, token: str | None) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.Client(base_url=url.rstrip("/"), headers=headers, timeout=300)
+
+    try:
+        with client(settings.server_url, settings.api_token) as target:
+            if args.import_kind == "mlflow":
+                with client(args.tracking_uri, args.tracking_token) as source:
+                    done = import_mlflow(
+                        source,
+                        target,
+                        source_uri=args.tracking_uri,
+                        experiment=args.experiment,
+                        project=args.project,
+                        progress=progress,
+                    )
+            else:
+                done = import_tensorboard(args.logdir, target, project=args.project, progress=progress)
+    except (ImportFailure, FileNotFoundError) as exc:
+        print(f"trainboard import: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        for bar in bars:
+            bar.close()
+    print(
+        f"imported {done.runs} runs ({done.new_runs} new, {done.runs - done.new_runs} already there) "
+        f"with {done.points} metric points into {settings.server_url}"
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="trainboard", description="Trainboard experiment tracker.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -246,6 +338,13 @@ def build_parser() -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=text)
         sub.add_argument("--host", default="127.0.0.1")
         sub.add_argument("--port", type=int, default=8000)
+        if name == "serve":
+            sub.add_argument(
+                "--workers",
+                type=int,
+                default=1,
+                help="server processes (default 1); one at a time runs the reaper (elected in the database)",
+            )
     work = commands.add_parser("worker", help="a training worker alone")
     work.add_argument(
         "--queues",
@@ -272,6 +371,20 @@ def build_parser() -> argparse.ArgumentParser:
         default=10.0,
         help="seconds a stopped trial's command gets after SIGINT before SIGTERM (default 10)",
     )
+    imports = commands.add_parser("import", help="copy runs from an MLflow server or TensorBoard logs")
+    kinds = imports.add_subparsers(dest="import_kind", required=True)
+    from_mlflow = kinds.add_parser("mlflow", help="an MLflow tracking server's experiments and runs")
+    from_mlflow.add_argument(
+        "--tracking-uri", required=True, help="the MLflow server, e.g. http://mlflow:5000"
+    )
+    from_mlflow.add_argument("--experiment", default=None, help="only this experiment (default: all active)")
+    from_mlflow.add_argument("--tracking-token", default=None, help="bearer token for the MLflow server")
+    from_mlflow.add_argument(
+        "--project", default=None, help="into this project (default: each experiment's name)"
+    )
+    from_tb = kinds.add_parser("tensorboard", help="scalars of TensorBoard event files, one run per folder")
+    from_tb.add_argument("logdir", type=Path, metavar="LOGDIR")
+    from_tb.add_argument("--project", default=None, help="into this project (default: LOGDIR's name)")
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", required=True)
     db_commands.add_parser("upgrade", help="apply migrations")
@@ -281,7 +394,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> None:
     keep_private()  # what the server, the worker and the migrations create is the user's alone
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     words = list(sys.argv[1:] if argv is None else argv)
     # `agent`'s COMMAND follows "--" and keeps its own options (python train.py --lr 3).
     command = words[words.index("--") + 1 :] if "--" in words else []
@@ -290,13 +403,17 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.command == "up":
         up(args.host, args.port)
     elif args.command == "serve":
-        serve(args.host, args.port, migrate=True)
+        if args.workers < 1:
+            parser.error(f"serve: --workers must be at least 1, but got {args.workers}")
+        serve(args.host, args.port, migrate=True, workers=args.workers)
     elif args.command == "worker":
         worker(args.queues, args.concurrency or get_settings().worker_concurrency)
     elif args.command == "db":
         db_upgrade()
     elif args.command == "sync":
         raise SystemExit(sync())
+    elif args.command == "import":
+        raise SystemExit(import_runs(args))
     elif args.command in ("users", "tokens"):
         admin.run(args)
     elif args.command == "agent":

@@ -56,6 +56,11 @@ class Settings(BaseSettings):
         description="Password of the first account, 'admin', created at the first start with auth on. "
         "Default: a random one, printed once to the console.",
     )
+    metrics_token: str | None = Field(
+        default=None,
+        description="With auth on, the bearer token a Prometheus scraper sends to read GET /metrics "
+        "(worker tokens and administrators may read it too). With auth off /metrics is open.",
+    )
     secret_key: str | None = Field(
         default=None,
         description="Key that signs session and CSRF cookies. Default: a random key kept in the data folder.",
@@ -119,6 +124,12 @@ class Settings(BaseSettings):
         default=200.0,
         gt=0,
         description="Largest dataset upload accepted, in MiB; the server stops reading a larger body.",
+    )
+    max_artifact_mb: float = Field(
+        default=2048.0,
+        gt=0,
+        description="Largest file a run may store as an artifact (PUT /api/v1/runs/{id}/artifacts/{path}, "
+        "or MLflow's log_artifact), in MiB; the server stops reading a larger body.",
     )
     max_uncompressed_mb: float = Field(
         default=2048.0,

@@ -16,6 +16,7 @@ from trainboard.client import Client, TrainboardError
 from trainboard.datasets import apply_label_corrections, keep_task, load_splits
 from trainboard.environment import machine
 from trainboard.settings import get_settings
+from worker import shutdown
 from worker.dataset_cache import fetch_dataset, is_uploaded
 from worker.precision import PrecisionUnsupported, mixed_precision
 from worker.reporting import ApiReporter, describe_error
@@ -119,7 +120,7 @@ def train_run(
     )
     checkpoint = client.get_checkpoint(run_id)
     transferred = transfer_weights(client, config, model, resuming=checkpoint is not None)
-    with ApiReporter(client, run_id, worker=run.get("worker")) as reporter:
+    with ApiReporter(client, run_id, worker=run.get("worker")) as reporter, shutdown.stopping(reporter.stop):
         if transferred:
             reporter.on_epoch(0, transferred)
         result = fit(
@@ -186,6 +187,21 @@ def claim(client: Client, run_id: int, device: torch.device, precision: str | No
         )
 
 
+def hand_back(client: Client, run_id: int) -> str:
+    """The worker is stopping: give the run back to the queue now, so that the next worker resumes it from
+    its checkpoint instead of it waiting for the heartbeat timeout. Returns "handed back" (or "cancelled"
+    when it was cancelled or taken over meanwhile)."""
+    try:
+        client.release_run(run_id, worker=worker_name(), reason=shutdown.reason())
+    except TrainboardError as exc:
+        if exc.status_code != 409:
+            raise
+        logger.info("run %d not handed back: %s", run_id, exc.detail)
+        return "cancelled"
+    logger.info("run %d handed back (%s): it resumes from its checkpoint", run_id, shutdown.reason())
+    return "handed back"
+
+
 def read_config(client: Client, run_id: int, device: torch.device) -> tuple[RunConfig | None, str | None]:
     """The run's config and None, or None and why this worker cannot train it (a field it does not know,
     a precision its device cannot do): read before the claim, so the claim says what it trains with."""
@@ -224,6 +240,8 @@ def execute(run_id: int, *, client: Client, device_setting: str = "auto") -> str
         logger.exception("run %d failed: %s", run_id, message)
         client.finish_run(run_id, "failed", message)
         return "failed"
+    if result.status == "cancelled" and shutdown.requested():
+        return hand_back(client, run_id)
     if result.status == "cancelled":
         logger.info("run %d stopped: no longer running on the server", run_id)
         return "cancelled"
@@ -232,4 +250,4 @@ def execute(run_id: int, *, client: Client, device_setting: str = "auto") -> str
     return result.status
 
 
-__all__ = ["DatasetMissing", "TransferSourceMissing", "execute", "train_run", "worker_name"]
+__all__ = ["DatasetMissing", "TransferSourceMissing", "execute", "hand_back", "train_run", "worker_name"]

@@ -13,7 +13,7 @@ from trainboard.broker import GRADCHECK_TASK, TRAIN_TASK
 from trainboard.client import Client
 from trainboard.files import keep_private
 from trainboard.settings import get_settings
-from worker import gradcheck, runner
+from worker import gradcheck, runner, shutdown
 from worker.celery_app import app
 from worker.memory import keep_freed_memory
 
@@ -39,7 +39,7 @@ def configure_process(**_: Any) -> None:
 @app.task(name=TRAIN_TASK)
 def train(run_id: int) -> str:
     """Train run `run_id` (a second delivery of a finished run does nothing)."""
-    with Client() as client:
+    with Client() as client, shutdown.graceful():
         return runner.execute(run_id, client=client, device_setting=get_settings().device)
 
 

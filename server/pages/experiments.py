@@ -160,7 +160,8 @@ def compare_runs(
                 "metrics_url": f"/api/v1/runs/{c.run.id}/metrics/",
             }
             for c in compared
-        ]
+        ],
+        "series_url": "/api/v1/metrics",  # ?run_ids=...&keys=...: every run's curves in one request
     }
     context = CompareContext(compared, comparison.differing, comparison.same, page_data)
     return render(request, "runs/compare.html", context)

@@ -423,6 +423,7 @@ def _run_context(
             "active": active,
             "run_url": f"/api/v1/runs/{read.id}",
             "metrics_url": f"/api/v1/runs/{read.id}/metrics/",
+            "series_url": f"/api/v1/runs/{read.id}/metrics",  # ?keys=...: every chart in one request
             "metric_keys": sorted(read.summary),  # one summary value per logged key
             "max_points": MAX_POINTS,
             "human_level_error": project.human_level_error,

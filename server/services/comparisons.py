@@ -43,8 +43,8 @@ class Comparison:
         return [row for row in self.rows if not row.differs]
 
 
-def run_ids_in(values: list[str]) -> list[int]:
-    """ "1,2,3" (or repeated ?runs=) -> [1, 2, 3], each once, in order; InvalidInput naming `runs`."""
+def run_ids_in(values: list[str], field: str = "runs") -> list[int]:
+    """ "1,2,3" (or repeated ?runs=) -> [1, 2, 3], each once, in order; InvalidInput naming `field`."""
     ids: list[int] = []
     for part in ",".join(values).split(","):
         part = part.strip()
@@ -52,7 +52,7 @@ def run_ids_in(values: list[str]) -> list[int]:
             continue
         ident = parse_id(part)
         if ident is None:
-            raise InvalidInput(["query", "runs"], f"runs: expected run ids such as 1,2,3, but got {part!r}")
+            raise InvalidInput(["query", field], f"{field}: expected run ids such as 1,2,3, but got {part!r}")
         if ident not in ids:
             ids.append(ident)
     return ids

@@ -17,15 +17,65 @@
   };
 
   // The keys the run has logged (its summary holds one value for each): only those are asked for, so that
-  // a chart's key the run does not log costs no request, and no 404, on every poll.
+  // a chart's key the run does not log costs nothing on every poll.
   var logged = run.metric_keys || [];
+  // What the charts show, per key: the reduced series as the server sent it, plus the points logged since.
+  var held = {};
 
-  function fetchSeries(key) {
-    if (logged.indexOf(key) < 0) { return Promise.resolve(null); }
-    var url = run.metrics_url + encodeURIComponent(key) + "?max_points=" + run.max_points;
+  function getJson(url) {
     return fetch(url, { headers: { Accept: "application/json" } })
       .then(function (response) { return response.ok ? response.json() : null; })
       .catch(function () { return null; });
+  }
+
+  function seriesUrl(keys, afterStep) {
+    var url = run.series_url + "?keys=" + keys.map(encodeURIComponent).join(",") + "&max_points=" + run.max_points;
+    return afterStep === undefined ? url : url + "&after_step=" + afterStep;
+  }
+
+  // Every key in one request, reduced by the server to at most max_points points each.
+  function fetchWhole(keys) {
+    if (keys.length === 0) { return Promise.resolve(); }
+    return getJson(seriesUrl(keys)).then(function (answer) {
+      if (!answer) { return; }
+      answer.series.forEach(function (series) { held[series.key] = series; });
+    });
+  }
+
+  // Only the points after the last step each chart holds: one request per distinct last step (the
+  // per-epoch errors and the per-step losses), so a poll costs the same however long the run is. A series
+  // that has grown to twice max_points is read whole again, reduced anew.
+  function fetchNew(keys) {
+    var byStep = {};
+    var whole = [];
+    keys.forEach(function (key) {
+      var series = held[key];
+      if (!series || series.points.length === 0) { whole.push(key); return; }
+      var last = series.points[series.points.length - 1][0];
+      (byStep[last] = byStep[last] || []).push(key);
+    });
+    var requests = Object.keys(byStep).map(function (step) {
+      return getJson(seriesUrl(byStep[step], step)).then(function (answer) {
+        if (!answer) { return; }
+        answer.series.forEach(function (update) {
+          var series = held[update.key];
+          series.points = series.points.concat(update.points);
+          series.total_points += update.total_points;
+          if (series.points.length > 2 * run.max_points) { whole.push(update.key); }
+        });
+      });
+    });
+    return Promise.all(requests).then(function () { return fetchWhole(whole); });
+  }
+
+  function chartKeys() {
+    var keys = [];
+    document.querySelectorAll(".chart[data-keys]").forEach(function (chart) {
+      chart.dataset.keys.split(",").forEach(function (key) {
+        if (logged.indexOf(key) >= 0 && keys.indexOf(key) < 0) { keys.push(key); }
+      });
+    });
+    return keys;
   }
 
   function bestEpoch(series) {
@@ -118,22 +168,20 @@
     window.Plotly.react(element, traces, layout, { displaylogo: false, responsive: true });
   }
 
-  function refreshCharts() {
+  function drawCharts() {
     var charts = Array.prototype.slice.call(document.querySelectorAll(".chart[data-keys]"));
-    var keys = [];
-    charts.forEach(function (chart) { keys = keys.concat(chart.dataset.keys.split(",")); });
-    return Promise.all(keys.map(fetchSeries)).then(function (results) {
-      var seriesByKey = {};
-      keys.forEach(function (key, i) { seriesByKey[key] = results[i]; });
-      var best = bestEpoch(seriesByKey.dev_error);
-      charts.forEach(function (chart) {
-        if (!window.Plotly) {
-          chart.querySelector(".chart-empty").textContent = "The chart library did not load.";
-          return;
-        }
-        draw(chart, chart.dataset.keys.split(","), chart.dataset.percent === "true", seriesByKey, best);
-      });
+    var best = bestEpoch(held.dev_error);
+    charts.forEach(function (chart) {
+      if (!window.Plotly) {
+        chart.querySelector(".chart-empty").textContent = "The chart library did not load.";
+        return;
+      }
+      draw(chart, chart.dataset.keys.split(","), chart.dataset.percent === "true", held, best);
     });
+  }
+
+  function refreshCharts(initial) {
+    return (initial ? fetchWhole(chartKeys()) : fetchNew(chartKeys())).then(drawCharts);
   }
 
   function formatEta(seconds) {
@@ -194,7 +242,7 @@
       .then(function (result) { if (result !== "done") { window.setTimeout(poll, INTERVAL_MS); } });
   }
 
-  refreshCharts().then(function () {
+  refreshCharts(true).then(function () {
     if (run.active) { window.setTimeout(poll, INTERVAL_MS); }
   });
 })();

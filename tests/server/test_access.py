@@ -14,12 +14,14 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from sqlalchemy.orm import Session
 
 from server import auth, worker_scope
+from server.api.mlflow import tracking as mlflow_tracking
 from server.tables import ApiToken, Dataset, Sweep, Tag, User
 from server.worker_scope import WORKER_ENDPOINTS
 from tests.factories import make_gradcheck, make_project, make_run
 from tests.server.accounts import add_member, auth_turned_on, client_as, make_user, token_for
 from trainboard.settings import get_settings
 
+MLFLOW_PREFIXES = ("/api/2.0/mlflow", "/ajax-api/2.0/mlflow")
 # Routes that name nothing of anyone's (or only the caller's own things): reachable by any logged-in user.
 GLOBAL_ROUTES = {
     ("GET", "/openapi.json"),
@@ -42,6 +44,16 @@ GLOBAL_ROUTES = {
     ("GET", "/account"),
     ("POST", "/account/password"),
     ("POST", "/account/tokens"),
+    # MLflow's API: a new experiment of one's own; no logged models; endpoints outside the subset (405/501).
+    *(
+        (method, f"{prefix}/{path}")
+        for prefix in MLFLOW_PREFIXES
+        for method, path in (
+            ("POST", "experiments/create"),
+            ("POST", "logged-models/search"),
+            *((m, "{rest:path}") for m in ("GET", "POST", "PATCH", "PUT", "DELETE")),
+        )
+    ),
 }
 # Lists: reachable, but filtered to the caller's projects (test_lists_show_only_visible_projects).
 LIST_ROUTES = {
@@ -51,6 +63,7 @@ LIST_ROUTES = {
     ("GET", "/api/v1/datasets/uploaded"),
     ("GET", "/"),
     ("GET", "/datasets"),
+    *((method, f"{prefix}/experiments/search") for prefix in MLFLOW_PREFIXES for method in ("GET", "POST")),
 }
 
 
@@ -100,9 +113,17 @@ def victim(session: Session) -> Victim:
         "action": "pause",
         # query parameters
         "runs": f"{run.id},{run.id}",
+        "keys": "dev_error",
         "other": str(run.id),
         "parent": str(run.id),
         "run": str(run.id),
+        # MLflow's API names experiments and runs in its query and bodies, artifacts in its path
+        "experiment_id": str(project.id),
+        "experiment_name": project.name,
+        "metric_key": "dev_error",
+        "run_ids": str(run.id),  # and the runs of GET /api/v1/metrics
+        "path": f"{project.id}/{run.id}/artifacts/model.pt",
+        "rest": "registered-models/create",
     }
     config = {"model": {"name": "mlp"}, "hparams": {}}
     bodies = {
@@ -115,6 +136,13 @@ def victim(session: Session) -> Victim:
         },
         ("POST", "/api/v1/gradcheck"): {"project_id": project.id, "config": config},
     }
+    mlflow_body = {
+        "run_id": str(run.id), "experiment_id": str(project.id), "experiment_ids": [str(project.id)],
+        "key": "k", "value": 1.0, "new_name": "renamed", "name": "mine", "status": "FINISHED",
+    }  # fmt: skip
+    for route in mlflow_tracking.router.routes:
+        for prefix in MLFLOW_PREFIXES:
+            bodies[("POST", prefix + route.path)] = mlflow_body  # type: ignore[attr-defined]
     return Victim(params=params, project_name=project.name, bodies=bodies)
 
 
@@ -164,7 +192,9 @@ def test_an_outsider_gets_nothing_from_any_route(app: FastAPI, session: Session,
     assert leaks == [], "routes an outsider can use on someone else's project:\n" + "\n".join(leaks)
 
 
-ID_PARAMS = ("project_id", "run_id", "other_id", "sweep_id", "dataset_id", "runs", "other", "parent", "run")
+ID_PARAMS = (
+    "project_id", "run_id", "other_id", "sweep_id", "dataset_id", "runs", "run_ids", "other", "parent", "run"
+)  # fmt: skip
 
 
 SPELLINGS = {"plus": "%2B{}", "zero": "0{}", "point": "{}.0", "space": "%20{}"}

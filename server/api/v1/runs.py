@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import FileResponse
 
-from server import access
+from server import access, observability
 from server.api.deps import (
     IdempotencyKey,
     IdPath,
@@ -27,6 +27,7 @@ from server.schemas import (
     ErrorsPage,
     MetricsAccepted,
     MetricSeries,
+    MetricSeriesList,
     MetricsIn,
     NoNul,
     PredictionsIn,
@@ -34,6 +35,7 @@ from server.schemas import (
     RunFinish,
     RunProgress,
     RunRead,
+    RunRelease,
     RunResumed,
     RunsPage,
     RunStart,
@@ -46,11 +48,13 @@ from server.schemas import (
 from server.services import (
     analysis,
     checkpoints,
+    handback,
     idempotency,
     metrics,
     predictions,
     runs,
 )
+from server.services.metrics import series as series_reads
 from trainboard.settings import get_settings
 
 router = APIRouter(prefix="/runs", tags=["runs"])
@@ -159,6 +163,17 @@ def start_run(run_id: IdPath, data: RunStart, session: SessionDep, _: ApiAuth) -
     )
 
 
+@router.post("/{run_id}/release")
+def release_run(
+    run_id: IdPath, data: RunRelease, session: SessionDep, queue: QueueDep, _: ApiAuth
+) -> RunRead:
+    """A worker that stops gracefully hands its run back: queued again at once, resumed from its checkpoint;
+    409 when the run is no longer this worker's (cancelled, finished, or taken over)."""
+    run = handback.release_run(session=session, run_id=run_id, data=data, queue=queue)
+    observability.HANDED_BACK.inc()
+    return runs.to_read(run)
+
+
 @router.post("/{run_id}/progress")
 def report_progress(run_id: IdPath, data: RunProgress, session: SessionDep, _: ApiAuth) -> StatusRead:
     """Progress and heartbeat from the worker; the reply tells it whether the run was cancelled."""
@@ -190,11 +205,27 @@ def log_metrics(
     return MetricsAccepted(accepted=stored.accepted, should_stop=stored.should_stop)
 
 
-@router.get("/{run_id}/metrics")
-def read_metric_keys(run_id: IdPath, session: SessionDep, _: ApiAuth) -> list[str]:
-    """The metric keys the run has logged."""
-    runs.get_run(session=session, run_id=run_id)
-    return metrics.metric_keys(session=session, run_id=run_id)
+@router.get("/{run_id}/metrics", response_model=list[str] | MetricSeriesList)
+def read_metric_keys(
+    run_id: IdPath,
+    session: SessionDep,
+    _: ApiAuth,
+    keys: series_reads.KeysQuery = None,
+    max_points: series_reads.MaxPointsQuery = None,
+    after_step: series_reads.AfterStepQuery = None,
+) -> Any:
+    """The metric keys the run has logged; with `keys`, those series at once (each as the one-key read
+    returns it; a key without points, after `after_step`, is left out)."""
+    if keys is None:
+        runs.get_run(session=session, run_id=run_id)
+        return metrics.metric_keys(session=session, run_id=run_id)
+    wanted = series_reads.parse_keys(keys)
+    series_reads.check_request_size(len(wanted), max_points)
+    series_reads.check_runs_exist(session.connection(), [run_id])
+    found = series_reads.read_many(
+        session.connection(), [(run_id, key) for key in wanted], max_points, after_step=after_step
+    )
+    return Response(series_reads.series_json(found), media_type="application/json")
 
 
 @router.get("/{run_id}/metrics/{key:path}")
@@ -203,10 +234,14 @@ def read_metric(
     key: Text,
     session: SessionDep,
     _: ApiAuth,
-    max_points: Annotated[int | None, Query(ge=2, le=100_000)] = None,
+    max_points: series_reads.MaxPointsQuery = None,
+    after_step: series_reads.AfterStepQuery = None,
 ) -> MetricSeries:
-    """One metric's series; with max_points, reduced so that minima and maxima survive."""
-    return metrics.read_series(session=session, run_id=run_id, key=key, max_points=max_points)
+    """One metric's series; with max_points, reduced so that minima and maxima survive; with after_step,
+    only the points after that step."""
+    return metrics.read_series(
+        session=session, run_id=run_id, key=key, max_points=max_points, after_step=after_step
+    )
 
 
 @router.post("/{run_id}/predictions", openapi_extra=json_body_doc(PredictionsIn))

@@ -6,22 +6,17 @@
 - ``sqlite_writer``: the same on SQLite, in multi-row INSERTs and upserts.
 - ``rollups``: the per-bucket minima and maxima (and summaries) computed from a batch, their widths and
   the conflict rules both writers merge them into stored rows with.
-- ``reads``: a series in step order, downsampled from its points or its rollups; a run's metric keys.
+- ``series``: many series (of one run or several) read at one flat cost: raw points only up to max_points,
+  else the finest rollup width that fits; the batch and cross-run reads and their request bounds.
+- ``reads``: one series in step order (through ``series``); a run's metric keys.
 """
 
 from server.services.metrics.ingest import Stored, first_per_step, ingest_metrics, store_metrics
-from server.services.metrics.reads import (
-    RAW_LIMIT,
-    ROLLUP_OVERSAMPLING,
-    metric_keys,
-    read_series,
-)
+from server.services.metrics.reads import metric_keys, read_series
 from server.services.metrics.rollups import ROLLUP_WIDTHS
 from server.services.metrics.sqlite_writer import SQLITE_ROWS, PointRow
 
 __all__ = [
-    "RAW_LIMIT",
-    "ROLLUP_OVERSAMPLING",
     "ROLLUP_WIDTHS",
     "SQLITE_ROWS",
     "PointRow",

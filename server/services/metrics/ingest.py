@@ -11,6 +11,7 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session, lazyload
 from sqlalchemy.orm.util import identity_key
 
+from server import observability
 from server.db import autocommit_connection
 from server.errors import InvalidInput, NotFound
 from server.queue import RunQueue
@@ -68,6 +69,8 @@ def store_metrics(
         status, sweep_id, stored = _ingest_postgres(session, run_id, points, stamp)
     else:
         status, sweep_id, stored = _ingest_checked(session, run_id, points, finite, stamp)
+    # Counted here, so points from every route (REST, MLflow's log-batch, imports) reach /metrics.
+    observability.POINTS_INGESTED.inc(stored)
     stopped = status == "cancelled"
     if sweep_id is not None:
         run = session.get(Run, run_id, options=[lazyload(Run.summaries)])

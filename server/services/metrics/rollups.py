@@ -17,9 +17,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-#: Bucket widths (in steps) of the rollups kept on write: 64, 1024, ..., 64 * 16**7 (about 1.7e10 steps).
-ROLLUP_WIDTHS = tuple(64 * 16**level for level in range(8))
-
 #: A batch's rollup rows merged into the stored ones, by `_merge`'s rule: counts add up, each extreme keeps
 #: the more extreme value, and on a tie the earlier step for the minimum, the later for the maximum.
 ROLLUP_ON_CONFLICT = (
@@ -41,6 +38,17 @@ SUMMARY_ON_CONFLICT = (
     "WHERE run_summaries.step <= excluded.step"
 )
 
+#: Bucket widths (in steps) of the rollups kept on write: 16, 64, 256, ..., 16 * 4**9 (about 4.2M steps), then
+#: 2**34 (about 1.7e10 steps). Each is 4 times the one before up to there, so that for any series of up to
+#: billions of steps one of them gives between a quarter of a chart's budget of buckets and all of it
+#: (server.services.metrics.series). The coarsest is the one runs have always had (its rows give a series'
+#: point count); widths between 4.2M and 2**34 served no chart and cost each batch a row a key apiece. Runs
+#: logged before width 16 was added hold only `LEGACY_ROLLUP_WIDTHS`: the read checks that a width accounts
+#: for every point before it trusts it.
+ROLLUP_WIDTHS = tuple(16 * 4**level for level in range(10)) + (2**34,)
+#: The widths written before 16, 256, 4096, ... were added (migration 0005 and every run until then).
+LEGACY_ROLLUP_WIDTHS = tuple(64 * 16**level for level in range(8))
+
 #: key, width, bucket, n, min_step, min_value, max_step, max_value
 Rollup = tuple[str, int, int, int, int, float, int, float]
 
@@ -59,19 +67,24 @@ def rollups(points: Iterable[Sequence[Any]], widths: Sequence[int]) -> list[Roll
             continue
         _merge(group, 1, step, value, step, value)
     rows: list[Rollup] = []
+    # Each width merges the groups of the finer width before it when it is a multiple of that one (so 16
+    # widths cost little more than the finest), else the finest groups.
+    below, below_width = fine, finest
     for width in sorted(widths):
-        factor = width // finest
+        source, source_width = (below, below_width) if width % below_width == 0 else (fine, finest)
+        factor = width // source_width
         if factor == 1:
-            merged = fine
+            merged = source
         else:
             merged = {}
-            for (key, bucket), group in fine.items():
+            for (key, bucket), group in source.items():
                 into = merged.get((key, bucket // factor))
                 if into is None:
                     merged[key, bucket // factor] = group.copy()
                 else:
                     _merge(into, *group)
         rows += [(key, width, bucket, *group) for (key, bucket), group in merged.items()]
+        below, below_width = merged, width
     return rows
 
 

@@ -10,6 +10,7 @@ import pytest
 
 from server.services.metrics import ROLLUP_WIDTHS
 from server.services.metrics.rollups import latest, rollups
+from server.services.metrics.series import ROLLUP_OVERSAMPLING, choose_width
 
 
 def recount(points: list[tuple[str, int, float]], widths: tuple[int, ...]) -> set[tuple]:
@@ -60,3 +61,30 @@ def test_latest_is_each_keys_highest_step_whatever_the_order() -> None:
     points = [("loss", 5, 0.5), ("acc", 2, 0.9), ("loss", 9, 0.1), ("loss", 7, 0.3), ("acc", 1, 0.8)]
     assert latest(points) == {"loss": (9, 0.1), "acc": (2, 0.9)}
     assert rollups([], ROLLUP_WIDTHS) == [] and latest([]) == {}
+
+
+def test_widths_that_are_not_multiples_of_the_one_before_merge_from_the_finest() -> None:
+    rng = np.random.default_rng(7)
+    points = [
+        ("loss", int(step), float(rng.integers(0, 5))) for step in rng.choice(100_000, 3000, replace=False)
+    ]
+    widths = (16, 48, 64, 256, 768)  # 64 is no multiple of 48, 768 none of 256's... but of 16's
+    assert set(rollups(points, widths)) == recount(points, widths)
+
+
+@pytest.mark.parametrize("max_points", [4, 100, 500, 2000])
+def test_every_length_reads_between_a_quarter_and_all_of_its_budget_of_buckets(max_points: int) -> None:
+    """Widths 4x apart: a long series reads no more than ROLLUP_OVERSAMPLING buckets per point pair asked
+    for, and never fewer than a quarter of that (so its chart keeps at least a quarter of its resolution)."""
+    most = ROLLUP_OVERSAMPLING * max(1, (max_points - 2) // 2)
+    for exponent in np.arange(0, 7.25, 0.25):  # 1 to 10,000,000 points
+        for stride in (1, 7):
+            count = int(10**exponent)
+            span = (count - 1) * stride
+            if count <= max_points:
+                continue  # read from its points
+            width = choose_width(count, span, max_points, ROLLUP_WIDTHS, ROLLUP_OVERSAMPLING)
+            buckets = min(count, span // width + 1)
+            assert buckets <= most
+            if width > ROLLUP_WIDTHS[0]:
+                assert buckets * 4 >= most - 4, (count, stride, width, buckets)

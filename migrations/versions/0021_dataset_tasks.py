@@ -1,11 +1,10 @@
 """datasets.tasks: a multi-task dataset's task names (its labels are N x K, -1 where missing)
 
-Revision ID: 0020
-Revises: 0018
+Revision ID: 0021
+Revises: 0020
 Create Date: 2027-02-10 09:00:00.000000
 
-NULL for every single-task dataset, so existing rows need no data change. (Chained after 0018 on this
-branch; on main it goes after 0019.)
+NULL for every single-task dataset, so existing rows need no data change.
 """
 
 from collections.abc import Sequence
@@ -13,8 +12,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0020"
-down_revision: str | None = "0018"
+revision: str = "0021"
+down_revision: str | None = "0020"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
