@@ -58,8 +58,12 @@ class Created:
     other_run: int
 
 
+NOT_PAGES = ("/api/", "/ajax-api/", "/docs", "/redoc", "/openapi")
+
+
 def page_routes(app: FastAPI) -> list[APIRoute]:
-    """Every GET route outside /api and the docs: the HTML pages, however the routers are nested."""
+    """Every GET route outside /api (and MLflow's /ajax-api) and the docs: the HTML pages, however the
+    routers are nested."""
 
     def walk(routes: list[Any], prefix: str) -> Iterator[tuple[str, APIRoute]]:
         for route in routes:
@@ -73,7 +77,7 @@ def page_routes(app: FastAPI) -> list[APIRoute]:
     pages = [
         route
         for path, route in walk(list(app.routes), "")
-        if "GET" in route.methods and not path.startswith(("/api/", "/docs", "/redoc", "/openapi"))
+        if "GET" in route.methods and not path.startswith(NOT_PAGES)
     ]
     paths = {route.path for route in pages}
     # A broken walk would check nothing and pass: make sure the pages we know are found.
