@@ -38,6 +38,10 @@ DEFAULT_DECAY_RATES: dict[str, float] = {"inverse": 1.0, "exponential": 0.95, "s
 DATASET_HPARAMS: dict[str, dict[str, Any]] = {
     "digits": {"epochs": 30, "batch_size": 64, "lr": 0.001},
     "digits-shifted": {"epochs": 30, "batch_size": 64, "lr": 0.001},
+    "digits-source": {"epochs": 30, "batch_size": 64, "lr": 0.001},
+    # 72 training images: small batches, so that an epoch is nine steps rather than one or two.
+    "digits-target": {"epochs": 30, "batch_size": 8, "lr": 0.001},
+    "digits-tasks": {"epochs": 30, "batch_size": 64, "lr": 0.001},
     "breast_cancer": {"epochs": 30, "batch_size": 32, "lr": 0.001},
     "wine": {"epochs": 40, "batch_size": 16, "lr": 0.001},
 }
@@ -102,6 +106,33 @@ class RunConfigError(ValueError):
     error)."""
 
 
+#: What a fine-tuned run trains: only the output layer, every layer, or the last N weight layers.
+Trainable = Literal["head", "all"] | Annotated[int, Field(ge=1, le=1000)]
+
+
+class Transfer(BaseModel):
+    """Start from another run's final weights (transfer learning). Layers are matched by name and shape, so
+    an output layer whose class count differs is made new; what `trainable` leaves out stays frozen, and a
+    batch-norm layer in the frozen part keeps its running statistics (it runs in eval mode)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    from_run_id: int = Field(ge=1, le=MAX_ID, description="The run whose final weights this run starts from.")
+    trainable: Trainable = Field(
+        default="head",
+        description='What trains: "head" (the output layer only: a small target set), "all" (every '
+        "layer: more target data) or N (the last N weight layers).",
+    )
+
+    def trainable_layers(self, n_layers: int) -> int:
+        """How many of a model's `n_layers` weight layers (counted from the output) train."""
+        if self.trainable == "all":
+            return n_layers
+        if self.trainable == "head":
+            return 1
+        return min(self.trainable, n_layers)
+
+
 class RunConfig(BaseModel):
     """What a queued run trains: the architecture and its options, the hyperparameters, the dataset
     version. The server stores it resolved (every default filled in)."""
@@ -120,6 +151,17 @@ class RunConfig(BaseModel):
         description="The project's dataset version to train and evaluate on (each applying of label "
         "corrections makes a new one); default the current one. A run's config, read back, names the "
         "version it used, so resubmitting it repeats the run on the same labels.",
+    )
+
+    transfer: Transfer | None = Field(
+        default=None, description="Start from another run's weights (fine-tuning); null trains from scratch."
+    )
+    task: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=100,
+        description="A multi-task dataset: train on this one task only (its labels alone count), the "
+        "separate network a multi-task run is compared with; null trains every task.",
     )
 
     @classmethod
@@ -166,5 +208,7 @@ __all__ = [
     "Precision",
     "RunConfig",
     "RunConfigError",
+    "Trainable",
+    "Transfer",
     "precision_refusal",
 ]

@@ -13,6 +13,7 @@ checked without doing anything. Routes that take a project id in the body check 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -27,6 +28,7 @@ from server.datasets import uploaded_id
 from server.db import SessionDep
 from server.errors import Forbidden, InvalidInput, NotFound
 from server.ids import MAX_ID, parse_id
+from server.schemas import RunConfig
 from server.services import accounts, comparisons
 from server.services import gradcheck as gradchecks
 from server.tables import Dataset, Project, ProjectMember, Run, Sweep
@@ -49,6 +51,7 @@ QUERY_IDS = {
     "other": "run",
     "runs": "run",
     "run_ids": "run",
+    "transfer": "run",
 }
 
 
@@ -103,13 +106,35 @@ def check_body_project(
 
 
 def check_body_run(session: Session, principal: Principal, run_id: int | None, field: str) -> None:
-    """A run named in a request body (a parent to copy from): it must be one the caller may read."""
+    """A run named in a request body (a parent to copy from, a run to transfer from; `field` dotted, as
+    "config.transfer.from_run_id"): it must be one the caller may read, else a 422 as if it did not exist."""
     if run_id is None or principal.sees_everything:
         return
     try:
         check_run(session, principal, run_id, VIEWER)
     except NotFound:
-        raise InvalidInput(["body", field], f"Run {run_id} not found") from None
+        raise InvalidInput(["body", *field.split(".")], f"Run {run_id} not found") from None
+
+
+def check_config_runs(
+    session: Session, principal: Principal, config: RunConfig, field: str = "config"
+) -> None:
+    """The runs a run config names (the one it transfers from) must be ones the caller may read."""
+    if config.transfer is not None:
+        check_body_run(session, principal, config.transfer.from_run_id, f"{field}.transfer.from_run_id")
+
+
+def check_change_runs(session: Session, principal: Principal, changes: Mapping[str, object]) -> None:
+    """A Try-next change that names a run to fine-tune from ("transfer.from_run_id") must name one the
+    caller may read: a 422 at ["body", "changes", path] as if it did not exist."""
+    path = "transfer.from_run_id"
+    run_id = changes.get(path)
+    if not isinstance(run_id, int) or isinstance(run_id, bool) or principal.sees_everything:
+        return
+    try:
+        check_run(session, principal, run_id, VIEWER)
+    except NotFound:
+        raise InvalidInput(["body", "changes", path], f"{path}: Run {run_id} not found") from None
 
 
 def check_sweep(session: Session, principal: Principal, sweep_id: int, need: int) -> None:

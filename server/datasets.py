@@ -29,6 +29,7 @@ class DatasetInfo:
     n_examples: int
     description: str
     default_hparams: dict[str, Any] = field(default_factory=dict)
+    tasks: tuple[str, ...] = ()  # a multi-task dataset's binary tasks (trainboard/datasets.py)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -39,6 +40,7 @@ class DatasetInfo:
             "n_examples": self.n_examples,
             "description": self.description,
             "default_hparams": dict(self.default_hparams),
+            "tasks": list(self.tasks),
         }
 
 
@@ -51,6 +53,7 @@ BUILTIN_DATASETS: dict[str, DatasetInfo] = {
         n_examples=builtin.n_examples,
         description=builtin.description,
         default_hparams=DATASET_HPARAMS[name],
+        tasks=builtin.tasks,
     )
     for name, builtin in DATASETS.items()
 }
@@ -76,6 +79,7 @@ def uploaded_info(*, session: Session, ref: str) -> DatasetInfo | None:
         n_examples=dataset.n_examples,
         description=dataset.description or f"Uploaded dataset {dataset.name!r}",
         default_hparams=dict(UPLOAD_HPARAMS),
+        tasks=tuple(dataset.tasks or ()),
     )
 
 

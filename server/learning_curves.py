@@ -172,3 +172,52 @@ def read_data_size_curve(points: Sequence[DataSizePoint], *, threshold: float = 
         f"The gap between dev and train error is not closing ({_points(first.gap)} -> {_points(last.gap)} "
         "points): more data of the same kind is unlikely to help; look at regularisation or data mismatch."
     )
+
+
+def read_transfer_comparison(
+    transferred: Sequence[DataSizePoint], scratch: Sequence[DataSizePoint], *, threshold: float = 0.01
+) -> str:
+    """One sentence on when transfer pays: dev error of the fine-tuned runs against the same config from
+    scratch, at the training-set sizes both measured.
+
+    Args:
+        transferred: The fine-tuned curve, as :func:`data_size_curve` returns it.
+        scratch: The from-scratch curve at the same fractions.
+        threshold: A dev-error difference below this fraction counts as a tie.
+    """
+    if isinstance(threshold, bool) or not isinstance(threshold, int | float) or not threshold >= 0:
+        raise ValueError(f"threshold must be a non-negative number, but got {threshold=}")
+    theirs = {p.train_examples: p.dev_error for p in scratch if p.dev_error is not None}
+    pairs = [
+        (p.train_examples, p.dev_error, theirs[p.train_examples])
+        for p in transferred
+        if p.dev_error is not None and p.train_examples in theirs
+    ]
+    if not pairs:
+        return (
+            "Not enough finished runs to compare yet: it needs dev error with and without transfer "
+            "at one size."
+        )
+    wins = [n for n, tuned, fresh in pairs if fresh - tuned >= threshold]
+    if len(wins) == len(pairs):
+        n, tuned, fresh = pairs[-1]
+        return (
+            f"Transfer wins at every size measured, still at {n:,} examples (dev error "
+            f"{_points(tuned)} % against {_points(fresh)} % from scratch): keep fine-tuning; with more "
+            "target data, train more layers."
+        )
+    if not wins:
+        return (
+            "Transfer does not pay here: from scratch is as good at every size measured; the source's "
+            "features may not suit this task."
+        )
+    last_win = max(wins)
+    after = [n for n, _, _ in pairs if n > last_win]
+    if after:
+        return (
+            f"Transfer wins up to {last_win:,} training examples; from {after[0]:,} on, training from "
+            "scratch does as well or better: below that size, fine-tune."
+        )
+    return (
+        f"Transfer wins at {', '.join(f'{n:,}' for n in wins)} training examples, not at every size measured."
+    )

@@ -248,6 +248,8 @@ class Dataset(Base):
     n_classes: Mapped[int] = mapped_column(Integer)
     n_examples: Mapped[int] = mapped_column(Integer)
     classes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # A multi-task dataset's task names (labels N x K in {0, 1, -1}); NULL for a single-task one.
+    tasks: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
     has_splits: Mapped[bool] = mapped_column(Boolean, default=False)
     size_bytes: Mapped[int] = mapped_column(BigInteger)
     sha256: Mapped[str] = mapped_column(String(64))

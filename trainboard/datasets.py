@@ -36,6 +36,14 @@ class DatasetInfo:
     n_classes: int
     n_examples: int
     description: str
+    #: A multi-task dataset's task names: its labels are (N, K) in {0, 1, -1 missing}, one binary task a
+    #: column, and a model has one sigmoid output per task. Empty for a single-task dataset.
+    tasks: tuple[str, ...] = ()
+
+    @property
+    def n_outputs(self) -> int:
+        """The model's outputs: one logit per class, or per task of a multi-task dataset."""
+        return len(self.tasks) if self.tasks else self.n_classes
 
 
 DATASETS: dict[str, DatasetInfo] = {
@@ -50,6 +58,33 @@ DATASETS: dict[str, DatasetInfo] = {
         "Digits whose dev and test examples are blurred, noisy and shifted: "
         "train and dev come from different distributions, so data mismatch shows.",
     ),
+    "digits-source": DatasetInfo(
+        "image",
+        (1, 8, 8),
+        10,
+        1200,
+        "Transfer lesson, the large source task: 1,200 of the digits, clean (about 720 to train on). "
+        "Train a model here, then fine-tune it on digits-target.",
+    ),
+    "digits-target": DatasetInfo(
+        "image",
+        (1, 8, 8),
+        10,
+        597,
+        "Transfer lesson, the small target task: the other 597 digits, blurred, noisy and some shifted "
+        "(another camera), with only 72 images to train on and large dev and test sets. A model from "
+        "scratch starts near chance; one fine-tuned from digits-source starts far better.",
+    ),
+    "digits-tasks": DatasetInfo(
+        "image",
+        (1, 8, 8),
+        2,
+        1797,
+        "Multi-task lesson: four yes/no questions about each digit (even? above 4? has a loop, as 0, 6, 8 "
+        "and 9? prime?) that share low-level features; about a third of the labels are missing (-1), "
+        "and the loss sums each task's logistic loss over the labels an example has.",
+        tasks=("even", "above_4", "loop", "prime"),
+    ),
     "breast_cancer": DatasetInfo(
         "tabular",
         (30,),
@@ -63,9 +98,30 @@ DATASETS: dict[str, DatasetInfo] = {
 }
 
 
+#: The transfer lesson's two halves of the digits: a fixed shuffle of the 1,797 images, whose first
+#: 1,200 are the source task and the rest the target task (no image is in both).
+DIGIT_PARTS: dict[str, slice] = {"digits-source": slice(0, 1200), "digits-target": slice(1200, None)}
+DIGIT_PARTS_SEED = 5
+#: Seed of the target task's corruption (every split of it: the whole task comes from the other camera).
+TARGET_SEED = 11
+#: digits-tasks: each task's answer for the digits 0..9, and the share of labels left out (-1).
+DIGIT_TASKS: dict[str, tuple[int, ...]] = {
+    "even": (1, 0, 1, 0, 1, 0, 1, 0, 1, 0),
+    "above_4": (0, 0, 0, 0, 0, 1, 1, 1, 1, 1),
+    "loop": (1, 0, 0, 0, 0, 0, 1, 0, 1, 1),
+    "prime": (0, 0, 1, 1, 0, 1, 0, 1, 0, 0),
+}
+MISSING_SHARE = 0.35
+MISSING_SEED = 13
+#: Datasets cut into splits other than DEFAULT_FRACTIONS: the small target task keeps little to train on
+#: and much to measure with, so that its dev error reads to about 3 points.
+SPLIT_FRACTIONS: dict[str, tuple[float, ...]] = {"digits-target": (0.12, 0.1, 0.39, 0.39)}
+
+
 @dataclass(frozen=True)
 class Split:
-    """One split: inputs shaped (N, *input_shape) float32, labels (N,) int64, example ids (N,) str."""
+    """One split: inputs shaped (N, *input_shape) float32, labels (N,) int64 (multi-task: (N, K) in
+    {0, 1, -1 missing}), example ids (N,) str."""
 
     x: np.ndarray
     y: np.ndarray
@@ -134,6 +190,11 @@ def blur_shift_noise(
     return clipped
 
 
+def digit_part(name: str) -> np.ndarray:
+    """The original digits indices of a transfer-lesson dataset (its example ids use them)."""
+    return np.random.default_rng(DIGIT_PARTS_SEED).permutation(1797)[DIGIT_PARTS[name]]
+
+
 def _load_raw(name: str) -> tuple[np.ndarray, np.ndarray]:
     """Features (N, *input_shape) and labels (N,) of a built-in dataset, unnormalised."""
     from sklearn import datasets as sk_datasets  # here, so that reading the catalog stays cheap
@@ -144,7 +205,19 @@ def _load_raw(name: str) -> tuple[np.ndarray, np.ndarray]:
         "breast_cancer": lambda: sk_datasets.load_breast_cancer(return_X_y=True),
         "wine": lambda: sk_datasets.load_wine(return_X_y=True),
     }
-    x, y = loaders[name]()
+    if name == "digits-tasks":
+        x, digit = sk_datasets.load_digits(return_X_y=True)
+        y = np.stack([np.array(DIGIT_TASKS[task])[digit] for task in DATASETS[name].tasks], axis=1)
+        missing = np.random.default_rng(MISSING_SEED).random(y.shape) < MISSING_SHARE
+        y = np.where(missing, -1, y)
+    elif name in DIGIT_PARTS:
+        x, y = sk_datasets.load_digits(return_X_y=True)
+        part = digit_part(name)
+        x, y = x[part], y[part]
+        if name == "digits-target":
+            x = blur_shift_noise(x.reshape(-1, 8, 8), seed=TARGET_SEED)
+    else:
+        x, y = loaders[name]()
     return x.reshape(len(x), *DATASETS[name].input_shape).astype(np.float64), y.astype(np.int64)
 
 
@@ -165,8 +238,9 @@ def read_dataset_file(
         x, y, ids = data["x"].astype(np.float64), data["y"].astype(np.int64), data["example_ids"]
         split = data["split"] if "split" in data.files else None
         kind, n_classes = str(data["kind"]), len(data["classes"])
+        tasks = tuple(str(t) for t in data["tasks"].tolist()) if "tasks" in data.files else ()
     info = DatasetInfo(
-        kind, tuple(int(d) for d in x.shape[1:]), n_classes, len(y), f"uploaded dataset {name}"
+        kind, tuple(int(d) for d in x.shape[1:]), n_classes, len(y), f"uploaded dataset {name}", tasks
     )
     return info, x, y, ids, split
 
@@ -187,14 +261,17 @@ def load_splits(
     *,
     train_fraction: float = 1.0,
     normalize: bool = True,
-    fractions: tuple[float, ...] = DEFAULT_FRACTIONS,
+    fractions: tuple[float, ...] | None = None,
     file: Path | None = None,
 ) -> Splits:
     """Load a dataset and cut it into four normalised splits with stable example ids.
 
     Built-ins get ids "<name>-<original index>"; an uploaded dataset (`file`, its cached .npz) keeps the
-    ids stored in the file, and its own split column when it has one.
+    ids stored in the file, and its own split column when it has one. `fractions` default to the
+    dataset's own (SPLIT_FRACTIONS), else DEFAULT_FRACTIONS.
     """
+    if fractions is None:
+        fractions = SPLIT_FRACTIONS.get(name, DEFAULT_FRACTIONS)
     if file is not None:
         info, x, y, ids, split_column = read_dataset_file(name, file)
         indices = _file_indices(len(y), split_column, fractions)
@@ -203,7 +280,8 @@ def load_splits(
     else:
         info = DATASETS[name]
         x, y = _load_raw(name)
-        ids = np.array([f"{name}-{i}" for i in range(len(y))])
+        originals = digit_part(name) if name in DIGIT_PARTS else range(len(y))
+        ids = np.array([f"{name}-{i}" for i in originals])
         indices = split_indices(len(y), fractions=fractions)
     if not 0.0 < train_fraction <= 1.0:
         raise ValueError(f"train_fraction must be in (0, 1], but got {train_fraction=}")
@@ -249,9 +327,34 @@ def apply_label_corrections(splits: Splits, corrections: dict[str, int | str]) -
     return replace(splits, dev=fixed["dev"], test=fixed["test"])
 
 
+def keep_task(splits: Splits, task: str) -> Splits:
+    """A multi-task dataset's splits with every label but `task`'s left out (-1): a model trained on them
+    is a single-task network for that task (with the same outputs, so the same architecture)."""
+    if task not in splits.info.tasks:
+        raise ValueError(f"task must be one of {splits.info.tasks}, but got {task=}")
+    column = splits.info.tasks.index(task)
+
+    def only(part: Split) -> Split:
+        y = np.full_like(part.y, -1)
+        y[:, column] = part.y[:, column]
+        return Split(x=part.x, y=y, ids=part.ids)
+
+    return replace(
+        splits,
+        train=only(splits.train),
+        train_dev=only(splits.train_dev),
+        dev=only(splits.dev),
+        test=only(splits.test),
+    )
+
+
 __all__ = [
     "DATASETS",
     "DEFAULT_FRACTIONS",
+    "DIGIT_PARTS",
+    "DIGIT_TASKS",
+    "digit_part",
+    "SPLIT_FRACTIONS",
     "SPLIT_NAMES",
     "SPLIT_SEED",
     "apply_label_corrections",
@@ -260,6 +363,7 @@ __all__ = [
     "Splits",
     "blur_shift_noise",
     "fit_normalizer",
+    "keep_task",
     "load_splits",
     "read_dataset_file",
     "split_indices",

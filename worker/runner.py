@@ -14,7 +14,7 @@ import torch
 from models import build_model
 from models.config import RunConfig, RunConfigError
 from trainboard.client import Client, TrainboardError
-from trainboard.datasets import apply_label_corrections, load_splits
+from trainboard.datasets import apply_label_corrections, keep_task, load_splits
 from trainboard.environment import machine
 from trainboard.settings import get_settings
 from trainboard.system_metrics import SystemSampler, points, run_origin
@@ -23,11 +23,16 @@ from worker.dataset_cache import fetch_dataset, is_uploaded
 from worker.precision import PrecisionUnsupported, mixed_precision
 from worker.reporting import ApiReporter, describe_error
 from worker.train import FitResult, fit, predict, resolve_device, set_seed, to_device
+from worker.transfer import apply_transfer
 
 logger = logging.getLogger(__name__)
 
 #: Seconds between heartbeats (each one is also where a cancel from the server is noticed).
 PROGRESS_INTERVAL_S = 2.0
+
+
+class TransferSourceMissing(ValueError):
+    """The run to transfer from lost its checkpoint after this run was queued."""
 
 
 class DatasetMissing(ValueError):
@@ -45,6 +50,30 @@ def fetch_uploaded_dataset(client: Client, dataset_id: int) -> Path:
             f"dataset {dataset_id} is no longer on the server (deleted after the run was queued): "
             "upload it again and submit a new run"
         ) from exc
+
+
+def transfer_weights(
+    client: Client, config: RunConfig, model: torch.nn.Module, *, resuming: bool
+) -> dict[str, float]:
+    """Start a fine-tuned run from its source's weights and freeze what it does not train; returns the
+    one-off figures to log (frozen parameters, tensors carried over), {} without transfer.
+
+    A run resuming its own checkpoint has the transferred weights already: it only freezes again."""
+    if config.transfer is None:
+        return {}
+    source_id = config.transfer.from_run_id
+    source = None if resuming else client.get_checkpoint(source_id)
+    if not resuming and source is None:
+        raise TransferSourceMissing(
+            f"run {source_id}, which this run starts from, has no checkpoint any more"
+        )
+    report = apply_transfer(model, config.transfer, source)
+    params = dict(model.named_parameters())
+    logger.info("%d tensors from run %d; new: %s", len(report.loaded), source_id, ", ".join(report.fresh))
+    return {
+        "frozen_params": float(sum(params[name].numel() for name in report.frozen)),
+        "transferred_tensors": float(len(report.loaded)),
+    }
 
 
 def worker_name() -> str:
@@ -81,15 +110,18 @@ def train_run(
     version = config.dataset_version or 1
     if version > 1:  # label corrections made version 2 and later: dev and test carry them
         splits = apply_label_corrections(splits, client.label_corrections(int(run["project_id"]), version))
+    if config.task is not None:  # one task of a multi-task dataset: a separate network for it
+        splits = keep_task(splits, config.task)
     info = splits.info
     set_seed(hparams.seed)
     model = build_model(
         config.model or {"name": "mlp"},
         input_shape=info.input_shape,
-        n_classes=info.n_classes,
+        n_classes=info.n_outputs,
         keep_prob=hparams.keep_prob,
     )
     checkpoint = client.get_checkpoint(run_id)
+    transferred = transfer_weights(client, config, model, resuming=checkpoint is not None)
     interval_s = get_settings().system_metrics_interval_s
     sampler: contextlib.AbstractContextManager[object] = (
         SystemSampler(
@@ -105,6 +137,8 @@ def train_run(
         shutdown.stopping(reporter.stop),
         sampler,
     ):
+        if transferred:
+            reporter.on_epoch(0, transferred)
         result = fit(
             model,
             splits,
@@ -116,7 +150,7 @@ def train_run(
             checkpoint_interval_s=checkpoint_interval_s,
             stop=reporter.stop,
         )
-    if result.status == "succeeded":
+    if result.status == "succeeded" and not info.tasks:  # per-example predictions are one label each
         for split in ("dev", "test"):
             client.log_predictions(run_id, split, predict(model, to_device(splits.by_name(split), device)))
     return result
@@ -232,4 +266,4 @@ def execute(run_id: int, *, client: Client, device_setting: str = "auto") -> str
     return result.status
 
 
-__all__ = ["DatasetMissing", "execute", "hand_back", "train_run", "worker_name"]
+__all__ = ["DatasetMissing", "TransferSourceMissing", "execute", "hand_back", "train_run", "worker_name"]

@@ -24,6 +24,7 @@ from worker.checkpoint_saver import CheckpointSaver
 from worker.optim import learning_rate, make_optimizer, set_learning_rate
 from worker.pacing import Pacer, Progress
 from worker.precision import FP32, MixedPrecision, mixed_precision
+from worker.transfer import hold_frozen_norms
 
 logger = logging.getLogger(__name__)
 
@@ -145,6 +146,7 @@ def train_one_epoch(
     step, on an accelerator within `LOSS_CHECK_STEPS` steps (and by the end of the epoch).
     """
     model.train()
+    hold_frozen_norms(model)  # a fine-tuned run's frozen batch norms keep the source's statistics
     n, batch_size = len(data.y), hparams.batch_size
     order = torch.randperm(n, generator=shuffle).to(data.x.device)
     augmenting = hparams.augment and data.x.dim() == 4
@@ -160,7 +162,7 @@ def train_one_epoch(
         if augmenting:
             x = augment_images(x, augment)
         with precision.autocast():
-            loss = F.cross_entropy(model(x), y)
+            loss = batch_loss(model(x), y)
         optimizer.zero_grad(set_to_none=True)
         precision.backward_and_step(loss, optimizer, model.parameters(), hparams.grad_clip)
         step += 1
@@ -179,20 +181,51 @@ def train_one_epoch(
     return True
 
 
+def batch_loss(logits: torch.Tensor, y: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
+    """Cross-entropy for one class label per example, (B,). For multi-task labels, (B, K) in {0, 1, -1}:
+    the course's loss, each task's logistic loss summed over the entries that have a label (a missing one,
+    -1, adds nothing), averaged over the B examples ("sum": not averaged)."""
+    if y.dim() == 1:
+        return F.cross_entropy(logits, y, reduction=reduction)
+    labelled = y >= 0
+    total = F.binary_cross_entropy_with_logits(
+        logits[labelled], y[labelled].to(logits.dtype), reduction="sum"
+    )
+    return total if reduction == "sum" else total / max(1, y.shape[0])
+
+
+def _wrong(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Per-entry mistakes: (B,) for class labels; (B, K) for multi-task labels (0 where unlabelled)."""
+    if y.dim() == 1:
+        return logits.argmax(dim=1) != y
+    return (y >= 0) & ((logits > 0).long() != y)
+
+
 @torch.no_grad()
-def evaluate(model: nn.Module, data: TensorSplit) -> tuple[float, float]:
-    """(error rate, mean cross-entropy) of `model` on `data`, in eval mode."""
+def task_counts(model: nn.Module, data: TensorSplit) -> tuple[torch.Tensor, torch.Tensor, float]:
+    """Mistakes and labelled entries per task, (K,) each (one "task" for class labels), and the summed
+    loss of `model` on `data`, in eval mode."""
     was_training = model.training
     model.eval()
-    wrong, total_loss = 0, 0.0
+    width = data.y.shape[1] if data.y.dim() == 2 else 1
+    wrong, labelled = torch.zeros(width, dtype=torch.long), torch.zeros(width, dtype=torch.long)
+    total_loss = 0.0
     for start in range(0, len(data.y), EVAL_BATCH_SIZE):
         x, y = data.x[start : start + EVAL_BATCH_SIZE], data.y[start : start + EVAL_BATCH_SIZE]
         logits = model(x)  # (B, K)
-        total_loss += F.cross_entropy(logits, y, reduction="sum").item()
-        wrong += (logits.argmax(dim=1) != y).sum().item()
+        total_loss += batch_loss(logits, y, reduction="sum").item()
+        mistakes = _wrong(logits, y).reshape(len(y), -1)  # (B, K) or (B, 1)
+        wrong += mistakes.sum(dim=0).cpu()
+        labelled += (y >= 0).reshape(len(y), -1).sum(dim=0).cpu()
     model.train(was_training)
-    n = max(1, len(data.y))
-    return wrong / n, total_loss / n
+    return wrong, labelled, total_loss
+
+
+def evaluate(model: nn.Module, data: TensorSplit) -> tuple[float, float]:
+    """(error rate, mean loss per example) of `model` on `data`, in eval mode. A multi-task error is the
+    share of labelled entries (over all tasks) that the model gets wrong."""
+    wrong, labelled, total_loss = task_counts(model, data)
+    return int(wrong.sum()) / max(1, int(labelled.sum())), total_loss / max(1, len(data.y))
 
 
 @torch.no_grad()
@@ -281,17 +314,37 @@ def measure_latency(model: nn.Module, input_shape: tuple[int, ...], device: torc
     return result
 
 
-def epoch_metrics(model: nn.Module, data: dict[str, TensorSplit], lr: float) -> dict[str, float]:
-    """The canonical per-epoch metrics on all four splits."""
+def epoch_metrics(
+    model: nn.Module, data: dict[str, TensorSplit], lr: float, tasks: tuple[str, ...] = ()
+) -> dict[str, float]:
+    """The canonical per-epoch metrics on all four splits; for a multi-task dataset also each task's
+    errors, `{task}/dev_error` and so on (a task without a labelled example in a split has none there)."""
     metrics: dict[str, float] = {"lr": lr}
     for split in ("train", "train_dev", "dev", "test"):
         if len(data[split].y) == 0:
             continue
-        error, loss = evaluate(model, data[split])
-        metrics[f"{split}_error"] = error
+        wrong, labelled, total_loss = task_counts(model, data[split])
+        metrics[f"{split}_error"] = int(wrong.sum()) / max(1, int(labelled.sum()))
         if split in ("train", "dev"):
-            metrics[f"{split}_loss"] = loss
+            metrics[f"{split}_loss"] = total_loss / len(data[split].y)
+        for task, task_wrong, task_labelled in zip(tasks, wrong.tolist(), labelled.tolist(), strict=False):
+            if task_labelled:
+                metrics[f"{task}/{split}_error"] = task_wrong / task_labelled
     return metrics
+
+
+def task_sizes(data: dict[str, TensorSplit], tasks: tuple[str, ...]) -> dict[str, float]:
+    """How many labelled examples each task has in each split (`{task}/dev_examples`, ...): each task's
+    errors are measured on these, so its ladder's noise comes from them."""
+    sizes: dict[str, float] = {}
+    for split, key in zip(data, SIZE_KEYS, strict=True):
+        y = data[split].y
+        if not tasks or y.dim() != 2:
+            continue
+        for task, count in zip(tasks, (y >= 0).sum(dim=0).tolist(), strict=True):
+            if count:
+                sizes[f"{task}/{key}"] = float(count)
+    return sizes
 
 
 def resume(
@@ -361,6 +414,7 @@ def fit(
         for split, key in zip(data, SIZE_KEYS, strict=True):
             if len(data[split].y):
                 one_off[key] = float(len(data[split].y))
+        one_off.update(task_sizes(data, splits.info.tasks))
         reporter.on_epoch(0, {**one_off, **measure_latency(model, splits.info.input_shape, device)})
     per_epoch = steps_per_epoch(len(data["train"].y), hp.batch_size)
     pacer = Pacer(
@@ -396,7 +450,7 @@ def fit(
             if not kept_going:
                 return FitResult("cancelled", None, epoch, state.best_epoch, state.last_metrics)
             state.step = epoch * per_epoch
-            metrics = epoch_metrics(model, data, lr)
+            metrics = epoch_metrics(model, data, lr, splits.info.tasks)
             bad = sorted(key for key, value in metrics.items() if not math.isfinite(value))
             if bad:
                 message = f"{bad[0]} became {metrics[bad[0]]} at epoch {epoch}: try a lower learning rate"

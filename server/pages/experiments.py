@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Query, Request, Response
 from pydantic import ValidationError
 
+from server import access
 from server.api.deps import IdPath, QueueDep
 from server.db import SessionDep
 from server.errors import Conflict, InvalidInput
@@ -17,7 +18,7 @@ from server.pages.charts import chart_keys
 from server.pages.common import FormData, PageAuth, PageRoute, check_csrf, redirect, render
 from server.pages.ladder import LadderView, ladder_view
 from server.schemas import RunRead, RunRepeat, Text
-from server.services import comparisons, experiments, groups, sweep_agents
+from server.services import comparisons, experiments, groups, multitask, sweep_agents
 from server.services.comparisons import ConfigRow
 from server.services.runs import get_run
 
@@ -53,6 +54,7 @@ def try_next(
             )
             message = f"The copy of run #{run_id} with {change} waits in sweep {sweep.name!r}: {AGENT_HINT}"
             return redirect(f"/sweeps/{sweep.id}", message)
+        access.check_change_runs(session, request.state.principal, {path: value})
         child = experiments.clone_run(session=session, run_id=run_id, changes={path: value}, queue=queue)
     except InvalidInput as exc:
         return redirect(f"/runs/{run_id}", f"Could not queue the experiment: {exc.message}", "error")
@@ -78,6 +80,24 @@ def create_data_size_curve(
     return redirect(
         f"/runs/{run_id}#data-size", f"Queued {len(children)} runs for the data-size curve: {ids}."
     )
+
+
+@router.post("/runs/{run_id}/single-task-runs")
+def create_single_task_runs(
+    request: Request,
+    run_id: IdPath,
+    session: SessionDep,
+    queue: QueueDep,
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
+    """Queue the multi-task run's config once per task, each on that task alone."""
+    check_csrf(request, csrf_token)
+    try:
+        children = multitask.queue_single_task_runs(session=session, run_id=run_id, queue=queue)
+    except (InvalidInput, Conflict) as exc:
+        return redirect(f"/runs/{run_id}#tasks", exc.message, "error")
+    ids = ", ".join(f"#{child.id}" for child in children)
+    return redirect(f"/runs/{run_id}#tasks", f"Queued {len(children)} single-task runs: {ids}.")
 
 
 @router.post("/runs/{run_id}/repeat")

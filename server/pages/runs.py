@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request, Response
+from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
@@ -14,6 +15,7 @@ import models
 from models.options import DEFAULT_INIT
 from server import access
 from server.api.deps import IdPath, QueueDep
+from server.auth import Principal
 from server.datasets import DatasetInfo, get_dataset
 from server.db import SessionDep
 from server.errors import Conflict, InvalidInput
@@ -41,8 +43,19 @@ from server.schemas import (
     RunRead,
     RunUpdate,
 )
-from server.services import analysis, comparisons, experiments, predictions, projects, runs
+from server.services import (
+    analysis,
+    comparisons,
+    experiments,
+    multitask,
+    predictions,
+    projects,
+    runs,
+    transfer,
+)
 from server.services.experiments import DataSizeCurve
+from server.services.multitask import TaskComparison
+from server.services.transfer import Lineage
 
 router = APIRouter(route_class=PageRoute, dependencies=[PageAuth])
 
@@ -71,6 +84,13 @@ MODEL_LABELS = {
 }
 CANONICAL_KEYS = ("train_error", "train_dev_error", "dev_error", "test_error", "train_loss", "dev_loss", "lr")
 ERRORS_SHOWN = 20
+#: The form's choices for `transfer.trainable` (the API takes any N).
+TRAINABLE_CHOICES = (
+    ("head", "the output layer only (a small target set)"),
+    ("2", "the last 2 weight layers"),
+    ("3", "the last 3 weight layers"),
+    ("all", "every layer (more target data)"),
+)
 MAX_POINTS = 2000
 
 
@@ -92,6 +112,10 @@ class RunFormContext:
     name: str
     parent_id: int | None
     errors: FormErrors = field(default_factory=FormErrors)
+    # Transfer: the run whose weights this one starts from (text as typed) and what it trains.
+    transfer_from: str = ""
+    trainable: str = "head"
+    trainable_choices: tuple[tuple[str, str], ...] = TRAINABLE_CHOICES
 
 
 @dataclass(frozen=True)
@@ -121,6 +145,11 @@ class RunContext:
     # The notes-and-tags form: what was typed (tags comma-separated) and, after a refused save, why.
     notes_form: dict[str, str]
     notes_errors: FormErrors = field(default_factory=FormErrors)
+    lineage: Lineage = field(default_factory=Lineage)
+    # A multi-task run: its tasks, and the one whose ladder the page shows (None: all tasks together).
+    tasks: list[str] = field(default_factory=list)
+    task: str | None = None
+    task_comparison: TaskComparison | None = None
 
 
 def _model_choices(dataset: DatasetInfo, values: dict[str, Any]) -> list[ModelChoice]:
@@ -181,8 +210,10 @@ def new_run(
     project_id: IdPath,
     session: SessionDep,
     parent: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    transfer: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
 ) -> Response:
-    """The new-run form, filled with the dataset's defaults, or with a parent run's config to start from."""
+    """The new-run form, filled with the dataset's defaults, or with a parent run's config to start from;
+    `transfer` names a run whose weights (and architecture) the new run starts from."""
     project = projects.to_read(projects.get_project(session=session, project_id=project_id))
     dataset = get_dataset(project.dataset, session=session)
     hparams: dict[str, Any] = dict(dataset.default_hparams) if dataset else {}
@@ -191,9 +222,13 @@ def new_run(
         config = runs.get_run(session=session, run_id=parent).config
         model = dict(config.get("model") or {})
         hparams.update(config.get("hparams") or {})
+        transfer = transfer or (config.get("transfer") or {}).get("from_run_id")
+    if transfer is not None:  # the architecture is the source's: its layers must match to be carried over
+        model = dict(runs.get_run(session=session, run_id=transfer).config.get("model") or {})
     context = _form_context(
         project, model=model, hparams=hparams, name="", parent_id=parent, errors=FormErrors(), dataset=dataset
     )
+    context.transfer_from = str(transfer or "")
     return render(request, "runs/new.html", context)
 
 
@@ -204,6 +239,8 @@ def _input_for(model_name: str) -> Any:
             return f"hp_{loc[1]}"
         if loc[:1] == ("model",) and len(loc) > 1:
             return "model" if loc[1] == "name" else f"m_{model_name}_{loc[1]}"
+        if loc[:1] == ("transfer",):
+            return "transfer_trainable" if loc[1:2] == ("trainable",) else "transfer_from"
         return str(loc[0]) if loc else "name"
 
     return input_for
@@ -213,7 +250,13 @@ def _label_for(context: RunFormContext) -> Any:
     labels = {f.input_name: f.label for f in [*context.hparams, *context.advanced]}
     for choice in context.models:
         labels.update({f.input_name: f.label for f in choice.fields})
-    labels.update(model="Model", name="Run name", parent_id="Parent run")
+    labels.update(
+        model="Model",
+        name="Run name",
+        parent_id="Parent run",
+        transfer_from="Start from run",
+        transfer_trainable="Train",
+    )
     return lambda input_name: labels.get(input_name, "")
 
 
@@ -250,18 +293,29 @@ def create_run(
         parent_id=int(parent_text) if parent_text.isascii() and parent_text.isdigit() else None,
         errors=FormErrors(),
     )
+    context.transfer_from = form.get("transfer_from", "").strip()
+    context.trainable = form.get("transfer_trainable", "head").strip()
     try:
         model, hparams = _submission(context, form)
+        config: dict[str, Any] = {"model": model, "hparams": hparams}
+        if context.transfer_from:
+            trainable = context.trainable
+            config["transfer"] = {
+                "from_run_id": context.transfer_from,
+                "trainable": int(trainable) if trainable.isascii() and trainable.isdigit() else trainable,
+            }
         data = RunCreate.model_validate(
             {
                 "project_id": project.id,
                 "name": form.get("name", "").strip() or None,
                 "parent_id": parent_text or None,
-                "config": {"model": model, "hparams": hparams},
+                "config": config,
             }
         )
-        # The parent must be a run the caller may read (PageAuth put the caller on request.state).
+        # The parent and the transfer source must be runs the caller may read (PageAuth put the caller
+        # on request.state).
         access.check_body_run(session, request.state.principal, data.parent_id, "parent_id")
+        access.check_config_runs(session, request.state.principal, data.config)
         run = runs.create_run(session=session, data=data, queue=queue)
     except FieldError as exc:
         context.errors.add(exc.input_name, exc.message)
@@ -340,8 +394,10 @@ def format_eta(seconds: float | None) -> str:
 def _run_context(
     session: Session,
     run_id: int,
+    principal: Principal,
     notes_form: dict[str, str] | None = None,
     notes_errors: FormErrors | None = None,
+    task: str | None = None,
 ) -> RunContext:
     run = runs.get_run(session=session, run_id=run_id)
     read = runs.to_read(run)
@@ -375,20 +431,47 @@ def _run_context(
             **chart_keys(),
         },
         ladder=ladder_view(
-            analysis.diagnose_run(session=session, run_id=run.id),
+            analysis.with_workspace_advice(
+                analysis.diagnose_run(session=session, run_id=run.id, task=task),
+                session=session,
+                run_id=run.id,
+                visible=access.visible_project_ids(principal),
+            ),
             analysis.group_ladder(session=session, run=run),
         ),
         data_size=experiments.data_size_curve_of(session=session, run_id=run.id),
         environment_rows=[Row(k, v) for k, v in comparisons.environment_rows(read.environment)],
         notes_form=notes_form or {"notes": read.notes, "tags": ", ".join(read.tags)},
         notes_errors=notes_errors or FormErrors(),
+        lineage=transfer.lineage(session=session, run=run, visible=access.visible_project_ids(principal)),
+        tasks=list(analysis.run_tasks(session=session, run=run)),
+        task=task,
+        task_comparison=multitask.task_comparison(session=session, run_id=run.id),
     )
 
 
 @router.get("/runs/{run_id}")
-def read_run(request: Request, run_id: IdPath, session: SessionDep) -> Response:
-    """One run: status, progress, config, summary, learning curves and misclassified dev examples."""
-    return render(request, "runs/detail.html", _run_context(session, run_id))
+def read_run(
+    request: Request,
+    run_id: IdPath,
+    session: SessionDep,
+    task: Annotated[str | None, Query(max_length=100)] = None,
+) -> Response:
+    """One run: status, progress, config, summary, learning curves and misclassified dev examples; a
+    multi-task run's ladder for one `task`."""
+    context = _run_context(session, run_id, request.state.principal, task=task)
+    return render(request, "runs/detail.html", context)
+
+
+@router.get("/runs/{run_id}/fine-tune")
+def fine_tune_run(
+    run_id: IdPath, project_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None
+) -> Response:
+    """The run page's "Fine-tune this run on another dataset": the chosen project's new-run form, set to
+    start from this run's weights (without a project chosen, back to the run's page)."""
+    if project_id is None:
+        return RedirectResponse(f"/runs/{run_id}#weights", status_code=303)
+    return RedirectResponse(f"/projects/{project_id}/runs/new?transfer={run_id}", status_code=303)
 
 
 @router.post("/runs/{run_id}/cancel")
@@ -423,7 +506,9 @@ def update_notes(request: Request, run_id: IdPath, session: SessionDep, form: Fo
         errors = validation_errors(
             exc, input_for=lambda loc: str(loc[0]), label_for=lambda name: NOTES_LABELS.get(name, "")
         )
-        context = _run_context(session, run_id, notes_form=typed, notes_errors=errors)
+        context = _run_context(
+            session, run_id, request.state.principal, notes_form=typed, notes_errors=errors
+        )
         return render(request, "runs/detail.html", context, status_code=422)
     runs.update_run(session=session, run_id=run_id, data=data)
     return redirect(f"/runs/{run_id}", "Notes and tags saved.")

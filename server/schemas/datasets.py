@@ -34,6 +34,11 @@ class DatasetRead(BaseModel):
         description="What a project's `dataset` names: the built-in's name or an uploaded dataset's id.",
     )
     source: str = "builtin"
+    tasks: list[str] = Field(
+        default_factory=list,
+        description="A multi-task dataset's binary tasks (one label column each, -1 when missing); "
+        "empty for a single-task dataset.",
+    )
 
 
 class UploadedDatasetRead(BaseModel):
@@ -55,6 +60,9 @@ class UploadedDatasetRead(BaseModel):
     sha256: str
     description: str
     created_at: UTCDatetime
+    tasks: list[str] | None = Field(
+        default=None, description="A multi-task dataset's tasks (labels N x K, -1 missing); else null."
+    )
 
 
 class UploadedDatasetsPage(Page):
@@ -73,7 +81,10 @@ class DatasetUpload(BaseModel):
 
     name: DatasetName = Field(description="Unique name (not only digits: ids are digits).")
     label_column: Annotated[str | None, NoNul] = Field(
-        default=None, max_length=200, description="CSV: the label column."
+        default=None,
+        max_length=200,
+        description='CSV: the label column; several, comma-separated ("even,prime"), make a multi-task '
+        "dataset whose columns hold 1, 0 or -1 (or nothing) for a missing label.",
     )
     image_size: str | None = Field(
         default=None,

@@ -7,11 +7,12 @@ from collections import Counter, defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from server.datasets import get_dataset
 from server.diagnosis import (
+    MAX_RECOMMENDATIONS,
     Diagnosis,
     SplitSizes,
     TrainingCurves,
@@ -22,11 +23,11 @@ from server.diagnosis import (
     script_knobs,
 )
 from server.error_analysis import ErrorAnalysis, analyse_confusion, tally_tags
-from server.errors import NotFound
+from server.errors import InvalidInput, NotFound
 from server.groups import MetricStats, ladder_stats
 from server.queue import RunQueue
 from server.schemas import TERMINAL_STATUSES, RunFinish
-from server.services import groups, metrics, runs
+from server.services import groups, metrics, runs, transfer
 from server.services.prediction_counts import prediction_counts
 from server.services.predictions import label_out
 from server.services.runs import get_run
@@ -90,8 +91,28 @@ def training_health(*, session: Session, run: Run, sizes: SplitSizes) -> Trainin
     )
 
 
-def diagnose_run(*, session: Session, run_id: int) -> Diagnosis:
-    """Bias, variance, data mismatch and dev overfitting of the run's errors, with their noise and advice.
+def task_summary(summary: Mapping[str, float], task: str) -> dict[str, float]:
+    """A multi-task run's summary as one task sees it: its `{task}/...` errors and split sizes in place of
+    the overall ones (the losses, the learning rate and the rest stay the run's)."""
+    prefix = f"{task}/"
+    own = {key.removeprefix(prefix): value for key, value in summary.items() if key.startswith(prefix)}
+    shared = {
+        key: value
+        for key, value in summary.items()
+        if "/" not in key and key not in ERROR_KEYS and key not in SIZE_KEYS
+    }
+    return {**shared, **own}
+
+
+def run_tasks(*, session: Session, run: Run) -> tuple[str, ...]:
+    """The tasks of the run's dataset (empty unless it is a multi-task dataset)."""
+    dataset = get_dataset(run.project.dataset, session=session)
+    return dataset.tasks if dataset else ()
+
+
+def diagnose_run(*, session: Session, run_id: int, task: str | None = None) -> Diagnosis:
+    """Bias, variance, data mismatch and dev overfitting of the run's errors, with their noise and advice;
+    with `task`, of that task of a multi-task run (InvalidInput for a task its dataset does not have).
 
     The errors are the summary's: the last epoch's, or the best epoch's once a run that kept its best
     weights has finished (``pin_best_epoch``), the same epoch its predictions describe. A run of your own
@@ -99,6 +120,13 @@ def diagnose_run(*, session: Session, run_id: int) -> Diagnosis:
     run = get_run(session=session, run_id=run_id)
     summary = {s.key: s.value for s in run.summaries}
     steps = {s.key: s.step for s in run.summaries}
+    if task is not None:
+        tasks = run_tasks(session=session, run=run)
+        if task not in tasks:
+            known = f"has the tasks {', '.join(tasks)}" if tasks else "is not a multi-task dataset"
+            raise InvalidInput(["query", "task"], f"Run {run_id}'s dataset {known}, but got task={task!r}")
+        summary = task_summary(summary, task)
+        steps = {key.removeprefix(f"{task}/"): step for key, step in steps.items()}
     ladder = ladder_from_summary(run.project.human_level_error, summary)
     sizes = split_sizes(session=session, run_id=run_id, summary=summary)
     dataset = get_dataset(run.project.dataset, session=session)
@@ -118,6 +146,24 @@ def diagnose_run(*, session: Session, run_id: int) -> Diagnosis:
     if knobs is None:
         return diagnosis
     return replace(diagnosis, recommendations=knobs.repoint(diagnosis.recommendations))
+
+
+def with_workspace_advice(
+    diagnosis: Diagnosis, *, session: Session, run_id: int, visible: Select[int] | None
+) -> Diagnosis:
+    """The diagnosis plus advice that depends on the caller's workspace: for data mismatch, fine-tuning
+    from a run trained on a larger set they can see (first among the data-mismatch advice)."""
+    if diagnosis.primary != "data_mismatch":
+        return diagnosis
+    advice = transfer.fine_tune_advice(
+        session=session, run=get_run(session=session, run_id=run_id), visible=visible
+    )
+    if advice is None:
+        return diagnosis
+    kept = list(diagnosis.recommendations)
+    at = next((i for i, r in enumerate(kept) if r.gap == "data_mismatch"), len(kept))
+    kept.insert(at, advice)
+    return replace(diagnosis, recommendations=tuple(kept[:MAX_RECOMMENDATIONS]))
 
 
 @dataclass(frozen=True)

@@ -113,6 +113,7 @@ def _store(session: Session, parsed: ParsedDataset, **fields: object) -> Dataset
             n_classes=len(parsed.classes),
             n_examples=len(parsed.y),
             classes=parsed.classes,
+            tasks=list(parsed.tasks) or None,
             has_splits=parsed.split is not None,
             size_bytes=partial.stat().st_size,
             sha256=checksum,

@@ -14,17 +14,26 @@ from sqlalchemy.orm import Session, object_session
 from server.datasets import get_dataset
 from server.diagnosis import ladder_from_summary
 from server.errors import Conflict, InvalidInput
-from server.learning_curves import DataSizePoint, data_size_curve, read_data_size_curve
+from server.learning_curves import (
+    DataSizePoint,
+    data_size_curve,
+    read_data_size_curve,
+    read_transfer_comparison,
+)
 from server.queue import RunQueue
 from server.schemas import Hparams, RunCreate
 from server.services.runs import create_run, get_run
 from server.tables import Run, RunSummary
-from trainboard.datasets import DEFAULT_FRACTIONS
+from trainboard.datasets import DEFAULT_FRACTIONS, SPLIT_FRACTIONS
 
 SECTIONS = ("model", "hparams")
+#: The one transfer field a change may set (a Try next: "fine-tune from run N").
+TRANSFER_PATH = "transfer.from_run_id"
 DATA_SIZE_FRACTIONS = (0.1, 0.25, 0.5, 1.0)
 #: params marker that groups the runs of one data-size curve: {"data_size_curve_of": <parent run id>}.
 CURVE_MARKER = "data_size_curve_of"
+#: params marker of the from-scratch twins a fine-tuned run's data-size curve trains beside its own runs.
+SCRATCH_MARKER = "from_scratch"
 #: Share of a built-in dataset in the train split, for runs that did not log `train_examples` themselves.
 TRAIN_SHARE = DEFAULT_FRACTIONS[0]
 DEAD_STATUSES = frozenset({"failed", "diverged", "cancelled"})
@@ -35,15 +44,28 @@ def _refuse(path: str, message: str) -> InvalidInput:
 
 
 def apply_changes(config: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
-    """The ``model`` and ``hparams`` of ``config`` with each dotted path set; refuses an unknown path.
+    """The ``model`` and ``hparams`` of ``config`` (and its ``transfer``) with each dotted path set; refuses
+    an unknown path.
 
     Changing ``model.name`` drops the other model options (they belong to the old architecture).
     """
     new = {section: copy.deepcopy(dict(config.get(section) or {})) for section in SECTIONS}
+    if config.get("transfer"):  # a fine-tuned run's copy starts from the same weights
+        new["transfer"] = copy.deepcopy(config["transfer"])
+    if config.get("task"):
+        new["task"] = config["task"]
     for path in sorted(changes, key=lambda p: p != "model.name"):
+        if path == "task":  # one task of a multi-task dataset
+            new["task"] = copy.deepcopy(changes[path])
+            continue
+        if path == TRANSFER_PATH:  # "fine-tune from run N": that run's architecture and weights
+            trainable = (config.get("transfer") or {}).get("trainable", "head")
+            new["transfer"] = {"from_run_id": copy.deepcopy(changes[path]), "trainable": trainable}
+            new["model"] = {}
+            continue
         section, _, key = path.partition(".")
         if section not in SECTIONS or not key or "." in key:
-            raise _refuse(path, "unknown config path; use model.<option> or hparams.<name>")
+            raise _refuse(path, f"unknown config path; use model.<option>, hparams.<name> or {TRANSFER_PATH}")
         if section == "hparams" and key not in Hparams.model_fields:
             raise _refuse(path, f"unknown hyperparameter; choose one of {', '.join(Hparams.model_fields)}")
         if path == "model.name":
@@ -65,11 +87,13 @@ def clone_run(
     name: str | None = None,
     params: dict[str, Any] | None = None,
     group: str | None = None,
+    from_scratch: bool = False,
 ) -> Run:
     """Queue a child of the run with the same config but ``changes`` applied ("try next"), in ``group``.
 
     Raises NotFound for an unknown run and InvalidInput, located at ``["body", "changes", path]``, for an
-    unknown path or a value the config schema (or the model) refuses.
+    unknown path or a value the config schema (or the model) refuses. A copy of a fine-tuned run starts
+    from the same weights unless ``from_scratch``.
     """
     parent = get_run(session=session, run_id=run_id)
     if parent.external:
@@ -78,6 +102,8 @@ def clone_run(
             f"POST /api/v1/runs/{run_id}/agent-copy hands it to trainboard agent"
         )
     config = apply_changes(parent.config or {}, changes)
+    if from_scratch:
+        config.pop("transfer", None)
     label = ", ".join(f"{path}={value}" for path, value in changes.items())
     try:
         data = RunCreate.model_validate(
@@ -110,21 +136,25 @@ def curve_runs(*, session: Session, run_id: int) -> list[Run]:
 
 
 def queue_data_size_curve(*, session: Session, run_id: int, queue: RunQueue) -> list[Run]:
-    """Queue the run's config at 10, 25, 50 and 100 % of the training data, as children of the run."""
+    """Queue the run's config at 10, 25, 50 and 100 % of the training data, as children of the run; for a
+    fine-tuned run, also the same config from scratch at the same fractions (does transfer pay?)."""
     parent = get_run(session=session, run_id=run_id)
     live = [r for r in curve_runs(session=session, run_id=run_id) if r.status not in DEAD_STATUSES]
     if live:
         ids = ", ".join(f"#{r.id}" for r in live)
         raise Conflict(f"Run {run_id} already has a data-size curve (runs {ids})")
+    arms = [False, True] if (parent.config or {}).get("transfer") else [False]
     return [
         clone_run(
             session=session,
             run_id=run_id,
             changes={"hparams.train_fraction": fraction},
             queue=queue,
-            name=f"{parent.name} @ {fraction:.0%} data",
-            params={CURVE_MARKER: run_id},
+            name=f"{parent.name} @ {fraction:.0%} data{', from scratch' if scratch else ''}",
+            params={CURVE_MARKER: run_id, **({SCRATCH_MARKER: True} if scratch else {})},
+            from_scratch=scratch,
         )
+        for scratch in arms
         for fraction in DATA_SIZE_FRACTIONS
     ]
 
@@ -139,7 +169,8 @@ def train_examples(run: Run, summary: dict[str, float]) -> int | None:
     if dataset is None or not isinstance(fraction, int | float):
         return None
     # As trainboard/datasets.py cuts it: a prefix of ceil(fraction * train split) examples.
-    return max(1, math.ceil(fraction * round(TRAIN_SHARE * dataset.n_examples)))
+    share = SPLIT_FRACTIONS.get(dataset.name, DEFAULT_FRACTIONS)[0]
+    return max(1, math.ceil(fraction * round(share * dataset.n_examples)))
 
 
 @dataclass(frozen=True)
@@ -150,6 +181,10 @@ class DataSizeCurve:
     points: tuple[DataSizePoint, ...]
     reading: str
     pending: int  # runs still queued or running
+    # A fine-tuned run's curve: the same fractions from scratch, and which wins where.
+    scratch_points: tuple[DataSizePoint, ...] = ()
+    transfer_reading: str = ""
+    scratch_runs: frozenset[int] = frozenset()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -157,6 +192,8 @@ class DataSizeCurve:
             "points": [vars(p) for p in self.points],
             "reading": self.reading,
             "pending": self.pending,
+            "scratch_points": [vars(p) for p in self.scratch_points],
+            "transfer_reading": self.transfer_reading,
         }
 
 
@@ -172,13 +209,26 @@ def data_size_curve_of(*, session: Session, run_id: int) -> DataSizeCurve | None
     )
     for summary_run_id, key, value in rows:
         summaries[summary_run_id][key] = value
-    by_size: dict[int, tuple[int, float | None, float | None]] = {}
+    by_arm: dict[bool, dict[int, tuple[int, float | None, float | None]]] = {False: {}, True: {}}
     for run in runs:  # oldest first, so a newer run at the same size wins
         examples = train_examples(run, summaries[run.id])
         if examples is None:
             continue
         ladder = ladder_from_summary(None, summaries[run.id])
-        by_size[examples] = (examples, ladder.train_error, ladder.dev_error)
-    points = data_size_curve(list(by_size.values()))
+        by_arm[_is_scratch(run)][examples] = (examples, ladder.train_error, ladder.dev_error)
+    points = data_size_curve(list(by_arm[False].values()))
+    scratch = data_size_curve(list(by_arm[True].values()))
     pending = sum(1 for r in runs if r.status in ("queued", "running"))
-    return DataSizeCurve(runs=runs, points=points, reading=read_data_size_curve(points), pending=pending)
+    return DataSizeCurve(
+        runs=runs,
+        points=points,
+        reading=read_data_size_curve(points),
+        pending=pending,
+        scratch_points=scratch,
+        transfer_reading=read_transfer_comparison(points, scratch) if any(map(_is_scratch, runs)) else "",
+        scratch_runs=frozenset(r.id for r in runs if _is_scratch(r)),
+    )
+
+
+def _is_scratch(run: Run) -> bool:
+    return bool((run.params or {}).get(SCRATCH_MARKER))

@@ -16,6 +16,7 @@ from server.datasets import get_dataset
 from server.errors import InvalidInput
 from server.queue import RunQueue
 from server.schemas import Hparams, RunConfig
+from server.services.transfer import source_model
 from server.tables import Project, Run, utcnow
 from trainboard.settings import get_settings
 
@@ -35,13 +36,32 @@ def resolve_config(*, project: Project, config: RunConfig) -> dict[str, Any]:
     # the submit is refused now; with "auto" only the worker knows, and it fails the run saying why.
     if refusal := precision_refusal(hparams.precision, get_settings().device):
         raise InvalidInput(["body", "config", "hparams", "precision"], refusal)
+    session = object_session(project)
+    inherited = (
+        None
+        if session is None
+        else source_model(session=session, config=config, input_shape=dataset.input_shape)
+    )
     try:
         model = models.resolve_model_config(
-            config.model, kind=dataset.kind, input_shape=dataset.input_shape, n_classes=dataset.n_classes
+            config.model if inherited is None else inherited,
+            kind=dataset.kind,
+            input_shape=dataset.input_shape,
+            n_classes=dataset.n_classes,
         )
     except models.ModelConfigError as exc:
         raise InvalidInput(["body", "config", *exc.field.split(".")], exc.message) from exc
-    return {"model": model, "hparams": hparams.model_dump()}
+    if config.task is not None and config.task not in dataset.tasks:
+        known = (
+            f"has the tasks {', '.join(dataset.tasks)}" if dataset.tasks else "is not a multi-task dataset"
+        )
+        raise InvalidInput(["body", "config", "task"], f"The dataset {known}, but got task={config.task!r}")
+    resolved: dict[str, Any] = {"model": model, "hparams": hparams.model_dump()}
+    if config.task is not None:
+        resolved["task"] = config.task
+    if config.transfer is not None:
+        resolved["transfer"] = config.transfer.model_dump()
+    return resolved
 
 
 def dataset_version(*, project: Project, config: RunConfig) -> int:

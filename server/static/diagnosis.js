@@ -121,15 +121,23 @@
       showNote(element, "No errors logged yet: the curve appears as the runs finish.");
       return;
     }
-    function trace(key, name) {
-      var shown = data.points.filter(function (p) { return p[key] !== null; });
+    function trace(key, name, points, dash) {
+      var shown = (points || data.points).filter(function (p) { return p[key] !== null; });
       return {
         x: shown.map(function (p) { return p.train_examples; }),
         y: shown.map(function (p) { return p[key] * 100; }),
-        name: name, mode: "lines+markers", line: { color: COLORS[key], width: 2 }, marker: { size: 7 },
+        name: name, mode: "lines+markers", line: { color: COLORS[key], width: 2, dash: dash || "solid" },
+        marker: { size: 7, symbol: dash ? "circle-open" : "circle" },
         hovertemplate: "%{x} examples: %{y:.2f} %<extra>" + name + "</extra>"
       };
     }
+    // A fine-tuned run's curve also has the same config from scratch: dashed, in the same colours.
+    var scratch = data.scratch_points || [];
+    var traces = scratch.length
+      ? [trace("train_error", "train error, fine-tuned"), trace("dev_error", "dev error, fine-tuned"),
+         trace("train_error", "train error, from scratch", scratch, "dash"),
+         trace("dev_error", "dev error, from scratch", scratch, "dash")]
+      : [trace("train_error", "train error"), trace("dev_error", "dev error")];
     var layout = {
       height: 300, margin: { l: 52, r: 12, t: 12, b: 70 }, font: FONT, paper_bgcolor: "#fff", plot_bgcolor: "#fff",
       xaxis: { title: { text: "training examples" }, rangemode: "tozero", gridcolor: "#eef0f4" },
@@ -139,8 +147,7 @@
     var empty = element.querySelector(".chart-empty");
     if (empty) { empty.remove(); }
     element.dataset.state = "drawn";
-    window.Plotly.newPlot(element, [trace("train_error", "train error"), trace("dev_error", "dev error")], layout,
-      { displaylogo: false, responsive: true });
+    window.Plotly.newPlot(element, traces, layout, { displaylogo: false, responsive: true });
   }
 
   function drawAll() {

@@ -17,9 +17,9 @@ from server.uploads._common import (
 )
 from server.uploads._npy import NpyHeader, read_header, stream_rows
 
-NPZ_ARRAYS = {"X", "x", "y", "split", "example_ids"}
+NPZ_ARRAYS = {"X", "x", "y", "Y", "tasks", "split", "example_ids"}
 #: The arrays besides the features that are loaded whole (bounded by the decoded-size check first).
-LOADED = {"y", "split", "example_ids"}
+LOADED = {"y", "Y", "tasks", "split", "example_ids"}
 
 
 def _kind_and_layout(shape: tuple[int, ...], declared: str | None) -> tuple[str, tuple[int, ...], bool]:
@@ -51,8 +51,10 @@ def _check_members(members: list[zipfile.ZipInfo]) -> dict[str, zipfile.ZipInfo]
         raise DatasetFileError(
             "file", f"unexpected arrays {unknown} in the .npz; expected X, y, split, example_ids"
         )
-    if "y" not in named:
-        raise DatasetFileError("file", "the .npz has no array 'y'")
+    if not set(named) & {"y", "Y"}:
+        raise DatasetFileError("file", "the .npz has no array 'y' (nor 'Y', N x K labels of several tasks)")
+    if {"y", "Y"} <= set(named):
+        raise DatasetFileError("file", "the .npz has both 'y' and 'Y': one label array, please")
     if not set(named) & {"X", "x"}:
         raise DatasetFileError("file", "the .npz has no array 'X'")
     return named
@@ -63,7 +65,7 @@ def _decoded_size(x: NpyHeader, others: list[NpyHeader], features: np.dtype) -> 
     stored; and how X's share was counted."""
     size = x.size * features.itemsize
     for header in others:
-        size += header.size * (header.dtype.itemsize + (8 if header.name == "y" else 0))
+        size += header.size * (header.dtype.itemsize + (8 if header.name in ("y", "Y") else 0))
     return size, f"{x.name}: {x.size:,} values as {features}"
 
 
@@ -89,4 +91,16 @@ def parse_npz(path: Path, *, limits: Limits, kind: str | None = None) -> ParsedD
                 arrays[name] = data[name]
             except ValueError as exc:  # data that does not match its header
                 raise DatasetFileError(name, str(exc)) from None
+    if "Y" in arrays:  # several tasks: N x K labels, 1 / 0 / -1 (missing)
+        names = arrays.get("tasks")
+        return finish(
+            x,
+            arrays["Y"],
+            kind=kind,
+            split=arrays.get("split"),
+            example_ids=arrays.get("example_ids"),
+            y_field="Y",
+            multi_task=True,
+            tasks=None if names is None else [str(n) for n in names.reshape(-1).tolist()],
+        )
     return finish(x, arrays["y"], kind=kind, split=arrays.get("split"), example_ids=arrays.get("example_ids"))

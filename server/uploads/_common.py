@@ -66,7 +66,8 @@ class CodedLabels:
 
 @dataclass(frozen=True)
 class ParsedDataset:
-    """A validated dataset: x (N, *input_shape), y (N,) int64 in [0, K), classes[K], ids (N,) str."""
+    """A validated dataset: x (N, *input_shape), y (N,) int64 in [0, K), classes[K], ids (N,) str; a
+    multi-task one has y (N, K tasks) in {0, 1, -1} and its task names."""
 
     x: np.ndarray
     y: np.ndarray
@@ -74,6 +75,8 @@ class ParsedDataset:
     kind: str
     example_ids: np.ndarray
     split: np.ndarray | None
+    # A multi-task dataset: its task names, and y is (N, K) in {0, 1, -1 missing}, classes ["0", "1"].
+    tasks: tuple[str, ...] = ()
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -141,7 +144,11 @@ def check_archive(archive: zipfile.ZipFile, limits: Limits) -> list[zipfile.ZipI
 def encode_labels(raw: np.ndarray, field: str = "y") -> tuple[np.ndarray, list[str]]:
     """Labels (ints, integral floats or strings) as 0..K-1 plus the K class names, with 2 <= K <= 1000."""
     if raw.ndim != 1:
-        raise DatasetFileError(field, f"labels must be one-dimensional, but have shape {raw.shape}")
+        raise DatasetFileError(
+            field,
+            f"labels must be one-dimensional, but have shape {raw.shape} (several tasks a row: name the "
+            "array Y, or list the label columns)",
+        )
     if raw.dtype.kind == "f":
         if not np.all(np.isfinite(raw)) or not np.all(raw == np.round(raw)):
             raise DatasetFileError(field, "float labels must be whole numbers (class indices)")
@@ -154,6 +161,38 @@ def encode_labels(raw: np.ndarray, field: str = "y") -> tuple[np.ndarray, list[s
             field, f"needs between {MIN_CLASSES} and {MAX_CLASSES} classes, but has {len(values)}"
         )
     return codes.astype(np.int64).reshape(-1), [str(v) for v in values.tolist()]
+
+
+MAX_TASKS = 100
+
+
+def task_labels(
+    raw: np.ndarray, names: list[str] | None, field: str = "Y"
+) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Multi-task labels, (N, K) with 1, 0 or -1 (missing), as int64, and the K task names (given, or
+    task_1..task_K). Refused naming the task: labels outside {0, 1, -1}, or a task with no labelled
+    example."""
+    if raw.ndim != 2 or not 2 <= raw.shape[1] <= MAX_TASKS:
+        raise DatasetFileError(field, f"must be N x K with 2 to {MAX_TASKS} tasks, but has shape {raw.shape}")
+    if raw.dtype.kind not in "biuf":
+        raise DatasetFileError(field, f"labels must be 1, 0 or -1 (missing), but have dtype {raw.dtype}")
+    width = raw.shape[1]
+    names = names if names is not None else [f"task_{j + 1}" for j in range(width)]
+    if len(names) != width or len(set(names)) != width or not all(names):
+        raise DatasetFileError(
+            "tasks", f"must be {width} distinct non-empty names, one per column of {field}"
+        )
+    for j, name in enumerate(names):
+        column = raw[:, j]
+        bad = column[~np.isin(column, (0, 1, -1))]
+        if bad.size:
+            shown = ", ".join(f"{v:g}" for v in np.unique(bad)[:3])
+            raise DatasetFileError(
+                field, f"task {name!r} has labels other than 1, 0 and -1 (missing): {shown}"
+            )
+        if not np.any(column >= 0):
+            raise DatasetFileError(field, f"task {name!r} has no labelled example (every label is -1)")
+    return raw.astype(np.int64), tuple(names)
 
 
 def _encode(labels: np.ndarray | CodedLabels, field: str) -> tuple[np.ndarray, list[str]]:
@@ -188,8 +227,12 @@ def finish(
     example_ids: np.ndarray | None = None,
     x_field: str = "X",
     y_field: str = "y",
+    tasks: list[str] | None = None,
+    multi_task: bool = False,
 ) -> ParsedDataset:
-    """The checks every format ends with: numeric finite features, matching lengths, labels, splits, ids."""
+    """The checks every format ends with: numeric finite features, matching lengths, labels, splits, ids.
+    With `multi_task`, labels are (N, K), one yes/no task a column (`tasks`: its names, else
+    task_1..task_K)."""
     if x.dtype.kind not in "biuf":
         raise DatasetFileError(x_field, f"features must be numbers, but have dtype {x.dtype}")
     n = len(x)
@@ -199,7 +242,13 @@ def finish(
         raise DatasetFileError(x_field, "features contain NaN or infinite values")
     if len(labels) != n:
         raise DatasetFileError(y_field, f"has {len(labels)} labels for {n} examples")
-    y, classes = _encode(labels, y_field)
+    task_names: tuple[str, ...] = ()
+    if multi_task:
+        assert isinstance(labels, np.ndarray)
+        y, task_names = task_labels(labels, tasks, y_field)
+        classes = ["0", "1"]
+    else:
+        y, classes = _encode(labels, y_field)
     if split is not None:
         split = np.asarray(split)
         if split.dtype.kind != "U" or split.shape != (n,):
@@ -222,7 +271,9 @@ def finish(
         check_id_length(int(np.strings.str_len(example_ids).max()))
     if x.dtype != np.uint8:
         x = x.astype(np.float32, copy=False)
-    return ParsedDataset(x=x, y=y, classes=classes, kind=kind, example_ids=example_ids, split=split)
+    return ParsedDataset(
+        x=x, y=y, classes=classes, kind=kind, example_ids=example_ids, split=split, tasks=task_names
+    )
 
 
 def write_npz(parsed: ParsedDataset, path: Path) -> str:
@@ -236,6 +287,8 @@ def write_npz(parsed: ParsedDataset, path: Path) -> str:
     }
     if parsed.split is not None:
         arrays["split"] = parsed.split
+    if parsed.tasks:
+        arrays["tasks"] = np.array(parsed.tasks)
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("wb") as handle:
         # Loaders open it with allow_pickle=False, so refuse object arrays here already.

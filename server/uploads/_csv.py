@@ -58,6 +58,8 @@ class Columns:
     label_at: int
     split_at: int | None
     id_at: int | None
+    # Several label columns ("even,prime"): a multi-task dataset, one yes/no task a column.
+    task_ats: tuple[int, ...] = ()
 
     @classmethod
     def of(cls, header: list[str], label_column: str) -> Columns:
@@ -65,21 +67,20 @@ class Columns:
             raise DatasetFileError("file", "the CSV is empty; it needs a header row")
         if len(set(header)) != len(header):
             raise DatasetFileError("file", "the CSV header repeats a column name")
-        if label_column not in header:
-            raise DatasetFileError(
-                "label_column", f"no column {label_column!r} in the CSV header {header[:20]}"
-            )
-        features = [
-            i for i, name in enumerate(header) if name != label_column and name not in RESERVED_COLUMNS
-        ]
+        labels = [name.strip() for name in label_column.split(",") if name.strip()] or ["label"]
+        for name in labels:
+            if name not in header:
+                raise DatasetFileError("label_column", f"no column {name!r} in the CSV header {header[:20]}")
+        features = [i for i, name in enumerate(header) if name not in labels and name not in RESERVED_COLUMNS]
         if not features:
             raise DatasetFileError("file", "the CSV has no feature columns besides the label")
         return cls(
             header,
             features,
-            header.index(label_column),
+            header.index(labels[0]),
             header.index("split") if "split" in header else None,
             header.index("example_id") if "example_id" in header else None,
+            tuple(header.index(name) for name in labels) if len(labels) > 1 else (),
         )
 
 
@@ -96,6 +97,7 @@ class Rows:
         self.n = 0
         self.x = np.empty((capacity, width), np.float32)
         self.codes = np.empty(capacity, np.int64)
+        self.task_y = np.empty((capacity if columns.task_ats else 0, len(columns.task_ats)), np.int8)
         self.splits = np.empty(capacity if columns.split_at is not None else 0, np.uint8)
         self.labels: dict[str, int] = {}
         self.pending: list[list[float]] = []
@@ -115,7 +117,10 @@ class Rows:
                 "file", f"line {line} has {len(row)} fields; the header has {len(columns.header)}"
             )
         self.pending.append([self._number(line, row, i) for i in columns.features])
-        self.codes[self.n] = self._label(row[columns.label_at].strip())
+        if columns.task_ats:
+            self.task_y[self.n] = [self._task_label(line, row, i) for i in columns.task_ats]
+        else:
+            self.codes[self.n] = self._label(row[columns.label_at].strip())
         if columns.split_at is not None:
             name = row[columns.split_at].strip()
             check_split_names({name})
@@ -138,6 +143,18 @@ class Rows:
                 "file", f"line {line}, column {self.columns.header[i]!r}: {row[i]!r} is not finite"
             )
         return value
+
+    def _task_label(self, line: int, row: list[str], i: int) -> int:
+        """One task's label: 1, 0, or -1 / empty for missing."""
+        text = row[i].strip()
+        if text in ("", "-1"):
+            return -1
+        if text in ("0", "1"):
+            return int(text)
+        raise DatasetFileError(
+            "label_column",
+            f"line {line}, column {self.columns.header[i]!r}: {text!r} is not 1, 0 or -1 (missing)",
+        )
 
     def _label(self, text: str) -> int:
         code = self.labels.setdefault(text, len(self.labels))
@@ -165,6 +182,18 @@ class Rows:
     def parsed(self) -> ParsedDataset:
         self.flush()
         n, values = self.n, list(self.labels)
+        if self.columns.task_ats:
+            return finish(
+                self.x[:n],
+                self.task_y[:n].astype(np.int64),
+                kind="tabular",
+                split=np.array(SPLIT_NAMES)[self.splits[:n]] if self.columns.split_at is not None else None,
+                example_ids=np.concatenate(self.id_blocks) if self.id_blocks else None,
+                x_field="file",
+                y_field="label_column",
+                tasks=[self.columns.header[i] for i in self.columns.task_ats],
+                multi_task=True,
+            )
         if values and all(_is_integer(v) for v in values):
             distinct = np.array([int(v) for v in values], np.int64)  # "10" after "9", as class indices
         else:
@@ -186,7 +215,8 @@ def _is_integer(text: str) -> bool:
 
 
 def parse_csv(path: Path, *, limits: Limits, label_column: str | None = None) -> ParsedDataset:
-    """A header row, a label column ("label" unless named), optional split / example_id columns, numbers."""
+    """A header row, a label column ("label" unless named; several, comma-separated, make a multi-task
+    dataset of 1 / 0 / -1-or-empty columns), optional split / example_id columns, numbers."""
     capacity = count_records(path)
     try:
         with path.open(newline="", encoding="utf-8") as handle:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from server.learning_curves import data_size_curve, read_data_size_curve
+from server.learning_curves import data_size_curve, read_data_size_curve, read_transfer_comparison
 
 
 @pytest.mark.parametrize(
@@ -25,3 +25,29 @@ def test_read_data_size_curve(runs: list, phrase: str) -> None:
 def test_read_data_size_curve_refuses_a_negative_threshold() -> None:
     with pytest.raises(ValueError, match="threshold must be a non-negative number"):
         read_data_size_curve((), threshold=-0.1)
+
+
+def _curve(*dev: float) -> tuple:
+    return data_size_curve([(n, 0.0, d) for n, d in zip((10, 20, 40, 80), dev, strict=False)])
+
+
+@pytest.mark.parametrize(
+    ("tuned", "scratch", "reading"),
+    [
+        (
+            (0.3, 0.2),
+            (0.6, 0.4),
+            "Transfer wins at every size measured, still at 20 examples (dev error 20.0 %",
+        ),
+        ((0.3, 0.2, 0.2), (0.6, 0.2, 0.1), "Transfer wins up to 10 training examples; from 20 on,"),
+        ((0.3, 0.2), (0.3, 0.195), "Transfer does not pay here"),
+        ((0.3,), (), "Not enough finished runs to compare yet"),
+    ],
+)
+def test_read_transfer_comparison(tuned: tuple, scratch: tuple, reading: str) -> None:
+    assert read_transfer_comparison(_curve(*tuned), _curve(*scratch)).startswith(reading)
+
+
+def test_read_transfer_comparison_refuses_a_bad_threshold() -> None:
+    with pytest.raises(ValueError, match="threshold must be a non-negative number"):
+        read_transfer_comparison((), (), threshold=-1)

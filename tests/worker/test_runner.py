@@ -149,8 +149,11 @@ def test_execute_marks_divergence() -> None:
 def test_execute_fails_with_a_readable_reason() -> None:
     api = WorkerApi(dataset="imagenet")
     assert execute(api) == "failed"
-    assert api.finished == ("failed", "unknown dataset 'imagenet'; built-in datasets are "
-                            "breast_cancer, digits, digits-shifted, wine")  # fmt: skip
+    assert api.finished == (
+        "failed",
+        "unknown dataset 'imagenet'; built-in datasets are breast_cancer, digits, digits-shifted, "
+        "digits-source, digits-target, digits-tasks, wine",
+    )
 
 
 @pytest.mark.parametrize(

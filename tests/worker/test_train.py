@@ -47,7 +47,7 @@ def make_model(dataset: str, hparams: Hparams, model: dict[str, Any] | None = No
     )
     set_seed(hparams.seed)
     return build_model(
-        config, input_shape=info.input_shape, n_classes=info.n_classes, keep_prob=hparams.keep_prob
+        config, input_shape=info.input_shape, n_classes=info.n_outputs, keep_prob=hparams.keep_prob
     )
 
 

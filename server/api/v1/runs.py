@@ -86,6 +86,7 @@ def create_run(
     """Queue a training run for a worker, or open an external run that your own script logs to."""
     access.check_body_project(session, principal, data.project_id, access.EDITOR)
     access.check_body_run(session, principal, data.parent_id, "parent_id")
+    access.check_config_runs(session, principal, data.config)
     key = idempotency.for_caller(principal.scope, idempotency_key)
     run = runs.create_run(session=session, data=data, queue=queue, idempotency_key=key)
     return runs.to_read(run)
@@ -312,9 +313,20 @@ def read_checkpoint(run_id: IdPath, session: SessionDep, _: ApiAuth) -> FileResp
 
 
 @router.get("/{run_id}/diagnosis")
-def read_diagnosis(run_id: IdPath, session: SessionDep, _: ApiAuth) -> dict[str, Any]:
+def read_diagnosis(
+    run_id: IdPath,
+    session: SessionDep,
+    principal: ApiAuth,
+    task: Annotated[
+        str | None, Query(max_length=100, description="A multi-task run's task: its own ladder.")
+    ] = None,
+) -> dict[str, Any]:
     """Avoidable bias, variance, data mismatch and dev overfitting, the dominant one, and what to try."""
-    return analysis.diagnose_run(session=session, run_id=run_id).to_dict()
+    diagnosis = analysis.diagnose_run(session=session, run_id=run_id, task=task)
+    visible = access.visible_project_ids(principal)
+    return analysis.with_workspace_advice(
+        diagnosis, session=session, run_id=run_id, visible=visible
+    ).to_dict()
 
 
 @router.get("/{run_id}/error-analysis")

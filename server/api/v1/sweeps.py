@@ -29,6 +29,7 @@ router = APIRouter(prefix="/sweeps", tags=["sweeps"])
 def create_sweep(data: SweepCreate, session: SessionDep, queue: QueueDep, principal: ApiAuth) -> SweepRead:
     """Validate the search space and queue the first `parallelism` trials."""
     access.check_body_project(session, principal, data.project_id, access.EDITOR)
+    access.check_config_runs(session, principal, data.base_config, "base_config")
     sweep = sweeps.create_sweep(session=session, data=data, queue=queue)
     return sweep_results.read_sweep(session=session, sweep_id=sweep.id)
 
