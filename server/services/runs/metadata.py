@@ -1,4 +1,5 @@
-"""What a person says about a run after the fact: its name, notes and tags (PATCH /runs/{id})."""
+"""What a person says about a run after the fact: its name, notes and tags (PATCH /runs/{id}), and whether
+it is archived (DELETE /runs/{id}, POST /runs/{id}/restore)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from sqlalchemy.orm import Session
 
 from server.schemas import RunUpdate
 from server.services.runs.lifecycle import get_run
-from server.tables import Run
+from server.tables import Run, utcnow
 
 
 def update_run(*, session: Session, run_id: int, data: RunUpdate) -> Run:
@@ -17,4 +18,23 @@ def update_run(*, session: Session, run_id: int, data: RunUpdate) -> Run:
             continue  # null means "leave it": name, notes and tags are never null on a run
         setattr(run, field, value)
     session.commit()
+    return run
+
+
+def archive_run(*, session: Session, run_id: int) -> Run:
+    """Archive the run (a soft delete): lists hide it unless asked for archived runs. Archiving an
+    archived run keeps its first time."""
+    run = get_run(session=session, run_id=run_id)
+    if run.archived_at is None:
+        run.archived_at = utcnow()
+        session.commit()
+    return run
+
+
+def restore_run(*, session: Session, run_id: int) -> Run:
+    """Bring an archived run back into the lists."""
+    run = get_run(session=session, run_id=run_id)
+    if run.archived_at is not None:
+        run.archived_at = None
+        session.commit()
     return run
