@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 @pytest.fixture
 def project_id(client: TestClient) -> int:
-    return client.post("/api/v1/projects", json={"name": "queries", "dataset": "external"}).json()["id"]
+    return int(client.post("/api/v1/projects", json={"name": "queries", "dataset": "external"}).json()["id"])
 
 
 def make(client: TestClient, project_id: int, name: str, metrics: dict[str, float], **fields: Any) -> int:
