@@ -28,13 +28,14 @@ from server.services.runs.lifecycle import (
     start_run,
 )
 from server.services.runs.listing import Visible, list_runs, list_runs_json, read_runs, run_filters
-from server.services.runs.metadata import archive_run, restore_run, update_run
+from server.services.runs.metadata import archive_run, bulk_update, restore_run, update_run
 from server.tables import utcnow as now
 
 __all__ = [
     "RUN_READ_FIELDS",
     "Visible",
     "archive_run",
+    "bulk_update",
     "cancel_run",
     "create_run",
     "dataset_version",

@@ -3,9 +3,13 @@ it is archived (DELETE /runs/{id}, POST /runs/{id}/restore)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server.schemas import RunUpdate
+from server.schemas.runs import MAX_TAGS
 from server.services.runs.lifecycle import get_run
 from server.tables import Run, utcnow
 
@@ -38,3 +42,28 @@ def restore_run(*, session: Session, run_id: int) -> Run:
         run.archived_at = None
         session.commit()
     return run
+
+
+def bulk_update(
+    *,
+    session: Session,
+    project_id: int,
+    run_ids: list[int],
+    add_tags: Sequence[str] = (),
+    archive: bool | None = None,
+) -> int:
+    """Add tags to, archive (True) or restore (False) the project's runs among ``run_ids`` in one commit;
+    returns how many runs it changed (ids of other projects' runs are ignored)."""
+    found = session.scalars(select(Run).where(Run.project_id == project_id, Run.id.in_(run_ids))).all()
+    now = utcnow()
+    for run in found:
+        if add_tags:
+            # A run already at MAX_TAGS keeps its tags (the form says how many it changed).
+            merged = [*run.tags, *(t for t in add_tags if t not in run.tags)]
+            run.tags = merged if len(merged) <= MAX_TAGS else run.tags
+        if archive is True and run.archived_at is None:
+            run.archived_at = now
+        elif archive is False:
+            run.archived_at = None
+    session.commit()
+    return len(found)
