@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Form, Query, Request, Response
 from pydantic import BaseModel, Field, ValidationError
@@ -375,7 +375,7 @@ def read_project(
     project_id: IdPath,
     session: SessionDep,
     sort: Annotated[str, Query(max_length=251, pattern=r"^-?[A-Za-z0-9_.\-/:]+$")] = "-id",
-    status: Annotated[RunStatus | None, Query()] = None,
+    status: Annotated[RunStatus | Literal[""] | None, Query(description='"": any status')] = None,
     offset: Offset = 0,
     q: Annotated[str, Query(max_length=2000), NoNul] = "",
     search: Annotated[str, Query(max_length=200), NoNul] = "",
@@ -397,7 +397,7 @@ def read_project(
         session,
         project_id,
         sort=sort,
-        status=status,
+        status=status or None,
         offset=offset,
         form=None,
         errors=FormErrors(),

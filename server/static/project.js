@@ -96,3 +96,14 @@
     });
   });
 })();
+
+// The filter form leaves its empty fields out of the URL (a bookmark reads as what was asked).
+(function () {
+  var form = document.getElementById("run-query");
+  if (!form) { return; }
+  form.addEventListener("submit", function () {
+    form.querySelectorAll("input[type=text], input[type=search], select").forEach(function (field) {
+      if (field.value === "") { field.disabled = true; }
+    });
+  });
+})();
