@@ -17,7 +17,6 @@ from server.db import SessionDep
 from server.diagnosis import compute_gaps, ladder_from_summary
 from server.errors import Conflict, InvalidInput
 from server.ids import MAX_ID
-from server.pages import run_table
 from server.pages.aliases import format_aliases, parse_aliases
 from server.pages.common import (
     FormErrors,
@@ -30,6 +29,18 @@ from server.pages.common import (
     url_with,
 )
 from server.pages.constraints import format_constraints, parse_constraints
+from server.pages.run_table import (
+    MAX_PICKED,
+    GroupRow,
+    PickedColumn,
+    cookie_name,
+    group_rows,
+    group_values,
+    offered,
+    parse_picked,
+    picked_columns,
+    row_values,
+)
 from server.schemas import (
     NoNul,
     ProjectCreate,
@@ -144,11 +155,11 @@ class ProjectContext:
     search: str = ""
     archived: bool = False
     filter_error: str | None = None
-    picked: list[run_table.PickedColumn] = field(default_factory=list)
+    picked: list[PickedColumn] = field(default_factory=list)
     picked_values: dict[int, list[str]] = field(default_factory=dict)
     offered_params: list[str] = field(default_factory=list)
     offered_metrics: list[str] = field(default_factory=list)
-    groups: dict[str, run_table.GroupRow] = field(default_factory=dict)
+    groups: dict[str, GroupRow] = field(default_factory=dict)
     group_values: dict[str, list[str]] = field(default_factory=dict)
     export_url: str = ""
 
@@ -318,11 +329,11 @@ def _project_context(
     base = f"/projects/{project.id}"
     filters = {"q": q or None, "search": search or None, "archived": "true" if archived else None}
     keep = {"sort": sort if sort != "-id" else None, "status": status, **filters}
-    columns = run_table.picked_columns(picked or [])
-    offered_params, offered_metrics = run_table.offered(session, project.id)
+    columns = picked_columns(picked or [])
+    offered_params, offered_metrics = offered(session, project.id)
     names = sorted({run.group for run in page.items if run.group})
     reads = groups_service.groups_of(session=session, project_id=project.id, names=names)
-    group_rows = run_table.group_rows(page.items, reads)
+    grouped = group_rows(page.items, reads)
     if form is None:
         human = project.human_level_error
         form = ProjectEditForm(
@@ -360,11 +371,11 @@ def _project_context(
         archived=archived,
         filter_error=filter_error,
         picked=columns,
-        picked_values=run_table.row_values(page.items, columns),
+        picked_values=row_values(page.items, columns),
         offered_params=offered_params,
         offered_metrics=offered_metrics,
-        groups=group_rows,
-        group_values=run_table.group_values(group_rows, columns),
+        groups=grouped,
+        group_values=group_values(grouped, columns),
         export_url=url_with("/api/v1/runs.csv", {"project_id": project.id, "status": status, **filters}),
     )
 
@@ -380,19 +391,15 @@ def read_project(
     q: Annotated[str, Query(max_length=2000), NoNul] = "",
     search: Annotated[str, Query(max_length=200), NoNul] = "",
     archived: bool = False,
-    col: Annotated[list[str] | None, Query(max_length=run_table.MAX_PICKED * 2)] = None,
+    col: Annotated[list[str] | None, Query(max_length=MAX_PICKED * 2)] = None,
     cols_sent: bool = False,
 ) -> Response:
     """One project: its dataset, human-level error and a sortable, filterable, paged table of runs, with
     a filter expression, a name search, the columns the user picked (remembered in a cookie per project)
     and seed groups as rows that expand."""
-    cookie = run_table.cookie_name(project_id)
+    cookie = cookie_name(project_id)
     sent = cols_sent or col is not None
-    picked = (
-        run_table.parse_picked(col or [])
-        if sent
-        else run_table.parse_picked([request.cookies.get(cookie, "")])
-    )
+    picked = parse_picked(col or []) if sent else parse_picked([request.cookies.get(cookie, "")])
     context = _project_context(
         session,
         project_id,
