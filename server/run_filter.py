@@ -189,7 +189,8 @@ class _Parser:
         self.index += 1
         value: Value
         if token.kind == "string":
-            value = re.sub(r"\\(.)", r"\1", token.text[1:-1])
+            # Only \" and \\ are escapes: a regular expression's \d or \. stays as written.
+            value = re.sub(r'\\(["\\])', r"\1", token.text[1:-1])
         elif token.kind == "number":
             number = float(token.text)
             value = int(token.text) if re.fullmatch(r"-?\d+", token.text) else number
@@ -208,6 +209,10 @@ class _Parser:
             if len(value) > MAX_REGEX_CHARS:
                 limit = MAX_REGEX_CHARS
                 raise FilterError(token.position, f"a regular expression has at most {limit} characters")
+            for unsupported in ("(?P", "(?<", "(?#"):
+                if unsupported in value:
+                    at = token.position + 1 + value.index(unsupported)
+                    raise FilterError(at, f"{unsupported!r} is not supported in a regular expression here")
             try:
                 re.compile(value)
             except re.error as exc:

@@ -66,6 +66,7 @@ def names(client: TestClient, project_id: int, **params: Any) -> set[str]:
         ("metrics.val/f1 > 0.5", {"ResNet-fast"}),
         ('tags contains "big" or group = "seeds"', {"base-big", "ResNet-fast"}),
         ('name ~ "^base-"', {"base-small", "base-big"}),
+        (r'name ~ "^[a-z]+-\w+$" and name ~ "\.?l"', {"base-small"}),  # \w and \. reach the regex
         ('not name ~ "^base-" and (status = "running" or status = "queued")', {"ResNet-fast", "no-metrics"}),
         ("  ", {"base-small", "base-big", "ResNet-fast", "no-metrics"}),
     ],
@@ -85,6 +86,7 @@ def test_a_filter_expression_picks_the_runs_it_describes(
         ("colour = 1", "position 0"),
         ('name ~ "(unclosed"', "bad regular expression"),
         ('name = "open', "not closed"),
+        ('name ~ "(?P<n>x)"', "not supported"),  # Python-only syntax would break on PostgreSQL
     ],
 )
 def test_a_malformed_expression_is_a_422_that_says_where_it_broke(
