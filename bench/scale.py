@@ -9,6 +9,9 @@ REST API (so the rollups that long series are read from are built the way produc
     .venv/bin/python bench/scale.py [--backend sqlite|postgresql] [--runs 10000] [--keys 50]
         [--steps 100000] [--series-points 1000000] [--predictions 100000] [--repeats 5]
 
+`--table` times only the runs table with a filter expression (issue 19): the API's list and the project
+page with 10 picked columns (5 params, 5 summary metrics) at `--runs` runs, as wall and server CPU time.
+
 `--charts` times only the chart reads (issue 23): one series of each of `--lengths` points at
 max_points=2000, a run's `--keys` x `--steps` series in one request (and one request a series, and a live
 poll with after_step), and `--compare-runs` runs x 5 keys in one cross-run request.
@@ -166,6 +169,33 @@ def chart_rows(http: httpx.Client, project: int, args: argparse.Namespace, pid: 
     return rows
 
 
+TABLE_FILTERS = (
+    "params.lr < 0.01 and metrics.dev_error < 0.3",
+    'params.lr < 0.01 and metrics.dev_error < 0.05 and tags contains "baseline"',
+    '(params.optimizer = "adam" or name ~ "^run-1") and metrics.test_error >= 0.2',
+)
+TABLE_COLUMNS = [
+    *(f"params.{k}" for k in ("lr", "batch_size", "l2", "keep_prob", "optimizer")),
+    *(f"metrics.{k}" for k in ("train_error", "train_dev_error", "dev_error", "test_error", "dev_loss")),
+]
+
+
+def table_rows(http: httpx.Client, project: int, args: argparse.Namespace, pid: int) -> list[tuple]:
+    """The runs table with a filter expression and 10 picked columns (issue 19's bench)."""
+    rows: list[tuple[str, str, str, str]] = []
+    for q in TABLE_FILTERS:
+        for sort in ("-id", "dev_error"):
+            t, size, code = timed_cpu(
+                http, pid, "/api/v1/runs", args.repeats, project_id=project, q=q, sort=sort, limit=50
+            )
+            rows.append((f"API list, sort={sort}, q={q}", t, f"{size / 1024:.0f} KiB ({code})", memory(pid)))
+        t, size, code = timed_cpu(http, pid, f"/projects/{project}", args.repeats, q=q, col=TABLE_COLUMNS)
+        rows.append((f"project page, 10 columns, q={q}", t, f"{size / 1024:.0f} KiB ({code})", memory(pid)))
+    t, size, code = timed_cpu(http, pid, f"/projects/{project}", args.repeats, col=TABLE_COLUMNS)
+    rows.append(("project page, 10 columns, no filter", t, f"{size / 1024:.0f} KiB ({code})", memory(pid)))
+    return rows
+
+
 def print_rows(rows: list[tuple[str, str, str, str]]) -> None:
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     print(
@@ -193,6 +223,7 @@ def main() -> None:
     parser.add_argument("--predictions", type=int, default=100_000)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--charts", action="store_true", help="time only the chart reads (issue 23)")
+    parser.add_argument("--table", action="store_true", help="time only the filtered runs table (issue 19)")
     parser.add_argument(
         "--lengths",
         type=lambda text: [int(float(x)) for x in text.split(",")],
@@ -217,6 +248,9 @@ def main() -> None:
         engine = h.engine_for(db.url)
         h.fill_runs(engine, project, args.runs)
         engine.dispose()
+        if args.table:
+            print_rows(table_rows(http, project, args, server.pid))
+            return
         t, size, code = timed(http, f"/projects/{project}", args.repeats)
         rows.append(
             (

@@ -22,6 +22,7 @@ from server.api.v1 import artifacts as artifacts_api
 from server.api.v1 import datasets as datasets_api
 from server.api.v1 import error_analysis as error_analysis_api
 from server.api.v1 import experiments as experiments_api
+from server.api.v1 import exports as exports_api
 from server.api.v1 import gradcheck as gradcheck_api
 from server.api.v1 import groups as groups_api
 from server.api.v1 import metric_series as metric_series_api
@@ -128,6 +129,7 @@ def create_app(*, run_reaper: bool = True) -> FastAPI:
         sweeps_api,
         accounts_api,
         metric_series_api,
+        exports_api,
     ):
         # Every id in the URL is checked against the caller's projects before the handler runs.
         app.include_router(module.router, prefix="/api/v1", dependencies=[ApiAccess])

@@ -67,6 +67,7 @@ class Run(Base):
         Index("ix_runs_status_heartbeat", "status", "heartbeat_at"),
         Index("ix_runs_project_group", "project_id", "group"),
         Index("ix_runs_idempotency_key", "idempotency_scope", "idempotency_key", unique=True),
+        Index("ix_runs_project_archived", "project_id", "archived_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -102,6 +103,8 @@ class Run(Base):
     # a retried POST returns this run.
     idempotency_scope: Mapped[str | None] = mapped_column(String(40))
     idempotency_key: Mapped[str | None] = mapped_column(String(200))
+    # When DELETE /runs/{id} archived it (soft delete): lists hide it unless asked; /restore clears it.
+    archived_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     project: Mapped[Project] = relationship(back_populates="runs")
     summaries: Mapped[list[RunSummary]] = relationship(

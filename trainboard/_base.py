@@ -6,6 +6,7 @@ from __future__ import annotations
 import atexit
 import logging
 import math
+import os
 import sys
 import types
 from collections.abc import Iterable, Mapping
@@ -134,6 +135,13 @@ class BaseRun:
 
     def finish(self, status: str = "succeeded", error: str | None = None) -> None:
         """Mark the run finished (again is a no-op)."""
+        raise NotImplementedError
+
+    def log_artifact(self, path: str | os.PathLike[str], name: str | None = None) -> dict[str, Any] | None:
+        """Store the file at `path` with the run as `name` (default: the file's name; a relative path such
+        as "model/best.pt"). Online it is uploaded now (streamed) and the server's record
+        ({"path", "size", "sha256"}) returned; offline it is copied into the run's folder and uploaded by
+        `trainboard sync` (None returned)."""
         raise NotImplementedError
 
     def __enter__(self) -> BaseRun:

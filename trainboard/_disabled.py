@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 from trainboard._base import BaseRun, Point
-from trainboard._http import check_split, check_status
+from trainboard._http import check_artifact_name, check_split, check_status
 
 
 class DisabledRun(BaseRun):
@@ -26,6 +28,10 @@ class DisabledRun(BaseRun):
     def log_predictions(self, split: str, predictions: Iterable[Mapping[str, Any]]) -> int:
         check_split(split)
         return sum(1 for _ in predictions)
+
+    def log_artifact(self, path: str | os.PathLike[str], name: str | None = None) -> None:
+        """Nothing is stored while tracking is disabled."""
+        check_artifact_name(name if name is not None else Path(path).name)
 
     def finish(self, status: str = "succeeded", error: str | None = None) -> None:
         check_status(status)

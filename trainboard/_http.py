@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -43,6 +44,13 @@ def check_split(split: str) -> None:
     """ValueError unless `split` names one of the four splits."""
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, but got {split=}")
+
+
+def check_artifact_name(name: str) -> None:
+    """An artifact's name is a relative path without '..' or empty parts (the server says the same)."""
+    parts = name.split("/")
+    if not name or name.startswith("/") or "\\" in name or any(p in ("", ".", "..") for p in parts):
+        raise ValueError(f"artifact name must be a relative path like 'model/best.pt', got {name!r}")
 
 
 def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
@@ -329,6 +337,23 @@ class Client:
         """Store the run's latest checkpoint bytes."""
         headers = {"Content-Type": "application/octet-stream"}
         self.request("PUT", f"/runs/{run_id}/checkpoint", content=data, headers=headers)
+
+    def put_artifact(self, run_id: int, path: Path, name: str) -> dict[str, Any]:
+        """Upload the file at `path` as the run's artifact `name` (a relative path such as
+        "model/best.pt"), streamed in 1 MiB chunks; returns {"path", "size", "sha256", ...}."""
+        check_artifact_name(name)
+        if not Path(path).is_file():
+            raise TrainboardError(f"no file at {path}")
+
+        def chunks() -> Iterator[bytes]:
+            with Path(path).open("rb") as handle:
+                while chunk := handle.read(1 << 20):
+                    yield chunk
+
+        headers = {"Content-Type": "application/octet-stream"}
+        url = f"/runs/{int(run_id)}/artifacts/{quote(name, safe='/')}"
+        # One attempt: a stream cannot be replayed; a failed upload raises and the caller may call again.
+        return self._json("PUT", url, content=chunks(), headers=headers, retries=0)
 
     def get_dataset(self, dataset_id: int) -> dict[str, Any]:
         """An uploaded dataset's metadata (kind, input_shape, n_classes, sha256, ...)."""

@@ -20,10 +20,19 @@ from pathlib import Path
 from typing import Any
 
 from trainboard._base import BaseRun, Point
-from trainboard._http import Client, TrainboardError, _plain, check_split, check_status
+from trainboard._http import (
+    Client,
+    TrainboardError,
+    _plain,
+    check_artifact_name,
+    check_split,
+    check_status,
+)
 from trainboard._spool import OWNER_FILE, owner_alive
 
 PREFIX = "offline-"
+#: Files given to log_artifact, kept under the run's folder until sync uploads them.
+ARTIFACTS_DIR = "artifacts"
 RUN_FILE, POINTS_FILE, PREDICTIONS_FILE, FINISH_FILE = (
     "run.json",
     "points.jsonl",
@@ -76,6 +85,17 @@ class OfflineRun(BaseRun):
         with self._lock, (self.folder / PREDICTIONS_FILE).open("a", encoding="utf-8") as handle:
             handle.write(line + "\n")
         return len(rows)
+
+    def log_artifact(self, path: str | os.PathLike[str], name: str | None = None) -> None:
+        """Copy the file into the run's folder (`artifacts/<name>`); `trainboard sync` uploads it."""
+        source = Path(path)
+        name = name if name is not None else source.name
+        check_artifact_name(name)
+        if not source.is_file():
+            raise FileNotFoundError(f"no file at {source}")
+        target = self.folder / ARTIFACTS_DIR / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, target)
 
     def finish(self, status: str = "succeeded", error: str | None = None) -> None:
         """Close the run's files and record how it ended; `trainboard sync` sends it from then on."""
@@ -138,6 +158,10 @@ def sync_offline(client: Client, folder: Path) -> tuple[dict[str, Any], int]:
         client.log_metrics(run["id"], points)
     for batch in _lines(folder / PREDICTIONS_FILE):
         client.log_predictions(run["id"], batch["split"], batch["predictions"])
+    artifacts = folder / ARTIFACTS_DIR
+    for file in sorted(artifacts.rglob("*")) if artifacts.is_dir() else []:
+        if file.is_file():
+            client.put_artifact(run["id"], file, file.relative_to(artifacts).as_posix())
     finish = (
         json.loads((folder / FINISH_FILE).read_text(encoding="utf-8"))
         if (folder / FINISH_FILE).is_file()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -141,6 +142,13 @@ class Run(BaseRun):
     def log_predictions(self, split: str, predictions: Iterable[Mapping[str, Any]]) -> int:
         """Send per-example predictions ({"example_id", "label", "predicted", "confidence"?, "loss"?})."""
         return self.client.log_predictions(self.id, split, [dict(p) for p in predictions])
+
+    def log_artifact(self, path: str | os.PathLike[str], name: str | None = None) -> dict[str, Any]:
+        """Upload the file at `path` as the run's artifact `name` (default: the file's name), streamed;
+        returns the server's record ({"path", "size", "sha256", ...}). Raises TrainboardError when the
+        server refuses it (too large: 413) or cannot be reached."""
+        file = Path(path)
+        return self.client.put_artifact(self.id, file, name if name is not None else file.name)
 
     def finish(
         self, status: str = "succeeded", error: str | None = None, *, timeout_s: float | None = None

@@ -6,6 +6,7 @@ import contextlib
 import logging
 import os
 import socket
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,8 @@ from worker.transfer import apply_transfer
 
 logger = logging.getLogger(__name__)
 
+#: The artifact a finished run's best model is stored as.
+BEST_MODEL_ARTIFACT = "model/best.pt"
 #: Seconds between heartbeats (each one is also where a cancel from the server is noticed).
 PROGRESS_INTERVAL_S = 2.0
 
@@ -153,7 +156,28 @@ def train_run(
     if result.status == "succeeded" and not info.tasks:  # per-example predictions are one label each
         for split in ("dev", "test"):
             client.log_predictions(run_id, split, predict(model, to_device(splits.by_name(split), device)))
+        upload_best_model(client, run_id, model, config, result)
     return result
+
+
+def upload_best_model(
+    client: Client, run_id: int, model: torch.nn.Module, config: RunConfig, result: FitResult
+) -> None:
+    """Store the trained model (fit leaves the best dev-error epoch's weights in it) as the run's artifact
+    BEST_MODEL_ARTIFACT: {"model": its config, "state_dict", "best_epoch"} as torch.save bytes. A failed
+    upload is logged, not a failed run: the weights are also in the run's checkpoint."""
+    payload = {
+        "model": config.model,
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "best_epoch": result.best_epoch,
+    }
+    with tempfile.TemporaryDirectory(prefix="trainboard-best-") as folder:
+        path = Path(folder) / "best.pt"
+        torch.save(payload, path)
+        try:
+            client.put_artifact(run_id, path, BEST_MODEL_ARTIFACT)
+        except TrainboardError as exc:
+            logger.warning("run %d: the best model was not stored as an artifact: %s", run_id, exc)
 
 
 def is_dead_local_worker(name: str | None) -> bool:
@@ -266,4 +290,13 @@ def execute(run_id: int, *, client: Client, device_setting: str = "auto") -> str
     return result.status
 
 
-__all__ = ["DatasetMissing", "TransferSourceMissing", "execute", "hand_back", "train_run", "worker_name"]
+__all__ = [
+    "BEST_MODEL_ARTIFACT",
+    "DatasetMissing",
+    "TransferSourceMissing",
+    "execute",
+    "hand_back",
+    "train_run",
+    "upload_best_model",
+    "worker_name",
+]

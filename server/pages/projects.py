@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Form, Query, Request, Response
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy.orm import Session
 
 from server import access
@@ -16,6 +16,7 @@ from server.datasets import EXTERNAL, DatasetInfo, get_dataset
 from server.db import SessionDep
 from server.diagnosis import compute_gaps, ladder_from_summary
 from server.errors import Conflict, InvalidInput
+from server.ids import MAX_ID
 from server.pages.aliases import format_aliases, parse_aliases
 from server.pages.common import (
     FormErrors,
@@ -28,9 +29,32 @@ from server.pages.common import (
     url_with,
 )
 from server.pages.constraints import format_constraints, parse_constraints
-from server.schemas import NoNul, ProjectCreate, ProjectRead, ProjectUpdate, RunRead, RunStatus, Text
+from server.pages.run_table import (
+    MAX_PICKED,
+    GroupRow,
+    PickedColumn,
+    cookie_name,
+    group_rows,
+    group_values,
+    offered,
+    parse_picked,
+    picked_columns,
+    row_values,
+)
+from server.schemas import (
+    NoNul,
+    ProjectCreate,
+    ProjectRead,
+    ProjectUpdate,
+    RunRead,
+    RunsPage,
+    RunStatus,
+    RunUpdate,
+    Text,
+)
 from server.services import accounts, leaderboards, projects, runs
 from server.services import datasets as datasets_service
+from server.services import groups as groups_service
 from server.services.leaderboards import Leaderboard
 
 router = APIRouter(route_class=PageRoute, dependencies=[PageAuth])
@@ -127,6 +151,17 @@ class ProjectContext:
     gaps: dict[int, dict[str, float | None]]
     leaderboard: Leaderboard
     errors: FormErrors = field(default_factory=FormErrors)
+    q: str = ""
+    search: str = ""
+    archived: bool = False
+    filter_error: str | None = None
+    picked: list[PickedColumn] = field(default_factory=list)
+    picked_values: dict[int, list[str]] = field(default_factory=dict)
+    offered_params: list[str] = field(default_factory=list)
+    offered_metrics: list[str] = field(default_factory=list)
+    groups: dict[str, GroupRow] = field(default_factory=dict)
+    group_values: dict[str, list[str]] = field(default_factory=dict)
+    export_url: str = ""
 
 
 def _percent_to_fraction(text: str, errors: FormErrors) -> float | None:
@@ -226,7 +261,9 @@ def create_project(
     return render(request, "projects/list.html", context, status_code=422)
 
 
-def _sort_columns(project_id: int, sort: str, status: str | None) -> list[Column]:
+def _sort_columns(
+    project_id: int, sort: str, status: str | None, keep: dict[str, Any] | None = None
+) -> list[Column]:
     columns = []
     for label, key, numeric in (
         ("Name", "name", False),
@@ -250,7 +287,7 @@ def _sort_columns(project_id: int, sort: str, status: str | None) -> list[Column
         # A click on the current column flips it; a click elsewhere sorts ascending (errors: best first).
         target = (key if descending else f"-{key}") if current else key
         arrow = ("▼" if descending else "▲") if current else ""
-        href = url_with(f"/projects/{project_id}", {"sort": target, "status": status})
+        href = url_with(f"/projects/{project_id}", {**(keep or {}), "sort": target, "status": status})
         columns.append(Column(label, href, arrow, numeric))
     return columns
 
@@ -264,14 +301,39 @@ def _project_context(
     offset: int,
     form: ProjectEditForm | None,
     errors: FormErrors,
+    q: str = "",
+    search: str = "",
+    archived: bool = False,
+    picked: list[str] | None = None,
 ) -> ProjectContext:
     project = projects.get_project(session=session, project_id=project_id)
     count = projects.run_counts(session=session, project_ids=[project.id]).get(project.id, 0)
-    page = runs.list_runs(
-        session=session, project_id=project.id, status=status, sort=sort, limit=RUNS_PER_PAGE, offset=offset
-    )
+    filter_error = None
+    try:
+        page = runs.list_runs(
+            session=session,
+            project_id=project.id,
+            status=status,
+            sort=sort,
+            limit=RUNS_PER_PAGE,
+            offset=offset,
+            q=q,
+            search=search,
+            archived=archived,
+        )
+    except InvalidInput as exc:
+        if exc.loc != ["query", "q"]:
+            raise
+        filter_error = exc.message
+        page = RunsPage(total=0, limit=RUNS_PER_PAGE, offset=0, items=[])
     base = f"/projects/{project.id}"
-    keep = {"sort": sort if sort != "-id" else None, "status": status}
+    filters = {"q": q or None, "search": search or None, "archived": "true" if archived else None}
+    keep = {"sort": sort if sort != "-id" else None, "status": status, **filters}
+    columns = picked_columns(picked or [])
+    offered_params, offered_metrics = offered(session, project.id)
+    names = sorted({run.group for run in page.items if run.group})
+    reads = groups_service.groups_of(session=session, project_id=project.id, names=names)
+    grouped = group_rows(page.items, reads)
     if form is None:
         human = project.human_level_error
         form = ProjectEditForm(
@@ -285,7 +347,7 @@ def _project_context(
         dataset=get_dataset(project.dataset, session=session),
         runs=page.items,
         total=page.total,
-        columns=_sort_columns(project.id, sort, status),
+        columns=_sort_columns(project.id, sort, status, filters),
         sort=sort,
         status=status,
         statuses=STATUSES,
@@ -304,6 +366,17 @@ def _project_context(
         },
         leaderboard=leaderboards.project_leaderboard(session=session, project_id=project.id),
         errors=errors,
+        q=q,
+        search=search,
+        archived=archived,
+        filter_error=filter_error,
+        picked=columns,
+        picked_values=row_values(page.items, columns),
+        offered_params=offered_params,
+        offered_metrics=offered_metrics,
+        groups=grouped,
+        group_values=group_values(grouped, columns),
+        export_url=url_with("/api/v1/runs.csv", {"project_id": project.id, "status": status, **filters}),
     )
 
 
@@ -313,14 +386,77 @@ def read_project(
     project_id: IdPath,
     session: SessionDep,
     sort: Annotated[str, Query(max_length=251, pattern=r"^-?[A-Za-z0-9_.\-/:]+$")] = "-id",
-    status: Annotated[RunStatus | None, Query()] = None,
+    status: Annotated[RunStatus | Literal[""] | None, Query(description='"": any status')] = None,
     offset: Offset = 0,
+    q: Annotated[str, Query(max_length=2000), NoNul] = "",
+    search: Annotated[str, Query(max_length=200), NoNul] = "",
+    archived: bool = False,
+    col: Annotated[list[str] | None, Query(max_length=MAX_PICKED * 2)] = None,
+    cols_sent: bool = False,
 ) -> Response:
-    """One project: its dataset, human-level error and a sortable, filterable, paged table of runs."""
+    """One project: its dataset, human-level error and a sortable, filterable, paged table of runs, with
+    a filter expression, a name search, the columns the user picked (remembered in a cookie per project)
+    and seed groups as rows that expand."""
+    cookie = cookie_name(project_id)
+    sent = cols_sent or col is not None
+    picked = parse_picked(col or []) if sent else parse_picked([request.cookies.get(cookie, "")])
     context = _project_context(
-        session, project_id, sort=sort, status=status, offset=offset, form=None, errors=FormErrors()
+        session,
+        project_id,
+        sort=sort,
+        status=status or None,
+        offset=offset,
+        form=None,
+        errors=FormErrors(),
+        q=q,
+        search=search,
+        archived=archived,
+        picked=picked,
     )
-    return render(request, "projects/detail.html", context)
+    response = render(
+        request, "projects/detail.html", context, status_code=422 if context.filter_error else 200
+    )
+    if sent:
+        path = f"/projects/{project_id}"
+        response.set_cookie(
+            cookie, ",".join(picked), max_age=365 * 86400, samesite="lax", path=path, httponly=True
+        )
+    return response
+
+
+@router.post("/projects/{project_id}/runs/bulk")
+def bulk_runs(
+    request: Request,
+    project_id: IdPath,
+    session: SessionDep,
+    principal: PagePrincipal,
+    csrf_token: Annotated[str, Form()] = "",
+    action: Annotated[str, Form(max_length=20)] = "",
+    tag: Annotated[str, Form(max_length=200)] = "",
+    back: Annotated[str, Form(max_length=4000)] = "",
+    run_ids: Annotated[list[Annotated[int, Field(ge=1, le=MAX_ID)]], Form(max_length=RUNS_PER_PAGE)] = [],  # noqa: B006
+) -> Response:
+    """Tag, archive or restore the runs ticked in the table (back: the table's URL, to return to)."""
+    check_csrf(request, csrf_token)
+    access.check_project(session, principal, project_id, access.EDITOR)
+    home = f"/projects/{project_id}"
+    back = back if back == home or back.startswith(home + "?") else home
+    if not run_ids:
+        return redirect(back, "Tick the runs first.", level="warning")
+    if action == "tag":
+        tag = tag.strip()
+        try:
+            RunUpdate.model_validate({"tags": [tag]})
+        except ValidationError:
+            return redirect(back, "Tag: 1 to 100 characters.", level="error")
+        changed = runs.bulk_update(session=session, project_id=project_id, run_ids=run_ids, add_tags=[tag])
+        return redirect(back, f"Tagged {changed} runs {tag!r}.")
+    if action in ("archive", "restore"):
+        changed = runs.bulk_update(
+            session=session, project_id=project_id, run_ids=run_ids, archive=action == "archive"
+        )
+        return redirect(back, f"{'Archived' if action == 'archive' else 'Restored'} {changed} runs.")
+    return redirect(back, "Choose tag, archive or restore.", level="error")
 
 
 @router.post("/projects/{project_id}")

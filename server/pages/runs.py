@@ -36,6 +36,7 @@ from server.pages.ladder import LadderView, ladder_view
 from server.schemas import (
     DEFAULT_DECAY_RATES,
     TERMINAL_STATUSES,
+    ArtifactRead,
     ErrorItem,
     Hparams,
     ProjectRead,
@@ -45,6 +46,7 @@ from server.schemas import (
 )
 from server.services import (
     analysis,
+    artifacts,
     comparisons,
     experiments,
     multitask,
@@ -150,6 +152,7 @@ class RunContext:
     tasks: list[str] = field(default_factory=list)
     task: str | None = None
     task_comparison: TaskComparison | None = None
+    artifacts: list[ArtifactRead] = field(default_factory=list)
 
 
 def _model_choices(dataset: DatasetInfo, values: dict[str, Any]) -> list[ModelChoice]:
@@ -441,12 +444,15 @@ def _run_context(
         ),
         data_size=experiments.data_size_curve_of(session=session, run_id=run.id),
         environment_rows=[Row(k, v) for k, v in comparisons.environment_rows(read.environment)],
-        notes_form=notes_form or {"notes": read.notes, "tags": ", ".join(read.tags)},
+        notes_form=notes_form or {"name": read.name, "notes": read.notes, "tags": ", ".join(read.tags)},
         notes_errors=notes_errors or FormErrors(),
         lineage=transfer.lineage(session=session, run=run, visible=access.visible_project_ids(principal)),
         tasks=list(analysis.run_tasks(session=session, run=run)),
         task=task,
         task_comparison=multitask.task_comparison(session=session, run_id=run.id),
+        artifacts=[
+            ArtifactRead.model_validate(a) for a in artifacts.list_artifacts(session=session, run_id=run.id)
+        ],
     )
 
 
@@ -491,17 +497,21 @@ def cancel_run(
     return redirect(f"/runs/{run.id}", f"Run {run.name!r} cancelled.", level="info")
 
 
-NOTES_LABELS = {"notes": "Notes", "tags": "Tags"}
+NOTES_LABELS = {"name": "Name", "notes": "Notes", "tags": "Tags"}
 
 
 @router.post("/runs/{run_id}/notes")
 def update_notes(request: Request, run_id: IdPath, session: SessionDep, form: FormData) -> Response:
-    """Save the run's notes and tags (the same service as PATCH /api/v1/runs/{id})."""
+    """Save the run's name, notes and tags (the same service as PATCH /api/v1/runs/{id}); a form without a
+    name field keeps the name."""
     check_csrf(request, form.get("csrf_token"))
-    typed = {"notes": form.get("notes", ""), "tags": form.get("tags", "")}
-    tags = [tag.strip() for tag in typed["tags"].split(",") if tag.strip()]
+    typed = {"name": form.get("name"), "notes": form.get("notes", ""), "tags": form.get("tags", "")}
+    tags = [tag.strip() for tag in (typed["tags"] or "").split(",") if tag.strip()]
+    changes: dict[str, Any] = {"notes": typed["notes"], "tags": tags}
+    if typed["name"] is not None:
+        changes["name"] = typed["name"]
     try:
-        data = RunUpdate.model_validate({"notes": typed["notes"], "tags": tags})
+        data = RunUpdate.model_validate(changes)
     except ValidationError as exc:
         errors = validation_errors(
             exc, input_for=lambda loc: str(loc[0]), label_for=lambda name: NOTES_LABELS.get(name, "")
@@ -511,4 +521,20 @@ def update_notes(request: Request, run_id: IdPath, session: SessionDep, form: Fo
         )
         return render(request, "runs/detail.html", context, status_code=422)
     runs.update_run(session=session, run_id=run_id, data=data)
-    return redirect(f"/runs/{run_id}", "Notes and tags saved.")
+    return redirect(f"/runs/{run_id}", "Name, notes and tags saved.")
+
+
+@router.post("/runs/{run_id}/archive")
+def archive_run(request: Request, run_id: IdPath, session: SessionDep, form: FormData) -> Response:
+    """Archive the run (DELETE /api/v1/runs/{id}): the project's table hides it until it is restored."""
+    check_csrf(request, form.get("csrf_token"))
+    run = runs.archive_run(session=session, run_id=run_id)
+    return redirect(f"/runs/{run.id}", f"Run {run.name!r} archived: the runs table hides it.", level="info")
+
+
+@router.post("/runs/{run_id}/restore")
+def restore_run(request: Request, run_id: IdPath, session: SessionDep, form: FormData) -> Response:
+    """Bring an archived run back into the project's table."""
+    check_csrf(request, form.get("csrf_token"))
+    run = runs.restore_run(session=session, run_id=run_id)
+    return redirect(f"/runs/{run.id}", f"Run {run.name!r} restored.")

@@ -147,6 +147,7 @@ class RunRead(BaseModel):
     notes: str = ""
     environment: dict[str, Any] | None = None
     log_tail: str | None = None
+    archived_at: UTCDatetime | None = None
 
 
 class RunResumed(RunRead):

@@ -78,6 +78,11 @@ def _group_reads(session: Session, project_id: int, names: list[str]) -> dict[st
     }
 
 
+def groups_of(*, session: Session, project_id: int, names: list[str]) -> dict[str, GroupRead]:
+    """The named groups of the project (those with runs), each with its run ids and statistics."""
+    return _group_reads(session, project_id, names) if names else {}
+
+
 def group_summary(*, session: Session, project_id: int, group: str) -> GroupRead:
     """One group of the project: its runs and, per metric, mean, sample std and n over the succeeded ones."""
     get_project(session=session, project_id=project_id)

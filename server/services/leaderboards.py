@@ -78,7 +78,9 @@ def project_leaderboard(*, session: Session, project_id: int, limit: int = 10) -
     constraints = [constraint_from_dict(c) for c in project.satisficing or []]
     metric = project.optimizing_metric
     maximize = is_maximized(metric)
-    query = select(Run.id).where(Run.project_id == project.id, Run.status.not_in(UNRANKED_STATUSES))
+    query = select(Run.id).where(
+        Run.project_id == project.id, Run.status.not_in(UNRANKED_STATUSES), Run.archived_at.is_(None)
+    )
     value, query = _joined_value(query, metric)
     meets: list[ColumnElement[bool]] = [value.is_not(None)]
     for constraint in constraints:

@@ -59,3 +59,51 @@
   var edit = document.getElementById("edit-project");
   if (edit && window.location.hash === "#edit-project") { edit.open = true; }
 })();
+
+// Seed groups: a group's row expands to its runs (and folds them away again).
+(function () {
+  document.querySelectorAll("button.group-toggle").forEach(function (button) {
+    button.addEventListener("click", function () {
+      var open = button.getAttribute("aria-expanded") !== "true";
+      button.setAttribute("aria-expanded", open ? "true" : "false");
+      button.querySelector(".arrow").textContent = open ? "▾" : "▸";
+      button.title = open ? "Hide the group's runs" : "Show the group's runs";
+      document.querySelectorAll("tr.group-member").forEach(function (row) {
+        if (row.dataset.group === button.dataset.group) { row.hidden = !open; }
+      });
+    });
+  });
+})();
+
+// Bulk actions: the runs ticked in the table (their boxes belong to the compare form) go with the bulk form.
+(function () {
+  var bulk = document.getElementById("bulk-form");
+  if (!bulk) { return; }
+  bulk.addEventListener("submit", function (event) {
+    bulk.querySelectorAll("input[name=run_ids]").forEach(function (input) { input.remove(); });
+    var ticked = document.querySelectorAll("input.compare-pick:checked");
+    if (ticked.length === 0) {
+      event.preventDefault();
+      window.alert("Tick the runs first.");
+      return;
+    }
+    ticked.forEach(function (box) {
+      var input = document.createElement("input");
+      input.type = "hidden";
+      input.name = "run_ids";
+      input.value = box.value;
+      bulk.appendChild(input);
+    });
+  });
+})();
+
+// The filter form leaves its empty fields out of the URL (a bookmark reads as what was asked).
+(function () {
+  var form = document.getElementById("run-query");
+  if (!form) { return; }
+  form.addEventListener("submit", function () {
+    form.querySelectorAll("input[type=text], input[type=search], select").forEach(function (field) {
+      if (field.value === "") { field.disabled = true; }
+    });
+  });
+})();

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import json
 import time
 from typing import Any
 
 import httpx
 import pytest
+import torch
 
 from trainboard.client import Client
 from worker import runner
@@ -39,6 +41,7 @@ class WorkerApi:
         self.cancel_after_progress: int | None = None
         self.status_reads = 0
         self.claims: list[dict[str, Any]] = []  # the bodies of POST /start
+        self.artifacts: dict[str, bytes] = {}
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         action = request.url.path.removeprefix("/api/v1/runs/5").strip("/")
@@ -70,6 +73,10 @@ class WorkerApi:
             if self.checkpoint is None:
                 return httpx.Response(404, json={"detail": "No checkpoint"})
             return httpx.Response(200, content=self.checkpoint)
+        if action.startswith("artifacts/") and request.method == "PUT":
+            name = action.removeprefix("artifacts/")
+            self.artifacts[name] = request.read()
+            return httpx.Response(201, json={"path": name, "size": len(self.artifacts[name]), "sha256": ""})
         if action == "finish":
             self.finished = (body["status"], body["error"])
             self.run["status"] = body["status"]
@@ -90,6 +97,10 @@ def test_execute_trains_reports_and_finishes() -> None:
     assert api.metrics[("param_count", 0)] == 13 * 16 + 16 + 16 * 3 + 3
     assert len(api.predictions["dev"]) == 27 and len(api.predictions["test"]) == 26
     assert api.progress[-1]["epoch"] == 3 and api.checkpoint
+    best = torch.load(io.BytesIO(api.artifacts["model/best.pt"]), weights_only=True)
+    assert {k: best["model"][k] for k in WINE_MODEL} == WINE_MODEL
+    shapes = sorted(tuple(t.shape) for t in best["state_dict"].values())
+    assert shapes == [(3,), (3, 16), (16,), (16, 13)]  # the trained MLP's weights, loadable as they are
 
 
 def test_the_worker_says_what_it_trains_with_when_it_claims_the_run() -> None:

@@ -75,6 +75,21 @@ SortKey = Annotated[
 ]
 
 
+FilterQuery = Annotated[
+    str | None,
+    Query(
+        max_length=2000,
+        description="A filter expression: params.X, metrics.X, tags, name, status, group with "
+        '= != < <= > >=, ~ (regex), tags contains "x", and/or/not, parentheses. '
+        "A malformed one is a 422 naming the position.",
+    ),
+    NoNul,
+]
+NameSearch = Annotated[
+    str | None, Query(max_length=200, description="Runs whose name contains this (any case)."), NoNul
+]
+
+
 @router.post("", status_code=201)
 def create_run(
     data: RunCreate,
@@ -106,9 +121,16 @@ def read_runs(
         Query(max_length=2000, description="next_cursor of the previous page (keyset paging)."),
         NoNul,
     ] = None,
+    q: FilterQuery = None,
+    search: NameSearch = None,
+    archived: Annotated[bool, Query(description="true: only archived runs; false: the others.")] = False,
 ) -> Response:
-    """Runs, filtered by project and status, sorted by a field or a summary metric."""
+    """Runs, filtered by project, status, a filter expression and a part of the name, sorted by a field or
+    a summary metric."""
     page = runs.list_runs_json(
+        q=q,
+        search=search,
+        archived=archived,
         session=session,
         project_id=project_id,
         status=status,
@@ -132,6 +154,18 @@ def read_run(run_id: IdPath, session: SessionDep, _: ApiAuth) -> RunRead:
 def update_run(run_id: IdPath, data: RunUpdate, session: SessionDep, _: ApiAuth) -> RunRead:
     """Rename a run, or change its notes or tags."""
     return runs.to_read(runs.update_run(session=session, run_id=run_id, data=data))
+
+
+@router.delete("/{run_id}")
+def archive_run(run_id: IdPath, session: SessionDep, _: ApiAuth) -> RunRead:
+    """Archive the run (soft delete): lists hide it, ?archived=true lists it, /restore brings it back."""
+    return runs.to_read(runs.archive_run(session=session, run_id=run_id))
+
+
+@router.post("/{run_id}/restore")
+def restore_run(run_id: IdPath, session: SessionDep, _: ApiAuth) -> RunRead:
+    """Bring an archived run back into the lists."""
+    return runs.to_read(runs.restore_run(session=session, run_id=run_id))
 
 
 @router.post("/{run_id}/resume")

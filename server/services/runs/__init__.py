@@ -7,7 +7,8 @@
 - ``listing``: a page of runs as RunReads, or straight to the RunsPage's JSON (the API's fast path).
 - ``pages``: which runs make up a page, by offset or keyset cursor, sorted by a field, a summary metric
   or a bias/variance gap (``gap_order``, the SQL twin of the diagnosis's ``compute_gaps``).
-- ``metadata``: what a person says about a run afterwards (name, notes, tags).
+- ``metadata``: what a person says about a run afterwards (name, notes, tags), archive and restore.
+- ``filtering``: a filter expression (``server.run_filter``) as a WHERE clause, on both databases.
 
 Beside the package, ``server.services.run_setup`` resolves a run's config and queues it: sweeps builds its
 trials with it, and this package's finish and cancel advance sweeps, so it sits below both.
@@ -26,13 +27,15 @@ from server.services.runs.lifecycle import (
     resume_run,
     start_run,
 )
-from server.services.runs.listing import Visible, list_runs, list_runs_json, read_runs
-from server.services.runs.metadata import update_run
+from server.services.runs.listing import Visible, list_runs, list_runs_json, read_runs, run_filters
+from server.services.runs.metadata import archive_run, bulk_update, restore_run, update_run
 from server.tables import utcnow as now
 
 __all__ = [
     "RUN_READ_FIELDS",
     "Visible",
+    "archive_run",
+    "bulk_update",
     "cancel_run",
     "create_run",
     "dataset_version",
@@ -46,6 +49,8 @@ __all__ = [
     "read_runs",
     "report_progress",
     "resolve_config",
+    "restore_run",
+    "run_filters",
     "resume_run",
     "start_run",
     "to_read",

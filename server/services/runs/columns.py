@@ -40,6 +40,7 @@ RUN_READ_FIELDS = (
     "id", "project_id", "parent_id", "name", "status", "external", "dataset", "config", "params",
     "summary", "progress", "error", "worker", "attempt", "created_at", "started_at", "finished_at",
     "heartbeat_at", "sweep_id", "stopped_early", "group", "tags", "notes", "environment", "log_tail",
+    "archived_at",
 )  # fmt: skip
 DATASET, SUMMARY = "dataset", "summary"
 

@@ -4,10 +4,11 @@ written straight to the RunsPage's JSON (columns)."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import Any
 
 from pydantic_core import to_json
-from sqlalchemy import Select, bindparam, func, select
+from sqlalchemy import Select, and_, bindparam, func, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -20,8 +21,9 @@ from server.services.runs.columns import (
     run_json,
     stored_json,
 )
+from server.services.runs.filtering import filter_clause
 from server.services.runs.pages import PageRows, RunFilters, encode_cursor, page_rows, statement
-from server.tables import RunCount
+from server.tables import Run, RunCount
 
 #: The ids of the projects a caller may see (None: every project).
 Visible = Select[tuple[int]] | None
@@ -52,8 +54,13 @@ def read_runs(*, session: Session, run_ids: list[int]) -> list[RunRead]:
 
 def _count(session: Session, filters: RunFilters) -> int:
     """How many runs meet the filters, summed from the per-(project, status) counts that triggers keep
-    (run_counts: counting 10,000 runs took longer than finding the page), on the session's connection
-    (the ORM's execute path cost more than the query)."""
+    (run_counts: counting 10,000 runs took longer than finding the page), less the archived runs among
+    them (few, found by their index), on the session's connection (the ORM's execute path cost more than
+    the query). Archived lists and filter expressions count the matching runs themselves."""
+    connection = session.connection()
+    if filters.archived or filters.where is not None:
+        counted = select(func.count()).select_from(Run).where(*filters.clauses())
+        return int(connection.execute(counted, filters.params()).scalar_one())
 
     def build() -> Select[Any]:
         counts = RunCount.__table__.c
@@ -66,8 +73,35 @@ def _count(session: Session, filters: RunFilters) -> int:
             query = query.where(counts.project_id.in_(filters.visible))
         return query
 
+    def build_archived() -> Select[Any]:
+        return select(func.count()).select_from(Run).where(*replace(filters, archived=True).clauses())
+
     count = statement(filters, ("count",), build)
-    return int(session.connection().execute(count, filters.params()).scalar_one())
+    archived = statement(filters, ("count_archived",), build_archived)
+    params = filters.params()
+    every = int(connection.execute(count, params).scalar_one())
+    return every - int(connection.execute(archived, params).scalar_one())
+
+
+def run_filters(
+    *,
+    session: Session,
+    project_id: int | None,
+    status: str | None,
+    visible: Visible = None,
+    archived: bool = False,
+    q: str | None = None,
+    search: str | None = None,
+) -> RunFilters:
+    """The filters of a run list: ``q`` a filter expression (InvalidInput saying where it broke), ``search``
+    a part of the name (any case)."""
+    clauses = []
+    if q is not None and q.strip():
+        clauses.append(filter_clause(q, session.connection().dialect.name))
+    if search is not None and search.strip():
+        clauses.append(func.lower(Run.name).contains(search.strip().lower(), autoescape=True))
+    where = and_(*clauses) if clauses else None
+    return RunFilters(project_id, status, visible, archived, where)
 
 
 def _page(
@@ -90,6 +124,9 @@ def list_runs(
     offset: int,
     cursor: str | None = None,
     visible: Select[tuple[int]] | None = None,
+    archived: bool = False,
+    q: str | None = None,
+    search: str | None = None,
 ) -> RunsPage:
     """A page of runs, filtered and sorted by a field or a summary metric.
 
@@ -97,7 +134,20 @@ def list_runs(
     page starts right after the last run the previous one showed, so runs added meanwhile never make a
     run appear twice or be skipped."""
     total, rows, next_cursor = _page(
-        session, RunFilters(project_id, status, visible), sort, limit, offset, cursor
+        session,
+        run_filters(
+            session=session,
+            project_id=project_id,
+            status=status,
+            visible=visible,
+            archived=archived,
+            q=q,
+            search=search,
+        ),
+        sort,
+        limit,
+        offset,
+        cursor,
     )
     items = read_runs(session=session, run_ids=[run_id for run_id, _ in rows])
     return RunsPage(total=total, limit=limit, offset=offset, items=items, next_cursor=next_cursor)
@@ -113,6 +163,9 @@ def list_runs_json(
     offset: int,
     cursor: str | None = None,
     visible: Select[tuple[int]] | None = None,
+    archived: bool = False,
+    q: str | None = None,
+    search: str | None = None,
 ) -> bytes:
     """The same page as ``list_runs``, as the JSON of its ``RunsPage``, built without the models.
 
@@ -121,7 +174,20 @@ def list_runs_json(
     already holds typed. Here the rows go straight to JSON (tests/server/api/test_run_list_json.py holds
     it equal to ``RunsPage.model_dump_json`` of the same runs)."""
     total, rows, next_cursor = _page(
-        session, RunFilters(project_id, status, visible), sort, limit, offset, cursor
+        session,
+        run_filters(
+            session=session,
+            project_id=project_id,
+            status=status,
+            visible=visible,
+            archived=archived,
+            q=q,
+            search=search,
+        ),
+        sort,
+        limit,
+        offset,
+        cursor,
     )
     head = to_json({"total": total, "limit": limit, "offset": offset})[:-1]
     items = b",".join(_runs_json(session, [run_id for run_id, _ in rows]))

@@ -15,7 +15,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -47,11 +47,14 @@ LAST_ID: BindParameter[int] = bindparam("last_id")
 
 @dataclass(frozen=True)
 class RunFilters:
-    """Which runs a list shows: one project's, one status's, only the projects in ``visible``."""
+    """Which runs a list shows: one project's, one status's, only the projects in ``visible``; archived
+    runs or the others; those meeting a filter expression (``where``, from ``filtering``)."""
 
     project_id: int | None = None
     status: str | None = None
     visible: Select[tuple[int]] | None = None
+    archived: bool = False
+    where: ColumnElement[bool] | None = field(default=None, compare=False)
 
     def clauses(self) -> list[ColumnElement[bool]]:
         """WHEREs on runs, with the values as the bound parameters of ``params``."""
@@ -62,17 +65,21 @@ class RunFilters:
             clauses.append(Run.status == bindparam("status"))
         if self.visible is not None:
             clauses.append(Run.project_id.in_(self.visible))
+        clauses.append(Run.archived_at.is_not(None) if self.archived else Run.archived_at.is_(None))
+        if self.where is not None:
+            clauses.append(self.where)
         return clauses
 
     def params(self) -> dict[str, Any]:
         return {"project_id": self.project_id, "status": self.status}
 
-    def shape(self) -> tuple[bool, bool] | None:
+    def shape(self) -> tuple[bool, bool, bool] | None:
         """What the statements built from ``clauses`` depend on; None for a ``visible`` subquery, which
-        carries its viewer's id in it (those statements are built for each request)."""
-        if self.visible is not None:
+        carries its viewer's id in it, or a filter expression (those statements are built for each
+        request)."""
+        if self.visible is not None or self.where is not None:
             return None
-        return self.project_id is not None, self.status is not None
+        return self.project_id is not None, self.status is not None, self.archived
 
 
 _STATEMENTS: dict[tuple[Any, ...], Select[int, Any]] = {}

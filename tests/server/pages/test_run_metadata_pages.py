@@ -68,7 +68,7 @@ def test_notes_and_tags_are_edited_from_the_run_page(client: TestClient, session
     )
 
     assert saved.status_code == 200  # followed the redirect
-    assert texts(saved.text, "message-success") == ["Notes and tags saved."]
+    assert texts(saved.text, "message-success") == ["Name, notes and tags saved."]
     session.refresh(run)
     assert (run.notes, run.tags) == ("Try more data.", ["a", "b"])
 
@@ -114,3 +114,46 @@ def test_compare_lists_environment_rows_beside_the_config(client: TestClient, se
     same = table_rows(response.text, "config-same")
     assert ["environment.argv", "train.py --note 'two words'"] in same
     assert ["hparams.lr", "0.01"] in same
+
+
+def test_a_run_is_renamed_from_the_run_page_and_a_blank_name_is_refused(
+    client: TestClient, session: Session
+) -> None:
+    run = make_run(session, make_project(session), name="old name")
+    token = csrf_token(client)
+    form = {"csrf_token": token, "name": " new name ", "notes": ""}
+    saved = client.post(f"/runs/{run.id}/notes", data=form)
+    assert saved.status_code == 200
+    session.refresh(run)
+    assert run.name == "new name"
+    refused = client.post(f"/runs/{run.id}/notes", data={"csrf_token": token, "name": "  ", "notes": ""})
+    assert refused.status_code == 422 and "Name" in refused.text
+    session.refresh(run)
+    assert run.name == "new name"
+
+
+def test_archive_and_restore_from_the_run_page(client: TestClient, session: Session) -> None:
+    project = make_project(session)
+    run = make_run(session, project, name="to archive")
+    token = csrf_token(client)
+    archived = client.post(f"/runs/{run.id}/archive", data={"csrf_token": token})
+    assert archived.status_code == 200
+    assert 'id="run-archived"' in archived.text and ">Restore<" in archived.text
+    assert "to archive" not in client.get(f"/projects/{project.id}").text
+    restored = client.post(f"/runs/{run.id}/restore", data={"csrf_token": token})
+    assert 'id="run-archived"' not in restored.text
+    assert "to archive" in client.get(f"/projects/{project.id}").text
+
+
+def test_the_run_page_lists_artifacts_with_size_sha256_and_a_download_link(
+    client: TestClient, session: Session
+) -> None:
+    run = make_run(session, make_project(session))
+    assert "No artifacts." in client.get(f"/runs/{run.id}").text
+    stored = client.put(f"/api/v1/runs/{run.id}/artifacts/model/best.pt", content=b"x" * 2048)
+    assert stored.status_code == 201
+    page = client.get(f"/runs/{run.id}").text
+    [row] = table_rows(page, "artifacts-table")
+    assert row[:2] == ["model/best.pt", "2.0 KiB"]
+    assert f'href="/api/v1/runs/{run.id}/artifacts/model/best.pt"' in page
+    assert client.get(f"/api/v1/runs/{run.id}/artifacts/model/best.pt").content == b"x" * 2048
