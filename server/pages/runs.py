@@ -516,8 +516,9 @@ def update_notes(request: Request, run_id: IdPath, session: SessionDep, form: Fo
         errors = validation_errors(
             exc, input_for=lambda loc: str(loc[0]), label_for=lambda name: NOTES_LABELS.get(name, "")
         )
+        shown = {name: value or "" for name, value in typed.items()}  # what was typed, shown back
         context = _run_context(
-            session, run_id, request.state.principal, notes_form=typed, notes_errors=errors
+            session, run_id, request.state.principal, notes_form=shown, notes_errors=errors
         )
         return render(request, "runs/detail.html", context, status_code=422)
     runs.update_run(session=session, run_id=run_id, data=data)
