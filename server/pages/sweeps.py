@@ -21,6 +21,7 @@ from server.pages.common import FormData, FormErrors, PageAuth, PageRoute, check
 from server.pages.sweep_form import KINDS, ParamRow, default_model, param_rows, script_rows
 from server.schemas import ProjectRead, SweepCreate, SweepRead, SweepSummary, SweepZoom, Text
 from server.services import projects, sweep_results, sweeps
+from trainboard.metric_keys import ERROR_KEYS
 
 router = APIRouter(route_class=PageRoute, dependencies=[PageAuth])
 
@@ -55,6 +56,8 @@ class SweepContext:
     agent_command: str
     server_url: str
     zoom_top_k: int = SweepZoom().top_k
+    #: Error keys show as percentages, as on every other page (the API keeps fractions).
+    percent_keys: tuple[str, ...] = ERROR_KEYS
 
 
 def _model_name(project: ProjectRead, session: Session) -> str:
@@ -246,6 +249,7 @@ def _page_data(sweep: SweepRead) -> dict[str, Any]:
         "status": sweep.status,
         "metric": metric,
         "maximize": search.is_maximized(metric),
+        "percent": metric in ERROR_KEYS,  # charts draw an error key in %, like the tables and other pages
         "params": list(sweep.space),
         "scales": sweep.scales,
         "best_run_id": sweep.best_run_id,

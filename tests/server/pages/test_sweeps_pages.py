@@ -100,14 +100,15 @@ def test_sweep_page_shows_trials_best_and_importance(client: TestClient, session
     assert response.status_code == 200
     rows = table_rows(response.text, "trials")
     assert [(row[0], row[1], row[3]) for row in rows] == [
-        (trials[0].name, "succeeded", "0.2"),
-        (trials[1].name, "succeeded", "0.1"),
+        (trials[0].name, "succeeded", "20.00 %"),  # an error key in percent, as on every other page
+        (trials[1].name, "succeeded", "10.00 %"),
     ]
     assert f'href="/runs/{trials[1].id}" id="best-link"' in response.text
     data = json.loads(response.text.split('id="sweep-data">')[1].split("</script>")[0])
     assert data["best_run_id"] == trials[1].id
     assert data["scales"] == {"hparams.lr": "log"}
-    assert data["best_so_far"]["value"][-1] == 0.1
+    assert data["best_so_far"]["value"][-1] == 0.1  # fractions in the data; the charts draw percent
+    assert data["percent"] is True
     actions = [
         a["action"] for a in attrs_of(response.text, "form") if a.get("action", "").startswith("/sweeps/")
     ]
