@@ -36,6 +36,8 @@ class DatasetInfo:
     n_classes: int
     n_examples: int
     description: str
+    #: What each class index means, as the source names it (empty: the index is the name).
+    class_names: tuple[str, ...] = ()
 
 
 DATASETS: dict[str, DatasetInfo] = {
@@ -56,9 +58,15 @@ DATASETS: dict[str, DatasetInfo] = {
         2,
         569,
         "Breast cancer Wisconsin, 30 features, benign or malignant (scikit-learn).",
+        ("malignant", "benign"),  # scikit-learn's target_names: 0 is malignant
     ),
     "wine": DatasetInfo(
-        "tabular", (13,), 3, 178, "Wine recognition, 13 chemical features, 3 cultivars (scikit-learn)."
+        "tabular",
+        (13,),
+        3,
+        178,
+        "Wine recognition, 13 chemical features, 3 cultivars (scikit-learn).",
+        ("cultivar 1", "cultivar 2", "cultivar 3"),
     ),
 }
 
