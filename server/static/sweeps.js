@@ -91,6 +91,18 @@
       });
     };
     if (target) { target.addEventListener("change", showTarget); showTarget(); }
+    // Starting from a run changes which model's parameters the rows list: reload the form around it.
+    var baseRun = document.getElementById("base_run");
+    if (baseRun) {
+      var showOwn = function () {
+        form.querySelectorAll("[data-base-own]").forEach(function (part) { part.hidden = baseRun.value !== ""; });
+      };
+      showOwn();
+      baseRun.addEventListener("change", function () {
+        var url = "/projects/" + baseRun.getAttribute("data-project") + "/sweeps/new";
+        window.location.href = baseRun.value ? url + "?from_run=" + encodeURIComponent(baseRun.value) : url;
+      });
+    }
     form.querySelectorAll("#space tbody tr, #script-space tbody tr").forEach(function (row) {
       var schedule = function () {
         var i = (row.getAttribute("data-prefix") || "") + row.getAttribute("data-index");

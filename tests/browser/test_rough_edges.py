@@ -142,3 +142,30 @@ def test_wide_tables_scroll_inside_their_card(page, live_server: str, width: int
     radius = page.locator("#trials").evaluate("e => getComputedStyle(e).borderTopLeftRadius")
     assert radius == "6px"
     assert page.problems == []
+
+
+def test_sweep_around_a_run_from_its_page(page, live_server: str) -> None:  # type: ignore[no-untyped-def]
+    from playwright.sync_api import expect
+
+    api = httpx.Client(base_url=f"{live_server}/api/v1")
+    project = api.post(
+        "/projects", json={"name": f"around-{uuid.uuid4().hex[:6]}", "dataset": "digits"}
+    ).json()
+    config = {"model": {"name": "lenet5", "pool": "avg"}, "hparams": {"epochs": 3, "lr": 0.01}}
+    run = api.post("/runs", json={"project_id": project["id"], "name": "cnn", "config": config}).json()
+
+    page.goto(f"/runs/{run['id']}")
+    page.get_by_role("link", name="Sweep around this run").click()
+    expect(page.locator("#base_run")).to_have_value(str(run["id"]))
+    expect(page.locator("#base_epochs")).to_be_hidden()  # the run's config replaces them
+    expect(page.locator("#space")).to_contain_text("model.pool")
+    # Choosing "the epochs and hidden sizes below" goes back to the project's default model.
+    page.locator("#base_run").select_option("")
+    expect(page.locator("#base_epochs")).to_be_visible()
+    expect(page.locator("#space")).to_contain_text("model.hidden")
+    page.locator("#base_run").select_option(str(run["id"]))
+    expect(page.locator("#space")).to_contain_text("model.pool")
+    screenshot(page, "edges-sweep-around-run")
+    page.get_by_role("button", name="Start sweep").click()
+    expect(page.locator(".message-success")).to_contain_text("started")
+    assert page.problems == []

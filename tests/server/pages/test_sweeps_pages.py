@@ -180,3 +180,57 @@ def test_sweep_page_says_which_trials_tie_with_the_best(client: TestClient, sess
     [note] = texts(response.text, "best-tied")
     assert note.startswith(f"1 other trial is within noise of it on this dev set (#{trials[0].id})")
     assert client.get(f"/api/v1/sweeps/{sweep_id}").json()["tied_run_ids"] == [trials[0].id]
+
+
+def test_a_sweep_starts_from_a_runs_config_of_any_model(client: TestClient, session: Session) -> None:
+    from tests.factories import make_run
+
+    project = make_project(session, dataset="digits")
+    config = {
+        "model": {"name": "lenet5", "activation": "tanh", "pool": "avg"},
+        "hparams": {"epochs": 4, "lr": 0.02, "optimizer": "adam"},
+    }
+    run = make_run(session, project, name="cnn", config=config)
+
+    # "Sweep around this run" on the run page opens the form started from it, with LeNet-5's options.
+    run_page = client.get(f"/runs/{run.id}").text
+    assert f'href="/projects/{project.id}/sweeps/new?from_run={run.id}"' in run_page
+    page = client.get(f"/projects/{project.id}/sweeps/new?from_run={run.id}")
+    assert page.status_code == 200
+    chosen = [a for a in attrs_of(page.text, "option") if "selected" in a and a.get("value") == str(run.id)]
+    assert len(chosen) == 1
+    lenet = param_rows("lenet5")
+    paths = [row[1] for row in table_rows(page.text, "space")]
+    assert any(p.endswith("model.pool") for p in paths) and not any(p.endswith("model.hidden") for p in paths)
+    lr = next(i for i, row in enumerate(lenet) if row.path == "hparams.lr")
+    values = {a["id"]: a.get("value") for a in attrs_of(page.text, "input") if a.get("id")}
+    assert (values[f"low_{lr}"], values[f"high_{lr}"]) == ("0.002", "0.2")  # a decade either side of 0.02
+
+    form = {
+        "csrf_token": csrf_token(client),
+        "target": "zoo",
+        "base_run": str(run.id),
+        "trials": "2",
+        "parallelism": "1",
+        "early_stopping": "none",
+        f"on_{lr}": "true",
+        f"dist_{lr}": "log_uniform",
+        f"low_{lr}": "0.002",
+        f"high_{lr}": "0.2",
+    }
+    response = client.post(f"/projects/{project.id}/sweeps", data=form, follow_redirects=False)
+    assert response.status_code == 303, response.text
+    sweep = session.scalars(select(Sweep).where(Sweep.project_id == project.id)).one()
+    assert sweep.base_config["model"] == config["model"]
+    assert sweep.base_config["hparams"]["optimizer"] == "adam"
+    trial = session.scalars(select(Run).where(Run.sweep_id == sweep.id)).first()
+    assert trial is not None and trial.config["model"]["name"] == "lenet5"
+
+
+def test_a_sweep_cannot_start_from_another_projects_run(client: TestClient, session: Session) -> None:
+    from tests.factories import make_run
+
+    project, other = make_project(session), make_project(session)
+    run = make_run(session, other)
+    response = client.get(f"/projects/{project.id}/sweeps/new?from_run={run.id}")
+    assert response.status_code == 422 and "is not a run of a built-in model in this project" in response.text
