@@ -42,6 +42,7 @@ from server.schemas import (
 )
 from server.services import analysis, comparisons, experiments, predictions, projects, runs
 from server.services.experiments import DataSizeCurve
+from server.services.runs.interruptions import Interruption, interruption
 
 router = APIRouter(route_class=PageRoute, dependencies=[PageAuth])
 
@@ -120,6 +121,8 @@ class RunContext:
     # The notes-and-tags form: what was typed (tags comma-separated) and, after a refused save, why.
     notes_form: dict[str, str]
     notes_errors: FormErrors = field(default_factory=FormErrors)
+    #: A worker's run cut off by a restart or crash: why, and the epoch it resumes after.
+    interruption: Interruption | None = None
 
 
 def _model_choices(dataset: DatasetInfo, values: dict[str, Any]) -> list[ModelChoice]:
@@ -350,6 +353,7 @@ def _run_context(
     config = read.config or {}
     model, hparams = _with_defaults_shown(config.get("model") or {}, config.get("hparams") or {})
     return RunContext(
+        interruption=interruption(session=session, run=run),
         run=read,
         project=project,
         active=active,
