@@ -169,3 +169,28 @@ def test_sweep_around_a_run_from_its_page(page, live_server: str) -> None:  # ty
     page.get_by_role("button", name="Start sweep").click()
     expect(page.locator(".message-success")).to_contain_text("started")
     assert page.problems == []
+
+
+def test_project_page_agrees_with_itself_when_a_run_ends(page, live_server: str) -> None:  # type: ignore[no-untyped-def]
+    from playwright.sync_api import expect
+
+    api = httpx.Client(base_url=f"{live_server}/api/v1")
+    project = api.post(
+        "/projects", json={"name": f"live-{uuid.uuid4().hex[:6]}", "dataset": "external"}
+    ).json()
+    run = api.post("/runs", json={"project_id": project["id"], "name": "live", "external": True}).json()
+    api.post(f"/runs/{run['id']}/metrics", json={"metrics": [{"key": "dev_error", "step": 1, "value": 0.2}]})
+
+    page.goto(f"/projects/{project['id']}")
+    board = page.locator(f'#leaderboard-table tr[data-run-id="{run["id"]}"]')
+    table = page.locator(f'tr[data-run-id="{run["id"]}"][data-status]')
+    expect(board).to_contain_text("running")
+    expect(table).to_contain_text("running")
+
+    api.patch(f"/runs/{run['id']}", json={"tags": ["baseline"]}).raise_for_status()
+    api.post(f"/runs/{run['id']}/finish", json={"status": "succeeded"}).raise_for_status()
+    # The one poll sees the run end and reloads: the leaderboard says what the runs table says.
+    expect(board).to_contain_text("succeeded", timeout=10_000)
+    expect(table).to_contain_text("succeeded")
+    expect(board).not_to_contain_text("running")
+    assert page.problems == []
