@@ -234,3 +234,20 @@ def test_a_sweep_cannot_start_from_another_projects_run(client: TestClient, sess
     run = make_run(session, other)
     response = client.get(f"/projects/{project.id}/sweeps/new?from_run={run.id}")
     assert response.status_code == 422 and "is not a run of a built-in model in this project" in response.text
+
+
+def test_sweep_page_says_when_trials_wait_for_a_worker_slot(client: TestClient, session: Session) -> None:
+    # "3 at once" with one worker slot ran one at a time and said nothing.
+    project = make_project(session)
+    body = {"project_id": project.id, "space": {"hparams.lr": {"log_uniform": [1e-3, 1e-1]}}}
+    sweep_id = client.post("/api/v1/sweeps", json={**body, "trials": 6, "parallelism": 3}).json()["id"]
+    trials = session.scalars(select(Run).where(Run.sweep_id == sweep_id).order_by(Run.id)).all()
+    client.post(f"/api/v1/runs/{trials[0].id}/start", json={"worker": "only-one"})
+
+    page = client.get(f"/sweeps/{sweep_id}").text
+    start = page.index('id="worker-slots">') + len('id="worker-slots">')
+    note = " ".join(page[start : page.index("</p>", start)].split())
+    assert note.startswith("1 of 3 trials at once are running: 2 wait for a free worker slot")
+    for run in trials[1:3]:
+        client.post(f"/api/v1/runs/{run.id}/start", json={"worker": "another"})
+    assert 'id="worker-slots"' not in client.get(f"/sweeps/{sweep_id}").text  # all three run
