@@ -8,6 +8,8 @@
 - ``pages``: which runs make up a page, by offset or keyset cursor, sorted by a field, a summary metric
   or a bias/variance gap (``gap_order``, the SQL twin of the diagnosis's ``compute_gaps``).
 - ``metadata``: what a person says about a run afterwards (name, notes, tags).
+- ``interruptions``: whether a worker's run was cut off (handed back, or re-queued by the reaper) and the
+  epoch it resumes from, for the run page.
 
 Beside the package, ``server.services.run_setup`` resolves a run's config and queues it: sweeps builds its
 trials with it, and this package's finish and cancel advance sweeps, so it sits below both.
