@@ -140,5 +140,6 @@ def create_app(*, run_reaper: bool = True) -> FastAPI:
     app.include_router(docs_pages.router)
     app.include_router(pages_router)
     app.mount("/static/vendor", StaticFiles(directory=PLOTLY_DIR), name="vendor")
+    app.mount(docs_pages.ASSETS_URL, StaticFiles(directory=docs_pages.ASSETS_DIR), name="apidocs")
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

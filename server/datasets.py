@@ -6,8 +6,11 @@ config that does not fit the dataset is refused at submit time. An uploaded data
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
 
 from models.config import DATASET_HPARAMS, UPLOAD_HPARAMS
 from server.ids import parse_id
@@ -81,6 +84,30 @@ def uploaded_info(*, session: Session, ref: str) -> DatasetInfo | None:
         default_hparams=dict(UPLOAD_HPARAMS),
         tasks=tuple(dataset.tasks or ()),
     )
+
+
+def display_names(*, session: Session, refs: Iterable[str]) -> dict[str, str]:
+    """What to show for each project `dataset` string: an upload's name for its id ('3' -> 'reviews');
+    built-ins and 'external' show as they are."""
+    ids = {ref: dataset_id for ref in refs if (dataset_id := uploaded_id(ref)) is not None}
+    names: dict[int, str] = {}
+    if ids:
+        rows = session.execute(select(Dataset.id, Dataset.name).where(Dataset.id.in_(set(ids.values()))))
+        names = {row.id: row.name for row in rows}
+    return {ref: names.get(ids[ref], ref) if ref in ids else ref for ref in refs}
+
+
+def class_names(*, session: Session, ref: str) -> dict[str, str]:
+    """Each class index (as the text predictions store it) -> the name the dataset gives it: a CSV's
+    labels (`neg`, `pos`), a built-in's target names. Empty where the index is the only name."""
+    builtin = DATASETS.get(ref)
+    if builtin is not None:
+        names: list[str] = list(builtin.class_names)
+    else:
+        dataset_id = uploaded_id(ref)
+        row = None if dataset_id is None else session.get(Dataset, dataset_id)
+        names = [str(c) for c in row.classes] if row is not None else []
+    return {str(i): name for i, name in enumerate(names) if name != str(i)}
 
 
 def get_dataset(name: str, *, session: Session | None = None) -> DatasetInfo | None:

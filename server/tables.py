@@ -94,6 +94,10 @@ class Run(Base):
     log_tail: Mapped[str | None] = mapped_column(Text)
     worker: Mapped[str | None] = mapped_column(String(200))
     attempt: Mapped[int] = mapped_column(Integer, default=0)
+    # How often a worker's run was cut off (handed back on a stop, or re-queued by the reaper), and why the
+    # last time: the run page says it resumed, after the next claim has cleared `error`.
+    interruptions: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_interruption: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     enqueued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

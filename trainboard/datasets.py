@@ -40,6 +40,9 @@ class DatasetInfo:
     #: column, and a model has one sigmoid output per task. Empty for a single-task dataset.
     tasks: tuple[str, ...] = ()
 
+    #: What each class index means, as the source names it (empty: the index is the name).
+    class_names: tuple[str, ...] = ()
+
     @property
     def n_outputs(self) -> int:
         """The model's outputs: one logit per class, or per task of a multi-task dataset."""
@@ -91,9 +94,15 @@ DATASETS: dict[str, DatasetInfo] = {
         2,
         569,
         "Breast cancer Wisconsin, 30 features, benign or malignant (scikit-learn).",
+        ("malignant", "benign"),  # scikit-learn's target_names: 0 is malignant
     ),
     "wine": DatasetInfo(
-        "tabular", (13,), 3, 178, "Wine recognition, 13 chemical features, 3 cultivars (scikit-learn)."
+        "tabular",
+        (13,),
+        3,
+        178,
+        "Wine recognition, 13 chemical features, 3 cultivars (scikit-learn).",
+        ("cultivar 1", "cultivar 2", "cultivar 3"),
     ),
 }
 

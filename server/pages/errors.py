@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request, Response
 from sqlalchemy.orm import Session
 
 from server.api.deps import IdPath, Offset
+from server.datasets import class_names
 from server.db import SessionDep
 from server.error_analysis import REVIEWED, ErrorAnalysis
 from server.errors import Conflict
@@ -76,6 +77,8 @@ class ErrorsContext:
     splits: tuple[str, ...]
     sorts: dict[str, str]
     page_data: dict[str, Any]
+    #: Class index -> the dataset's name for it ("1" -> "pos"); shown wherever a label is.
+    class_names: dict[str, str] = field(default_factory=dict)
 
 
 def _tag_names(session: Session, project_id: int) -> list[str]:
@@ -124,6 +127,7 @@ def _errors_context(session: Session, run_id: int, filters: ErrorFilters) -> Err
     tag_names = _tag_names(session, project.id)
     palette = [name for name in tag_names if name != REVIEWED]  # the "Mark reviewed" button has its own key
     filter_url = _filter_url(run_id, filters.split)
+    names = class_names(session=session, ref=run.project.dataset)
     return ErrorsContext(
         run=runs.to_read(run),
         project=project,
@@ -169,8 +173,10 @@ def _errors_context(session: Session, run_id: int, filters: ErrorFilters) -> Err
             "analysis_url": f"/api/v1/runs/{run_id}/error-analysis?split={filters.split}",
             "counts_url": url_with(f"/runs/{run_id}/errors/counts", {"split": filters.split}),
             "filter_url": filter_url,
+            "class_names": names,
             **_chart_data(counts, cohorts),
         },
+        class_names=names,
     )
 
 
@@ -261,6 +267,7 @@ class CompareContext:
     next_url: str | None
     splits: tuple[str, ...]
     offset: int
+    class_names: dict[str, str] = field(default_factory=dict)
 
 
 @router.get("/runs/{run_id}/errors/compare")
@@ -299,5 +306,6 @@ def compare_runs(
         else None,
         splits=SPLITS,
         offset=offset,
+        class_names=class_names(session=session, ref=run.project.dataset),
     )
     return render(request, "errors/compare.html", context)

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from server import access
 from server.api.deps import IdPath, Offset
 from server.auth import Principal
-from server.datasets import EXTERNAL, DatasetInfo, get_dataset
+from server.datasets import EXTERNAL, DatasetInfo, display_names, get_dataset
 from server.db import SessionDep
 from server.diagnosis import compute_gaps, ladder_from_summary
 from server.errors import Conflict, InvalidInput
@@ -121,6 +121,8 @@ class ProjectsContext:
     metrics: tuple[str, ...]
     form: ProjectForm
     errors: FormErrors = field(default_factory=FormErrors)
+    #: Each shown project's `dataset` as a user knows it (an upload's name, not its id).
+    dataset_names: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -217,6 +219,7 @@ def _projects_context(
         metrics=METRIC_CHOICES,
         form=form,
         errors=errors,
+        dataset_names=display_names(session=session, refs=[p.dataset for p in page.items]),
     )
 
 

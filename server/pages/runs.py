@@ -58,6 +58,7 @@ from server.services import (
 from server.services.experiments import DataSizeCurve
 from server.services.multitask import TaskComparison
 from server.services.transfer import Lineage
+from server.services.runs.interruptions import Interruption, interruption
 
 router = APIRouter(route_class=PageRoute, dependencies=[PageAuth])
 
@@ -153,6 +154,8 @@ class RunContext:
     task: str | None = None
     task_comparison: TaskComparison | None = None
     artifacts: list[ArtifactRead] = field(default_factory=list)
+    #: A worker's run cut off by a restart or crash: why, and the epoch it resumes after.
+    interruption: Interruption | None = None
 
 
 def _model_choices(dataset: DatasetInfo, values: dict[str, Any]) -> list[ModelChoice]:
@@ -410,6 +413,7 @@ def _run_context(
     config = read.config or {}
     model, hparams = _with_defaults_shown(config.get("model") or {}, config.get("hparams") or {})
     return RunContext(
+        interruption=interruption(session=session, run=run),
         run=read,
         project=project,
         active=active,

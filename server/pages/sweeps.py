@@ -4,10 +4,10 @@ a preview of the draws) and one sweep's progress, trials, best trial, plots and 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
@@ -16,11 +16,14 @@ from server.api.deps import IdPath, QueueDep
 from server.datasets import get_dataset
 from server.db import SessionDep
 from server.errors import Conflict, InvalidInput
+from server.ids import MAX_ID, parse_id
 from server.leaderboard import constraint_from_dict, describe
 from server.pages.common import FormData, FormErrors, PageAuth, PageRoute, check_csrf, redirect, render
 from server.pages.sweep_form import KINDS, ParamRow, default_model, param_rows, script_rows
 from server.schemas import ProjectRead, SweepCreate, SweepRead, SweepSummary, SweepZoom, Text
-from server.services import projects, sweep_results, sweeps
+from server.services import projects, runs, sweep_results, sweeps
+from server.tables import Run
+from trainboard.metric_keys import ERROR_KEYS
 
 router = APIRouter(route_class=PageRoute, dependencies=[PageAuth])
 
@@ -35,6 +38,8 @@ class SweepFormContext:
     targets: tuple[str, ...] = ("zoo", "script")
     kinds: tuple[str, ...] = KINDS
     errors: FormErrors = field(default_factory=FormErrors)
+    #: Runs a zoo sweep can start from (their whole config, any model): (id, label), newest first.
+    base_runs: list[tuple[int, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -55,6 +60,8 @@ class SweepContext:
     agent_command: str
     server_url: str
     zoom_top_k: int = SweepZoom().top_k
+    #: Error keys show as percentages, as on every other page (the API keeps fractions).
+    percent_keys: tuple[str, ...] = ERROR_KEYS
 
 
 def _model_name(project: ProjectRead, session: Session) -> str:
@@ -79,7 +86,41 @@ def _default_values(project: ProjectRead, session: Session) -> dict[str, str]:
         "early_stopping": "asha",
         "base_epochs": epochs,
         "base_hidden": "64",
+        "base_run": "",
     }
+
+
+#: How many of a project's newest runs the form offers as a starting config.
+BASE_RUN_CHOICES = 50
+
+
+def _base_runs(project_id: int, session: Session) -> list[tuple[int, str]]:
+    page = runs.list_runs(
+        session=session, project_id=project_id, status=None, sort="-id", limit=BASE_RUN_CHOICES, offset=0
+    )
+    return [
+        (r.id, f"#{r.id} {r.name} ({r.config.get('model', {}).get('name', '?')})")
+        for r in page.items
+        if not r.external
+    ]
+
+
+def _base_run(project_id: int, ref: str | int | None, session: Session) -> dict[str, Any] | None:
+    """The config of the run a sweep starts from (one of this project's runs of a built-in model), or None."""
+    if ref in (None, ""):
+        return None
+    run_id = parse_id(str(ref))
+    run = None if run_id is None else session.get(Run, run_id)
+    if run is None or run.project_id != project_id or run.external:
+        raise InvalidInput(
+            ["base_run"], f"run {str(ref)[:20]} is not a run of a built-in model in this project"
+        )
+    return dict(run.config)
+
+
+def _model_of(config: dict[str, Any] | None, project: ProjectRead, session: Session) -> str:
+    model = (config or {}).get("model") or {}
+    return str(model.get("name") or _model_name(project, session))
 
 
 def _choice_value(text: str) -> Any:
@@ -147,11 +188,19 @@ def _space(rows: list[ParamRow], errors: FormErrors, prefix: str = "param_") -> 
     return space
 
 
-def _sweep_create(project_id: int, model: str, form: dict[str, str], space: dict[str, Any]) -> SweepCreate:
+def _sweep_create(
+    project_id: int,
+    model: str,
+    form: dict[str, str],
+    space: dict[str, Any],
+    base_run: dict[str, Any] | None = None,
+) -> SweepCreate:
     early = form.get("early_stopping", "none")
     target = form.get("target", "zoo")
     base: dict[str, Any] = {}
-    if target == "zoo":  # a script keeps its own defaults
+    if target == "zoo" and base_run is not None:  # the run's whole config; the space overrides it
+        base["base_config"] = base_run
+    elif target == "zoo":  # a script keeps its own defaults
         hidden = [int(x) for x in form.get("base_hidden", "").replace(" ", "").split(",") if x]
         base["base_config"] = {"hparams": {"epochs": form.get("base_epochs") or 10}}
         if hidden and model == "mlp":
@@ -181,13 +230,32 @@ def read_sweeps(request: Request, project_id: IdPath, session: SessionDep) -> Re
 
 
 @router.get("/projects/{project_id}/sweeps/new")
-def new_sweep(request: Request, project_id: IdPath, session: SessionDep) -> Response:
-    """The new-sweep form."""
+def new_sweep(
+    request: Request,
+    project_id: IdPath,
+    session: SessionDep,
+    from_run: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+) -> Response:
+    """The new-sweep form; `from_run` starts it from that run's config ("Sweep around this run")."""
     project = projects.to_read(projects.get_project(session=session, project_id=project_id))
-    defaults = param_rows(_model_name(project, session))
+    base = _base_run(project_id, from_run, session)
+    defaults = param_rows(_model_of(base, project, session))
     rows = [ParamRow(**{**r.__dict__, "on": r.path == "hparams.lr"}) for r in defaults]
+    values = _default_values(project, session)
+    if base is not None:
+        values.update(target="zoo", base_run=str(from_run))
+        lr = base.get("hparams", {}).get("lr")
+        if isinstance(lr, int | float) and lr > 0:  # around the run: a decade either side of its rate
+            rows = [
+                replace(r, low=f"{lr / 10:g}", high=f"{lr * 10:g}") if r.path == "hparams.lr" else r
+                for r in rows
+            ]
     context = SweepFormContext(
-        project, rows, _default_values(project, session), targets=_targets(project, session)
+        project,
+        rows,
+        values,
+        targets=_targets(project, session),
+        base_runs=_base_runs(project_id, session),
     )
     return render(request, "sweeps/new.html", context)
 
@@ -199,7 +267,10 @@ def create_sweep(
     """Start a sweep from the form (the same service as POST /api/v1/sweeps) and open its page."""
     check_csrf(request, form.get("csrf_token"))
     project = projects.to_read(projects.get_project(session=session, project_id=project_id))
-    model = _model_name(project, session)
+    base = _base_run(
+        project_id, form.get("base_run") if form.get("target", "zoo") == "zoo" else None, session
+    )
+    model = _model_of(base, project, session)
     rows = _rows_from_form(form, param_rows(model))
     free_rows = _script_rows_from_form(form)
     defaults = _default_values(project, session)
@@ -212,7 +283,7 @@ def create_sweep(
     if not errors:
         try:
             sweep = sweeps.create_sweep(
-                session=session, data=_sweep_create(project_id, model, form, space), queue=queue
+                session=session, data=_sweep_create(project_id, model, form, space, base), queue=queue
             )
             return redirect(f"/sweeps/{sweep.id}", f"Sweep {sweep.name!r} started.")
         except ValidationError as exc:
@@ -225,7 +296,13 @@ def create_sweep(
             name = f"{prefix}{index}" if index is not None else "space"
             errors.add(name, f"{path}: {getattr(exc, 'message', str(exc))}" if path else str(exc))
     context = SweepFormContext(
-        project, rows, values, free_rows, targets=_targets(project, session), errors=errors
+        project,
+        rows,
+        values,
+        free_rows,
+        targets=_targets(project, session),
+        errors=errors,
+        base_runs=_base_runs(project_id, session),
     )
     return render(request, "sweeps/new.html", context, status_code=422)
 
@@ -246,6 +323,7 @@ def _page_data(sweep: SweepRead) -> dict[str, Any]:
         "status": sweep.status,
         "metric": metric,
         "maximize": search.is_maximized(metric),
+        "percent": metric in ERROR_KEYS,  # charts draw an error key in %, like the tables and other pages
         "params": list(sweep.space),
         "scales": sweep.scales,
         "best_run_id": sweep.best_run_id,

@@ -16,6 +16,12 @@ from pydantic import (
 from server.schemas.common import MetricKey, NoNul, OptimizingMetric, Page, Text, UTCDatetime
 from trainboard.metric_keys import alias_problem
 
+#: The API's unit; the pages take and show the same value as a percentage (their help says so too).
+HUMAN_LEVEL_HELP = (
+    "Best error a human (or a team of experts) achieves: the proxy for Bayes error. A fraction from 0 to 1 "
+    "(0.005 is 0.5 %); the pages show and take it as a percentage."
+)
+
 
 class SatisficingConstraint(BaseModel):
     """A metric that must stay at or under `max` (or at or over `min`) for a run to count."""
@@ -67,7 +73,7 @@ class ProjectCreate(BaseModel):
         default=None,
         ge=0,
         le=1,
-        description="Best error a human (or a team of experts) achieves: the proxy for Bayes error.",
+        description=HUMAN_LEVEL_HELP,
     )
     optimizing_metric: OptimizingMetric = "dev_error"
     satisficing: list[SatisficingConstraint] = Field(default_factory=list)
@@ -87,7 +93,7 @@ class ProjectUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: Annotated[str | None, NoNul] = Field(default=None, min_length=1, max_length=200)
-    human_level_error: float | None = Field(default=None, ge=0, le=1)
+    human_level_error: float | None = Field(default=None, ge=0, le=1, description=HUMAN_LEVEL_HELP)
     optimizing_metric: OptimizingMetric | None = None
     satisficing: list[SatisficingConstraint] | None = None
     description: Annotated[str | None, NoNul] = Field(default=None, max_length=5000)

@@ -39,6 +39,8 @@ def release_run(*, session: Session, run_id: int, data: RunRelease, queue: RunQu
             heartbeat_at=None,
             attempt=Run.attempt - 1,
             error=f"handed back by {data.worker}: {data.reason}"[:500],
+            interruptions=Run.interruptions + 1,
+            last_interruption=f"handed back by {data.worker}: {data.reason}"[:500],
         )
         .execution_options(synchronize_session=False)
     ).rowcount  # type: ignore[attr-defined]  # an UPDATE's result is a CursorResult

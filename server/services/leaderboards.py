@@ -21,8 +21,9 @@ from server.services.groups import metric_by_group
 from server.services.projects import get_project
 from server.tables import Run, RunSummary
 
-#: Runs whose numbers mean nothing for a ranking.
-UNRANKED_STATUSES = ("failed", "diverged")
+#: Runs whose numbers mean nothing for a ranking: a cancelled run (a sweep's early-stopped trials are
+#: cancelled too) holds the errors of an unfinished training, which would rank it on luck of timing.
+UNRANKED_STATUSES = ("failed", "diverged", "cancelled")
 INFINITY = float("inf")
 
 

@@ -62,6 +62,10 @@ def reap_stale_runs(
             failed.append(run.id)
         else:
             run.status, run.progress, run.enqueued_at = "queued", None, None
+            # Shown on the run page until the next claim clears it: "interrupted, resuming from epoch N".
+            silent = f"no heartbeat for {heartbeat_timeout_s:.0f} s"
+            run.error = f"its worker {run.worker or '(unknown)'} stopped reporting ({silent})"
+            run.interruptions, run.last_interruption = (run.interruptions or 0) + 1, run.error
             requeued.append(run.id)
     session.commit()
     resent = []

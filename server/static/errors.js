@@ -262,7 +262,8 @@
     if (!window.Plotly || !node || !counts.confusion.labels.length) { return; }
     var labels = counts.confusion.labels.map(String);
     // The raw labels stay the data (a click filters by them); what is drawn is escaped.
-    var shown = labels.map(window.Trainboard.plotText);
+    var names = data.class_names || {};  // "1" -> "pos": the dataset's own names where it has them
+    var shown = labels.map(function (label) { return window.Trainboard.plotText(names[label] || label); });
     var matrix = counts.confusion.matrix;
     // Colour the mistakes: the diagonal would drown them, so it is shown as text only.
     var z = matrix.map(function (row, i) { return row.map(function (v, j) { return i === j ? null : v; }); });

@@ -1,4 +1,5 @@
-// Project page: refresh the rows of queued and running runs every 2 s until none is left.
+// Project page: refresh the rows of queued and running runs every 2 s until none is left; reload the page
+// once when one ends, so the leaderboard and the tag filter agree with the runs table.
 "use strict";
 
 (function () {
@@ -40,15 +41,35 @@
     });
   }
 
+  // This poll is the page's one live source. A run that ends (or gains a tag) changes more than its row:
+  // the leaderboard's ranks and statuses, the tag filter's choices, the groups. Rather than patch each, the
+  // page reloads once, so no part of it says "running" next to another that says "succeeded".
+  var seenTags = {};
+  function changesThePage(row, run) {
+    var tags = (run.tags || []).slice().sort().join("\n");
+    var id = row.dataset.runId;
+    var tagged = id in seenTags && seenTags[id] !== tags;
+    seenTags[id] = tags;
+    return ACTIVE.indexOf(run.status) < 0 || tagged;
+  }
+
   function poll() {
     var rows = activeRows();
     if (rows.length === 0) { return; }
+    var reload = false;
     Promise.all(rows.map(function (row) {
       return fetch("/api/v1/runs/" + row.dataset.runId, { headers: { Accept: "application/json" } })
         .then(function (response) { return response.ok ? response.json() : null; })
-        .then(function (run) { if (run) { update(row, run); } })
+        .then(function (run) {
+          if (!run) { return; }
+          update(row, run);
+          if (changesThePage(row, run)) { reload = true; }
+        })
         .catch(function () { /* keep the last values; try again next tick */ });
-    })).then(function () { window.setTimeout(poll, INTERVAL_MS); });
+    })).then(function () {
+      if (reload) { window.location.reload(); return; }
+      window.setTimeout(poll, INTERVAL_MS);
+    });
   }
 
   if (activeRows().length > 0) { window.setTimeout(poll, INTERVAL_MS); }

@@ -91,6 +91,18 @@
       });
     };
     if (target) { target.addEventListener("change", showTarget); showTarget(); }
+    // Starting from a run changes which model's parameters the rows list: reload the form around it.
+    var baseRun = document.getElementById("base_run");
+    if (baseRun) {
+      var showOwn = function () {
+        form.querySelectorAll("[data-base-own]").forEach(function (part) { part.hidden = baseRun.value !== ""; });
+      };
+      showOwn();
+      baseRun.addEventListener("change", function () {
+        var url = "/projects/" + baseRun.getAttribute("data-project") + "/sweeps/new";
+        window.location.href = baseRun.value ? url + "?from_run=" + encodeURIComponent(baseRun.value) : url;
+      });
+    }
     form.querySelectorAll("#space tbody tr, #script-space tbody tr").forEach(function (row) {
       var schedule = function () {
         var i = (row.getAttribute("data-prefix") || "") + row.getAttribute("data-index");
@@ -120,32 +132,79 @@
     return null;
   }
 
+  // An error key draws in %, as every table and page shows it (the API keeps fractions).
+  function shown(value) { return page.percent ? value * 100 : value; }
+  var METRIC_TITLE = page.metric + (page.percent ? " (%)" : "");
+
+  var SVG = "http://www.w3.org/2000/svg";
+  function svgNode(name, attributes, text) {
+    var node = document.createElementNS(SVG, name);
+    Object.keys(attributes).forEach(function (key) { node.setAttribute(key, attributes[key]); });
+    if (text !== undefined) { node.textContent = text; }
+    return node;
+  }
+
+  // Parallel coordinates in plain SVG: Plotly's parcoords needs WebGL, which many VMs and remote desktops
+  // lack. One vertical axis per parameter (log ones in log10) and the metric last; one line per trial,
+  // coloured from good (dark) to bad (light); the best trial drawn last, thick and orange.
+  function drawParallel(element, scored, best) {
+    var dimensions = page.params.map(function (path) {
+      var raw = scored.map(function (t) { return t.params[path]; });
+      if (raw.some(function (v) { return numeric(v) === null; })) {
+        var labels = [];
+        raw.forEach(function (v) { var k = JSON.stringify(v); if (labels.indexOf(k) < 0) { labels.push(k); } });
+        return { label: path, values: raw.map(function (v) { return labels.indexOf(JSON.stringify(v)); }), ticks: labels };
+      }
+      if (page.scales[path] === "log") { return { label: path + " (log10)", values: raw.map(function (v) { return Math.log10(numeric(v)); }) }; }
+      if (page.scales[path] === "one_minus_log") { return { label: "log10(1 − " + path + ")", values: raw.map(function (v) { return Math.log10(1 - numeric(v)); }) }; }
+      return { label: path, values: raw.map(numeric) };
+    });
+    var metric = scored.map(function (t) { return shown(t.summary[page.metric]); });
+    dimensions.push({ label: METRIC_TITLE, values: metric });
+    var width = Math.max(element.clientWidth, 320), height = 320, top = 40, bottom = 20, side = 60;
+    var svg = svgNode("svg", { width: "100%", height: height, viewBox: "0 0 " + width + " " + height, role: "img", "aria-label": "Parallel coordinates of " + scored.length + " trials", "class": "parallel" });
+    var step = dimensions.length > 1 ? (width - 2 * side) / (dimensions.length - 1) : 0;
+    dimensions.forEach(function (d, i) {
+      var finite = d.values.filter(function (v) { return v !== null && isFinite(v); });
+      d.low = Math.min.apply(null, finite); d.high = Math.max.apply(null, finite);
+      if (d.ticks) { d.low = 0; d.high = Math.max(d.ticks.length - 1, 1); }
+      if (!(d.high > d.low)) { d.low -= 1; d.high += 1; }
+      d.x = side + i * step;
+      d.y = function (v) { return top + (height - top - bottom) * (1 - (v - d.low) / (d.high - d.low)); };
+    });
+    var mLow = Math.min.apply(null, metric), mHigh = Math.max.apply(null, metric);
+    function colour(v) {  // good -> dark blue, bad -> light
+      var t = mHigh > mLow ? (v - mLow) / (mHigh - mLow) : 0;
+      if (page.maximize) { t = 1 - t; }
+      return "hsl(" + Math.round(230 - 150 * t) + ", 70%, " + Math.round(30 + 35 * t) + "%)";
+    }
+    var order = scored.map(function (_, i) { return i; }).sort(function (a, b) { return (scored[a].id === best) - (scored[b].id === best); });
+    order.forEach(function (i) {
+      var points = dimensions.map(function (d) { var v = d.values[i]; return v === null || !isFinite(v) ? null : d.x + "," + d.y(v).toFixed(1); });
+      if (points.indexOf(null) >= 0) { return; }
+      var isBest = scored[i].id === best;
+      var line = svgNode("polyline", { points: points.join(" "), fill: "none", stroke: isBest ? "#e67e22" : colour(metric[i]), "stroke-width": isBest ? 3 : 1.5, "stroke-opacity": isBest ? 1 : 0.7, "data-run": scored[i].id });
+      line.appendChild(svgNode("title", {}, scored[i].name + ": " + page.metric + " " + (+metric[i].toPrecision(4)) + (page.percent ? " %" : "")));
+      svg.appendChild(line);
+    });
+    dimensions.forEach(function (d) {
+      svg.appendChild(svgNode("line", { x1: d.x, x2: d.x, y1: top, y2: height - bottom, stroke: "#444" }));
+      var anchor = d.x < side + 1 ? "start" : (d.x > width - side - 1 ? "end" : "middle");
+      svg.appendChild(svgNode("text", { x: d.x, y: top - 22, "text-anchor": anchor, "class": "axis-label" }, d.label));
+      var ticks = d.ticks ? d.ticks.map(function (label, i) { return [i, label]; }) : [[d.high, d.high], [d.low, d.low]];
+      ticks.forEach(function (tick) {
+        var text = typeof tick[1] === "number" ? String(+tick[1].toPrecision(3)) : tick[1];
+        svg.appendChild(svgNode("text", { x: d.x + 4, y: d.y(tick[0]) + (tick[0] === d.high ? -4 : 12), "class": "tick" }, text));
+      });
+    });
+    element.textContent = "";
+    element.appendChild(svg);
+  }
+
   function drawCharts(sweep) {
     var scored = sweep.trials.filter(function (t) { return typeof t.summary[page.metric] === "number"; });
     var parcoords = document.getElementById("parcoords");
-    if (scored.length > 0 && parcoords) {
-      var dimensions = page.params.map(function (path) {
-        var raw = scored.map(function (t) { return t.params[path]; });
-        var categorical = raw.some(function (v) { return numeric(v) === null; });
-        if (categorical) {
-          var labels = [];
-          raw.forEach(function (v) { var k = JSON.stringify(v); if (labels.indexOf(k) < 0) { labels.push(k); } });
-          return { label: path, values: raw.map(function (v) { return labels.indexOf(JSON.stringify(v)); }), tickvals: labels.map(function (_, i) { return i; }), ticktext: labels.map(window.Trainboard.plotText) };
-        }
-        if (page.scales[path] === "log") {
-          var logs = raw.map(function (v) { return Math.log10(v); });
-          return { label: path + " (log10)", values: logs };
-        }
-        if (page.scales[path] === "one_minus_log") {
-          return { label: "log10(1 − " + path + ")", values: raw.map(function (v) { return Math.log10(1 - v); }) };
-        }
-        return { label: path, values: raw };
-      });
-      var metric = scored.map(function (t) { return t.summary[page.metric]; });
-      dimensions.push({ label: page.metric, values: metric });
-      plot(parcoords, [{ type: "parcoords", line: { color: metric, colorscale: "Viridis", reversescale: !page.maximize, showscale: true }, dimensions: dimensions }],
-        { height: 320, margin: { l: 60, r: 60, t: 40, b: 20 } });
-    }
+    if (scored.length > 0 && parcoords) { drawParallel(parcoords, scored, sweep.best_run_id); }
     var scatters = document.getElementById("scatters");
     if (scatters && scored.length > 0) {
       scatters.textContent = "";
@@ -158,26 +217,28 @@
         var categorical = page.scales[path] === "categorical";
         var xs = scored.map(function (t) { var v = t.params[path]; return oneMinus ? 1 - v : (categorical ? window.Trainboard.plotText(JSON.stringify(v)) : v); });
         plot(box, [{
-          type: "scatter", mode: "markers", x: xs, y: scored.map(function (t) { return t.summary[page.metric]; }),
+          type: "scatter", mode: "markers", x: xs, y: scored.map(function (t) { return shown(t.summary[page.metric]); }),
           text: scored.map(function (t) { return window.Trainboard.plotText(t.name) + (t.stopped_early ? " (stopped early)" : ""); }),
           marker: { size: 8, color: scored.map(function (t) { return t.id === sweep.best_run_id ? "#e67e22" : (t.stopped_early ? "#aaa" : "#2456d6"); }) }
         }], {
           height: 260,
           xaxis: { title: { text: oneMinus ? "1 − " + path : path }, type: categorical ? "category" : axisType(path) },
-          yaxis: { title: { text: page.metric } }
+          yaxis: { title: { text: METRIC_TITLE } }
         });
       });
     }
     var best = document.getElementById("best-so-far");
     if (best && page.best_so_far.value.length > 0) {
-      plot(best, [
-        { type: "scatter", mode: "lines+markers", name: "over trials", x: page.best_so_far.trial, y: page.best_so_far.value, line: { shape: "hv", color: "#2456d6" } },
-        { type: "scatter", mode: "lines+markers", name: "over GPU time (s)", x: page.best_so_far.seconds, y: page.best_so_far.value, xaxis: "x2", line: { shape: "hv", color: "#e67e22" } }
-      ], {
-        height: 320, showlegend: true, legend: { orientation: "h", y: -0.25 },
-        xaxis: { title: { text: "finished trials" } },
-        xaxis2: { title: { text: "GPU seconds" }, overlaying: "x", side: "top" },
-        yaxis: { title: { text: "best " + page.metric }, rangemode: "tozero" }, margin: { l: 60, r: 10, t: 40, b: 60 }
+      // One x-axis (finished trials); the training time each took so far shows on hover.
+      var curve = page.best_so_far;
+      plot(best, [{
+        type: "scatter", mode: "lines+markers", x: curve.trial, y: curve.value.map(shown), line: { shape: "hv", color: "#2456d6" },
+        text: curve.seconds.map(function (s) { return "after " + Math.round(s) + " s of training"; }),
+        hovertemplate: "trial %{x}: %{y:.4g}" + (page.percent ? " %" : "") + "<br>%{text}<extra></extra>"
+      }], {
+        height: 320,
+        xaxis: { title: { text: "finished trials" }, rangemode: "nonnegative", dtick: curve.trial.length < 10 ? 1 : null },
+        yaxis: { title: { text: "best " + METRIC_TITLE }, rangemode: "tozero" }, margin: { l: 60, r: 10, t: 10, b: 50 }
       });
     }
   }

@@ -60,7 +60,7 @@ def test_build_a_sweep_watch_it_finish_and_open_the_best(browser, server_with_wo
         expect(page.locator(".message-success")).to_have_text("Sweep 'browser sweep' started.")
         expect(page.locator("#sweep-status .badge")).to_have_text("finished", timeout=240_000)
         expect(page.locator("#trials tbody tr")).to_have_count(3)
-        expect(page.locator("#parcoords .main-svg").first).to_be_attached(timeout=15_000)
+        expect(page.locator("#parcoords svg.parallel")).to_be_visible(timeout=15_000)
         screenshot(page, "sweep-02-finished")
 
         page.locator("#trials thead th", has_text="hparams.lr").click()

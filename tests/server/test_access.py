@@ -27,6 +27,7 @@ GLOBAL_ROUTES = {
     ("GET", "/openapi.json"),
     ("GET", "/docs"),
     ("GET", "/redoc"),
+    ("GET", "/static/apidocs/redoc.standalone.js"),  # ReDoc's bundle, its CDN logo made local
     ("GET", "/api/v1/health"),
     ("GET", "/api/v1/me"),
     ("PUT", "/api/v1/me/password"),

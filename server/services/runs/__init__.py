@@ -9,6 +9,8 @@
   or a bias/variance gap (``gap_order``, the SQL twin of the diagnosis's ``compute_gaps``).
 - ``metadata``: what a person says about a run afterwards (name, notes, tags), archive and restore.
 - ``filtering``: a filter expression (``server.run_filter``) as a WHERE clause, on both databases.
+- ``interruptions``: whether a worker's run was cut off (handed back, or re-queued by the reaper) and the
+  epoch it resumes from, for the run page.
 
 Beside the package, ``server.services.run_setup`` resolves a run's config and queues it: sweeps builds its
 trials with it, and this package's finish and cancel advance sweeps, so it sits below both.

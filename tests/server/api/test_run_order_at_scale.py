@@ -86,7 +86,7 @@ def test_leaderboard_shows_the_top_of_each_group_as_ranking_every_run_would(
         series = {k: v for k, v in series.items() if rng.uniform() > 0.15}  # some metrics not logged
         if series:
             log_points(session, run, {k: [v] for k, v in series.items()})
-        if run.status == "succeeded":  # failed and diverged runs are left off the leaderboard
+        if run.status == "succeeded":  # failed, diverged and cancelled runs are left off the leaderboard
             logged.append((run.id, series))
     standings = rank_runs(
         logged,

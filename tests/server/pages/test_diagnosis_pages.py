@@ -195,6 +195,22 @@ def test_project_leaderboard_greys_a_run_breaking_a_constraint(client: TestClien
     assert "latency_ms_b1 ≤ 10" in response.text and "param_count ≤ 1,000,000" in response.text
 
 
+def test_cancelled_and_early_stopped_runs_do_not_rank(client: TestClient, session: Session) -> None:
+    # A trial stopped early (or a run cancelled at epoch 2) has the error of half a training: often the
+    # lowest at that moment on a noisy dev set, it must not take first place from a finished run.
+    project = make_project(session)
+    finished = make_run(session, project, name="finished")
+    stopped = make_run(session, project, name="stopped-early", status="cancelled", stopped_early=True)
+    cancelled = make_run(session, project, name="cancelled", status="cancelled")
+    log_points(session, finished, {"dev_error": [0.09]})
+    log_points(session, stopped, {"dev_error": [0.04]})
+    log_points(session, cancelled, {"dev_error": [0.05]})
+
+    response = client.get(f"/projects/{project.id}")
+
+    assert [row[1] for row in table_rows(response.text, "leaderboard-table")] == ["finished"]
+
+
 def test_project_runs_table_shows_gaps_and_compare_boxes(client: TestClient, session: Session) -> None:
     project = make_project(session, human_level_error=0.01)
     run = make_run(session, project, name="r")

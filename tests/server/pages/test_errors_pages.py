@@ -123,3 +123,38 @@ def test_apply_corrections_form_needs_csrf_and_bumps_the_version(
 
 def test_errors_page_of_unknown_run_is_404(client: TestClient) -> None:
     assert client.get("/runs/999999/errors").status_code == 404
+
+
+def _uploaded_reviews(session: Session) -> Project:
+    from server.tables import Dataset
+
+    dataset = Dataset(
+        name="reviews", source="csv", kind="tabular", input_shape=[4], n_classes=2, n_examples=40,
+        classes=["neg", "pos"], size_bytes=100, sha256="0" * 64,
+    )  # fmt: skip
+    session.add(dataset)
+    session.commit()
+    return make_project(session, name="sentiment", dataset=str(dataset.id))
+
+
+def test_a_csv_datasets_class_names_show_instead_of_indices(client: TestClient, session: Session) -> None:
+    project = _uploaded_reviews(session)
+    run, other = make_run(session, project), make_run(session, project)
+    log_predictions(session, run, [("r-1", 0, 1, 0.9), ("r-2", 1, 0, 0.7), ("r-3", 1, 1, 0.8)])
+    log_predictions(session, other, [("r-1", 0, 0, 0.9), ("r-2", 1, 0, 0.6), ("r-3", 1, 0, 0.6)])
+
+    page = client.get(f"/runs/{run.id}/errors?split=dev").text
+    assert [r[2:4] for r in table_rows(page, "errors")] == [["neg", "pos"], ["pos", "neg"]]
+    assert 'title="class 1">pos<' in page  # the index stays a hover away
+    compared = client.get(f"/runs/{run.id}/errors/compare?other={other.id}&group=fixed").text
+    assert [r[1:4] for r in table_rows(compared, "compared")] == [["neg", "pos", "neg"]]
+    listing = client.get("/").text
+    assert [r[1] for r in table_rows(listing, "projects") if r[0] == "sentiment"] == ["reviews"]
+
+
+def test_built_in_class_names_show_on_the_errors_page(client: TestClient, session: Session) -> None:
+    project = make_project(session, dataset="breast_cancer")
+    run = make_run(session, project)
+    log_predictions(session, run, [("bc-1", 0, 1, 0.9)])
+    page = client.get(f"/runs/{run.id}/errors?split=dev").text
+    assert [r[2:4] for r in table_rows(page, "errors")] == [["malignant", "benign"]]

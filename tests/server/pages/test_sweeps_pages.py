@@ -100,14 +100,15 @@ def test_sweep_page_shows_trials_best_and_importance(client: TestClient, session
     assert response.status_code == 200
     rows = table_rows(response.text, "trials")
     assert [(row[0], row[1], row[3]) for row in rows] == [
-        (trials[0].name, "succeeded", "0.2"),
-        (trials[1].name, "succeeded", "0.1"),
+        (trials[0].name, "succeeded", "20.00 %"),  # an error key in percent, as on every other page
+        (trials[1].name, "succeeded", "10.00 %"),
     ]
     assert f'href="/runs/{trials[1].id}" id="best-link"' in response.text
     data = json.loads(response.text.split('id="sweep-data">')[1].split("</script>")[0])
     assert data["best_run_id"] == trials[1].id
     assert data["scales"] == {"hparams.lr": "log"}
-    assert data["best_so_far"]["value"][-1] == 0.1
+    assert data["best_so_far"]["value"][-1] == 0.1  # fractions in the data; the charts draw percent
+    assert data["percent"] is True
     actions = [
         a["action"] for a in attrs_of(response.text, "form") if a.get("action", "").startswith("/sweeps/")
     ]
@@ -179,3 +180,74 @@ def test_sweep_page_says_which_trials_tie_with_the_best(client: TestClient, sess
     [note] = texts(response.text, "best-tied")
     assert note.startswith(f"1 other trial is within noise of it on this dev set (#{trials[0].id})")
     assert client.get(f"/api/v1/sweeps/{sweep_id}").json()["tied_run_ids"] == [trials[0].id]
+
+
+def test_a_sweep_starts_from_a_runs_config_of_any_model(client: TestClient, session: Session) -> None:
+    from tests.factories import make_run
+
+    project = make_project(session, dataset="digits")
+    config = {
+        "model": {"name": "lenet5", "activation": "tanh", "pool": "avg"},
+        "hparams": {"epochs": 4, "lr": 0.02, "optimizer": "adam"},
+    }
+    run = make_run(session, project, name="cnn", config=config)
+
+    # "Sweep around this run" on the run page opens the form started from it, with LeNet-5's options.
+    run_page = client.get(f"/runs/{run.id}").text
+    assert f'href="/projects/{project.id}/sweeps/new?from_run={run.id}"' in run_page
+    page = client.get(f"/projects/{project.id}/sweeps/new?from_run={run.id}")
+    assert page.status_code == 200
+    chosen = [a for a in attrs_of(page.text, "option") if "selected" in a and a.get("value") == str(run.id)]
+    assert len(chosen) == 1
+    lenet = param_rows("lenet5")
+    paths = [row[1] for row in table_rows(page.text, "space")]
+    assert any(p.endswith("model.pool") for p in paths) and not any(p.endswith("model.hidden") for p in paths)
+    lr = next(i for i, row in enumerate(lenet) if row.path == "hparams.lr")
+    values = {a["id"]: a.get("value") for a in attrs_of(page.text, "input") if a.get("id")}
+    assert (values[f"low_{lr}"], values[f"high_{lr}"]) == ("0.002", "0.2")  # a decade either side of 0.02
+
+    form = {
+        "csrf_token": csrf_token(client),
+        "target": "zoo",
+        "base_run": str(run.id),
+        "trials": "2",
+        "parallelism": "1",
+        "early_stopping": "none",
+        f"on_{lr}": "true",
+        f"dist_{lr}": "log_uniform",
+        f"low_{lr}": "0.002",
+        f"high_{lr}": "0.2",
+    }
+    response = client.post(f"/projects/{project.id}/sweeps", data=form, follow_redirects=False)
+    assert response.status_code == 303, response.text
+    sweep = session.scalars(select(Sweep).where(Sweep.project_id == project.id)).one()
+    assert sweep.base_config["model"] == config["model"]
+    assert sweep.base_config["hparams"]["optimizer"] == "adam"
+    trial = session.scalars(select(Run).where(Run.sweep_id == sweep.id)).first()
+    assert trial is not None and trial.config["model"]["name"] == "lenet5"
+
+
+def test_a_sweep_cannot_start_from_another_projects_run(client: TestClient, session: Session) -> None:
+    from tests.factories import make_run
+
+    project, other = make_project(session), make_project(session)
+    run = make_run(session, other)
+    response = client.get(f"/projects/{project.id}/sweeps/new?from_run={run.id}")
+    assert response.status_code == 422 and "is not a run of a built-in model in this project" in response.text
+
+
+def test_sweep_page_says_when_trials_wait_for_a_worker_slot(client: TestClient, session: Session) -> None:
+    # "3 at once" with one worker slot ran one at a time and said nothing.
+    project = make_project(session)
+    body = {"project_id": project.id, "space": {"hparams.lr": {"log_uniform": [1e-3, 1e-1]}}}
+    sweep_id = client.post("/api/v1/sweeps", json={**body, "trials": 6, "parallelism": 3}).json()["id"]
+    trials = session.scalars(select(Run).where(Run.sweep_id == sweep_id).order_by(Run.id)).all()
+    client.post(f"/api/v1/runs/{trials[0].id}/start", json={"worker": "only-one"})
+
+    page = client.get(f"/sweeps/{sweep_id}").text
+    start = page.index('id="worker-slots">') + len('id="worker-slots">')
+    note = " ".join(page[start : page.index("</p>", start)].split())
+    assert note.startswith("1 of 3 trials at once are running: 2 wait for a free worker slot")
+    for run in trials[1:3]:
+        client.post(f"/api/v1/runs/{run.id}/start", json={"worker": "another"})
+    assert 'id="worker-slots"' not in client.get(f"/sweeps/{sweep_id}").text  # all three run
