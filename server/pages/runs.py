@@ -57,8 +57,8 @@ from server.services import (
 )
 from server.services.experiments import DataSizeCurve
 from server.services.multitask import TaskComparison
-from server.services.transfer import Lineage
 from server.services.runs.interruptions import Interruption, interruption
+from server.services.transfer import Lineage
 
 router = APIRouter(route_class=PageRoute, dependencies=[PageAuth])
 
