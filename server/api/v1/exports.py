@@ -35,8 +35,7 @@ def export_runs(
         session=session,
         project_id=project_id,
         status=status,
-        # TEMPORARY (issue 16): as in runs.read_runs, the subquery is still spelt Select[tuple[int]].
-        visible=access.visible_project_ids(principal),  # type: ignore[arg-type]  # see above
+        visible=access.visible_project_ids(principal),
         archived=archived,
         q=q,
         search=search,

@@ -138,8 +138,7 @@ def read_runs(
         limit=limit,
         offset=offset,
         cursor=cursor,
-        # TEMPORARY (issue 16): runs.py, being rewritten, still spells it Select[tuple[int]] (SQLAlchemy 2.0).
-        visible=access.visible_project_ids(principal),  # type: ignore[arg-type]  # see above
+        visible=access.visible_project_ids(principal),
     )
     # The RunsPage's JSON, built from the rows without the models (response_model above documents it).
     return Response(page, media_type="application/json")

@@ -26,7 +26,7 @@ from server.services.runs.pages import PageRows, RunFilters, encode_cursor, page
 from server.tables import Run, RunCount
 
 #: The ids of the projects a caller may see (None: every project).
-Visible = Select[tuple[int]] | None
+Visible = Select[int] | None
 
 
 def _summaries(
@@ -123,7 +123,7 @@ def list_runs(
     limit: int,
     offset: int,
     cursor: str | None = None,
-    visible: Select[tuple[int]] | None = None,
+    visible: Select[int] | None = None,
     archived: bool = False,
     q: str | None = None,
     search: str | None = None,
@@ -162,7 +162,7 @@ def list_runs_json(
     limit: int,
     offset: int,
     cursor: str | None = None,
-    visible: Select[tuple[int]] | None = None,
+    visible: Select[int] | None = None,
     archived: bool = False,
     q: str | None = None,
     search: str | None = None,

@@ -52,7 +52,7 @@ class RunFilters:
 
     project_id: int | None = None
     status: str | None = None
-    visible: Select[tuple[int]] | None = None
+    visible: Select[int] | None = None
     archived: bool = False
     where: ColumnElement[bool] | None = field(default=None, compare=False)
 
