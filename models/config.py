@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal, get_args
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
-from trainboard.storable import refuse_unstorable
+from trainboard.storable import refuse_nul, refuse_unstorable
 
 #: Ids are 32-bit integers on PostgreSQL (server/ids.py MAX_ID holds the same bound).
 MAX_ID = 2**31 - 1
@@ -156,7 +156,7 @@ class RunConfig(BaseModel):
     transfer: Transfer | None = Field(
         default=None, description="Start from another run's weights (fine-tuning); null trains from scratch."
     )
-    task: str | None = Field(
+    task: Annotated[str, AfterValidator(refuse_nul)] | None = Field(
         default=None,
         min_length=1,
         max_length=100,

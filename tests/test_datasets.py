@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -73,3 +75,13 @@ def test_load_splits_refuses_bad_input(kwargs: dict, match: str) -> None:
 def test_load_splits_refuses_unknown_dataset() -> None:
     with pytest.raises(ValueError, match="unknown dataset 'mnist'"):
         load_splits("mnist")
+
+
+def test_every_built_in_names_its_classes_and_tasks_consistently() -> None:
+    """Class names match the class count, and task names (metric key prefixes) only on multi-task sets."""
+    for name, info in DATASETS.items():
+        assert not info.class_names or len(info.class_names) == info.n_classes, name
+        for task in info.tasks:
+            assert re.fullmatch(r"[A-Za-z0-9_.\-:]+", task), (name, task)
+    assert DATASETS["breast_cancer"].class_names == ("malignant", "benign")
+    assert DATASETS["breast_cancer"].tasks == ()

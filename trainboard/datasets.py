@@ -94,7 +94,7 @@ DATASETS: dict[str, DatasetInfo] = {
         2,
         569,
         "Breast cancer Wisconsin, 30 features, benign or malignant (scikit-learn).",
-        ("malignant", "benign"),  # scikit-learn's target_names: 0 is malignant
+        class_names=("malignant", "benign"),  # scikit-learn's target_names: 0 is malignant
     ),
     "wine": DatasetInfo(
         "tabular",
@@ -102,7 +102,7 @@ DATASETS: dict[str, DatasetInfo] = {
         3,
         178,
         "Wine recognition, 13 chemical features, 3 cultivars (scikit-learn).",
-        ("cultivar 1", "cultivar 2", "cultivar 3"),
+        class_names=("cultivar 1", "cultivar 2", "cultivar 3"),
     ),
 }
 

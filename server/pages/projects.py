@@ -394,7 +394,7 @@ def read_project(
     q: Annotated[str, Query(max_length=2000), NoNul] = "",
     search: Annotated[str, Query(max_length=200), NoNul] = "",
     archived: bool = False,
-    col: Annotated[list[str] | None, Query(max_length=MAX_PICKED * 2)] = None,
+    col: Annotated[list[Annotated[str, NoNul]] | None, Query(max_length=MAX_PICKED * 2)] = None,
     cols_sent: bool = False,
 ) -> Response:
     """One project: its dataset, human-level error and a sortable, filterable, paged table of runs, with
@@ -434,9 +434,9 @@ def bulk_runs(
     session: SessionDep,
     principal: PagePrincipal,
     csrf_token: Annotated[str, Form()] = "",
-    action: Annotated[str, Form(max_length=20)] = "",
-    tag: Annotated[str, Form(max_length=200)] = "",
-    back: Annotated[str, Form(max_length=4000)] = "",
+    action: Annotated[str, Form(max_length=20), NoNul] = "",
+    tag: Annotated[str, Form(max_length=200), NoNul] = "",
+    back: Annotated[str, Form(max_length=4000), NoNul] = "",
     run_ids: Annotated[list[Annotated[int, Field(ge=1, le=MAX_ID)]], Form(max_length=RUNS_PER_PAGE)] = [],  # noqa: B006
 ) -> Response:
     """Tag, archive or restore the runs ticked in the table (back: the table's URL, to return to)."""

@@ -39,6 +39,7 @@ from server.schemas import (
     ArtifactRead,
     ErrorItem,
     Hparams,
+    NoNul,
     ProjectRead,
     RunCreate,
     RunRead,
@@ -465,7 +466,7 @@ def read_run(
     request: Request,
     run_id: IdPath,
     session: SessionDep,
-    task: Annotated[str | None, Query(max_length=100)] = None,
+    task: Annotated[str | None, Query(max_length=100), NoNul] = None,
 ) -> Response:
     """One run: status, progress, config, summary, learning curves and misclassified dev examples; a
     multi-task run's ladder for one `task`."""

@@ -60,6 +60,7 @@ GLOBAL_ROUTES = {
 LIST_ROUTES = {
     ("GET", "/api/v1/projects"),
     ("GET", "/api/v1/runs"),
+    ("GET", "/api/v1/runs.csv"),
     ("GET", "/api/v1/sweeps"),
     ("GET", "/api/v1/datasets/uploaded"),
     ("GET", "/"),
@@ -125,6 +126,7 @@ def victim(session: Session) -> Victim:
         "run_ids": str(run.id),  # and the runs of GET /api/v1/metrics
         "path": f"{project.id}/{run.id}/artifacts/model.pt",
         "rest": "registered-models/create",
+        "fmt": "csv",  # GET /api/v1/runs/{id}/series.{fmt}
     }
     config = {"model": {"name": "mlp"}, "hparams": {}}
     bodies = {
@@ -240,6 +242,9 @@ def test_lists_show_only_visible_projects(app: FastAPI, session: Session, victim
     with client_as(app, token_for(session, mallory)) as outsider:
         for url in ("/api/v1/projects", "/api/v1/runs", "/api/v1/sweeps", "/api/v1/datasets/uploaded"):
             assert outsider.get(url).json()["total"] == 0, url
+        exported = outsider.get("/api/v1/runs.csv")
+        assert exported.headers["x-total-count"] == "0"
+        assert exported.text.count("\n") == 1  # the header row alone
         catalog = outsider.get("/api/v1/datasets").json()
         assert victim.params["dataset_id"] not in [d["id"] for d in catalog]
         assert victim.project_name not in outsider.get("/").text

@@ -266,7 +266,8 @@ def read_metric_keys(
     return Response(series_reads.series_json(found), media_type="application/json")
 
 
-@router.get("/{run_id}/metrics/{key:path}")
+# `times` only comes with the batch reads' with_time: left out here, as the batch read leaves it out.
+@router.get("/{run_id}/metrics/{key:path}", response_model_exclude_none=True)
 def read_metric(
     run_id: IdPath,
     key: Text,
@@ -351,7 +352,7 @@ def read_diagnosis(
     session: SessionDep,
     principal: ApiAuth,
     task: Annotated[
-        str | None, Query(max_length=100, description="A multi-task run's task: its own ladder.")
+        str | None, Query(max_length=100, description="A multi-task run's task: its own ladder."), NoNul
     ] = None,
 ) -> dict[str, Any]:
     """Avoidable bias, variance, data mismatch and dev overfitting, the dominant one, and what to try."""
