@@ -133,7 +133,8 @@ def test_reaper_requeues_a_run_whose_worker_died_then_fails_it(tmp_path: Path) -
                 requeued = wait_until(
                     lambda: (run := client.get_run(run_id))["status"] == "queued" and run, 30, "the re-queue"
                 )
-                assert requeued["error"] is None
+                # Queued again, saying why: the run page shows "interrupted, resuming" with this reason.
+                assert "stopped reporting" in requeued["error"]
         failed = wait_for_run(client, run_id, timeout=30)
     assert failed["status"] == "failed"
     assert failed["error"] == (
