@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import time
+import weakref
 from collections.abc import AsyncIterator
 from functools import lru_cache
 from typing import Annotated, Any
@@ -122,6 +123,17 @@ def autocommit_connection(session: Session) -> Connection:
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
+_AUTOCOMMIT: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()
+
+
+def _autocommit_engine(engine: Engine) -> Engine:
+    """The engine's autocommit twin, made once per engine rather than once per request."""
+    twin = _AUTOCOMMIT.get(engine)
+    if twin is None:
+        twin = _AUTOCOMMIT[engine] = engine.execution_options(isolation_level="AUTOCOMMIT")
+    return twin
+
+
 async def get_read_session(session: SessionDep) -> AsyncIterator[Session]:
     """The request's session, for a route that only reads: each statement runs in autocommit
     (``autocommit_connection``), which spares PostgreSQL the request's BEGIN and ROLLBACK round trips.
@@ -131,9 +143,9 @@ async def get_read_session(session: SessionDep) -> AsyncIterator[Session]:
     here, on the event loop: in autocommit there is no transaction to end, so closing it makes no round
     trip and spares ``get_session`` a thread-pool hop. Writing through it would commit each statement."""
     bind = session.get_bind()
-    switched = isinstance(bind, Engine) and not session.in_transaction()
-    if switched:
-        session.bind = bind.execution_options(isolation_level="AUTOCOMMIT")
+    switched = False
+    if isinstance(bind, Engine) and not session.in_transaction():
+        session.bind, switched = _autocommit_engine(bind), True
     yield session
     if switched:
         session.close()
