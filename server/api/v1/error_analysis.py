@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 
 from server.api.deps import ExampleId, IdPath, Limit, Offset
+from server.api.downloads import attachment
 from server.auth import ApiAuth
 from server.csv_export import to_csv
 from server.db import SessionDep
@@ -124,7 +125,7 @@ def _csv(text: str, filename: str) -> Response:
     return Response(
         text,
         media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        headers=attachment(filename),
     )
 
 

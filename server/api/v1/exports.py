@@ -10,10 +10,11 @@ from fastapi.responses import StreamingResponse
 
 from server import access
 from server.api.deps import IdPath
+from server.api.downloads import attachment
 from server.api.v1.runs import FilterQuery, NameSearch
 from server.auth import ApiAuth
 from server.db import ReadSessionDep
-from server.schemas import MAX_ID, NoNul, RunStatus
+from server.schemas import MAX_ID, MetricKey, RunStatus
 from server.services import exports, runs
 
 router = APIRouter(tags=["exports"])
@@ -45,7 +46,7 @@ def export_runs(
     return Response(
         text,
         media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{name}"', "X-Total-Count": str(total)},
+        headers={**attachment(name), "X-Total-Count": str(total)},
     )
 
 
@@ -55,18 +56,17 @@ def export_series(
     fmt: Literal["csv", "json"],
     session: ReadSessionDep,
     _: ApiAuth,
-    key: Annotated[str, Query(min_length=1, max_length=250, description="The metric key."), NoNul],
+    key: Annotated[MetricKey, Query(description="The metric key.")],
 ) -> StreamingResponse:
     """Every point of one series, in step order, with its timestamp: CSV (step,value,timestamp) or JSON
     ({"run_id", "key", "points": [{"step", "value", "timestamp"}]})."""
     body = exports.series_export(session, run_id, key, fmt)
     first = next(body)  # the run is checked (404) before the response starts
     media = "text/csv; charset=utf-8" if fmt == "csv" else "application/json"
-    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in key)
     return StreamingResponse(
         _chain(first, body),
         media_type=media,
-        headers={"Content-Disposition": f'attachment; filename="run-{run_id}-{safe}.{fmt}"'},
+        headers=attachment(f"run-{run_id}-{key}.{fmt}"),
     )
 
 

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import csv
 import io
+from urllib.parse import quote
 
 import pytest
 from fastapi.testclient import TestClient
+
+from server.api.downloads import attachment
 
 
 @pytest.fixture
@@ -95,3 +98,22 @@ def test_a_series_of_a_missing_run_is_a_404_and_an_unknown_format_a_404_or_422(
     assert client.get(f"/api/v1/runs/{run_id}/series.xml", params={"key": "x"}).status_code == 422
     empty = client.get(f"/api/v1/runs/{run_id}/series.json", params={"key": "nothing"})
     assert empty.json()["points"] == []
+
+
+def test_a_series_key_outside_the_metric_key_alphabet_is_a_422_naming_the_field(
+    client: TestClient, project_id: int
+) -> None:
+    # A key no run can have logged; put into the download's filename it once made Starlette's Latin-1
+    # header encoding fail (a 500).
+    run_id = make(client, project_id, "u", {}, [])
+    response = client.get(f"/api/v1/runs/{run_id}/series.csv", params={"key": "损失\U0002deb0"})
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["query", "key"]
+
+
+def test_a_download_name_outside_latin_1_keeps_an_ascii_fallback_and_the_exact_name() -> None:
+    headers = attachment("run-1-损失.csv")
+    assert headers["Content-Disposition"].encode("latin-1")
+    assert 'filename="run-1-__.csv"' in headers["Content-Disposition"]
+    assert "filename*=UTF-8''" + quote("run-1-损失.csv", safe="") in headers["Content-Disposition"]
+    assert attachment("runs.csv") == {"Content-Disposition": 'attachment; filename="runs.csv"'}
