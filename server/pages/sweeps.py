@@ -321,6 +321,7 @@ def _page_data(sweep: SweepRead) -> dict[str, Any]:
         "id": sweep.id,
         "api_url": f"/api/v1/sweeps/{sweep.id}",
         "status": sweep.status,
+        "counts": sweep.counts.model_dump(),  # with the status, what the page shows
         "metric": metric,
         "maximize": search.is_maximized(metric),
         "percent": metric in ERROR_KEYS,  # charts draw an error key in %, like the tables and other pages

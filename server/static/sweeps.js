@@ -279,17 +279,25 @@
   var saved = sessionStorage.getItem(SORT_KEY);
   if (saved) { var s = JSON.parse(saved); sortTable(s[0], s[1]); }
 
-  var last = null;
+  function signature(sweep) {
+    return sweep.status + ":" + sweep.counts.done + ":" + sweep.counts.running + ":" + sweep.counts.queued;
+  }
+  // What the page was rendered with: a sweep that finished before the first poll still reloads it.
+  var rendered = signature(page);
+  var drawn = false;
+  var POLL_MS = 2000;
+  var RETRY_MS = 5000;
   function load() {
     fetch(page.api_url, { headers: { Accept: "application/json" } })
       .then(function (response) { return response.ok ? response.json() : null; })
+      .catch(function () { return null; })
       .then(function (sweep) {
-        if (!sweep) { return; }
-        var signature = sweep.status + ":" + sweep.counts.done + ":" + sweep.counts.running + ":" + sweep.counts.queued;
-        if (last !== null && signature !== last) { window.location.reload(); return; }
-        if (last === null) { drawCharts(sweep); }
-        last = signature;
-        if (sweep.status === "running" || sweep.status === "paused") { setTimeout(load, 2000); }
+        // A failed poll (the server busy or restarting, the network down) is tried again: giving up on
+        // the first one left the page saying "running" forever.
+        if (!sweep) { setTimeout(load, RETRY_MS); return; }
+        if (signature(sweep) !== rendered) { window.location.reload(); return; }
+        if (!drawn) { drawCharts(sweep); drawn = true; }
+        if (sweep.status === "running" || sweep.status === "paused") { setTimeout(load, POLL_MS); }
       });
   }
   window.addEventListener("load", load);

@@ -54,12 +54,24 @@ def test_build_a_sweep_watch_it_finish_and_open_the_best(browser, server_with_wo
         page.locator("#base_epochs").fill("2")
         page.locator("#base_hidden").fill("16")
         screenshot(page, "sweep-01-form")
+        # The page's first poll fails (a busy server's 503): it must try again, not stop and say "running".
+        failed: list[str] = []
+
+        def fail_once(route):  # type: ignore[no-untyped-def]
+            if failed:
+                route.continue_()
+            else:
+                failed.append(route.request.url)
+                route.fulfill(status=503, body="busy")
+
+        page.route(re.compile(r"/api/v1/sweeps/\d+$"), fail_once)
         page.get_by_role("button", name="Start sweep").click()
 
         expect(page).to_have_url(re.compile(r"/sweeps/\d+$"))
         expect(page.locator(".message-success")).to_have_text("Sweep 'browser sweep' started.")
         expect(page.locator("#sweep-status .badge")).to_have_text("finished", timeout=240_000)
         expect(page.locator("#trials tbody tr")).to_have_count(3)
+        assert len(failed) == 1
         expect(page.locator("#parcoords svg.parallel")).to_be_visible(timeout=15_000)
         screenshot(page, "sweep-02-finished")
 
