@@ -55,6 +55,24 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     items.sort(key=lambda item: max((order.get(m.name, 0) for m in item.iter_markers()), default=0))
 
 
+#: How much of each process log a failed test's report shows.
+LOG_TAIL_CHARS = 6000
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[pytest.TestReport]:
+    """A failed test that ran real processes (a server, a worker) shows the end of their logs: a flaky
+    end-to-end failure in CI is then diagnosable from the report alone."""
+    report: pytest.TestReport = yield
+    if report.failed and call.when == "call":
+        tmp = getattr(item, "funcargs", {}).get("tmp_path")
+        if isinstance(tmp, Path) and tmp.is_dir():
+            for log in sorted(tmp.rglob("*.log"))[:6]:
+                text = log.read_text(errors="replace")
+                report.sections.append((f"{log.name} (last {LOG_TAIL_CHARS} chars)", text[-LOG_TAIL_CHARS:]))
+    return report
+
+
 @pytest.fixture(scope="session")
 def home() -> Path:
     return _HOME
