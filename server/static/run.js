@@ -262,7 +262,26 @@
     element.querySelector(".chart-empty").textContent = text;
   }
 
+  // A key logged once (a size, a parameter count, a latency) is a number, not a line: an axis around one
+  // dot at its edge told nothing. It becomes a chart when a second point arrives.
+  function showSingle(element, point, percent) {
+    if (element.dataset.state === "drawn" && window.Plotly) { window.Plotly.purge(element); }
+    element.dataset.state = "single";
+    element.textContent = "";
+    var value = document.createElement("p");
+    value.className = "single-value";
+    var v = percent ? point[1] * 100 : point[1];
+    var text = Math.abs(v) >= 1e-3 && Math.abs(v) < 1e9 ? v.toLocaleString(undefined, { maximumSignificantDigits: 6 }) : v.toPrecision(4);
+    value.textContent = percent ? text + " %" : text;
+    var where = document.createElement("p");
+    where.className = "muted small";
+    where.textContent = "logged once, at step " + point[0];
+    element.appendChild(value);
+    element.appendChild(where);
+  }
+
   function plot(element, traces, layout) {
+    if (element.dataset.state === "single") { element.textContent = ""; }
     var empty = element.querySelector(".chart-empty");
     if (empty) { empty.remove(); }
     element.dataset.state = "drawn";
@@ -340,6 +359,7 @@
       return;
     }
     var percent = run.error_keys.indexOf(key) >= 0;
+    if (series.points.length === 1) { showSingle(element, series.points[0], percent); return; }
     var layout = baseLayout("step", percent, 260);
     layout.showlegend = false;
     layout.margin.t = 8;

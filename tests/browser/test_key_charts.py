@@ -55,6 +55,10 @@ def test_run_page_charts_every_key_in_panels_with_smoothing_log_and_time_axes(pa
         {"key": "train_loss", "step": s, "value": 2.0 / (1 + s / 50), "timestamp": _stamp(s)}
         for s in range(300)
     ]
+    points += [  # logged once: a number on the page, not an axis around one dot
+        {"key": "param_count", "step": 0, "value": 4810.0},
+        {"key": "latency_ms_b256", "step": 0, "value": 0.0002036},
+    ]
     api.post(f"/runs/{run['id']}/start", json={"worker": "w"}).raise_for_status()
     api.post(f"/runs/{run['id']}/metrics", json={"metrics": points}).raise_for_status()
     api.post(f"/runs/{run['id']}/finish", json={"status": "succeeded"}).raise_for_status()
@@ -72,6 +76,13 @@ def test_run_page_charts_every_key_in_panels_with_smoothing_log_and_time_axes(pa
         page.locator(f'.key-chart[data-key="{key}"]').scroll_into_view_if_needed()
         expect(page.locator(f'.key-chart[data-key="{key}"]')).to_have_attribute("data-state", "drawn")
     assert len(asked) == 1 and "with_time" not in asked[0], asked
+    for key, shown in (("param_count", "4,810"), ("latency_ms_b256", "0.0002036")):
+        single = page.locator(f'.key-chart[data-key="{key}"]')
+        single.scroll_into_view_if_needed()
+        expect(single).to_have_attribute("data-state", "single")
+        expect(single.locator(".single-value")).to_have_text(shown)
+        expect(single).to_contain_text("logged once, at step 0")
+        assert single.locator(".main-svg").count() == 0
     assert page.locator('.key-chart[data-key="dev_error"]').count() == 0  # drawn in the error chart only
     raw = _traces(page, "val/f1")
     assert len(raw) == 1 and raw[0]["x"] == list(range(1, 11))
@@ -193,9 +204,13 @@ def test_a_key_first_logged_mid_run_gets_its_chart_in_its_panel(page, live_serve
         {"key": "system/cpu_percent", "step": 2, "value": 55.0},
     ]
     api.post(f"/runs/{run['id']}/metrics", json={"metrics": more}).raise_for_status()
-    expect(page.locator('.key-chart[data-key="val/auc"]')).to_have_attribute(
-        "data-state", "drawn", timeout=8000
-    )
+    auc = page.locator('.key-chart[data-key="val/auc"]')
+    expect(auc).to_have_attribute("data-state", "single", timeout=8000)  # one point: its value
+    api.post(
+        f"/runs/{run['id']}/metrics", json={"metrics": [{"key": "val/auc", "step": 5, "value": 0.75}]}
+    ).raise_for_status()
+    expect(auc).to_have_attribute("data-state", "drawn", timeout=8000)  # a second: a chart
+    assert auc.locator(".single-value").count() == 0
     expect(page.locator(".key-panel > summary")).to_have_text(["val/", "System (system/)"])
     # Charts in a panel stay in key order: auc before f1.
     keys = page.locator('.key-panel[data-prefix="val/"] .key-chart').evaluate_all(
