@@ -26,7 +26,7 @@ from server.schemas import (
     RunConfig,
     SweepCreate,
 )
-from server.services.run_setup import enqueue_run, resolve_config
+from server.services.run_setup import dataset_version, enqueue_run, resolve_config
 from server.tables import MetricPoint, Project, Run, Sweep, utcnow
 from trainboard.params import flatten
 
@@ -80,7 +80,10 @@ def trial_config(*, project: Project, base_config: dict[str, Any], params: dict[
     config = apply_params(base_config, params)
     try:
         run_config = RunConfig.model_validate(config)
-        return resolve_config(project=project, config=run_config)
+        resolved = resolve_config(project=project, config=run_config)
+        # Every trial trains on the dataset version pinned when the sweep began (_zoo_base_config): a label
+        # correction applied mid-sweep must not make later trials incomparable with earlier ones.
+        return {**resolved, "dataset_version": dataset_version(project=project, config=run_config)}
     except ValidationError as exc:
         error = exc.errors()[0]
         loc = [str(part) for part in error["loc"]]
@@ -132,6 +135,10 @@ def _zoo_base_config(*, session: Session, project: Project, data: SweepCreate) -
         )
     base_config = data.base_config.model_dump(exclude_unset=True, mode="json")
     base_config["hparams"] = data.base_config.hparams.model_dump(exclude_unset=True, mode="json")
+    try:
+        base_config["dataset_version"] = dataset_version(project=project, config=data.base_config)
+    except InvalidInput as exc:
+        raise InvalidInput(["body", "base_config", "dataset_version"], exc.message) from None
     return base_config
 
 

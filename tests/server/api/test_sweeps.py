@@ -309,3 +309,29 @@ def test_reaper_pass_advances_running_sweeps(client: TestClient, project_id: int
     session.commit()
     advance_all(session=session, queue=get_queue())
     assert read(client, sweep["id"])["counts"]["queued"] == 1
+
+
+def test_trials_train_on_the_dataset_version_the_sweep_began_with(
+    client: TestClient, project_id: int
+) -> None:
+    sweep = create(client, project_id, trials=3, parallelism=1)
+    first = ids_with(sweep, "queued")[0]
+    corrections = f"/api/v1/projects/{project_id}/label-corrections"
+    assert client.put(f"{corrections}/digits-1", json={"corrected_label": 7}).status_code == 204
+    assert client.post(f"{corrections}/apply").json() == {"dataset_version": 2}
+    assert work(client, first, [0.3, 0.2, 0.1]) == "succeeded"
+    later = ids_with(read(client, sweep["id"]), "queued")[0]
+    versions = [client.get(f"/api/v1/runs/{i}").json()["config"]["dataset_version"] for i in (first, later)]
+    assert versions == [1, 1]  # comparable trials; a new sweep trains on the corrected labels
+    fresh = create(client, project_id, trials=1)
+    run = client.get(f"/api/v1/runs/{ids_with(fresh, 'queued')[0]}").json()
+    assert run["config"]["dataset_version"] == 2
+
+
+def test_a_base_config_dataset_version_the_project_lacks_is_a_422_naming_it(
+    client: TestClient, project_id: int
+) -> None:
+    body = {"project_id": project_id, "base_config": {"dataset_version": 5}, "space": SPACE}
+    response = client.post("/api/v1/sweeps", json=body)
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "base_config", "dataset_version"]
