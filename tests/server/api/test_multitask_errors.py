@@ -162,3 +162,17 @@ def test_csv_exports_are_one_tasks(client: TestClient, session: Session) -> None
     assert [line.split(",")[0] for line in lines[1:]] == ["b", "a"]
     counts = client.get(f"/api/v1/runs/{run_id}/error-analysis.csv?task=even").text.strip().splitlines()
     assert counts[-1].startswith("(all errors),1,")
+
+
+def test_label_corrections_and_gradient_checks_refuse_a_multi_task_dataset(
+    client: TestClient, session: Session
+) -> None:
+    project = make_project(session, dataset="digits-tasks")
+    corrected = client.put(f"/api/v1/projects/{project.id}/label-corrections/d1", json={"corrected_label": 1})
+    assert corrected.status_code == 422
+    assert corrected.json()["detail"][0]["loc"] == ["body", "corrected_label"]
+    assert f"has one label per task ({TASKS})" in corrected.json()["detail"][0]["msg"]
+    checked = client.post("/api/v1/gradcheck", json={"dataset": "digits-tasks"})
+    assert checked.status_code == 422
+    assert checked.json()["detail"][0]["loc"] == ["body", "dataset"]
+    assert "is a multi-task dataset" in checked.json()["detail"][0]["msg"]
