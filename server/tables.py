@@ -170,41 +170,78 @@ class MetricRollup(Base):
 
 
 class Prediction(Base):
+    """One example's prediction by a run on a split; a multi-task run's carry their task (NULL: single-task).
+
+    A NULL task cannot sit in a primary key, so two partial unique indexes keep one prediction per example:
+    per (run, split, example) among single-task rows, per (run, split, task, example) among the others.
+    The mapper's key lists the four columns; a NULL task is a partial key, which SQLAlchemy allows.
+    """
+
     __tablename__ = "predictions"
     __table_args__ = (
-        Index("ix_predictions_errors", "run_id", "split", "is_error", "confidence"),
+        Index(
+            "uq_predictions_example",
+            "run_id",
+            "split",
+            "example_id",
+            unique=True,
+            sqlite_where=text("task IS NULL"),
+            postgresql_where=text("task IS NULL"),
+        ),
+        Index(
+            "uq_predictions_task_example",
+            "run_id",
+            "split",
+            "task",
+            "example_id",
+            unique=True,
+            sqlite_where=text("task IS NOT NULL"),
+            postgresql_where=text("task IS NOT NULL"),
+        ),
+        # task follows split in each read index: "task IS NULL" and "task = 'prime'" are both index seeks.
+        Index("ix_predictions_errors", "run_id", "split", "task", "is_error", "confidence"),
         # Covers the confusion-matrix GROUP BY, so counting 100,000 predictions reads only this index.
-        Index("ix_predictions_confusion", "run_id", "split", "label", "predicted"),
+        Index("ix_predictions_confusion", "run_id", "split", "task", "label", "predicted"),
         # "Highest loss first" walks this index and stops after one page instead of sorting every error.
-        Index("ix_predictions_errors_loss", "run_id", "split", "is_error", "loss"),
+        Index("ix_predictions_errors_loss", "run_id", "split", "task", "is_error", "loss"),
     )
 
-    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
-    split: Mapped[str] = mapped_column(String(20), primary_key=True)
-    example_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
+    split: Mapped[str] = mapped_column(String(20))
+    task: Mapped[str | None] = mapped_column(String(100))
+    example_id: Mapped[str] = mapped_column(String(200))
     label: Mapped[str] = mapped_column(String(200))
     predicted: Mapped[str] = mapped_column(String(200))
     is_error: Mapped[bool] = mapped_column(Boolean)
     confidence: Mapped[float | None] = mapped_column(Float)
     loss: Mapped[float | None] = mapped_column(Float)
 
+    __mapper_args__ = {"primary_key": [run_id, split, task, example_id]}
+
 
 class PredictionCount(Base):
-    """How many of a run's predictions on a split share (label, predicted, confidence bin); kept by ingest.
+    """How many of a run's predictions on a split (and task) share (label, predicted, confidence bin); kept
+    by ingest.
 
     The error-analysis counts read these few hundred rows instead of grouping every prediction per request.
-    confidence_bin is floor(confidence * 10) clipped to 9, or -1 where the confidence is missing.
+    confidence_bin is floor(confidence * 10) clipped to 9, or -1 where the confidence is missing. task is
+    NULL for a single-task run; the rows are only ever replaced whole per (run, split, task), so an index
+    stands where a primary key (which cannot hold a NULL) used to.
     """
 
     __tablename__ = "prediction_counts"
+    __table_args__ = (Index("ix_prediction_counts_run", "run_id", "split", "task"),)
 
-    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
-    split: Mapped[str] = mapped_column(String(20), primary_key=True)
-    label: Mapped[str] = mapped_column(String(200), primary_key=True)
-    predicted: Mapped[str] = mapped_column(String(200), primary_key=True)
-    confidence_bin: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
+    split: Mapped[str] = mapped_column(String(20))
+    task: Mapped[str | None] = mapped_column(String(100))
+    label: Mapped[str] = mapped_column(String(200))
+    predicted: Mapped[str] = mapped_column(String(200))
+    confidence_bin: Mapped[int] = mapped_column(Integer)
     n: Mapped[int] = mapped_column(BigInteger)
     confidence_sum: Mapped[float | None] = mapped_column(Float)
+
+    __mapper_args__ = {"primary_key": [run_id, split, task, label, predicted, confidence_bin]}
 
 
 class Tag(Base):

@@ -23,7 +23,7 @@ from worker import shutdown
 from worker.dataset_cache import fetch_dataset, is_uploaded
 from worker.precision import PrecisionUnsupported, mixed_precision
 from worker.reporting import ApiReporter, describe_error
-from worker.train import FitResult, fit, predict, resolve_device, set_seed, to_device
+from worker.train import FitResult, fit, predict, predict_tasks, resolve_device, set_seed, to_device
 from worker.transfer import apply_transfer
 
 logger = logging.getLogger(__name__)
@@ -153,10 +153,17 @@ def train_run(
             checkpoint_interval_s=checkpoint_interval_s,
             stop=reporter.stop,
         )
-    if result.status == "succeeded" and not info.tasks:  # per-example predictions are one label each
+    if result.status == "succeeded":
         for split in ("dev", "test"):
-            client.log_predictions(run_id, split, predict(model, to_device(splits.by_name(split), device)))
-        upload_best_model(client, run_id, model, config, result)
+            data = to_device(splits.by_name(split), device)
+            # A multi-task run sends each labelled (example, task) entry once, with its task; a run of one
+            # task alone (config.task) is a single-task run, whose predictions name no task.
+            rows = predict_tasks(model, data, info.tasks) if info.tasks else predict(model, data)
+            if config.task is not None:
+                rows = [{key: value for key, value in row.items() if key != "task"} for row in rows]
+            client.log_predictions(run_id, split, rows)
+        if not info.tasks:
+            upload_best_model(client, run_id, model, config, result)
     return result
 
 

@@ -255,6 +255,39 @@ def predict(model: nn.Module, data: TensorSplit) -> list[dict[str, Any]]:
     return rows
 
 
+@torch.no_grad()
+def predict_tasks(model: nn.Module, data: TensorSplit, tasks: tuple[str, ...]) -> list[dict[str, Any]]:
+    """A multi-task model's per-entry predictions: one row per (example, task) whose label is known (a -1
+    is no label, so no prediction), with the task, label and predicted (1 or 0), confidence (the
+    predicted answer's sigmoid probability) and logistic loss."""
+    was_training = model.training
+    model.eval()
+    rows: list[dict[str, Any]] = []
+    for start in range(0, len(data.y), EVAL_BATCH_SIZE):
+        x, y = data.x[start : start + EVAL_BATCH_SIZE], data.y[start : start + EVAL_BATCH_SIZE]  # y: (B, K)
+        logits = model(x)  # (B, K)
+        probability = torch.sigmoid(logits)
+        predicted = (logits > 0).long()  # the same rule as the logged errors (_wrong)
+        confidence = torch.where(predicted == 1, probability, 1.0 - probability)
+        losses = F.binary_cross_entropy_with_logits(logits, y.clamp(min=0).to(logits.dtype), reduction="none")
+        # Whole batches to Python lists: one device sync per batch, not one per entry.
+        y_, p_, c_, l_ = y.tolist(), predicted.tolist(), confidence.tolist(), losses.tolist()
+        for i, k in (y >= 0).nonzero().tolist():
+            conf, loss = c_[i][k], l_[i][k]
+            rows.append(
+                {
+                    "example_id": str(data.ids[start + i]),
+                    "task": tasks[k],
+                    "label": y_[i][k],
+                    "predicted": p_[i][k],
+                    "confidence": conf if math.isfinite(conf) else None,
+                    "loss": loss if math.isfinite(loss) else None,
+                }
+            )
+    model.train(was_training)
+    return rows
+
+
 #: Each timed block repeats the forward pass for about this long: far above the timer's resolution, and
 #: short enough that many blocks run between two preemptions on a busy machine.
 LATENCY_BLOCK_S = 0.002
@@ -488,6 +521,7 @@ __all__ = [
     "fit",
     "measure_latency",
     "predict",
+    "predict_tasks",
     "resolve_device",
     "set_seed",
     "to_device",

@@ -32,6 +32,10 @@ Offset = Annotated[int, Query(ge=0, le=MAX_BIGINT, description="Rows to skip.")]
 IdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="An id this server gave out.")]
 # An example's id as its dataset names it. A zip dataset's ids are its files' paths ("cats/001.png"), so
 # routes take the rest of the URL path ({example_id:path}); ids are looked up, never opened as files.
+#: A multi-task run's task: its predictions' error analysis (required there; a single-task run takes none).
+TaskQuery = Annotated[
+    str | None, Query(max_length=100, description="A multi-task run's task (required for one)."), NoNul
+]
 ExampleId = Annotated[str, Path(min_length=1, max_length=200, description="An example's id."), NoNul]
 IdempotencyKey = Annotated[
     str | None,

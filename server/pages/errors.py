@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Query, Request, Response
 from sqlalchemy.orm import Session
 
-from server.api.deps import IdPath, Offset
+from server.api.deps import IdPath, Offset, TaskQuery
 from server.datasets import class_names
 from server.db import SessionDep
 from server.error_analysis import REVIEWED, ErrorAnalysis
@@ -18,6 +18,7 @@ from server.pages.common import PageAuth, PageRoute, check_csrf, redirect, rende
 from server.schemas import ErrorsPage, NoNul, ProjectRead, RunRead, Split, TagResolution
 from server.services import analysis, corrections, error_report, examples, predictions, projects, runs, tags
 from server.services.error_report import CompareGroup, ErrorCohorts, RunComparisonPage
+from server.services.prediction_tasks import prediction_tasks, resolve_task
 
 router = APIRouter(route_class=PageRoute, dependencies=[PageAuth])
 
@@ -34,6 +35,7 @@ GROUP_NAMES = {"fixed": "Fixed", "newly_broken": "Newly broken", "still_wrong": 
 @dataclass(frozen=True)
 class ErrorFilters:
     split: str
+    task: str | None  # a multi-task run's task; None for a single-task run
     label: str | None
     predicted: str | None
     tag: str | None
@@ -74,6 +76,8 @@ class ErrorsContext:
     next_url: str | None
     export_url: str
     other_runs: list[RunRead]
+    #: A multi-task run's tasks, for the task picker (empty for a single-task run).
+    tasks: tuple[str, ...]
     splits: tuple[str, ...]
     sorts: dict[str, str]
     page_data: dict[str, Any]
@@ -87,9 +91,19 @@ def _tag_names(session: Session, project_id: int) -> list[str]:
     return [tags.MISLABELED, *(n for n in names if n != tags.MISLABELED)]
 
 
-def _filter_url(run_id: int, split: str) -> str:
-    """The errors page of one split, to which links add their filters."""
-    return url_with(f"/runs/{run_id}/errors", {"split": split})
+def _filter_url(run_id: int, split: str, task: str | None) -> str:
+    """The errors page of one split (and task), to which links add their filters."""
+    return url_with(f"/runs/{run_id}/errors", {"split": split, "task": task})
+
+
+def page_task(*, session: Session, run_id: int, task: str | None) -> tuple[str | None, tuple[str, ...]]:
+    """The task the page shows and the run's tasks: a multi-task run opened without one shows its first
+    task (the API asks for one instead); a task the run does not have is a 422 naming the ones it has."""
+    run = runs.get_run(session=session, run_id=run_id)
+    tasks = prediction_tasks(session=session, run=run)
+    if task is None and tasks:
+        task = tasks[0]
+    return resolve_task(session=session, run=run, task=task), tasks
 
 
 def _chart_data(counts: ErrorAnalysis, cohorts: ErrorCohorts) -> dict[str, Any]:
@@ -100,13 +114,16 @@ def _chart_data(counts: ErrorAnalysis, cohorts: ErrorCohorts) -> dict[str, Any]:
     }
 
 
-def _errors_context(session: Session, run_id: int, filters: ErrorFilters) -> ErrorsContext:
+def _errors_context(
+    session: Session, run_id: int, filters: ErrorFilters, tasks: tuple[str, ...]
+) -> ErrorsContext:
     run = runs.get_run(session=session, run_id=run_id)
     project = projects.to_read(run.project)
     page = predictions.list_errors(
         session=session,
         run_id=run_id,
         split=filters.split,
+        task=filters.task,
         label=filters.label,
         predicted=filters.predicted,
         tag=filters.tag,
@@ -117,8 +134,12 @@ def _errors_context(session: Session, run_id: int, filters: ErrorFilters) -> Err
         limit=PAGE_SIZE,
         offset=filters.offset,
     )
-    counts = analysis.analyse_run_errors(session=session, run_id=run_id, split=filters.split)
-    cohorts = error_report.error_cohorts(session=session, run_id=run_id, split=filters.split, analysis=counts)
+    counts = analysis.analyse_run_errors(
+        session=session, run_id=run_id, split=filters.split, task=filters.task
+    )
+    cohorts = error_report.error_cohorts(
+        session=session, run_id=run_id, split=filters.split, analysis=counts, task=filters.task
+    )
     arrays = examples.dataset_arrays(run.project.dataset)
     kind = arrays.kind if arrays else ""
     shown = corrections.list_corrections(session=session, project_id=project.id).corrections
@@ -126,7 +147,7 @@ def _errors_context(session: Session, run_id: int, filters: ErrorFilters) -> Err
     next_offset = filters.offset + PAGE_SIZE
     tag_names = _tag_names(session, project.id)
     palette = [name for name in tag_names if name != REVIEWED]  # the "Mark reviewed" button has its own key
-    filter_url = _filter_url(run_id, filters.split)
+    filter_url = _filter_url(run_id, filters.split, filters.task)
     names = class_names(session=session, ref=run.project.dataset)
     return ErrorsContext(
         run=runs.to_read(run),
@@ -161,17 +182,23 @@ def _errors_context(session: Session, run_id: int, filters: ErrorFilters) -> Err
             ).items
             if r.id != run_id
         ],
+        tasks=tasks,
         splits=SPLITS,
         sorts=SORTS,
         page_data={
             "run_id": run_id,
             "project_id": project.id,
             "split": filters.split,
+            "task": filters.task,
             "tags": palette,
             "mislabeled": tags.MISLABELED,
             "reviewed": REVIEWED,
-            "analysis_url": f"/api/v1/runs/{run_id}/error-analysis?split={filters.split}",
-            "counts_url": url_with(f"/runs/{run_id}/errors/counts", {"split": filters.split}),
+            "analysis_url": url_with(
+                f"/api/v1/runs/{run_id}/error-analysis", {"split": filters.split, "task": filters.task}
+            ),
+            "counts_url": url_with(
+                f"/runs/{run_id}/errors/counts", {"split": filters.split, "task": filters.task}
+            ),
             "filter_url": filter_url,
             "class_names": names,
             **_chart_data(counts, cohorts),
@@ -195,6 +222,7 @@ def read_errors(
     run_id: IdPath,
     session: SessionDep,
     split: Split = "dev",
+    task: TaskQuery = None,
     label: Annotated[str | None, Query(max_length=200), NoNul] = None,
     predicted: Annotated[str | None, Query(max_length=200), NoNul] = None,
     tag: Annotated[str | None, Query(max_length=100), NoNul] = None,
@@ -204,9 +232,12 @@ def read_errors(
     sort: predictions.ErrorSort = "-confidence",
     offset: Offset = 0,
 ) -> Response:
-    """The run's misclassified examples with filters, tagging, and the counts that rank what to fix."""
+    """The run's misclassified examples with filters, tagging, and the counts that rank what to fix (of one
+    task at a time, for a multi-task run)."""
+    shown_task, tasks = page_task(session=session, run_id=run_id, task=task or None)
     filters = ErrorFilters(
         split=split,
+        task=shown_task,
         label=label or None,
         predicted=predicted or None,
         tag=tag or None,
@@ -216,7 +247,7 @@ def read_errors(
         sort=sort,
         offset=offset,
     )
-    return render(request, "errors/list.html", _errors_context(session, run_id, filters))
+    return render(request, "errors/list.html", _errors_context(session, run_id, filters, tasks))
 
 
 @dataclass
@@ -227,11 +258,12 @@ class CountsContext:
 
 @router.get("/runs/{run_id}/errors/counts")
 def read_error_counts(
-    request: Request, run_id: IdPath, session: SessionDep, split: Split = "dev"
+    request: Request, run_id: IdPath, session: SessionDep, split: Split = "dev", task: TaskQuery = None
 ) -> Response:
     """The totals and the counts table alone: errors.js swaps them in after each tagging."""
-    counts = analysis.analyse_run_errors(session=session, run_id=run_id, split=split)
-    context = CountsContext(counts=counts, filter_url=_filter_url(run_id, split))
+    shown_task, _ = page_task(session=session, run_id=run_id, task=task or None)
+    counts = analysis.analyse_run_errors(session=session, run_id=run_id, split=split, task=shown_task)
+    context = CountsContext(counts=counts, filter_url=_filter_url(run_id, split, shown_task))
     return render(request, "errors/counts.html", context)
 
 
@@ -261,6 +293,7 @@ class CompareContext:
     other: RunRead
     project: ProjectRead
     split: str
+    task: str | None
     comparison: RunComparisonPage
     groups: dict[str, str]
     prev_url: str | None
@@ -277,27 +310,32 @@ def compare_runs(
     session: SessionDep,
     other: Annotated[int, Query(ge=1, le=MAX_ID)],
     split: Split = "dev",
+    task: TaskQuery = None,
     group: CompareGroup = "fixed",
     offset: Offset = 0,
 ) -> Response:
-    """Examples fixed, newly broken and still wrong from this run to another."""
+    """Examples fixed, newly broken and still wrong from this run to another (of one task, for a
+    multi-task run)."""
     run = runs.get_run(session=session, run_id=run_id)
+    shown_task, _ = page_task(session=session, run_id=run_id, task=task or None)
     comparison = error_report.compare_runs(
         session=session,
         run_id=run_id,
         other_id=other,
         split=split,
+        task=shown_task,
         group=group,
         limit=PAGE_SIZE,
         offset=offset,
     )
     base = f"/runs/{run_id}/errors/compare"
-    params = {"other": other, "split": split, "group": group}
+    params = {"other": other, "split": split, "task": shown_task, "group": group}
     context = CompareContext(
         run=runs.to_read(run),
         other=runs.to_read(runs.get_run(session=session, run_id=other)),
         project=projects.to_read(run.project),
         split=split,
+        task=shown_task,
         comparison=comparison,
         groups=GROUP_NAMES,
         prev_url=url_with(base, {**params, "offset": max(offset - PAGE_SIZE, 0) or None}) if offset else None,

@@ -58,6 +58,7 @@ from server.services import (
 )
 from server.services.experiments import DataSizeCurve
 from server.services.multitask import TaskComparison
+from server.services.prediction_tasks import prediction_tasks
 from server.services.runs.interruptions import Interruption, interruption
 from server.services.transfer import Lineage
 
@@ -154,6 +155,8 @@ class RunContext:
     tasks: list[str] = field(default_factory=list)
     task: str | None = None
     task_comparison: TaskComparison | None = None
+    #: The task whose misclassified examples the page lists (a multi-task run's; None otherwise).
+    errors_task: str | None = None
     artifacts: list[ArtifactRead] = field(default_factory=list)
     #: A worker's run cut off by a restart or crash: why, and the epoch it resumes after.
     interruption: Interruption | None = None
@@ -409,7 +412,12 @@ def _run_context(
     run = runs.get_run(session=session, run_id=run_id)
     read = runs.to_read(run)
     project = projects.to_read(run.project)
-    errors = predictions.list_errors(session=session, run_id=run.id, split="dev", limit=ERRORS_SHOWN)
+    # A multi-task run lists the errors of the task its ladder shows, else its first task's.
+    predicted_tasks = prediction_tasks(session=session, run=run)
+    errors_task = (task if task in predicted_tasks else predicted_tasks[0]) if predicted_tasks else None
+    errors = predictions.list_errors(
+        session=session, run_id=run.id, split="dev", task=errors_task, limit=ERRORS_SHOWN
+    )
     active = read.status not in TERMINAL_STATUSES
     config = read.config or {}
     model, hparams = _with_defaults_shown(config.get("model") or {}, config.get("hparams") or {})
@@ -454,6 +462,7 @@ def _run_context(
         lineage=transfer.lineage(session=session, run=run, visible=access.visible_project_ids(principal)),
         tasks=list(analysis.run_tasks(session=session, run=run)),
         task=task,
+        errors_task=errors_task,
         task_comparison=multitask.task_comparison(session=session, run_id=run.id),
         artifacts=[
             ArtifactRead.model_validate(a) for a in artifacts.list_artifacts(session=session, run_id=run.id)

@@ -15,6 +15,8 @@ class PredictionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     example_id: Text = Field(min_length=1, max_length=200)
+    #: A multi-task run's task (one of its dataset's tasks); left out for a single-task run.
+    task: Text | None = Field(default=None, min_length=1, max_length=100)
     label: Label
     predicted: Label
     confidence: float | None = Field(default=None, ge=0, le=1, allow_inf_nan=False)
@@ -30,6 +32,7 @@ class PredictionsIn(BaseModel):
 
 class ErrorItem(BaseModel):
     example_id: str
+    task: str | None = None
     label: int | str
     predicted: int | str
     confidence: float | None

@@ -29,6 +29,7 @@ from server.queue import RunQueue
 from server.schemas import TERMINAL_STATUSES, RunFinish
 from server.services import groups, metrics, runs, transfer
 from server.services.prediction_counts import prediction_counts
+from server.services.prediction_tasks import resolve_task, task_is
 from server.services.predictions import label_out
 from server.services.runs import get_run
 from server.tables import ExampleTag, MetricPoint, Prediction, Run, Tag
@@ -40,14 +41,18 @@ from trainboard.metric_keys import BEST_EPOCH_KEY, ERROR_KEYS, LOSS_KEYS, SIZE_K
 CURVE_POINTS = 500
 
 
-def split_sizes(*, session: Session, run_id: int, summary: Mapping[str, float]) -> SplitSizes:
-    """How many examples each error was measured on: the logged sizes, else the posted predictions."""
+def split_sizes(
+    *, session: Session, run_id: int, summary: Mapping[str, float], task: str | None = None
+) -> SplitSizes:
+    """How many examples each error was measured on: the logged sizes, else the posted predictions (of
+    `task`, for one task of a multi-task run)."""
     logged = dict(
         zip(("train", "train_dev", "dev", "test"), (summary.get(k) for k in SIZE_KEYS), strict=True)
     )
     for split in ("dev", "test"):
         if logged[split] is None:
-            counted = sum(cell.n for cell in prediction_counts(session=session, run_id=run_id, split=split))
+            cells = prediction_counts(session=session, run_id=run_id, split=split, task=task)
+            counted = sum(cell.n for cell in cells)
             logged[split] = counted or None
     return SplitSizes.from_mapping(logged)
 
@@ -70,7 +75,9 @@ def training_health(*, session: Session, run: Run, sizes: SplitSizes) -> Trainin
         for k in ("train_error", "dev_error", "train_loss")
     }
     dataset = get_dataset(run.project.dataset, session=session)
-    cells = prediction_counts(session=session, run_id=run.id, split="dev")
+    # A single-task run's predictions only: a multi-task run's K binary tasks say nothing together about
+    # one constant output (each task's ladder has its own errors).
+    cells = prediction_counts(session=session, run_id=run.id, split="dev", task=None)
     n_classes = dataset.n_classes if dataset else len({c.label for c in cells}) or None
     share = None
     if cells:
@@ -128,7 +135,7 @@ def diagnose_run(*, session: Session, run_id: int, task: str | None = None) -> D
         summary = task_summary(summary, task)
         steps = {key.removeprefix(f"{task}/"): step for key, step in steps.items()}
     ladder = ladder_from_summary(run.project.human_level_error, summary)
-    sizes = split_sizes(session=session, run_id=run_id, summary=summary)
+    sizes = split_sizes(session=session, run_id=run_id, summary=summary, task=task)
     dataset = get_dataset(run.project.dataset, session=session)
     knobs = script_knobs(run.params or {}) if run.external else None
     diagnosis = diagnose(
@@ -236,12 +243,16 @@ def finish_run(*, session: Session, run_id: int, data: RunFinish, queue: RunQueu
     return runs.finish_run(session=session, run_id=run_id, data=data, queue=queue)
 
 
-def analyse_run_errors(*, session: Session, run_id: int, split: str) -> ErrorAnalysis:
-    """Counts per tag with their ceilings, per-class precision/recall/F1 and the confusion matrix."""
+def analyse_run_errors(
+    *, session: Session, run_id: int, split: str, task: str | None = None
+) -> ErrorAnalysis:
+    """Counts per tag with their ceilings, per-class precision/recall/F1 and the confusion matrix (of one
+    task, for a multi-task run: InvalidInput without one)."""
     run = get_run(session=session, run_id=run_id)
+    task = resolve_task(session=session, run=run, task=task)
     # The stored counts: at most k x k x 11 rows, however many predictions the split has.
     cells: dict[tuple[int | str, int | str], int] = {}
-    for cell in prediction_counts(session=session, run_id=run_id, split=split):
+    for cell in prediction_counts(session=session, run_id=run_id, split=split, task=task):
         key = (label_out(cell.label), label_out(cell.predicted))
         cells[key] = cells.get(key, 0) + cell.n
     # One pass over the tagged errors (the project's tags joined to the predictions' primary key).
@@ -252,7 +263,8 @@ def analyse_run_errors(*, session: Session, run_id: int, split: str) -> ErrorAna
             Prediction,
             (Prediction.example_id == ExampleTag.example_id)
             & (Prediction.run_id == run_id)
-            & (Prediction.split == split),
+            & (Prediction.split == split)
+            & task_is(Prediction.task, task),
         )
         .where(ExampleTag.project_id == run.project_id, Prediction.is_error.is_(True))
     ).all()

@@ -51,6 +51,14 @@ def checked_label(classes: list[str] | None, corrected_label: int | str) -> str:
 def set_correction(*, session: Session, project_id: int, example_id: str, corrected_label: int | str) -> None:
     """Record an example's corrected label (pending until applied) and tag it "mislabeled"."""
     project = get_project(session=session, project_id=project_id)
+    info = get_dataset(project.dataset, session=session)
+    if info is not None and info.tasks:
+        # A worker applies a correction as the example's one class label; here an example has K of them.
+        raise InvalidInput(
+            ["body", "corrected_label"],
+            f"Label corrections are for single-label datasets, but {project.dataset!r} has one label "
+            f"per task ({', '.join(info.tasks)})",
+        )
     label = checked_label(dataset_classes(session=session, dataset=project.dataset), corrected_label)
     statement = insert_for(session, LabelCorrection)
     statement = statement.on_conflict_do_update(

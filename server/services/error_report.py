@@ -20,6 +20,7 @@ from server.error_analysis import (
 from server.error_slices import ErrorSlice, error_slices
 from server.services.examples import dataset_arrays
 from server.services.prediction_counts import CONFIDENCE_BINS, NO_CONFIDENCE, prediction_counts
+from server.services.prediction_tasks import prediction_tasks, resolve_task, task_is
 from server.services.predictions import label_out, tags_of
 from server.services.runs import get_run
 from server.tables import Prediction
@@ -43,9 +44,11 @@ class ErrorCohorts:
     pr_curve: PrecisionRecallCurve | None
 
 
-def _confidence_bins(session: Session, run_id: int, split: str) -> tuple[ConfidenceBin, ...]:
+def _confidence_bins(
+    session: Session, run_id: int, split: str, task: str | None
+) -> tuple[ConfidenceBin, ...]:
     found: dict[int, tuple[int, int, float]] = {}
-    for cell in prediction_counts(session=session, run_id=run_id, split=split):
+    for cell in prediction_counts(session=session, run_id=run_id, split=split, task=task):
         if cell.confidence_bin == NO_CONFIDENCE:
             continue
         n, e, s = found.get(cell.confidence_bin, (0, 0, 0.0))
@@ -70,13 +73,15 @@ def _confidence_bins(session: Session, run_id: int, split: str) -> tuple[Confide
     return tuple(bins)
 
 
-def _slices(session: Session, run_id: int, split: str, dataset: str) -> tuple[tuple[ErrorSlice, ...], str]:
+def _slices(
+    session: Session, run_id: int, split: str, task: str | None, dataset: str
+) -> tuple[tuple[ErrorSlice, ...], str]:
     arrays = dataset_arrays(dataset)
     if arrays is None:
         return (), "Slices need the examples' features: only built-in datasets have them here."
     fetched = session.execute(
         select(Prediction.example_id, Prediction.is_error)
-        .where(Prediction.run_id == run_id, Prediction.split == split)
+        .where(Prediction.run_id == run_id, Prediction.split == split, task_is(Prediction.task, task))
         .limit(MAX_SLICE_EXAMPLES + 1)
     ).all()
     rows = [(e, err) for e, err in fetched if e in arrays.row_of]
@@ -89,10 +94,13 @@ def _slices(session: Session, run_id: int, split: str, dataset: str) -> tuple[tu
     return found, "" if found else "No slice: every example is right, or every one wrong."
 
 
-def _pr_curve(session: Session, run_id: int, split: str) -> PrecisionRecallCurve | None:
+def _pr_curve(session: Session, run_id: int, split: str, task: str | None) -> PrecisionRecallCurve | None:
     rows = session.execute(
         select(Prediction.label, Prediction.predicted, Prediction.confidence).where(
-            Prediction.run_id == run_id, Prediction.split == split, Prediction.confidence.is_not(None)
+            Prediction.run_id == run_id,
+            Prediction.split == split,
+            task_is(Prediction.task, task),
+            Prediction.confidence.is_not(None),
         )
     ).all()
     if not rows:
@@ -105,17 +113,21 @@ def _pr_curve(session: Session, run_id: int, split: str) -> PrecisionRecallCurve
     return precision_recall_curve(labels, scores)
 
 
-def error_cohorts(*, session: Session, run_id: int, split: str, analysis: ErrorAnalysis) -> ErrorCohorts:
-    """Error rate by true class and by confidence, slices of high error, and a binary problem's PR curve."""
+def error_cohorts(
+    *, session: Session, run_id: int, split: str, analysis: ErrorAnalysis, task: str | None = None
+) -> ErrorCohorts:
+    """Error rate by true class and by confidence, slices of high error, and a binary problem's PR curve
+    (of one task, for a multi-task run)."""
     run = get_run(session=session, run_id=run_id)
-    slices, note = _slices(session, run_id, split, run.project.dataset)
+    task = resolve_task(session=session, run=run, task=task)
+    slices, note = _slices(session, run_id, split, task, run.project.dataset)
     binary = set(analysis.confusion_labels) <= {0, 1} and len(analysis.confusion_labels) == 2
     return ErrorCohorts(
         by_class=error_rate_by_class_of(analysis),
-        by_confidence=_confidence_bins(session, run_id, split),
+        by_confidence=_confidence_bins(session, run_id, split, task),
         slices=slices,
         slices_note=note,
-        pr_curve=_pr_curve(session, run_id, split) if binary else None,
+        pr_curve=_pr_curve(session, run_id, split, task) if binary else None,
     )
 
 
@@ -144,16 +156,29 @@ def compare_runs(
     run_id: int,
     other_id: int,
     split: str,
+    task: str | None = None,
     group: CompareGroup = "fixed",
     limit: int = 50,
     offset: int = 0,
 ) -> RunComparisonPage:
-    """How examples changed from `run_id` to `other_id`: fixed, newly broken, still wrong."""
+    """How examples changed from `run_id` to `other_id`: fixed, newly broken, still wrong.
+
+    With `task`, one task of a multi-task run: the other run's predictions of the same task, or its only
+    ones when it is a single-task run (a run trained on that task alone, say)."""
     run = get_run(session=session, run_id=run_id)
-    get_run(session=session, run_id=other_id)
+    other = get_run(session=session, run_id=other_id)
+    task = resolve_task(session=session, run=run, task=task)
+    other_task = task if task is not None and prediction_tasks(session=session, run=other) else None
     a, b = aliased(Prediction), aliased(Prediction)
-    joined = and_(a.example_id == b.example_id, b.run_id == other_id, b.split == split)
-    base = select().select_from(a).join(b, joined).where(a.run_id == run_id, a.split == split)
+    joined = and_(
+        a.example_id == b.example_id, b.run_id == other_id, b.split == split, task_is(b.task, other_task)
+    )
+    base = (
+        select()
+        .select_from(a)
+        .join(b, joined)
+        .where(a.run_id == run_id, a.split == split, task_is(a.task, task))
+    )
     pairs = session.execute(
         base.add_columns(a.is_error, b.is_error, func.count()).group_by(a.is_error, b.is_error)
     )

@@ -91,6 +91,13 @@ def _dataset_of(session: Session, data: GradcheckCreate) -> tuple[str, DatasetIn
     info = get_dataset(name, session=session)
     if info is None:
         raise InvalidInput(["body", field], f"Dataset {name!r} has no data a worker can load")
+    if info.tasks:
+        # The check compares backprop with a softmax cross-entropy on one class label per example.
+        raise InvalidInput(
+            ["body", field],
+            f"Gradient checks are for single-label datasets, but {name!r} is a multi-task dataset "
+            f"({', '.join(info.tasks)})",
+        )
     return name, info
 
 

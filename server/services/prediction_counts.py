@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from sqlalchemy import Case, SQLColumnExpression, case, delete, func, insert, select
 from sqlalchemy.orm import Session
 
+from server.services.prediction_tasks import task_is
 from server.tables import Prediction, PredictionCount
 
 CONFIDENCE_BINS = 10
@@ -41,31 +42,39 @@ def confidence_bin(confidence: SQLColumnExpression[float | None]) -> Case[int]:
     return case((confidence.is_(None), NO_CONFIDENCE), *steps, else_=0)
 
 
-def refresh_prediction_counts(*, session: Session, run_id: int, split: str) -> None:
-    """Recount the split's predictions of the run (call after any change to them, in the same transaction)."""
+def refresh_prediction_counts(*, session: Session, run_id: int, split: str, task: str | None) -> None:
+    """Recount the run's predictions of the split and task (call after any change to them, in the same
+    transaction)."""
     session.execute(
-        delete(PredictionCount).where(PredictionCount.run_id == run_id, PredictionCount.split == split)
+        delete(PredictionCount).where(
+            PredictionCount.run_id == run_id,
+            PredictionCount.split == split,
+            task_is(PredictionCount.task, task),
+        )
     )
     bin_ = confidence_bin(Prediction.confidence)
     grouped = (
         select(
             Prediction.run_id,
             Prediction.split,
+            Prediction.task,
             Prediction.label,
             Prediction.predicted,
             bin_,
             func.count(),
             func.sum(Prediction.confidence),
         )
-        .where(Prediction.run_id == run_id, Prediction.split == split)
-        .group_by(Prediction.run_id, Prediction.split, Prediction.label, Prediction.predicted, bin_)
+        .where(Prediction.run_id == run_id, Prediction.split == split, task_is(Prediction.task, task))
+        .group_by(
+            Prediction.run_id, Prediction.split, Prediction.task, Prediction.label, Prediction.predicted, bin_
+        )
     )
-    columns = ["run_id", "split", "label", "predicted", "confidence_bin", "n", "confidence_sum"]
+    columns = ["run_id", "split", "task", "label", "predicted", "confidence_bin", "n", "confidence_sum"]
     session.execute(insert(PredictionCount).from_select(columns, grouped))
 
 
-def prediction_counts(*, session: Session, run_id: int, split: str) -> list[CountCell]:
-    """The stored counts of the split's predictions of the run."""
+def prediction_counts(*, session: Session, run_id: int, split: str, task: str | None) -> list[CountCell]:
+    """The stored counts of the run's predictions of the split and task (None: a single-task run's)."""
     rows = session.execute(
         select(
             PredictionCount.label,
@@ -73,7 +82,11 @@ def prediction_counts(*, session: Session, run_id: int, split: str) -> list[Coun
             PredictionCount.confidence_bin,
             PredictionCount.n,
             PredictionCount.confidence_sum,
-        ).where(PredictionCount.run_id == run_id, PredictionCount.split == split)
+        ).where(
+            PredictionCount.run_id == run_id,
+            PredictionCount.split == split,
+            task_is(PredictionCount.task, task),
+        )
     )
     return [CountCell(y, p, b, int(n), float(s or 0.0)) for y, p, b, n, s in rows]
 

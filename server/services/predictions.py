@@ -1,4 +1,4 @@
-"""Predictions in (idempotent per run, split and example) and the misclassified examples out."""
+"""Predictions in (idempotent per run, split, task and example) and the misclassified examples out."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ from sqlalchemy.orm import Session
 
 from server.schemas import ErrorItem, ErrorsPage, PredictionIn
 from server.services.prediction_counts import count_errors, prediction_counts, refresh_prediction_counts
+from server.services.prediction_tasks import resolve_task, task_is
 from server.services.runs import get_run
 from server.services.upsert import insert_for
-from server.tables import ExampleTag, Prediction, Tag
+from server.tables import ExampleTag, Prediction, Run, Tag
 
 CHUNK = 5000
 ANALYZE_AFTER = 10_000
@@ -25,14 +26,44 @@ def label_out(value: str) -> int | str:
     return int(value) if _INT.match(value) else value
 
 
+def _by_task(
+    session: Session, run: Run, predictions: list[PredictionIn]
+) -> dict[str | None, list[PredictionIn]]:
+    """The predictions grouped by task, each task checked against the run's (InvalidInput at the first bad
+    one)."""
+    checked: dict[str | None, list[PredictionIn]] = {}
+    for i, p in enumerate(predictions):
+        if p.task not in checked:
+            resolve_task(session=session, run=run, task=p.task, field=("body", "predictions", i, "task"))
+        checked.setdefault(p.task, []).append(p)
+    return checked
+
+
 def ingest_predictions(*, session: Session, run_id: int, split: str, predictions: list[PredictionIn]) -> int:
-    """Store each example's prediction once per (run, split); a repeat replaces the earlier one."""
-    get_run(session=session, run_id=run_id)
+    """Store each example's prediction once per (run, split, task); a repeat replaces the earlier one.
+
+    A multi-task run's predictions each name one of its tasks; a single-task run's name none."""
+    run = get_run(session=session, run_id=run_id)
+    stored = 0
+    for task, batch in _by_task(session, run, predictions).items():
+        stored += _upsert(session, run_id=run_id, split=split, task=task, predictions=batch)
+    if stored >= ANALYZE_AFTER and session.get_bind().dialect.name == "postgresql":
+        # Fresh statistics right away: until autovacuum gets to it, PostgreSQL believes a just-filled table
+        # is empty and picks nested loops that turn a 50 ms tag filter into 30 s.
+        session.execute(text("ANALYZE predictions"))
+    session.commit()
+    return stored
+
+
+def _upsert(
+    session: Session, *, run_id: int, split: str, task: str | None, predictions: list[PredictionIn]
+) -> int:
     rows = list(
         {
             p.example_id: {
                 "run_id": run_id,
                 "split": split,
+                "task": task,
                 "example_id": p.example_id,
                 "label": str(p.label),
                 "predicted": str(p.predicted),
@@ -44,20 +75,19 @@ def ingest_predictions(*, session: Session, run_id: int, split: str, predictions
         }.values()
     )
     insert = insert_for(session, Prediction)
+    # The conflict target names the partial unique index that holds this task's rows (see Prediction).
     statement = insert.on_conflict_do_update(
-        index_elements=["run_id", "split", "example_id"],
+        index_elements=["run_id", "split", "example_id"]
+        if task is None
+        else ["run_id", "split", "task", "example_id"],
+        index_where=Prediction.task.is_(None) if task is None else Prediction.task.is_not(None),
         set_={
             name: insert.excluded[name] for name in ("label", "predicted", "is_error", "confidence", "loss")
         },
     )
     for start in range(0, len(rows), CHUNK):
         session.execute(statement, rows[start : start + CHUNK])
-    refresh_prediction_counts(session=session, run_id=run_id, split=split)
-    if len(rows) >= ANALYZE_AFTER and session.get_bind().dialect.name == "postgresql":
-        # Fresh statistics right away: until autovacuum gets to it, PostgreSQL believes a just-filled table
-        # is empty and picks nested loops that turn a 50 ms tag filter into 30 s.
-        session.execute(text("ANALYZE predictions"))
-    session.commit()
+    refresh_prediction_counts(session=session, run_id=run_id, split=split, task=task)
     return len(rows)
 
 
@@ -96,6 +126,7 @@ def _tagged_errors(
     *,
     run_id: int,
     split: str,
+    task: str | None,
     project_id: int,
     tag: str | None,
     label: str | None,
@@ -110,7 +141,10 @@ def _tagged_errors(
         )
     examples = tagged.distinct().subquery()
     on = and_(
-        Prediction.run_id == run_id, Prediction.split == split, Prediction.example_id == examples.c.example_id
+        Prediction.run_id == run_id,
+        Prediction.split == split,
+        task_is(Prediction.task, task),
+        Prediction.example_id == examples.c.example_id,
     )
     counted = (
         select(func.count()).select_from(examples).join(Prediction, on).where(Prediction.is_error.is_(True))
@@ -128,6 +162,7 @@ def _total(
     *,
     run_id: int,
     split: str,
+    task: str | None,
     project_id: int,
     label: str | None,
     predicted: str | None,
@@ -143,17 +178,25 @@ def _total(
             session,
             run_id=run_id,
             split=split,
+            task=task,
             project_id=project_id,
             tag=tag,
             label=label,
             predicted=predicted,
         )
-    cells = prediction_counts(session=session, run_id=run_id, split=split)
+    cells = prediction_counts(session=session, run_id=run_id, split=split, task=task)
     errors = count_errors(cells, label=label, predicted=predicted)
     if not untagged:
         return errors
     return errors - _tagged_errors(
-        session, run_id=run_id, split=split, project_id=project_id, tag=None, label=label, predicted=predicted
+        session,
+        run_id=run_id,
+        split=split,
+        task=task,
+        project_id=project_id,
+        tag=None,
+        label=label,
+        predicted=predicted,
     )
 
 
@@ -162,6 +205,7 @@ def list_errors(
     session: Session,
     run_id: int,
     split: str,
+    task: str | None = None,
     label: str | None = None,
     predicted: str | None = None,
     tag: str | None = None,
@@ -172,10 +216,15 @@ def list_errors(
     limit: int = 50,
     offset: int = 0,
 ) -> ErrorsPage:
-    """The run's misclassified examples of one split, filtered, sorted and paged, with their tags."""
+    """The run's misclassified examples of one split (of one task, for a multi-task run), filtered, sorted
+    and paged, with their tags."""
     run = get_run(session=session, run_id=run_id)
+    task = resolve_task(session=session, run=run, task=task)
     query = select(Prediction).where(
-        Prediction.run_id == run_id, Prediction.split == split, Prediction.is_error.is_(True)
+        Prediction.run_id == run_id,
+        Prediction.split == split,
+        task_is(Prediction.task, task),
+        Prediction.is_error.is_(True),
     )
     query = _filtered(
         query,
@@ -192,6 +241,7 @@ def list_errors(
         query,
         run_id=run_id,
         split=split,
+        task=task,
         project_id=run.project_id,
         label=label,
         predicted=predicted,
@@ -208,6 +258,7 @@ def list_errors(
     items = [
         ErrorItem(
             example_id=p.example_id,
+            task=p.task,
             label=label_out(p.label),
             predicted=label_out(p.predicted),
             confidence=p.confidence,

@@ -96,8 +96,8 @@
       cell.appendChild(span);
       cell.appendChild(document.createTextNode(" "));
     });
-    var corrected = row.querySelector("input.corrected");
-    corrected.hidden = names.indexOf(data.mislabeled) < 0;
+    var corrected = row.querySelector("input.corrected");  // none on a multi-task run's page
+    if (corrected) { corrected.hidden = names.indexOf(data.mislabeled) < 0; }
   }
 
   function applyTag(name) {
@@ -114,7 +114,8 @@
         drawTags(row, names);
       });
       if (!remove && name === data.mislabeled && chosen.length === 1) {
-        chosen[0].querySelector("input.corrected").focus();
+        var input = chosen[0].querySelector("input.corrected");
+        if (input) { input.focus(); }
       }
       return refreshCounts();
     }).catch(showError);
@@ -172,6 +173,7 @@
   // Corrected labels are saved as they are typed (on change).
   rows.forEach(function (row) {
     var input = row.querySelector("input.corrected");
+    if (!input) { return; }
     input.addEventListener("change", function () {
       var url = api + "/label-corrections/" + encodeURIComponent(row.dataset.example);
       var value = input.value.trim();

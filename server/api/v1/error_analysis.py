@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 
-from server.api.deps import ExampleId, IdPath, Limit, Offset
+from server.api.deps import ExampleId, IdPath, Limit, Offset, TaskQuery
 from server.api.downloads import attachment
 from server.auth import ApiAuth
 from server.csv_export import to_csv
@@ -89,11 +89,13 @@ def apply_label_corrections(project_id: IdPath, session: SessionDep, _: ApiAuth)
 
 @router.get("/runs/{run_id}/error-cohorts")
 def read_error_cohorts(
-    run_id: IdPath, session: SessionDep, _: ApiAuth, split: Split = "dev"
+    run_id: IdPath, session: SessionDep, _: ApiAuth, split: Split = "dev", task: TaskQuery = None
 ) -> dict[str, Any]:
     """Error rate by class and confidence, slices of high error, and the PR curve of binary problems."""
-    counts = analysis.analyse_run_errors(session=session, run_id=run_id, split=split)
-    cohorts = error_report.error_cohorts(session=session, run_id=run_id, split=split, analysis=counts)
+    counts = analysis.analyse_run_errors(session=session, run_id=run_id, split=split, task=task)
+    cohorts = error_report.error_cohorts(
+        session=session, run_id=run_id, split=split, analysis=counts, task=task
+    )
     return error_report.cohorts_to_dict(cohorts)
 
 
@@ -104,6 +106,7 @@ def read_run_comparison(
     session: SessionDep,
     _: ApiAuth,
     split: Split = "dev",
+    task: TaskQuery = None,
     group: error_report.CompareGroup = "fixed",
     limit: Limit = 50,
     offset: Offset = 0,
@@ -114,11 +117,17 @@ def read_run_comparison(
         run_id=run_id,
         other_id=other_id,
         split=split,
+        task=task,
         group=group,
         limit=limit,
         offset=offset,
     )
     return error_report.comparison_to_dict(page)
+
+
+def _task_part(task: str | None) -> str:
+    """A multi-task run's task in a download's name: run-3-dev-prime-errors.csv."""
+    return f"-{task}" if task else ""
 
 
 def _csv(text: str, filename: str) -> Response:
@@ -135,6 +144,7 @@ def export_errors(
     session: SessionDep,
     _: ApiAuth,
     split: Split = "dev",
+    task: TaskQuery = None,
     tag: TagFilter = None,
     untagged: bool = False,
     label: LabelFilter = None,
@@ -145,7 +155,7 @@ def export_errors(
 ) -> Response:
     """The misclassified examples (with the same filters as /errors) as CSV."""
     filters: dict[str, Any] = dict(
-        split=split, tag=tag, untagged=untagged, label=label, predicted=predicted,
+        split=split, task=task, tag=tag, untagged=untagged, label=label, predicted=predicted,
         min_confidence=min_confidence, max_confidence=max_confidence, sort=sort,
     )  # fmt: skip
     rows: list[list[object]] = []
@@ -161,13 +171,15 @@ def export_errors(
         if offset >= page.total:
             break
     header = ["example_id", "label", "predicted", "confidence", "loss", "tags"]
-    return _csv(to_csv(header, rows), f"run-{run_id}-{split}-errors.csv")
+    return _csv(to_csv(header, rows), f"run-{run_id}-{split}{_task_part(task)}-errors.csv")
 
 
 @router.get("/runs/{run_id}/error-analysis.csv", response_class=Response)
-def export_error_analysis(run_id: IdPath, session: SessionDep, _: ApiAuth, split: Split = "dev") -> Response:
+def export_error_analysis(
+    run_id: IdPath, session: SessionDep, _: ApiAuth, split: Split = "dev", task: TaskQuery = None
+) -> Response:
     """The error-analysis spreadsheet (one row per tag, then the other, untagged and all errors) as CSV."""
-    counts = analysis.analyse_run_errors(session=session, run_id=run_id, split=split)
+    counts = analysis.analyse_run_errors(session=session, run_id=run_id, split=split, task=task)
     rows: list[tuple[str, ErrorShare]] = [(t.tag, t) for t in counts.by_tag]
     if counts.other.count:
         rows.append(("(reviewed, no tag)", counts.other))
@@ -176,5 +188,5 @@ def export_error_analysis(run_id: IdPath, session: SessionDep, _: ApiAuth, split
     rows.append(("(all errors)", counts.all_errors))
     return _csv(
         to_csv(CSV_COLUMNS, [[name, *(getattr(share, c) for c in CSV_COLUMNS[1:])] for name, share in rows]),
-        f"run-{run_id}-{split}-error-analysis.csv",
+        f"run-{run_id}-{split}{_task_part(task)}-error-analysis.csv",
     )

@@ -14,6 +14,7 @@ from server.api.deps import (
     Limit,
     Offset,
     QueueDep,
+    TaskQuery,
     json_body,
     json_body_doc,
     list_cap,
@@ -291,7 +292,8 @@ def log_predictions(
     session: SessionDep,
     _: ApiAuth,
 ) -> Accepted:
-    """Store predictions for one split; idempotent on (run, split, example_id)."""
+    """Store predictions for one split; idempotent on (run, split, task, example_id). A multi-task run's
+    predictions each carry their `task`."""
     count = predictions.ingest_predictions(
         session=session, run_id=run_id, split=data.split, predictions=data.predictions
     )
@@ -304,6 +306,7 @@ def read_errors(
     session: SessionDep,
     _: ApiAuth,
     split: Split = "dev",
+    task: TaskQuery = None,
     tag: Annotated[str | None, Query(max_length=100), NoNul] = None,
     untagged: bool = False,
     label: Annotated[str | None, Query(max_length=200), NoNul] = None,
@@ -319,6 +322,7 @@ def read_errors(
         session=session,
         run_id=run_id,
         split=split,
+        task=task,
         label=label,
         predicted=predicted,
         tag=tag,
@@ -365,7 +369,7 @@ def read_diagnosis(
 
 @router.get("/{run_id}/error-analysis")
 def read_error_analysis(
-    run_id: IdPath, session: SessionDep, _: ApiAuth, split: Split = "dev"
+    run_id: IdPath, session: SessionDep, _: ApiAuth, split: Split = "dev", task: TaskQuery = None
 ) -> dict[str, Any]:
     """Error counts per tag with the ceiling each sets, per-class metrics and the confusion matrix.
 
@@ -374,4 +378,4 @@ def read_error_analysis(
     `max_error_reduction_reviewed` (fraction_of_reviewed x error_rate). `other` (reviewed, no category) and
     `untagged` (not reviewed) carry the same five numbers as a `by_tag` row, without `tag`.
     """
-    return analysis.analyse_run_errors(session=session, run_id=run_id, split=split).to_dict()
+    return analysis.analyse_run_errors(session=session, run_id=run_id, split=split, task=task).to_dict()
