@@ -88,8 +88,10 @@ def clone_run(
     params: dict[str, Any] | None = None,
     group: str | None = None,
     from_scratch: bool = False,
+    commit: bool = True,
 ) -> Run:
-    """Queue a child of the run with the same config but ``changes`` applied ("try next"), in ``group``.
+    """Queue a child of the run with the same config but ``changes`` applied ("try next"), in ``group``
+    (with ``commit=False``, only recorded: see ``create_run``).
 
     Raises NotFound for an unknown run and InvalidInput, located at ``["body", "changes", path]``, for an
     unknown path or a value the config schema (or the model) refuses. A copy of a fine-tuned run starts
@@ -121,7 +123,7 @@ def clone_run(
         path = _config_path(error["loc"])
         raise _refuse(path, error["msg"].removeprefix("Value error, ")) from None
     try:
-        return create_run(session=session, data=data, queue=queue)
+        return create_run(session=session, data=data, queue=queue, commit=commit)
     except InvalidInput as exc:
         path = _config_path(exc.loc)
         if path in changes or path.startswith("model."):

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from server.errors import NotFound
@@ -16,7 +16,7 @@ from server.schemas import GroupMetric, GroupRead, GroupsPage
 from server.services import sweep_agents
 from server.services.experiments import clone_run
 from server.services.projects import get_project
-from server.services.runs import get_run
+from server.services.runs import get_run, queue_recorded
 from server.tables import Run, RunSummary, Sweep
 from trainboard.params import flatten
 
@@ -147,9 +147,12 @@ def repeat_run(*, session: Session, run_id: int, seeds: int, queue: RunQueue) ->
     of your own script gets a script sweep of its parameters, one trial per new value of its ``seed``
     parameter, for `trainboard agent`.
     """
+    # Writing the run's row first locks it (PostgreSQL) or the database (SQLite) until the commit, so two
+    # requests at once (a double click) take turns: the second sees the first's copies and their seeds.
+    session.execute(update(Run).where(Run.id == run_id).values(group=Run.group))
     run = get_run(session=session, run_id=run_id)
     if run.group is None:
-        run.group = _new_group_name(session, run)  # committed with the first copy
+        run.group = _new_group_name(session, run)  # committed with the copies
     group = run.group
     if run.external:
         return Repeated(group, [], _repeat_for_agents(session, run, seeds, queue))
@@ -168,12 +171,16 @@ def repeat_run(*, session: Session, run_id: int, seeds: int, queue: RunQueue) ->
                 queue=queue,
                 name=f"{run.name[:180]} seed {seed}",
                 group=group,
+                commit=False,
             )
             for seed in next_seeds(_seed(run.config) or 0, used, seeds)
         ]
+        session.commit()
     except Exception:
         session.rollback()
         raise
+    for child in children:
+        queue_recorded(session=session, run=child, queue=queue)
     return Repeated(group, children)
 
 

@@ -154,3 +154,20 @@ def test_two_checkpoints_uploaded_at_once_store_one_of_them_whole(live_app: Fast
     assert run_coroutine(both()) == [204, 204]
     assert checkpoint_path(run_id).read_bytes() in (first, second)
     assert list(checkpoint_path(run_id).parent.glob("*.part*")) == []
+
+
+def test_repeat_with_seeds_at_once_never_gives_two_copies_one_seed(
+    live_app: FastAPI, engine: Engine
+) -> None:
+    with TestClient(live_app) as client:
+        project = client.post("/api/v1/projects", json={"name": "seeds", "dataset": "digits"}).json()
+        run = client.post("/api/v1/runs", json={"project_id": project["id"], "config": {}}).json()
+    statuses = at_once(live_app, lambda c: c.post(f"/api/v1/runs/{run['id']}/repeat", json={"seeds": 2}))
+    assert statuses == [201] * CALLERS
+    with Session(engine) as session:
+        copies = session.scalars(select(Run).where(Run.parent_id == run["id"])).all()
+        seeds = [copy.config["hparams"]["seed"] for copy in copies]
+        groups = {copy.group for copy in copies}
+    assert len(copies) == 2 * CALLERS
+    assert len(set(seeds)) == len(seeds), sorted(seeds)  # a seed group of distinct seeds
+    assert len(groups) == 1

@@ -42,11 +42,18 @@ def _run_with_key(session: Session, key: ScopedKey, project_id: int) -> Run | No
 
 
 def create_run(
-    *, session: Session, data: RunCreate, queue: RunQueue, idempotency_key: ScopedKey | None = None
+    *,
+    session: Session,
+    data: RunCreate,
+    queue: RunQueue,
+    idempotency_key: ScopedKey | None = None,
+    commit: bool = True,
 ) -> Run:
     """Record a run; a worker-trained one is queued after the commit, an external one starts running.
 
     A POST retried by the same caller with the same key (its reply was lost) returns the first's run.
+    With ``commit=False`` the run is only flushed: the caller records several in one transaction, commits
+    and then calls ``queue_recorded`` for each.
     """
     if idempotency_key is not None and (earlier := _run_with_key(session, idempotency_key, data.project_id)):
         return earlier
@@ -86,12 +93,19 @@ def create_run(
         return earlier
     if not run.name:
         run.name = f"run-{run.id}"
+    if not commit:
+        return run
     session.commit()
+    queue_recorded(session=session, run=run, queue=queue)
+    return run
+
+
+def queue_recorded(*, session: Session, run: Run, queue: RunQueue) -> None:
+    """After the commit that recorded the run: queue it for the workers (an external run is not queued)."""
     # Ids repeat when a database is recreated over a kept data folder: never resume from another run.
     checkpoint_path(run.id).unlink(missing_ok=True)
     if not run.external:
         enqueue_run(session=session, run=run, queue=queue)
-    return run
 
 
 def _is_alive(run: Run, heartbeat_timeout_s: float) -> bool:
