@@ -156,9 +156,7 @@ def test_two_checkpoints_uploaded_at_once_store_one_of_them_whole(live_app: Fast
     assert list(checkpoint_path(run_id).parent.glob("*.part*")) == []
 
 
-def test_repeat_with_seeds_at_once_never_gives_two_copies_one_seed(
-    live_app: FastAPI, engine: Engine
-) -> None:
+def test_repeat_with_seeds_at_once_never_gives_two_copies_one_seed(live_app: FastAPI, engine: Engine) -> None:
     with TestClient(live_app) as client:
         project = client.post("/api/v1/projects", json={"name": "seeds", "dataset": "digits"}).json()
         run = client.post("/api/v1/runs", json={"project_id": project["id"], "config": {}}).json()
