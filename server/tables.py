@@ -422,3 +422,22 @@ class MlflowDeletedExperiment(Base):
 
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True)
     deleted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Worker(Base):
+    """A worker process's last announcement (POST /api/v1/workers/heartbeat, migration 0025): live while
+    `last_seen_at` is within the worker timeout."""
+
+    __tablename__ = "workers"
+
+    # "host:pid" of the worker's main process: a restarted worker is a new row, the old one expires.
+    id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    hostname: Mapped[str] = mapped_column(String(200))
+    #: Runs it trains at once (Celery's --concurrency).
+    concurrency: Mapped[int] = mapped_column(Integer)
+    #: Runs (and gradient checks) it trained when it last announced itself.
+    active_runs: Mapped[int] = mapped_column(Integer)
+    device: Mapped[str] = mapped_column(String(100))
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+
