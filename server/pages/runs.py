@@ -44,6 +44,7 @@ from server.schemas import (
     RunCreate,
     RunRead,
     RunUpdate,
+    WorkerSlots,
 )
 from server.services import (
     analysis,
@@ -55,11 +56,13 @@ from server.services import (
     projects,
     runs,
     transfer,
+    workers,
 )
 from server.services.experiments import DataSizeCurve
 from server.services.multitask import TaskComparison
 from server.services.runs.interruptions import Interruption, interruption
 from server.services.transfer import Lineage
+from trainboard.settings import get_settings
 
 router = APIRouter(route_class=PageRoute, dependencies=[PageAuth])
 
@@ -120,6 +123,8 @@ class RunFormContext:
     transfer_from: str = ""
     trainable: str = "head"
     trainable_choices: tuple[tuple[str, str], ...] = TRAINABLE_CHOICES
+    #: The live workers' slots: whether a run submitted now starts at once.
+    slots: WorkerSlots | None = None
 
 
 @dataclass(frozen=True)
@@ -194,6 +199,7 @@ def _form_context(
     parent_id: int | None,
     errors: FormErrors,
     dataset: DatasetInfo | None,
+    slots: WorkerSlots | None = None,
 ) -> RunFormContext:
     fields = _hparam_fields(hparams)
     choices = _model_choices(dataset, model) if dataset else []
@@ -208,7 +214,12 @@ def _form_context(
         name=name,
         parent_id=parent_id,
         errors=errors,
+        slots=slots,
     )
+
+
+def _slots(session: Session) -> WorkerSlots:
+    return workers.free_slots(session=session, timeout_s=get_settings().worker_timeout_s)
 
 
 @router.get("/projects/{project_id}/runs/new")
@@ -233,7 +244,14 @@ def new_run(
     if transfer is not None:  # the architecture is the source's: its layers must match to be carried over
         model = dict(runs.get_run(session=session, run_id=transfer).config.get("model") or {})
     context = _form_context(
-        project, model=model, hparams=hparams, name="", parent_id=parent, errors=FormErrors(), dataset=dataset
+        project,
+        model=model,
+        hparams=hparams,
+        name="",
+        parent_id=parent,
+        errors=FormErrors(),
+        dataset=dataset,
+        slots=_slots(session),
     )
     context.transfer_from = str(transfer or "")
     return render(request, "runs/new.html", context)
@@ -299,6 +317,7 @@ def create_run(
         name=form.get("name", ""),
         parent_id=int(parent_text) if parent_text.isascii() and parent_text.isdigit() else None,
         errors=FormErrors(),
+        slots=_slots(session),
     )
     context.transfer_from = form.get("transfer_from", "").strip()
     context.trainable = form.get("transfer_trainable", "head").strip()

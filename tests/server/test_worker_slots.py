@@ -30,9 +30,7 @@ def test_count_slots_refuses_impossible_announcements(announced: list[tuple[int,
         count_slots(announced)
 
 
-@pytest.mark.parametrize(
-    ("parallelism", "total", "excess"), [(3, 1, 2), (3, 3, 0), (2, 8, 0), (2, 0, 2)]
-)
+@pytest.mark.parametrize(("parallelism", "total", "excess"), [(3, 1, 2), (3, 3, 0), (2, 8, 0), (2, 0, 2)])
 def test_excess_parallelism(parallelism: int, total: int, excess: int) -> None:
     slots = WorkerSlots(workers=1 if total else 0, total=total, busy=0, free=total)
     assert excess_parallelism(parallelism, slots) == excess

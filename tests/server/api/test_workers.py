@@ -15,7 +15,13 @@ from trainboard.settings import get_settings
 
 
 def beat(client: TestClient, worker_id: str = "box-1:100", **fields: Any) -> dict[str, Any]:
-    body = {"id": worker_id, "hostname": worker_id.split(":")[0], "concurrency": 2, "active_runs": 0, **fields}
+    body = {
+        "id": worker_id,
+        "hostname": worker_id.split(":")[0],
+        "concurrency": 2,
+        "active_runs": 0,
+        **fields,
+    }
     response = client.post("/api/v1/workers/heartbeat", json=body)
     assert response.status_code == 200, response.text
     return response.json()
