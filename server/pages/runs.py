@@ -60,6 +60,7 @@ from server.services import (
 )
 from server.services.experiments import DataSizeCurve
 from server.services.multitask import TaskComparison
+from server.services.runs.attempts import AttemptView, attempt_history
 from server.services.runs.interruptions import Interruption, interruption
 from server.services.transfer import Lineage
 from trainboard.settings import get_settings
@@ -162,6 +163,8 @@ class RunContext:
     artifacts: list[ArtifactRead] = field(default_factory=list)
     #: A worker's run cut off by a restart or crash: why, and the epoch it resumes after.
     interruption: Interruption | None = None
+    #: Each claim by a worker and how it ended, once there was more than one (or it was cut off).
+    attempts: list[AttemptView] = field(default_factory=list)
 
 
 def _model_choices(dataset: DatasetInfo, values: dict[str, Any]) -> list[ModelChoice]:
@@ -434,6 +437,7 @@ def _run_context(
     model, hparams = _with_defaults_shown(config.get("model") or {}, config.get("hparams") or {})
     return RunContext(
         interruption=interruption(session=session, run=run),
+        attempts=attempt_history(session=session, run=run),
         run=read,
         project=project,
         active=active,
