@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Response
 
+from server.access import WorkerCaller
 from server.auth import ApiAuth
 from server.db import SessionDep
 from server.schemas import NoNul, WorkerHeartbeat, WorkerRead, WorkersRead
@@ -18,7 +19,7 @@ WorkerId = Annotated[str, Path(min_length=1, max_length=200), NoNul]
 
 
 @router.post("/heartbeat")
-def record_worker_heartbeat(data: WorkerHeartbeat, session: SessionDep, _: ApiAuth) -> WorkerRead:
+def record_worker_heartbeat(data: WorkerHeartbeat, session: SessionDep, _: WorkerCaller) -> WorkerRead:
     """A worker process is alive, with its slots (concurrency) and the runs it trains now."""
     return WorkerRead.model_validate(workers.record_heartbeat(session=session, data=data))
 
@@ -30,7 +31,7 @@ def read_workers(session: SessionDep, _: ApiAuth) -> WorkersRead:
 
 
 @router.delete("/{worker_id}", status_code=204)
-def forget_worker(worker_id: WorkerId, session: SessionDep, _: ApiAuth) -> Response:
+def forget_worker(worker_id: WorkerId, session: SessionDep, _: WorkerCaller) -> Response:
     """A worker that stops says goodbye: its slots stop counting at once."""
     workers.forget_worker(session=session, worker_id=worker_id)
     return Response(status_code=204)
