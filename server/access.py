@@ -266,6 +266,18 @@ def require_owner(request: Request, principal: ApiAuth, session: SessionDep) -> 
 ProjectOwner = Annotated[Principal, Depends(require_owner)]
 
 
+def require_worker(principal: ApiAuth) -> Principal:
+    """Route dependency for a worker's own announcements: worker tokens (and admins; anyone with auth off).
+
+    A user's token could otherwise add slots that no worker has, and the pages would promise them."""
+    if principal.kind == "user" and not principal.is_admin:
+        raise Forbidden("Only workers announce themselves; use a worker token")
+    return principal
+
+
+WorkerCaller = Annotated[Principal, Depends(require_worker)]
+
+
 def visible_project_ids(principal: Principal) -> Select[int] | None:
     """A subquery of the projects the caller may see, or None when they see them all."""
     if principal.sees_everything:

@@ -30,6 +30,7 @@ from server.api.v1 import projects as projects_api
 from server.api.v1 import runs as runs_api
 from server.api.v1 import sweeps as sweeps_api
 from server.api.v1 import system as system_api
+from server.api.v1 import workers as workers_api
 from server.body_guard import BodyGuardMiddleware
 from server.db import get_engine, get_sessionmaker
 from server.errors import install_error_handlers
@@ -130,6 +131,7 @@ def create_app(*, run_reaper: bool = True) -> FastAPI:
         accounts_api,
         metric_series_api,
         exports_api,
+        workers_api,
     ):
         # Every id in the URL is checked against the caller's projects before the handler runs.
         app.include_router(module.router, prefix="/api/v1", dependencies=[ApiAccess])

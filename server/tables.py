@@ -459,3 +459,41 @@ class MlflowDeletedExperiment(Base):
 
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True)
     deleted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Worker(Base):
+    """A worker process's last announcement (POST /api/v1/workers/heartbeat, migration 0025): live while
+    `last_seen_at` is within the worker timeout."""
+
+    __tablename__ = "workers"
+
+    # "host:pid" of the worker's main process: a restarted worker is a new row, the old one expires.
+    id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    hostname: Mapped[str] = mapped_column(String(200))
+    #: Runs it trains at once (Celery's --concurrency).
+    concurrency: Mapped[int] = mapped_column(Integer)
+    #: Runs (and gradient checks) it trained when it last announced itself.
+    active_runs: Mapped[int] = mapped_column(Integer)
+    device: Mapped[str] = mapped_column(String(100))
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+
+
+class RunAttempt(Base):
+    """One claim of a worker's run, and how it ended (migration 0026): the run page's attempt history."""
+
+    __tablename__ = "run_attempts"
+    __table_args__ = (Index("ix_run_attempts_run_number", "run_id", "number", unique=True),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
+    #: 1, 2, ... per run (runs.attempt is given back on a hand-back, so it cannot number them).
+    number: Mapped[int] = mapped_column(Integer)
+    worker: Mapped[str | None] = mapped_column(String(200))
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    #: None while it trains; then one of server.services.runs.attempts.OUTCOMES.
+    outcome: Mapped[str | None] = mapped_column(String(20))
+    reason: Mapped[str | None] = mapped_column(Text)
+    #: The first epoch it trained: 1, or one past the epochs logged before it resumed.
+    resumed_from_epoch: Mapped[int] = mapped_column(Integer, default=1, server_default="1")

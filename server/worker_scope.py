@@ -2,9 +2,10 @@
 
 A worker reads a run's config, claims it (and hands it back when it stops), reports progress, heartbeats,
 metrics, predictions and checkpoints, finishes it, reads the project's label corrections, fetches the
-uploaded dataset of a run or gradient check that is waiting or training, runs gradient checks, and may read
-GET /metrics (a scraper can use a worker token). Every other route (pages included) refuses a worker token
-with 403, so a new route is closed to workers until it is named here.
+uploaded dataset of a run or gradient check that is waiting or training, runs gradient checks, announces its
+own slots (POST /workers/heartbeat, DELETE /workers/{id}), and may read GET /metrics (a scraper can use a
+worker token). Every other route (pages included) refuses a worker token with 403, so a new route is closed
+to workers until it is named here.
 """
 
 from __future__ import annotations
@@ -39,6 +40,9 @@ WORKER_ENDPOINTS = frozenset(
         "server.api.v1.datasets.read_dataset_file",
         "server.api.v1.gradcheck.read_gradcheck",
         "server.api.v1.gradcheck.record_gradcheck_result",
+        # Each worker process announces its slots, and says goodbye when it stops.
+        "server.api.v1.workers.record_worker_heartbeat",
+        "server.api.v1.workers.forget_worker",
         # Monitoring: a worker token may scrape GET /metrics (server.auth.may_read_metrics decides).
         "server.api.metrics.read_metrics",
     }

@@ -283,6 +283,30 @@ class Client:
         """Tell the server the run's process is alive; returns the run's status."""
         return self._json("POST", f"/runs/{run_id}/heartbeat", retries=retries)["status"]
 
+    def announce_worker(
+        self,
+        worker_id: str,
+        *,
+        hostname: str,
+        concurrency: int,
+        active_runs: int,
+        device: str,
+        retries: int | None = None,
+    ) -> dict[str, Any]:
+        """Tell the server this worker process is alive, with its slots and the runs it trains now."""
+        body = {
+            "id": worker_id,
+            "hostname": hostname,
+            "concurrency": concurrency,
+            "active_runs": active_runs,
+            "device": device,
+        }
+        return self._json("POST", "/workers/heartbeat", json=body, retries=retries)
+
+    def forget_worker(self, worker_id: str, *, retries: int | None = None) -> None:
+        """Tell the server this worker process stops: its slots stop counting at once."""
+        self.request("DELETE", f"/workers/{quote(worker_id, safe='')}", ok_404=True, retries=retries)
+
     def report_progress(
         self,
         run_id: int,

@@ -97,6 +97,12 @@ class Settings(BaseSettings):
         description="A run queued this long whose message the broker no longer holds (Redis restarted "
         "without persistence, a worker died before claiming it) is sent again.",
     )
+    worker_timeout_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="A worker that has not announced itself for this long (it does every 10 s) no longer "
+        "counts toward the free worker slots the sweep, project and new-run pages show.",
+    )
     worker_concurrency: int = Field(
         default=1,
         ge=1,

@@ -13,11 +13,13 @@ from trainboard.broker import GRADCHECK_TASK, TRAIN_TASK
 from trainboard.client import Client
 from trainboard.files import keep_private
 from trainboard.settings import get_settings
-from worker import gradcheck, runner, shutdown
+from worker import announce, gradcheck, runner, shutdown
 from worker.celery_app import app
 from worker.memory import keep_freed_memory
 
 logger = logging.getLogger(__name__)
+# The main process announces its slots to the server (its signal handlers connect on import).
+__all__ = ["announce", "check_gradients", "configure_process", "train"]
 
 
 @worker_process_init.connect

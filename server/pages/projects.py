@@ -51,11 +51,13 @@ from server.schemas import (
     RunStatus,
     RunUpdate,
     Text,
+    WorkerSlots,
 )
-from server.services import accounts, leaderboards, projects, runs
+from server.services import accounts, leaderboards, projects, runs, workers
 from server.services import datasets as datasets_service
 from server.services import groups as groups_service
 from server.services.leaderboards import Leaderboard
+from trainboard.settings import get_settings
 
 router = APIRouter(route_class=PageRoute, dependencies=[PageAuth])
 
@@ -164,6 +166,8 @@ class ProjectContext:
     groups: dict[str, GroupRow] = field(default_factory=dict)
     group_values: dict[str, list[str]] = field(default_factory=dict)
     export_url: str = ""
+    #: The live workers' slots (projects with a built-in dataset: their runs need a worker).
+    slots: WorkerSlots | None = None
 
 
 def _percent_to_fraction(text: str, errors: FormErrors) -> float | None:
@@ -380,6 +384,7 @@ def _project_context(
         groups=grouped,
         group_values=group_values(grouped, columns),
         export_url=url_with("/api/v1/runs.csv", {"project_id": project.id, "status": status, **filters}),
+        slots=workers.free_slots(session=session, timeout_s=get_settings().worker_timeout_s),
     )
 
 

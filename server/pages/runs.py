@@ -44,6 +44,7 @@ from server.schemas import (
     RunCreate,
     RunRead,
     RunUpdate,
+    WorkerSlots,
 )
 from server.services import (
     analysis,
@@ -55,12 +56,15 @@ from server.services import (
     projects,
     runs,
     transfer,
+    workers,
 )
 from server.services.experiments import DataSizeCurve
 from server.services.multitask import TaskComparison
 from server.services.prediction_tasks import prediction_tasks
+from server.services.runs.attempts import AttemptView, attempt_history
 from server.services.runs.interruptions import Interruption, interruption
 from server.services.transfer import Lineage
+from trainboard.settings import get_settings
 
 router = APIRouter(route_class=PageRoute, dependencies=[PageAuth])
 
@@ -121,6 +125,8 @@ class RunFormContext:
     transfer_from: str = ""
     trainable: str = "head"
     trainable_choices: tuple[tuple[str, str], ...] = TRAINABLE_CHOICES
+    #: The live workers' slots: whether a run submitted now starts at once.
+    slots: WorkerSlots | None = None
 
 
 @dataclass(frozen=True)
@@ -160,6 +166,8 @@ class RunContext:
     artifacts: list[ArtifactRead] = field(default_factory=list)
     #: A worker's run cut off by a restart or crash: why, and the epoch it resumes after.
     interruption: Interruption | None = None
+    #: Each claim by a worker and how it ended, once there was more than one (or it was cut off).
+    attempts: list[AttemptView] = field(default_factory=list)
 
 
 def _model_choices(dataset: DatasetInfo, values: dict[str, Any]) -> list[ModelChoice]:
@@ -197,6 +205,7 @@ def _form_context(
     parent_id: int | None,
     errors: FormErrors,
     dataset: DatasetInfo | None,
+    slots: WorkerSlots | None = None,
 ) -> RunFormContext:
     fields = _hparam_fields(hparams)
     choices = _model_choices(dataset, model) if dataset else []
@@ -211,7 +220,12 @@ def _form_context(
         name=name,
         parent_id=parent_id,
         errors=errors,
+        slots=slots,
     )
+
+
+def _slots(session: Session) -> WorkerSlots:
+    return workers.free_slots(session=session, timeout_s=get_settings().worker_timeout_s)
 
 
 @router.get("/projects/{project_id}/runs/new")
@@ -236,7 +250,14 @@ def new_run(
     if transfer is not None:  # the architecture is the source's: its layers must match to be carried over
         model = dict(runs.get_run(session=session, run_id=transfer).config.get("model") or {})
     context = _form_context(
-        project, model=model, hparams=hparams, name="", parent_id=parent, errors=FormErrors(), dataset=dataset
+        project,
+        model=model,
+        hparams=hparams,
+        name="",
+        parent_id=parent,
+        errors=FormErrors(),
+        dataset=dataset,
+        slots=_slots(session),
     )
     context.transfer_from = str(transfer or "")
     return render(request, "runs/new.html", context)
@@ -302,6 +323,7 @@ def create_run(
         name=form.get("name", ""),
         parent_id=int(parent_text) if parent_text.isascii() and parent_text.isdigit() else None,
         errors=FormErrors(),
+        slots=_slots(session),
     )
     context.transfer_from = form.get("transfer_from", "").strip()
     context.trainable = form.get("transfer_trainable", "head").strip()
@@ -423,6 +445,7 @@ def _run_context(
     model, hparams = _with_defaults_shown(config.get("model") or {}, config.get("hparams") or {})
     return RunContext(
         interruption=interruption(session=session, run=run),
+        attempts=attempt_history(session=session, run=run),
         run=read,
         project=project,
         active=active,

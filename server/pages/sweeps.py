@@ -20,10 +20,12 @@ from server.ids import MAX_ID, parse_id
 from server.leaderboard import constraint_from_dict, describe
 from server.pages.common import FormData, FormErrors, PageAuth, PageRoute, check_csrf, redirect, render
 from server.pages.sweep_form import KINDS, ParamRow, default_model, param_rows, script_rows
-from server.schemas import ProjectRead, SweepCreate, SweepRead, SweepSummary, SweepZoom, Text
-from server.services import projects, runs, sweep_results, sweeps
+from server.schemas import ProjectRead, SweepCreate, SweepRead, SweepSummary, SweepZoom, Text, WorkerSlots
+from server.services import projects, runs, sweep_results, sweeps, workers
 from server.tables import Run
+from server.worker_slots import excess_parallelism
 from trainboard.metric_keys import ERROR_KEYS
+from trainboard.settings import get_settings
 
 router = APIRouter(route_class=PageRoute, dependencies=[PageAuth])
 
@@ -60,6 +62,10 @@ class SweepContext:
     agent_command: str
     server_url: str
     zoom_top_k: int = SweepZoom().top_k
+    #: The live workers' slots, while a sweep of built-in models runs (its trials need them); else None.
+    slots: WorkerSlots | None = None
+    #: Trials at once beyond the live workers' slots: they cannot all run together.
+    excess_parallelism: int = 0
     #: Error keys show as percentages, as on every other page (the API keeps fractions).
     percent_keys: tuple[str, ...] = ERROR_KEYS
 
@@ -353,6 +359,9 @@ def read_sweep(request: Request, sweep_id: IdPath, session: SessionDep) -> Respo
         agent_command=f"trainboard agent {sweep.id} -- python train.py",
         server_url=str(request.base_url).rstrip("/"),
     )
+    if sweep.target != "script" and sweep.status == "running":
+        context.slots = workers.free_slots(session=session, timeout_s=get_settings().worker_timeout_s)
+        context.excess_parallelism = excess_parallelism(sweep.parallelism, context.slots)
     return render(request, "sweeps/detail.html", context)
 
 

@@ -10,6 +10,7 @@
 - ``datasets``: Health, datasets (built-in and uploaded) and gradient checks.
 - ``sweeps``: Hyperparameter sweeps: space, early stopping, trials, summaries.
 - ``accounts``: Accounts: users, tokens, project members; run artifacts.
+- ``workers``: What each worker process announces, and the live workers' slots.
 
 Every name is re-exported here, so ``from server.schemas import X`` reads the same as before the split."""
 
@@ -98,6 +99,7 @@ from server.schemas.runs import (
     GroupRead,
     GroupsPage,
     Notes,
+    RunAttemptRead,
     RunClone,
     RunCreate,
     RunFinish,
@@ -140,9 +142,14 @@ from server.schemas.tags import (
     TagRead,
     TagResolution,
 )
+from server.schemas.workers import WorkerHeartbeat, WorkerRead, WorkerSlots, WorkersRead
 from trainboard.storable import NUL_REFUSED
 
 __all__ = [
+    "WorkerHeartbeat",
+    "WorkerRead",
+    "WorkerSlots",
+    "WorkersRead",
     "Accepted",
     "ArtifactRead",
     "BulkTagResult",
@@ -207,6 +214,7 @@ __all__ = [
     "ProjectUpdate",
     "ProjectsPage",
     "Role",
+    "RunAttemptRead",
     "RunClone",
     "RunConfig",
     "RunCreate",

@@ -162,6 +162,21 @@ class RunsPage(Page):
     next_cursor: str | None = None
 
 
+class RunAttemptRead(BaseModel):
+    """One claim of a worker's run: who trained it, when, how it ended (null: still training), and the
+    first epoch it trained (one past the epochs logged before it resumed)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    number: int
+    worker: str | None
+    started_at: UTCDatetime
+    ended_at: UTCDatetime | None
+    outcome: str | None
+    reason: str | None
+    resumed_from_epoch: int
+
+
 class StatusRead(BaseModel):
     status: RunStatus
 

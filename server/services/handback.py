@@ -16,6 +16,7 @@ from server.errors import Conflict
 from server.queue import RunQueue
 from server.schemas import RunRelease
 from server.services.runs import enqueue_run, get_run
+from server.services.runs.attempts import close_attempt
 from server.tables import Run
 
 logger = logging.getLogger(__name__)
@@ -44,6 +45,8 @@ def release_run(*, session: Session, run_id: int, data: RunRelease, queue: RunQu
         )
         .execution_options(synchronize_session=False)
     ).rowcount  # type: ignore[attr-defined]  # an UPDATE's result is a CursorResult
+    if handed_back == 1:
+        close_attempt(session=session, run_id=run_id, outcome="handed_back", reason=data.reason[:500])
     session.commit()
     session.refresh(run)
     if handed_back != 1:

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from server.queue import RunQueue
 from server.services.runs import now
+from server.services.runs.attempts import close_attempt
 from server.tables import Run
 
 logger = logging.getLogger(__name__)
@@ -59,6 +60,7 @@ def reap_stale_runs(
                 f"the worker stopped reporting (no heartbeat for {heartbeat_timeout_s:.0f} s) "
                 f"on each of {run.attempt} attempts; check the worker's log"
             )
+            close_attempt(session=session, run_id=run.id, outcome="timed_out", reason=run.error, at=at)
             failed.append(run.id)
         else:
             run.status, run.progress, run.enqueued_at = "queued", None, None
@@ -66,6 +68,7 @@ def reap_stale_runs(
             silent = f"no heartbeat for {heartbeat_timeout_s:.0f} s"
             run.error = f"its worker {run.worker or '(unknown)'} stopped reporting ({silent})"
             run.interruptions, run.last_interruption = (run.interruptions or 0) + 1, run.error
+            close_attempt(session=session, run_id=run.id, outcome="requeued", reason=silent, at=at)
             requeued.append(run.id)
     session.commit()
     resent = []

@@ -37,6 +37,7 @@ GLOBAL_ROUTES = {
     ("POST", "/api/v1/datasets"),  # an upload of one's own
     ("GET", "/api/v1/datasets"),  # the catalog: built-ins and one's own uploads
     ("POST", "/api/v1/sweeps/preview"),  # samples a distribution; reads no data
+    ("GET", "/api/v1/workers"),  # the shared workers' slots (hosts and counts, no project's data)
     ("GET", "/login"),
     ("POST", "/login"),
     ("POST", "/logout"),
@@ -127,6 +128,7 @@ def victim(session: Session) -> Victim:
         "path": f"{project.id}/{run.id}/artifacts/model.pt",
         "rest": "registered-models/create",
         "fmt": "csv",  # GET /api/v1/runs/{id}/series.{fmt}
+        "worker_id": "box:1",  # DELETE /api/v1/workers/{id}: a worker's (or an admin's) call only
     }
     config = {"model": {"name": "mlp"}, "hparams": {}}
     bodies = {

@@ -118,3 +118,20 @@ def test_a_worker_token_manages_nothing(app: FastAPI, session: Session) -> None:
         assert as_alice.get(f"/api/v1/datasets/{dataset_id}").status_code == 200
         assert as_alice.get(f"/api/v1/runs/{run.id}").json()["status"] == "running"
         assert as_alice.get("/api/v1/projects").json()["total"] == 1
+
+
+def test_a_worker_announces_its_slots_and_says_goodbye_but_lists_nothing(
+    app: FastAPI, session: Session
+) -> None:
+    body = {"id": "box:1", "hostname": "box", "concurrency": 2, "active_runs": 1, "device": "cpu"}
+    with client_as(app, token_for(session, None, kind="worker")) as worker:
+        assert worker.post("/api/v1/workers/heartbeat", json=body).status_code == 200
+        assert worker.get("/api/v1/workers").status_code == 403
+    with client_as(app, token_for(session, make_user(session, "alice"))) as alice:
+        assert alice.get("/api/v1/workers").json()["slots"]["free"] == 1
+        # A user's token cannot add slots no worker has, nor take a worker's away.
+        refused = alice.post("/api/v1/workers/heartbeat", json={**body, "concurrency": 64})
+        assert refused.status_code == 403 and "use a worker token" in refused.json()["detail"]
+        assert alice.delete("/api/v1/workers/box:1").status_code == 403
+    with client_as(app, token_for(session, None, kind="worker")) as worker:
+        assert worker.delete("/api/v1/workers/box:1").status_code == 204

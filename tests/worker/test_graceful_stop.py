@@ -8,6 +8,7 @@ import signal
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.processes import (
@@ -66,3 +67,15 @@ def test_a_stopped_worker_hands_its_run_back_and_the_next_one_resumes_it(tmp_pat
         for key in EPOCH_KEYS:
             assert steps_of(client, run_id, key) == list(range(1, epochs + 1)), key
         assert "resuming after epoch" in log.read_text()
+
+        # The run page's attempt history: who trained it, how each attempt ended, where the last resumed. A
+        # stopping worker's pool process may take the handed-back message again before it exits: it claims
+        # and hands back once more, and the history says so.
+        attempts = client.request("GET", f"/runs/{run_id}/attempts").json()
+        *stopped, last = attempts
+        assert stopped and stopped[0]["worker"] == running["worker"] and stopped[0]["resumed_from_epoch"] == 1
+        assert {a["outcome"] for a in stopped} == {"handed_back"}
+        assert last["outcome"] == "succeeded" and last["worker"] != running["worker"]
+        assert 1 < last["resumed_from_epoch"] <= epochs
+        page = " ".join(httpx.get(f"{url}/runs/{run_id}").text.split())
+        assert "handed back on stop" in page and f"<code>{last['worker']}</code>" in page

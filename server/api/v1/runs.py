@@ -32,6 +32,7 @@ from server.schemas import (
     MetricsIn,
     NoNul,
     PredictionsIn,
+    RunAttemptRead,
     RunCreate,
     RunFinish,
     RunProgress,
@@ -56,6 +57,7 @@ from server.services import (
     runs,
 )
 from server.services.metrics import series as series_reads
+from server.services.runs import attempts
 from trainboard.settings import get_settings
 
 router = APIRouter(prefix="/runs", tags=["runs"])
@@ -148,6 +150,13 @@ def read_runs(
 @router.get("/{run_id}")
 def read_run(run_id: IdPath, session: SessionDep, _: ApiAuth) -> RunRead:
     return runs.to_read(runs.get_run(session=session, run_id=run_id))
+
+
+@router.get("/{run_id}/attempts")
+def read_run_attempts(run_id: IdPath, session: SessionDep, _: ApiAuth) -> list[RunAttemptRead]:
+    """Each time a worker claimed the run: worker, start, end, how it ended, the epoch it resumed from."""
+    runs.get_run(session=session, run_id=run_id)  # 404 for a run that does not exist
+    return [RunAttemptRead.model_validate(a) for a in attempts.list_attempts(session=session, run_id=run_id)]
 
 
 @router.patch("/{run_id}")

@@ -11,6 +11,8 @@
 - ``filtering``: a filter expression (``server.run_filter``) as a WHERE clause, on both databases.
 - ``interruptions``: whether a worker's run was cut off (handed back, or re-queued by the reaper) and the
   epoch it resumes from, for the run page.
+- ``attempts``: one row per claim by a worker, closed by the hand-back, the reaper, finish or cancel: the
+  run page's attempt history and GET /api/v1/runs/{id}/attempts.
 
 Beside the package, ``server.services.run_setup`` resolves a run's config and queues it: sweeps builds its
 trials with it, and this package's finish and cancel advance sweeps, so it sits below both.

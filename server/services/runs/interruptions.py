@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from server.tables import Run, RunSummary
+from server.services.runs.attempts import epochs_logged
+from server.tables import Run
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,6 @@ def interruption(*, session: Session, run: Run) -> Interruption | None:
     """A worker's run that was cut off and is queued to resume, or resumed and still going; else None."""
     if run.external or run.status not in ("queued", "running") or not run.interruptions:
         return None
-    done = session.scalar(select(func.max(RunSummary.step)).where(RunSummary.run_id == run.id))
     reason = run.last_interruption or "its worker stopped"
-    return Interruption(reason, int(done or 0), run.interruptions, run.status == "queued")
+    done = epochs_logged(session=session, run_id=run.id)
+    return Interruption(reason, done, run.interruptions, run.status == "queued")

@@ -21,6 +21,7 @@ from server.services import idempotency, sweeps
 from server.services.checkpoint_files import checkpoint_path
 from server.services.idempotency import ScopedKey
 from server.services.run_setup import dataset_version, enqueue_run, resolve_config
+from server.services.runs.attempts import close_attempt, open_attempt
 from server.tables import Project, Run, RunSummary
 from server.tables import utcnow as now
 
@@ -153,6 +154,8 @@ def start_run(*, session: Session, run_id: int, data: RunStart, heartbeat_timeou
         .execution_options(synchronize_session=False)
     )
     claimed = session.execute(claim).rowcount  # type: ignore[attr-defined]  # an UPDATE's result is a CursorResult
+    if claimed == 1:
+        open_attempt(session=session, run_id=run_id, worker=data.worker or None)
     session.commit()
     session.refresh(run)
     if claimed != 1:
@@ -215,6 +218,9 @@ def finish_run(*, session: Session, run_id: int, data: RunFinish, queue: RunQueu
             run.error = "the run stopped without giving a reason"
         run.log_tail = data.log_tail or None
         run.finished_at = now()
+        close_attempt(
+            session=session, run_id=run.id, outcome=run.status, reason=run.error, at=run.finished_at
+        )
         session.commit()
     # Also after a retried finish (a no-op for the run): the first may have ended before the sweep moved.
     _end_trial(session, run, queue)
@@ -229,6 +235,7 @@ def cancel_run(*, session: Session, run_id: int, queue: RunQueue) -> Run:
         raise Conflict(f"Run {run_id} is already {run.status}")
     run.status = "cancelled"
     run.finished_at = now()
+    close_attempt(session=session, run_id=run.id, outcome="cancelled", at=run.finished_at)
     session.commit()
     _end_trial(session, run, queue)
     return run

@@ -236,18 +236,37 @@ def test_a_sweep_cannot_start_from_another_projects_run(client: TestClient, sess
     assert response.status_code == 422 and "is not a run of a built-in model in this project" in response.text
 
 
-def test_sweep_page_says_when_trials_wait_for_a_worker_slot(client: TestClient, session: Session) -> None:
-    # "3 at once" with one worker slot ran one at a time and said nothing.
+def test_sweep_page_counts_real_worker_slots_and_warns_when_parallelism_exceeds_them(
+    client: TestClient, session: Session
+) -> None:
+    # "3 at once" with one worker slot ran one at a time, and the hint guessed from run counts.
     project = make_project(session)
     body = {"project_id": project.id, "space": {"hparams.lr": {"log_uniform": [1e-3, 1e-1]}}}
     sweep_id = client.post("/api/v1/sweeps", json={**body, "trials": 6, "parallelism": 3}).json()["id"]
-    trials = session.scalars(select(Run).where(Run.sweep_id == sweep_id).order_by(Run.id)).all()
-    client.post(f"/api/v1/runs/{trials[0].id}/start", json={"worker": "only-one"})
 
     page = client.get(f"/sweeps/{sweep_id}").text
-    start = page.index('id="worker-slots">') + len('id="worker-slots">')
-    note = " ".join(page[start : page.index("</p>", start)].split())
-    assert note.startswith("1 of 3 trials at once are running: 2 wait for a free worker slot")
-    for run in trials[1:3]:
-        client.post(f"/api/v1/runs/{run.id}/start", json={"worker": "another"})
-    assert 'id="worker-slots"' not in client.get(f"/sweeps/{sweep_id}").text  # all three run
+    assert texts(page, "worker-slots") == [
+        "No worker is running: queued runs wait until one starts (trainboard worker, or trainboard up)."
+    ]
+    assert texts(page, "parallelism-warning")[0].startswith(
+        "This sweep runs up to 3 trials at once, but the running workers have 0 slots in all: its trials "
+        "wait until a worker starts."
+    )
+
+    worker = {"id": "box:1", "hostname": "box", "concurrency": 1, "active_runs": 1}
+    client.post("/api/v1/workers/heartbeat", json=worker)
+    page = client.get(f"/sweeps/{sweep_id}").text
+    assert texts(page, "worker-slots") == [
+        "0 of 1 worker slot free (1 worker running, 1 slot training): a new run waits for one to free up."
+    ]
+    assert texts(page, "parallelism-warning")[0].startswith(
+        "This sweep runs up to 3 trials at once, but the running workers have 1 slot in all: at most 1 "
+        "trains at a time, and the rest wait."
+    )
+
+    client.post(
+        "/api/v1/workers/heartbeat", json={**worker, "id": "box:2", "concurrency": 2, "active_runs": 0}
+    )
+    page = client.get(f"/sweeps/{sweep_id}").text
+    assert texts(page, "worker-slots") == ["2 of 3 worker slots free (2 workers running, 1 slot training)."]
+    assert texts(page, "parallelism-warning") == []  # 3 at once fit 3 slots
