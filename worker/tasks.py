@@ -7,6 +7,7 @@ import os
 from typing import Any
 
 import torch
+from celery.exceptions import Reject
 from celery.signals import worker_process_init
 
 from trainboard.broker import GRADCHECK_TASK, TRAIN_TASK
@@ -40,7 +41,13 @@ def configure_process(**_: Any) -> None:
 
 @app.task(name=TRAIN_TASK)
 def train(run_id: int) -> str:
-    """Train run `run_id` (a second delivery of a finished run does nothing)."""
+    """Train run `run_id` (a second delivery of a finished run does nothing).
+
+    A training process that was asked to stop takes no new run: the message goes back to the broker for
+    another worker (a stopping worker used to claim the run it had just handed back, and hand it back again).
+    """
+    if shutdown.requested():
+        raise Reject(f"run {run_id}: this worker is stopping ({shutdown.reason()})", requeue=True)
     with Client() as client, shutdown.graceful():
         return runner.execute(run_id, client=client, device_setting=get_settings().device)
 
