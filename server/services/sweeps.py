@@ -27,6 +27,7 @@ from server.schemas import (
     SweepCreate,
 )
 from server.services.run_setup import dataset_version, enqueue_run, resolve_config
+from server.services.runs.attempts import close_attempt
 from server.tables import MetricPoint, Project, Run, Sweep, utcnow
 from trainboard.params import flatten
 
@@ -317,6 +318,7 @@ def on_metrics(*, session: Session, run: Run, points: list[MetricPointIn]) -> bo
         return False
     run.status, run.stopped_early, run.error = "cancelled", True, decision.reason
     run.finished_at = utcnow()
+    close_attempt(session=session, run_id=run.id, outcome="cancelled", reason=decision.reason)
     session.commit()
     return True
 
@@ -425,5 +427,6 @@ def cancel_sweep(*, session: Session, sweep_id: int) -> Sweep:
         select(Run).where(Run.sweep_id == sweep_id, Run.status.in_(("queued", "running")))
     ):
         run.status, run.finished_at, run.error = "cancelled", utcnow(), "the sweep was cancelled"
+        close_attempt(session=session, run_id=run.id, outcome="cancelled", reason=run.error)
     session.commit()
     return sweep

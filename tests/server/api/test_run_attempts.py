@@ -78,3 +78,28 @@ def test_attempts_of_a_missing_run_is_404(client: TestClient) -> None:
     response = client.get("/api/v1/runs/999999/attempts")
     assert response.status_code == 404
     assert response.json()["detail"] == "Run 999999 not found"
+
+
+def test_a_sweep_trial_stopped_early_or_cancelled_with_its_sweep_ends_its_attempt(client: TestClient) -> None:
+    project = client.post("/api/v1/projects", json={"name": "attempts", "dataset": "digits"}).json()
+    body = {
+        "project_id": project["id"],
+        "space": {"hparams.lr": {"log_uniform": [1e-3, 1e-1]}},
+        "trials": 4,
+        "parallelism": 2,
+        "early_stopping": {"rule": "asha", "min_epochs": 1, "eta": 2},
+        "base_config": {"hparams": {"epochs": 4}},
+    }
+    sweep = client.post("/api/v1/sweeps", json=body).json()
+    good, bad = (t["id"] for t in sweep["trials"])
+    for run_id, errors in ((good, [0.1]), (bad, [0.9])):  # the second is far worse: ASHA stops it
+        assert client.post(f"/api/v1/runs/{run_id}/start", json={"worker": f"w:{run_id}"}).status_code == 200
+        points = [{"key": "dev_error", "step": e, "value": v} for e, v in enumerate(errors, start=1)]
+        client.post(f"/api/v1/runs/{run_id}/metrics", json={"metrics": points})
+    assert client.get(f"/api/v1/runs/{bad}").json()["stopped_early"] is True
+    [stopped] = _attempts(client, bad)
+    assert stopped["outcome"] == "cancelled" and stopped["ended_at"] is not None
+
+    assert client.post(f"/api/v1/sweeps/{sweep['id']}/cancel").status_code == 200
+    [cancelled] = _attempts(client, good)
+    assert (cancelled["outcome"], cancelled["reason"]) == ("cancelled", "the sweep was cancelled")
