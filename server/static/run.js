@@ -13,6 +13,8 @@
   var TERMINAL = ["succeeded", "failed", "diverged", "cancelled"];
   // The batch reads' bounds (server.services.metrics.series): keys per request, points in all.
   var MAX_SERIES = 100, MAX_POINTS_ALL = 200000, MAX_TIMED_POINTS = 50000;
+  // The per-key charts read with the canonical ones, before the rest: more than a first screen shows.
+  var FIRST_KEYS = 12;
   var COLORS = {
     train_error: "#2456d6", train_dev_error: "#8e44ad", dev_error: "#e67e22", test_error: "#1e8449",
     train_loss: "#2456d6", dev_loss: "#e67e22"
@@ -30,6 +32,16 @@
   var held = {};
   var controls = loadControls();
   var visible = {}; // per-key charts drawn once scrolled into view
+  var pending = {}; // keys asked for whole and not answered yet: their charts say "Loading…"
+  // plotly.min.js comes after this script, so that the first read is under way while the browser parses
+  // it: every deferred script has run by DOMContentLoaded.
+  // (A deferred script runs while readyState is already "interactive", before that event: wait for it, or
+  // for load where this script came later.)
+  var ready = new Promise(function (resolve) {
+    if (document.readyState === "complete") { resolve(); return; }
+    document.addEventListener("DOMContentLoaded", resolve);
+    window.addEventListener("load", resolve);
+  });
   var observer = "IntersectionObserver" in window ? new IntersectionObserver(onVisible, { rootMargin: "300px" }) : null;
 
   function loadControls() {
@@ -69,18 +81,27 @@
     return afterStep === undefined ? url : url + "&after_step=" + afterStep;
   }
 
-  // Every key, reduced by the server to at most max_points points each; the canonical keys come in the
-  // first request, and `drawn` (when given) draws what each request brought as soon as it is in.
+  // Every key, reduced by the server to at most max_points points each, and `drawn` (when given) called
+  // with the keys each request brought as soon as it is in. The first request holds only what the first
+  // screen shows (the canonical keys, then the first FIRST_KEYS charts in page order), so those charts do
+  // not wait for the server to read, and the browser to parse, every other series (200 keys x 2,000 points
+  // is 6.5 MB); the rest follow once it is in, in requests of at most MAX_SERIES keys.
   function fetchWhole(keys, drawn) {
-    var ordered = keys.filter(function (key) { return CANONICAL.indexOf(key) >= 0; })
-      .concat(keys.filter(function (key) { return CANONICAL.indexOf(key) < 0; }));
-    return Promise.all(chunks(ordered).map(function (part) {
+    var canonical = keys.filter(function (key) { return CANONICAL.indexOf(key) >= 0; });
+    var others = keys.filter(function (key) { return CANONICAL.indexOf(key) < 0; }).sort(pageOrder);
+    var first = canonical.concat(others.slice(0, FIRST_KEYS));
+    var rest = others.slice(FIRST_KEYS);
+    keys.forEach(function (key) { pending[key] = true; });
+    function read(part) {
       return getJson(seriesUrl(part)).then(function (answer) {
-        if (!answer) { return; }
-        answer.series.forEach(function (series) { held[series.key] = series; });
-        if (drawn) { drawn(); }
+        part.forEach(function (key) { delete pending[key]; });
+        if (answer) { answer.series.forEach(function (series) { held[series.key] = series; }); }
+        if (drawn) { return drawn(part); }
       });
-    }));
+    }
+    return Promise.all(chunks(first).map(read)).then(function () {
+      return Promise.all(chunks(rest).map(read));
+    });
   }
 
   // Only the points after the last step each chart holds: one request per distinct last step (the
@@ -124,6 +145,11 @@
     // Keys without a prefix first, then prefixes alphabetically, the system metrics last.
     function rank(p) { return p === "" ? 0 : p === run.system_prefix ? 2 : 1; }
     return rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0);
+  }
+
+  // The order the charts have on the page: by panel, then by key.
+  function pageOrder(a, b) {
+    return panelOrder(panelOf(a), panelOf(b)) || (a < b ? -1 : a > b ? 1 : 0);
   }
 
   function buildPanels() {
@@ -183,7 +209,7 @@
       var key = entry.target.dataset.key;
       observer.unobserve(entry.target);
       visible[key] = true;
-      drawKey(entry.target, key);
+      ready.then(function () { drawKey(entry.target, key); });
     });
   }
 
@@ -354,6 +380,7 @@
 
   function drawKey(element, key) {
     var series = held[key];
+    if (!series && pending[key]) { return; } // still "Loading…": drawn when its read is in
     if (!series || series.points.length === 0) {
       showEmpty(element, run.active ? "No points yet." : "No points were read for this key.");
       return;
@@ -366,28 +393,50 @@
     plot(element, tracesOf(key, series, percent ? 100 : 1, key, "#2456d6", percent), layout);
   }
 
-  function drawCharts() {
+  function nextTask() { return new Promise(function (resolve) { window.setTimeout(resolve, 0); }); }
+
+  // Every chart, or (`only` given) those that show one of the keys `only` lists; one chart per task, so
+  // that the browser shows the first (of 200 keys x 2,000 points) before it has drawn the others.
+  function drawCharts(only) {
+    function wanted(keys) { return !only || keys.some(function (key) { return only.indexOf(key) >= 0; }); }
     if (!window.Plotly || !math) {
       document.querySelectorAll(".chart .chart-empty").forEach(function (note) {
         note.textContent = "The chart library did not load.";
       });
-      return;
+      return Promise.resolve();
     }
     var best = bestEpoch(held.dev_error);
+    var jobs = [];
     document.querySelectorAll(".chart[data-keys]").forEach(function (chart) {
-      drawCanonical(chart, chart.dataset.keys.split(","), chart.dataset.percent === "true", best);
+      if (!wanted(chart.dataset.keys.split(","))) { return; }
+      jobs.push(function () {
+        drawCanonical(chart, chart.dataset.keys.split(","), chart.dataset.percent === "true", best);
+      });
     });
     document.querySelectorAll(".key-chart").forEach(function (chart) {
-      if (visible[chart.dataset.key]) { drawKey(chart, chart.dataset.key); }
+      if (visible[chart.dataset.key] && wanted([chart.dataset.key])) {
+        jobs.push(function () { drawKey(chart, chart.dataset.key); });
+      }
     });
+    return jobs.reduce(function (done, job, i) {
+      if (i === 0) { job(); return done; }
+      return done.then(nextTask).then(job);
+    }, Promise.resolve());
   }
 
   function refreshCharts(initial) {
     buildPanels();
-    if (!initial) { return fetchNew(logged).then(drawCharts); }
+    if (!initial) { return fetchNew(logged).then(function () { return drawCharts(); }); }
+    // The first answer draws every chart (those without points say so), each later one its own keys'.
     var drawn = false;
-    return fetchWhole(logged, function () { drawn = true; drawCharts(); }).then(function () {
-      if (!drawn) { drawCharts(); } // nothing logged, or the read failed: say so in each chart
+    return fetchWhole(logged, function (keys) {
+      return ready.then(function () {
+        var first = !drawn;
+        drawn = true;
+        return drawCharts(first ? undefined : keys);
+      });
+    }).then(function () { return ready; }).then(function () {
+      if (!drawn) { return drawCharts(); } // nothing logged: say so in each chart
     });
   }
 
@@ -419,7 +468,7 @@
       saveControls();
       // Timestamps come only with with_time: read them once, then draw against them.
       var missing = logged.filter(function (key) { return held[key] && !held[key].times; });
-      (timed() && missing.length ? fetchWhole(missing) : Promise.resolve()).then(drawCharts);
+      (timed() && missing.length ? fetchWhole(missing) : Promise.resolve()).then(function () { return drawCharts(); });
     });
   }
 
