@@ -59,7 +59,11 @@ def test_create_sweep_from_form(client: TestClient, session: Session) -> None:
         "model.hidden": {"choice": [[16], [32, 32]]},
     }
     assert sweep.early_stopping is not None and sweep.early_stopping["rule"] == "asha"
-    assert sweep.base_config == {"model": {"name": "mlp", "hidden": [32]}, "hparams": {"epochs": 3}}
+    assert sweep.base_config == {
+        "model": {"name": "mlp", "hidden": [32]},
+        "hparams": {"epochs": 3},
+        "dataset_version": 1,  # pinned: every trial trains on the labels the sweep began with
+    }
 
 
 def test_form_error_names_the_parameter(client: TestClient, session: Session) -> None:
