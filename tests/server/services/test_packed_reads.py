@@ -42,13 +42,18 @@ def _log(session: Session, run_id: int, lengths: dict[str, tuple[int, int]]) -> 
 
 
 def _both_ways(
-    session: Session, monkeypatch: pytest.MonkeyPatch, wanted: list[tuple[int, str]], **options: object
+    session: Session,
+    monkeypatch: pytest.MonkeyPatch,
+    wanted: list[tuple[int, str]],
+    max_points: int | None,
+    after_step: int | None,
 ) -> tuple[bytes, bytes]:
+    """The read's JSON as the database's own path gives it, and as the row reads give it."""
     connection = session.connection()
-    usual = series.series_json(series.read_many(connection, wanted, **options))  # type: ignore[arg-type]
+    usual = series.series_json(series.read_many(connection, wanted, max_points, after_step=after_step))
     with monkeypatch.context() as patch:
         patch.setattr(series, "PACKED_DIALECTS", frozenset())
-        rows = series.series_json(series.read_many(connection, wanted, **options))  # type: ignore[arg-type]
+        rows = series.series_json(series.read_many(connection, wanted, max_points, after_step=after_step))
     return usual, rows
 
 
@@ -96,5 +101,5 @@ def test_packed_reads_equal_the_row_reads_for_runs_logged_before_the_new_widths(
     session.commit()
     wanted = [(run_id, "long"), (run_id, "mid")]
     for after_step in (None, 5, 30_000):
-        usual, rows = _both_ways(session, monkeypatch, wanted, max_points=500, after_step=after_step)
+        usual, rows = _both_ways(session, monkeypatch, wanted, 500, after_step)
         assert usual == rows and usual.count(b'"key"') == (1 if after_step == 30_000 else 2)
