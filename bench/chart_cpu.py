@@ -10,7 +10,12 @@ application_name; 0 on SQLite, whose work is inside the server process).
 
 `--info` names what to read (written by the fill that made the database): {"many": run id with keys
 metric_00..metric_49, "compare": [run ids with metric_00..04], "lengths": {"1000": run id with "loss"},
-"project": project id with runs from bench/_harness.fill_runs (for the table)}.
+"project": project id with runs from bench/_harness.fill_runs (for the table)}. `--fill` makes it first: the
+database at `--url` (an empty SQLite file, or an existing empty PostgreSQL schema named in the URL's
+search_path) is migrated and filled through the REST API of a server from this checkout, as
+bench/scale.py fills (add `--lengths 1,...,1e7` for one series per length, `--runs 10000` for the table):
+
+    .venv/bin/python bench/chart_cpu.py --url URL --info info.json --checkout . --fill --lengths 1e3,1e6
 """
 
 from __future__ import annotations
@@ -83,7 +88,7 @@ def requests(info: dict[str, Any], only: str) -> list[tuple[str, str, dict[str, 
         if "many" in info:
             found.append(
                 (
-                    "all 50 series of 100,000 steps, one request",
+                    "all 50 series of a run, one request",
                     f"/api/v1/runs/{info['many']}/metrics",
                     {"keys": ",".join(keys), "max_points": 2000},
                 )
@@ -92,7 +97,7 @@ def requests(info: dict[str, Any], only: str) -> list[tuple[str, str, dict[str, 
             runs = ",".join(map(str, info["compare"]))
             found.append(
                 (
-                    "compare: 10 runs x 5 keys x 20,000 steps",
+                    "compare: 10 runs x 5 keys, one request",
                     "/api/v1/metrics",
                     {"run_ids": runs, "keys": ",".join(keys[:5]), "max_points": 2000},
                 )
@@ -116,6 +121,37 @@ def requests(info: dict[str, Any], only: str) -> list[tuple[str, str, dict[str, 
     return found
 
 
+def fill(url: str, steps: int, lengths: list[int], runs: int) -> dict[str, Any]:
+    """Migrate and fill the database at `url` (see the module's docstring); returns the info to read."""
+    from server.migrate import upgrade
+
+    engine = sa.create_engine(url)
+    upgrade(engine)
+    work = h.workdir()
+    info: dict[str, Any] = {"lengths": {}}
+    with h.our_server(url, work / "home", work / "server.log") as server:
+        http = httpx.Client(base_url=server.url, timeout=600)
+        project = http.post("/api/v1/projects", json={"name": "charts", "dataset": "external"}).json()["id"]
+
+        def new_run() -> int:
+            return int(http.post("/api/v1/runs", json={"project_id": project, "external": True}).json()["id"])
+
+        keys = [f"metric_{i:02d}" for i in range(50)]
+        info["many"] = new_run()
+        h.post_series(http, info["many"], keys, steps)
+        info["compare"] = [new_run() for _ in range(10)]
+        for run_id in info["compare"]:
+            h.post_series(http, run_id, keys[:5], steps // 5)
+        for n in lengths:
+            info["lengths"][str(n)] = new_run()
+            h.post_series(http, info["lengths"][str(n)], ["loss"], n)
+    if runs:
+        info["project"] = project
+        h.fill_runs(engine, project, runs)
+    engine.dispose()
+    return info
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -126,7 +162,13 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--only", default="all", choices=["all", "charts", "table"])
+    parser.add_argument("--fill", action="store_true", help="fill the database first, writing --info")
+    parser.add_argument("--lengths", type=lambda t: [int(float(x)) for x in t.split(",")], default=[])
+    parser.add_argument("--runs", type=int, default=0, help="with --fill: runs for the table")
+    parser.add_argument("--steps", type=int, default=100_000, help="with --fill: steps of the 50 keys")
     args = parser.parse_args()
+    if args.fill:
+        args.info.write_text(json.dumps(fill(args.url, args.steps, args.lengths, args.runs)))
     info = json.loads(args.info.read_text())
     postgres = args.url.startswith("postgresql")
     url = (
@@ -167,7 +209,7 @@ def main() -> None:
     print(f"load average after {os.getloadavg()[0]:.1f}; per request, best of {args.rounds} rounds' figures")
     print(
         "| request | "
-        + " | ".join(f"{c.name}: wall (server CPU + database CPU)" for c in args.checkout)
+        + " | ".join(f"{c.resolve().name}: wall (server CPU + database CPU)" for c in args.checkout)
         + " |"
     )
     print("|---|" + "---|" * len(args.checkout))
