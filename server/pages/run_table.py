@@ -78,17 +78,21 @@ def cell(run: RunRead, column: PickedColumn) -> str:
 def offered(session: Session, project_id: int) -> tuple[list[str], list[str]]:
     """(param keys, metric keys) the picker offers: those of the project's newest PARAMS_SAMPLE runs (at
     10,000 runs, reading every run's keys cost more than the rest of the page)."""
-    newest = (
-        select(Run.id).where(Run.project_id == project_id).order_by(Run.id.desc()).limit(PARAMS_SAMPLE)
-    ).subquery()
+    # The ids first, then the keys of those runs by their primary keys: with the ids as a subquery,
+    # PostgreSQL hashed them and scanned every summary and run of the database (19 ms at 10,000 runs).
+    newest = list(
+        session.scalars(
+            select(Run.id).where(Run.project_id == project_id).order_by(Run.id.desc()).limit(PARAMS_SAMPLE)
+        )
+    )
     metric_keys = session.scalars(
         select(RunSummary.key)
-        .where(RunSummary.run_id.in_(select(newest.c.id)))
+        .where(RunSummary.run_id.in_(newest))
         .distinct()
         .order_by(RunSummary.key)
         .limit(OFFERED_KEYS)
     ).all()
-    rows = session.execute(select(Run.params, Run.config).where(Run.id.in_(select(newest.c.id))))
+    rows = session.execute(select(Run.params, Run.config).where(Run.id.in_(newest)))
     param_keys: set[str] = set()
     for params, config in rows:
         param_keys.update(k for k in run_params(params or {}, config) if PICKED_PATTERN.match(f"params.{k}"))

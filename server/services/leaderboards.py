@@ -82,21 +82,32 @@ def project_leaderboard(*, session: Session, project_id: int, limit: int = 10) -
     query = select(Run.id).where(
         Run.project_id == project.id, Run.status.not_in(UNRANKED_STATUSES), Run.archived_at.is_(None)
     )
-    value, query = _joined_value(query, metric)
-    meets: list[ColumnElement[bool]] = [value.is_not(None)]
+    summary = aliased(RunSummary)
+    query = query.outerjoin(summary, and_(summary.run_id == Run.id, summary.key == metric))
+    value = _finite(summary.value)
+    constraint_meets: list[ColumnElement[bool]] = []
     for constraint in constraints:
         constraint_value, query = _joined_value(query, constraint.metric)
-        meets.append(_meets(constraint, constraint_value))
-    eligible = case((and_(*meets), 1), else_=0)
+        constraint_meets.append(_meets(constraint, constraint_value))
+    eligible = case((and_(value.is_not(None), *constraint_meets), 1), else_=0)
     connection = session.connection()
     count, ranked_total = connection.execute(
         query.with_only_columns(func.count(), func.coalesce(func.sum(eligible), 0))
     ).one()
     # The first `limit` of each group, in rank_runs' order. (One window-function query instead was
-    # slower on SQLite: it sorts all 10,000 runs twice.)
-    order = (value.is_(None), value.desc() if maximize else value.asc(), Run.id)
-    ranked_ids = list(connection.scalars(query.where(eligible == 1).order_by(*order).limit(limit)))
-    others_ids = list(connection.scalars(query.where(eligible == 0).order_by(*order).limit(limit)))
+    # slower on SQLite: it sorts all 10,000 runs twice.) A group the totals say is empty is not queried.
+    # The ranked runs' values are finite, so they are ordered by the stored value itself, which lets the
+    # database walk run_summaries' (key, value) index and stop after `limit` runs instead of sorting all.
+    ranked_ids: list[int] = []
+    if ranked_total:
+        finite = [summary.value > -INFINITY, summary.value < INFINITY]
+        by_value = summary.value.desc() if maximize else summary.value.asc()
+        ranked = query.where(*finite, *constraint_meets).order_by(by_value, Run.id).limit(limit)
+        ranked_ids = list(connection.scalars(ranked))
+    others_ids: list[int] = []
+    if count > ranked_total:
+        order = (value.is_(None), value.desc() if maximize else value.asc(), Run.id)
+        others_ids = list(connection.scalars(query.where(eligible == 0).order_by(*order).limit(limit)))
     keys = {metric, *(c.metric for c in constraints)}
     shown = _shown_runs(session, [*ranked_ids, *others_ids], keys)
     standings = rank_runs(

@@ -35,6 +35,7 @@ from sqlalchemy import ColumnElement, Connection, and_, func, or_, select
 from server.errors import InvalidInput, NotFound
 from server.learning_curves import downsample_minmax, merge_extremes
 from server.schemas import MetricSeries, Text
+from server.services.metrics import packed
 from server.services.metrics.rollups import LEGACY_ROLLUP_WIDTHS, ROLLUP_WIDTHS
 from server.tables import MetricPoint, MetricRollup, Run, RunSummary
 
@@ -57,6 +58,9 @@ MAX_REQUESTED_POINTS = 200_000
 MAX_TIMED_POINTS = 50_000
 #: Points per timestamp query (bound parameters stay far below SQLite's limit).
 TIME_CHUNK = 5_000
+#: Databases read through server.services.metrics.packed (a statement per read, a row per series);
+#: the others read a row per point or bucket.
+PACKED_DIALECTS = frozenset({"postgresql"})
 
 # The query parameters of the chart reads (routes in server.api.v1.runs and .metric_series).
 KeysQuery = Annotated[
@@ -190,7 +194,7 @@ def read_many(
         return {}
     ends = _ends(connection, wanted, after_step)
     raw: list[SeriesId] = []
-    by_width: dict[int, list[SeriesId]] = defaultdict(list)
+    plan: dict[SeriesId, int] = {}  # series read from rollups -> the width
     for ident in wanted:
         end = ends.get(ident)
         if end is None or end.first is None or end.last is None:
@@ -200,13 +204,10 @@ def read_many(
         if end.total is None or max_points is None or reads_raw(count, span, max_points, raw_limit):
             raw.append(ident)
         else:
-            by_width[choose_width(count, span, max_points, ROLLUP_WIDTHS, ROLLUP_OVERSAMPLING)].append(ident)
+            plan[ident] = choose_width(count, span, max_points, ROLLUP_WIDTHS, ROLLUP_OVERSAMPLING)
     found = _read_raw(connection, raw, max_points, after_step, with_time=with_time)
-    retry: list[SeriesId] = []
-    for width, members in sorted(by_width.items()):
-        complete, incomplete = _read_buckets(connection, members, width, max_points or 2, ends, after_step)
-        found |= complete
-        retry += incomplete
+    complete, retry = _read_buckets(connection, plan, max_points or 2, ends, after_step)
+    found |= complete
     found |= _read_legacy(connection, retry, max_points or 2, ends, after_step)
     if with_time:
         _attach_times(connection, found)
@@ -324,31 +325,62 @@ def _read_raw(
     """The series from their points (`with_time`: with their timestamps, read in the same query)."""
     if not wanted:
         return {}
-    columns = [_POINTS.run_id, _POINTS.key, _POINTS.step, _POINTS.value]
-    query = select(*columns, *([_POINTS.timestamp] if with_time else [])).where(_in(_POINTS, wanted))
-    if after_step is not None:
-        query = query.where(_POINTS.step > after_step)
-    rows = connection.execute(query.order_by(_POINTS.run_id, _POINTS.key, _POINTS.step)).all()
+    if with_time or connection.dialect.name not in PACKED_DIALECTS:
+        columns = _point_rows(connection, wanted, after_step, with_time=with_time)
+    else:
+        columns = {
+            ident: (steps, values, None)
+            for ident, (steps, values) in packed.point_columns(connection, wanted, after_step).items()
+        }
     found: dict[SeriesId, MetricSeries] = {}
-    if not rows:
-        return found
-    run_ids, keys, step_column, value_column, *stamp_column = zip(*rows, strict=True)  # columns, at C speed
-    all_steps = np.array(step_column, dtype=np.int64)
-    all_values = np.array(value_column, dtype=np.float64)
-    all_times = np.array([_seconds(stamp) for stamp in stamp_column[0]]) if with_time else None
-    for (run_id, key), start, stop in _runs_of(run_ids, keys):
-        steps, values = all_steps[start:stop], all_values[start:stop]
+    for (run_id, key), (steps, values, times) in columns.items():
         downsampled = max_points is not None and steps.size > max_points
         kept = steps
         if downsampled and max_points is not None:
             kept, values = downsample_minmax(steps, values, max_points)
         series = MetricSeries.model_construct(
-            key=key, points=_pairs(kept, values), downsampled=downsampled, total_points=stop - start
+            key=key, points=_pairs(kept, values), downsampled=downsampled, total_points=steps.size
         )
-        if all_times is not None:  # a series' steps are sorted and distinct: find the kept ones' times
-            series.times = all_times[start:stop][np.searchsorted(steps, kept)].tolist()
+        if times is not None:  # a series' steps are sorted and distinct: find the kept ones' times
+            series.times = times[np.searchsorted(steps, kept)].tolist()
         found[run_id, key] = series
     return found
+
+
+def _point_rows(
+    connection: Connection, wanted: list[SeriesId], after_step: int | None, *, with_time: bool
+) -> dict[SeriesId, tuple[np.ndarray, np.ndarray, np.ndarray | None]]:
+    """Each series' steps, values (and `with_time` timestamps) in step order, read as rows (one series'
+    without its run id and key on each: the most common read, a third cheaper)."""
+    single = len(wanted) == 1
+    columns = (
+        [_POINTS.step, _POINTS.value]
+        if single
+        else [_POINTS.run_id, _POINTS.key, _POINTS.step, _POINTS.value]
+    )
+    query = select(*columns, *([_POINTS.timestamp] if with_time else [])).where(_in(_POINTS, wanted))
+    if after_step is not None:
+        query = query.where(_POINTS.step > after_step)
+    rows = connection.execute(query.order_by(_POINTS.run_id, _POINTS.key, _POINTS.step)).all()
+    if not rows:
+        return {}
+    if single:
+        step_column, value_column, *stamp_column = zip(*rows, strict=True)  # columns, at C speed
+        spans = [(wanted[0], 0, len(rows))]
+    else:
+        run_ids, keys, step_column, value_column, *stamp_column = zip(*rows, strict=True)
+        spans = _runs_of(run_ids, keys)
+    all_steps = np.array(step_column, dtype=np.int64)
+    all_values = np.array(value_column, dtype=np.float64)
+    all_times = np.array([_seconds(stamp) for stamp in stamp_column[0]]) if with_time else None
+    return {
+        ident: (
+            all_steps[start:stop],
+            all_values[start:stop],
+            None if all_times is None else all_times[start:stop],
+        )
+        for ident, start, stop in spans
+    }
 
 
 def _seconds(stamp: datetime) -> float:
@@ -369,14 +401,57 @@ def _runs_of(run_ids: Sequence[int], keys: Sequence[str]) -> list[tuple[SeriesId
 
 def _read_buckets(
     connection: Connection,
-    members: list[SeriesId],
-    width: int,
+    plan: dict[SeriesId, int],
     max_points: int,
     ends: dict[SeriesId, Ends],
     after_step: int | None,
 ) -> tuple[dict[SeriesId, MetricSeries], list[SeriesId]]:
-    """The series from their buckets of one width (one query), and those whose width does not count every
-    point (logged before the width was kept), to be read another way."""
+    """The series from their buckets of the width planned for each, and those whose width does not count
+    every point (logged before the width was kept), to be read another way."""
+    if not plan:
+        return {}, []
+    if connection.dialect.name in PACKED_DIALECTS:
+        columns = packed.bucket_columns(connection, list(plan.items()), after_step)
+    else:
+        columns = {}
+        for width, members in _by_width(plan).items():
+            columns |= _bucket_rows(connection, members, width, after_step)
+    partial: dict[SeriesId, list[tuple[int, float]]] = {}
+    if after_step is not None:
+        for width, members in _by_width(plan).items():
+            partial |= _partial_bucket(connection, members, width, after_step)
+    found: dict[SeriesId, MetricSeries] = {}
+    for ident, width in plan.items():
+        if ident not in columns:
+            continue
+        counted, chunk = columns[ident]
+        end = ends[ident]
+        if after_step is None and counted != end.total:
+            continue  # some points predate this width
+        if after_step is not None and not _has_first_bucket(connection, ident, width):
+            continue
+        head = partial.get(ident)
+        if head:  # the points of the bucket holding after_step, each a bucket of its own
+            steps = np.array([p[0] for p in head], dtype=np.int64)
+            values = np.array([p[1] for p in head], dtype=np.float64)
+            chunk = [
+                np.concatenate([extra, part]) for extra, part in zip((steps, values) * 2, chunk, strict=True)
+            ]
+        found[ident] = _merged(ident[1], chunk, max_points, end, counted + len(head or ()))
+    return found, [ident for ident in plan if ident not in found]
+
+
+def _by_width(plan: dict[SeriesId, int]) -> dict[int, list[SeriesId]]:
+    grouped: dict[int, list[SeriesId]] = defaultdict(list)
+    for ident, width in plan.items():
+        grouped[width].append(ident)
+    return dict(sorted(grouped.items()))
+
+
+def _bucket_rows(
+    connection: Connection, members: list[SeriesId], width: int, after_step: int | None
+) -> dict[SeriesId, packed.BucketColumns]:
+    """The series' buckets of one width (after the one holding `after_step`), read as rows in one query."""
     query = select(
         _ROLLUPS.run_id,
         _ROLLUPS.key,
@@ -391,12 +466,8 @@ def _read_buckets(
     # In no order: sorting 20,000 rows by key (a collated text) was a third of PostgreSQL's time; numpy
     # orders them by series and step below (buckets are disjoint, so a bucket's minimum step orders it).
     rows = connection.execute(query).all()
-    partial: dict[SeriesId, list[tuple[int, float]]] = {}
-    if after_step is not None:
-        partial = _partial_bucket(connection, members, width, after_step)
-    found: dict[SeriesId, MetricSeries] = {}
     if not rows:
-        return found, list(members)
+        return {}
     run_ids, keys, *numbers = zip(*rows, strict=True)  # columns, at C speed
     position = {ident: i for i, ident in enumerate(members)}
     series = np.fromiter(map(position.__getitem__, zip(run_ids, keys, strict=True)), np.int64, len(rows))
@@ -408,24 +479,13 @@ def _read_buckets(
     ]
     starts = np.flatnonzero(np.diff(series, prepend=-1))
     stops = np.append(starts[1:], len(series))
-    for start, stop in zip(starts.tolist(), stops.tolist(), strict=True):
-        ident = members[int(series[start])]
-        counted = int(counts[start:stop].sum())
-        end = ends[ident]
-        if after_step is None and counted != end.total:
-            continue  # some points predate this width
-        if after_step is not None and not _has_first_bucket(connection, ident, width):
-            continue
-        chunk = [column[start:stop] for column in columns]
-        head = partial.get(ident)
-        if head:  # the points of the bucket holding after_step, each a bucket of its own
-            steps = np.array([p[0] for p in head], dtype=np.int64)
-            values = np.array([p[1] for p in head], dtype=np.float64)
-            chunk = [
-                np.concatenate([extra, part]) for extra, part in zip((steps, values) * 2, chunk, strict=True)
-            ]
-        found[ident] = _merged(ident[1], chunk, max_points, end, counted + len(head or ()))
-    return found, [ident for ident in members if ident not in found]
+    return {
+        members[int(series[start])]: (
+            int(counts[start:stop].sum()),
+            [column[start:stop] for column in columns],
+        )
+        for start, stop in zip(starts.tolist(), stops.tolist(), strict=True)
+    }
 
 
 def _partial_bucket(
@@ -486,7 +546,7 @@ def _read_legacy(
     """Series whose rollups predate the current widths: by the rule of their time (points up to
     LEGACY_RAW_LIMIT, else the finest legacy width fitting), else from their points."""
     raw: list[SeriesId] = []
-    by_width: dict[int, list[SeriesId]] = defaultdict(list)
+    plan: dict[SeriesId, int] = {}
     for ident in wanted:
         end = ends[ident]
         assert end.first is not None and end.last is not None and end.total is not None
@@ -494,14 +554,9 @@ def _read_legacy(
         if min(end.total, span + 1) <= LEGACY_RAW_LIMIT:
             raw.append(ident)
         else:
-            width = choose_width(end.total, span, max_points, LEGACY_ROLLUP_WIDTHS, LEGACY_OVERSAMPLING)
-            by_width[width].append(ident)
-    found: dict[SeriesId, MetricSeries] = {}
-    for width, members in by_width.items():
-        complete, incomplete = _read_buckets(connection, members, width, max_points, ends, after_step)
-        found |= complete
-        raw += incomplete
-    return found | _read_raw(connection, raw, max_points, after_step)
+            plan[ident] = choose_width(end.total, span, max_points, LEGACY_ROLLUP_WIDTHS, LEGACY_OVERSAMPLING)
+    found, incomplete = _read_buckets(connection, plan, max_points, ends, after_step)
+    return found | _read_raw(connection, raw + incomplete, max_points, after_step)
 
 
 def _pairs(steps: np.ndarray, values: np.ndarray) -> list[tuple[int, float]]:
