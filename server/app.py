@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-import plotly
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.orm import Session
@@ -47,7 +46,6 @@ from trainboard.settings import get_settings
 
 logger = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).resolve().parent / "static"
-PLOTLY_DIR = Path(plotly.__file__).resolve().parent / "package_data"
 
 
 def _background_duties(session: Session) -> None:
@@ -141,7 +139,6 @@ def create_app(*, run_reaper: bool = True) -> FastAPI:
     app.include_router(docs_pages.schema_router)
     app.include_router(docs_pages.router)
     app.include_router(pages_router)
-    app.mount("/static/vendor", StaticFiles(directory=PLOTLY_DIR), name="vendor")
     app.mount(docs_pages.ASSETS_URL, StaticFiles(directory=docs_pages.ASSETS_DIR), name="apidocs")
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

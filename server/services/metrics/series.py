@@ -35,7 +35,7 @@ from sqlalchemy import ColumnElement, Connection, and_, func, or_, select
 from server.errors import InvalidInput, NotFound
 from server.learning_curves import downsample_minmax, merge_extremes
 from server.schemas import MetricSeries, Text
-from server.services.metrics import packed
+from server.services.metrics.packed import BucketColumns, bucket_columns, point_columns
 from server.services.metrics.rollups import LEGACY_ROLLUP_WIDTHS, ROLLUP_WIDTHS
 from server.tables import MetricPoint, MetricRollup, Run, RunSummary
 
@@ -330,7 +330,7 @@ def _read_raw(
     else:
         columns = {
             ident: (steps, values, None)
-            for ident, (steps, values) in packed.point_columns(connection, wanted, after_step).items()
+            for ident, (steps, values) in point_columns(connection, wanted, after_step).items()
         }
     found: dict[SeriesId, MetricSeries] = {}
     for (run_id, key), (steps, values, times) in columns.items():
@@ -411,7 +411,7 @@ def _read_buckets(
     if not plan:
         return {}, []
     if connection.dialect.name in PACKED_DIALECTS:
-        columns = packed.bucket_columns(connection, list(plan.items()), after_step)
+        columns = bucket_columns(connection, list(plan.items()), after_step)
     else:
         columns = {}
         for width, members in _by_width(plan).items():
@@ -450,7 +450,7 @@ def _by_width(plan: dict[SeriesId, int]) -> dict[int, list[SeriesId]]:
 
 def _bucket_rows(
     connection: Connection, members: list[SeriesId], width: int, after_step: int | None
-) -> dict[SeriesId, packed.BucketColumns]:
+) -> dict[SeriesId, BucketColumns]:
     """The series' buckets of one width (after the one holding `after_step`), read as rows in one query."""
     query = select(
         _ROLLUPS.run_id,

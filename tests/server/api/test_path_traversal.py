@@ -1,4 +1,4 @@
-"""Routes that serve files (static assets, Plotly, dataset files, checkpoints, example images, gradient
+"""Routes that serve files (static assets and the vendored Plotly, dataset files, checkpoints, example images, gradient
 checks) never read outside their folder: '..', its percent-encodings, absolute paths and symlinks all get
 a 4xx, never the file.
 
@@ -113,7 +113,7 @@ def static_app(
 ) -> Iterator[FastAPI]:
     """The app with its static folders swapped for copies that hold symlinks leading out."""
     static = tmp_path / "static"
-    vendor = tmp_path / "vendor"
+    vendor = static / "vendor"  # the vendored Plotly bundle lives in a folder of the static one
     for folder in (static, vendor):
         folder.mkdir()
         (folder / "ok.js").write_text("// fine\n")
@@ -121,7 +121,6 @@ def static_app(
         (folder / "linked-dir").symlink_to(secret[0].parent, target_is_directory=True)
         (folder / "etc").symlink_to("/etc", target_is_directory=True)
     monkeypatch.setattr(server.app, "STATIC_DIR", static)
-    monkeypatch.setattr(server.app, "PLOTLY_DIR", vendor)
     yield create_app(run_reaper=False)
 
 
