@@ -18,6 +18,7 @@ from server.api.deps import (
     json_body_doc,
     list_cap,
 )
+from server.api.metrics_body import metric_rows
 from server.auth import ApiAuth
 from server.body_guard import BATCH_BODY_BYTES, body_limit
 from server.db import ReadSessionDep, SessionDep
@@ -54,14 +55,13 @@ from server.services import (
     predictions,
     runs,
 )
+from server.services.metrics import PointRow
 from server.services.metrics import series as series_reads
 from trainboard.settings import get_settings
 
 router = APIRouter(prefix="/runs", tags=["runs"])
-# JSON values a batch may hold, counted before it is parsed: a point has at most 4 fields (3 commas and
-# one between points); a prediction 5, with room for commas inside example ids and labels.
-METRICS_MAX_VALUES = 4 * list_cap(MetricsIn, "metrics") + 16
-METRICS_BODY = json_body(MetricsIn, max_values=METRICS_MAX_VALUES)
+# JSON values a batch may hold, counted before it is parsed: a prediction 5, with room for commas inside
+# example ids and labels (metric points: server.api.metrics_body).
 PREDICTIONS_BODY = json_body(PredictionsIn, max_values=8 * list_cap(PredictionsIn, "predictions"))
 
 SortKey = Annotated[
@@ -226,7 +226,7 @@ def heartbeat(run_id: IdPath, session: SessionDep, _: ApiAuth) -> StatusRead:
 @body_limit(BATCH_BODY_BYTES)
 def log_metrics(
     run_id: IdPath,
-    data: Annotated[MetricsIn, Depends(METRICS_BODY)],
+    rows: Annotated[list[PointRow], Depends(metric_rows)],
     session: SessionDep,
     queue: QueueDep,
     _: ApiAuth,
@@ -234,7 +234,7 @@ def log_metrics(
     """Store metric points; idempotent on (run, key, step). A sweep trial may be stopped early here, and
     `should_stop` then tells its script to end."""
     # The service advances the sweep itself when the trial stops: loading the run again here cost two queries.
-    stored = metrics.store_metrics(session=session, run_id=run_id, points=data.metrics, queue=queue)
+    stored = metrics.store_metric_rows(session=session, run_id=run_id, rows=rows, queue=queue)
     return MetricsAccepted(accepted=stored.accepted, should_stop=stored.should_stop)
 
 

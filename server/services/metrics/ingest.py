@@ -63,12 +63,21 @@ def store_metrics(
     *, session: Session, run_id: int, points: list[MetricPointIn], queue: RunQueue | None = None
 ) -> Stored:
     """`ingest_metrics`, also telling the sender whether its run should stop."""
+    rows = [(p.key, p.step, p.value, p.timestamp) for p in points]
+    return store_metric_rows(session=session, run_id=run_id, rows=rows, queue=queue)
+
+
+def store_metric_rows(
+    *, session: Session, run_id: int, rows: list[PointRow], queue: RunQueue | None = None
+) -> Stored:
+    """`store_metrics` for points already read into (key, step, value, timestamp) rows (the REST route's
+    body reader makes those straight from the JSON: no per-point objects)."""
     stamp = now()
-    finite = [p for p in points if math.isfinite(p.value)]
-    if session.get_bind().dialect.name == "postgresql" and len(finite) == len(points):
-        status, sweep_id, stored = _ingest_postgres(session, run_id, points, stamp)
+    finite = [r for r in rows if math.isfinite(r[2])]
+    if session.get_bind().dialect.name == "postgresql" and len(finite) == len(rows):
+        status, sweep_id, stored = _ingest_postgres(session, run_id, rows, stamp)
     else:
-        status, sweep_id, stored = _ingest_checked(session, run_id, points, finite, stamp)
+        status, sweep_id, stored = _ingest_checked(session, run_id, rows, finite, stamp)
     # Counted here, so points from every route (REST, MLflow's log-batch, imports) reach /metrics.
     observability.POINTS_INGESTED.inc(stored)
     stopped = status == "cancelled"
@@ -83,41 +92,42 @@ def store_metrics(
     return Stored(stored, stopped)
 
 
-def first_per_step(points: list[MetricPointIn], stamp: datetime | None) -> list[PointRow]:
+def first_per_step(rows: list[PointRow], stamp: datetime | None) -> list[PointRow]:
     """One (key, step, value, timestamp or `stamp`) row per (key, step): the batch's first point for it,
     as a stored point wins over a resent one. A dict built from the end keeps the first (as fast as one
     built from the start, which kept the last); reversed back, a batch without repeats keeps its order."""
-    rows = list(
-        {(p.key, p.step): (p.key, p.step, p.value, p.timestamp or stamp) for p in reversed(points)}.values()
-    )
-    rows.reverse()
-    return rows
+    kept = list({(r[0], r[1]): r for r in reversed(rows)}.values())
+    kept.reverse()
+    if stamp is None:
+        return kept
+    # Rows are shared with the caller: one without a time gets a new tuple, the others stay as they are.
+    return [r if r[3] is not None else (r[0], r[1], r[2], stamp) for r in kept]
 
 
-def _rename(points: list[MetricPointIn], aliases: dict[str, str] | None) -> None:
-    """Give the points logged under one of the project's metric aliases their canonical key, in place."""
-    if not aliases:
-        return
-    for point in points:
-        canonical = aliases.get(point.key)
-        if canonical is not None:
-            point.key = canonical
+def _rename(rows: list[PointRow], aliases: dict[str, str] | None) -> list[PointRow]:
+    """The rows, those logged under one of the project's metric aliases under their canonical key."""
+    if not aliases or not aliases.keys() & {r[0] for r in rows}:
+        return rows
+    return [(aliases.get(r[0], r[0]), r[1], r[2], r[3]) for r in rows]
 
 
-def _check_canonical_values(points: list[MetricPointIn]) -> None:
+def _check_canonical_values(rows: list[PointRow]) -> None:
     """422 for an error rate outside [0, 1] or a split size that is no whole number (trainboard.metric_keys).
 
     Stored, a percentage under ``dev_error`` read as 800 % on every page; refused, the script learns at once.
-    Non-finite values are left to the run-status rule below."""
-    for index, point in enumerate(points):
-        if is_checked(point.key) and math.isfinite(point.value):
-            problem = value_problem(point.key, point.value)
+    Non-finite values are left to the run-status rule below. A batch has few keys: each is looked up once."""
+    checked = {key for key in {r[0] for r in rows} if is_checked(key)}
+    if not checked:
+        return
+    for index, (key, _, value, _) in enumerate(rows):
+        if key in checked and math.isfinite(value):
+            problem = value_problem(key, value)
             if problem is not None:
                 raise InvalidInput(["body", "metrics", index, "value"], problem)
 
 
 def _ingest_postgres(
-    session: Session, run_id: int, points: list[MetricPointIn], stamp: datetime
+    session: Session, run_id: int, points: list[PointRow], stamp: datetime
 ) -> tuple[str, int | None, int]:
     """A batch of finite points on PostgreSQL; returns the run's status and sweep, and how many points
     were new.
@@ -130,7 +140,7 @@ def _ingest_postgres(
     # Timestamps stay None here: the statement stamps those with `stamp` itself.
     result = store_batch(connection, run_id, first_per_step(points, None), ROLLUP_WIDTHS, stamp)
     if result is not None and result.held_for is not None:
-        _rename(points, result.held_for)
+        points = _rename(points, result.held_for)
         _check_canonical_values(points)
         rows = first_per_step(points, None)
         result = store_batch(connection, run_id, rows, ROLLUP_WIDTHS, stamp, renamed=True)
@@ -142,7 +152,7 @@ def _ingest_postgres(
 
 
 def _ingest_checked(
-    session: Session, run_id: int, points: list[MetricPointIn], finite: list[MetricPointIn], stamp: datetime
+    session: Session, run_id: int, points: list[PointRow], finite: list[PointRow], stamp: datetime
 ) -> tuple[str, int | None, int]:
     """The batch on SQLite, or one with non-finite values (which the run's status decides on); returns the
     run's status and sweep, and how many points were new."""
@@ -152,15 +162,16 @@ def _ingest_checked(
     if found is None:
         raise NotFound("Run", run_id)
     status, sweep_id, aliases = found
-    _rename(points, aliases)
+    if aliases:
+        points, finite = _rename(points, aliases), _rename(finite, aliases)
     _check_canonical_values(points)
     # Non-finite points are refused, except from a run already marked diverged: those are dropped.
     if len(finite) != len(points) and status != "diverged":
-        index = next(i for i, p in enumerate(points) if not math.isfinite(p.value))
-        bad = points[index]
+        index = next(i for i, r in enumerate(points) if not math.isfinite(r[2]))
+        key, step, value, _ = points[index]
         raise InvalidInput(
             ["body", "metrics", index, "value"],
-            f"{bad.key} at step {bad.step} is {bad.value}: metric values must be finite "
+            f"{key} at step {step} is {value}: metric values must be finite "
             "(finish the run as 'diverged' to report a blown-up loss)",
         )
     # Plain tuples, not ORM objects or dicts: the per-point cost is what limits a batch's throughput.
