@@ -21,14 +21,13 @@ from server.tables import MetricPoint
 # Rows per multi-row INSERT on SQLite: 5 bound parameters each, under its 32,766-parameter limit.
 SQLITE_ROWS = 6000
 
-# Upserts of one row each, run by executemany.
+# Upserts of one row each, run by executemany with positional parameters (tuples: no dict per row).
 _ROLLUP_UPSERT = (
     "INSERT INTO metric_rollups (run_id, key, width, bucket, n, min_step, min_value, max_step, max_value) "  # noqa: S608
-    "VALUES (:run_id, :key, :width, :bucket, :n, :min_step, :min_value, :max_step, :max_value) "
-    + ROLLUP_ON_CONFLICT
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) " + ROLLUP_ON_CONFLICT
 )
 _SUMMARY_UPSERT = (
-    "INSERT INTO run_summaries (run_id, key, step, value) VALUES (:run_id, :key, :step, :value) "  # noqa: S608
+    "INSERT INTO run_summaries (run_id, key, step, value) VALUES (?, ?, ?, ?) "  # noqa: S608
     + SUMMARY_ON_CONFLICT
 )
 
@@ -91,26 +90,20 @@ def _insert_points(session: Session, run_id: int, rows: list[PointRow]) -> list[
 
 def _update_rollups(session: Session, run_id: int, stored: list[tuple[Any, ...]]) -> None:
     """Merge the new points into each width's per-bucket minimum and maximum (and count)."""
-    names = ("key", "width", "bucket", "n", "min_step", "min_value", "max_step", "max_value")
-    params = [
-        {"run_id": run_id, **dict(zip(names, row, strict=True))} for row in rollups(stored, ROLLUP_WIDTHS)
-    ]
+    params = [(run_id, *row) for row in rollups(stored, ROLLUP_WIDTHS)]
     if params:
         _execute_many(session, _ROLLUP_UPSERT, params)
 
 
-def _execute_many(session: Session, sql: str, params: list[dict[str, object]]) -> None:
-    """Run one statement (named :params) for many rows: SQLite's own executemany skips SQLAlchemy's
-    per-row bookkeeping, a few microseconds a row."""
+def _execute_many(session: Session, sql: str, params: list[tuple[Any, ...]]) -> None:
+    """Run one statement for many rows: SQLite's own executemany skips SQLAlchemy's per-row bookkeeping,
+    a few microseconds a row."""
     cursor = session.connection().connection.dbapi_connection.cursor()  # type: ignore[union-attr]  # checked out: never None
     cursor.executemany(sql, params)
     cursor.close()
 
 
 def _update_summaries(session: Session, run_id: int, rows: list[tuple[Any, ...]]) -> None:
-    params = [
-        {"run_id": run_id, "key": key, "step": step, "value": value}
-        for key, (step, value) in latest(rows).items()
-    ]
+    params = [(run_id, key, step, value) for key, (step, value) in latest(rows).items()]
     if params:
         _execute_many(session, _SUMMARY_UPSERT, params)
