@@ -5,6 +5,11 @@ one, side by side in one run (`--checkout` repeats; each serves its own code wit
 
     .venv/bin/python bench/ingest_cpu.py [--checkout DIR ...] [--batches 400] [--rounds 3] [--database sqlite]
 
+It also measures the bare limit's CPU per batch: the same 1,000 rows written straight into metric_points
+with executemany in one transaction, through an engine made as the server makes its own (WAL,
+synchronous=NORMAL). On one core the server cannot beat 1,000 points per its CPU per batch, so the ratio of
+the two CPU figures bounds its share of the bare limit whatever else the machine is running.
+
 `--profile FILE` instead runs the app in this process under cProfile (ASGI called directly: no TestClient
 threads) and writes the stats, for `python -m pstats FILE`.
 """
@@ -19,6 +24,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import httpx
@@ -27,6 +33,7 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from bench import _harness as h  # noqa: E402
+from bench.ingest_limit import INSERT_SQLITE, rows  # noqa: E402
 from bench.load import KEYS, batch_body  # noqa: E402
 
 WARMUP = 50
@@ -62,6 +69,46 @@ def server_cpu_ms(checkout: Path, kind: str, batches: int, points: int = 1000) -
         finally:
             h.ROOT = env_root
     return statistics.median(per_batch) / chunk * 1000
+
+
+def bare_cpu_ms(batches: int) -> float:
+    """This process's CPU milliseconds per 1,000-row executemany + commit into a fresh SQLite database."""
+    from sqlalchemy.orm import Session
+
+    from server.db import make_engine
+    from server.migrate import upgrade
+    from server.tables import Project, Run
+
+    engine = make_engine(f"sqlite:///{h.workdir()}/bare.db")
+    upgrade(engine)
+    with Session(engine) as session:
+        project = Project(name="bare", dataset="external", satisficing=[])
+        session.add(project)
+        session.flush()
+        run = Run(project_id=project.id, name="bare", status="running", external=True)
+        session.add(run)
+        session.commit()
+        run_id = run.id
+    steps = 1000 // len(KEYS)
+    columns = ("run_id", "key", "step", "value", "timestamp")
+    batches_rows = [
+        [
+            tuple(str(r[c]) if c == "timestamp" else r[c] for c in columns)
+            for r in rows(run_id, 1 + i * steps, steps)
+        ]
+        for i in range(WARMUP + batches)
+    ]
+    raw = engine.raw_connection()
+    spent = 0.0
+    for i, values in enumerate(batches_rows):
+        began = time.process_time()
+        raw.cursor().executemany(INSERT_SQLITE, values)
+        raw.commit()
+        if i >= WARMUP:
+            spent += time.process_time() - began
+    raw.close()
+    engine.dispose()
+    return spent / batches * 1000
 
 
 def _cpu(process: psutil.Process) -> float:
@@ -120,15 +167,28 @@ def main() -> None:
     git = ["git", "rev-parse", "--short", "HEAD"]
     commits = {c: subprocess.run(git, cwd=c, capture_output=True, text=True).stdout for c in checkouts}
     results: dict[Path, list[float]] = {c: [] for c in checkouts}
+    bare: list[float] = []
     for _ in range(args.rounds):
+        if args.database == "sqlite" and args.points == 1000:
+            bare.append(bare_cpu_ms(args.batches))
         for checkout in checkouts:
             results[checkout].append(server_cpu_ms(checkout, args.database, args.batches, args.points))
+    if bare:
+        shown = ", ".join(f"{f:.2f}" for f in bare)
+        print(
+            f"sqlite bare executemany: CPU per 1,000-row batch median {statistics.median(bare):.2f} ms ({shown})"
+        )
     for checkout, figures in results.items():
         shown = ", ".join(f"{f:.2f}" for f in figures)
         print(
             f"{args.database} {checkout} ({commits[checkout].strip()}): "
             f"server CPU per {args.points:,}-point batch "
             f"median {statistics.median(figures):.2f} ms (rounds: {shown})"
+            + (
+                f"; bare / server CPU {statistics.median(bare) / statistics.median(figures):.0%}"
+                if bare
+                else ""
+            )
         )
 
 
