@@ -176,7 +176,8 @@ def main() -> None:
     if bare:
         shown = ", ".join(f"{f:.2f}" for f in bare)
         print(
-            f"sqlite bare executemany: CPU per 1,000-row batch median {statistics.median(bare):.2f} ms ({shown})"
+            f"sqlite bare executemany: CPU per 1,000-row batch "
+            f"median {statistics.median(bare):.2f} ms (rounds: {shown})"
         )
     for checkout, figures in results.items():
         shown = ", ".join(f"{f:.2f}" for f in figures)

@@ -175,16 +175,16 @@ def _ingest_checked(
             "(finish the run as 'diverged' to report a blown-up loss)",
         )
     # Plain tuples, not ORM objects or dicts: the per-point cost is what limits a batch's throughput.
-    rows = first_per_step(finite, stamp)
     if session.connection().dialect.name == "postgresql":
+        rows = first_per_step(finite, stamp)
         result = store_batch(session.connection(), run_id, rows, ROLLUP_WIDTHS, stamp, renamed=True)
         if result is None:
             raise NotFound("Run", run_id)  # deleted since the read above
         new = result.stored
     else:
-        new = store_rows(
-            session, run_id, rows
-        )  # summaries from stored points only: a resent one changes nothing
+        # No first_per_step: SQLite's INSERT keeps a batch's first point per (key, step) itself. Summaries
+        # come from stored points only: a resent one changes nothing.
+        new = store_rows(session, run_id, finite, stamp)
         if status == "running":
             session.connection().execute(_HEARTBEAT, {"run_id": run_id, "stamp": stamp})
     session.commit()

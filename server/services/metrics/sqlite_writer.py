@@ -34,17 +34,21 @@ _SUMMARY_UPSERT = (
 PointRow = tuple[str, int, float, datetime | None]  # key, step, value, timestamp (None: the batch's time)
 
 
-def store_rows(session: Session, run_id: int, rows: list[PointRow]) -> int:
-    """Store the points that are new, and update the rollups and summaries from those only (a re-sent
-    point changes nothing); returns how many were new."""
-    stored = _insert_points(session, run_id, rows)
+def store_rows(session: Session, run_id: int, rows: list[PointRow], stamp: datetime) -> int:
+    """Store the points that are new (a batch's first per (key, step), `stamp` for those without a time),
+    and update the rollups and summaries from those only (a re-sent point changes nothing); returns how
+    many were new."""
+    stored = _insert_points(session, run_id, rows, stamp)
     _update_rollups(session, run_id, stored)
     _update_summaries(session, run_id, stored)
     return len(stored)
 
 
-def _insert_points(session: Session, run_id: int, rows: list[PointRow]) -> list[tuple[Any, ...]]:
-    """Store the points that are new; returns (key, step, value, ...) of those (stored ones are skipped)."""
+def _insert_points(
+    session: Session, run_id: int, rows: list[PointRow], stamp: datetime
+) -> list[tuple[Any, ...]]:
+    """Store the points that are new; returns (key, step, value, ...) of those (stored ones, and repeats
+    within the batch after the first, are skipped)."""
     if not rows:
         return []
     connection = session.connection()
@@ -55,7 +59,7 @@ def _insert_points(session: Session, run_id: int, rows: list[PointRow]) -> list[
     # SQLite keeps the wall-clock time only, so each is converted to UTC first (+02:00 would be lost).
     column_type = MetricPoint.__table__.c.timestamp.type
     process = column_type.dialect_impl(connection.dialect).bind_processor(connection.dialect)
-    last: datetime | None = None
+    last: object = object()  # no time yet: the first row converts its own (or `stamp`)
     kept: object = None
     stored: list[tuple[Any, ...]] = []
     # The DB-API cursor, inside the session's transaction: no per-row bookkeeping, RETURNING as tuples.
@@ -66,16 +70,17 @@ def _insert_points(session: Session, run_id: int, rows: list[PointRow]) -> list[
         for key, step, value, when in chunk:
             if when is not last and when != last:
                 last = when
-                utc = when.astimezone(UTC) if when is not None else None
-                kept = process(utc) if process and utc is not None else utc
+                utc = (when if when is not None else stamp).astimezone(UTC)
+                kept = process(utc) if process else utc
             params += (run_id, key, step, value, kept)
         sql = (
             "INSERT INTO metric_points (run_id, key, step, value, timestamp) VALUES "  # noqa: S608
             + ", ".join(["(?, ?, ?, ?, ?)"] * len(chunk))
         )
         # Points are nearly always new: a plain INSERT stores them all, and a quarter of a batch's time
-        # went to ON CONFLICT ... RETURNING. One that meets a stored point fails as a whole (SQLite undoes
-        # that statement only) and goes again skipping the stored ones, returning those it stored.
+        # went to ON CONFLICT ... RETURNING. One that meets a stored point, or repeats one of the batch,
+        # fails as a whole (SQLite undoes that statement only) and goes again skipping the stored ones
+        # (rows are inserted in order: a batch's first point per (key, step) stays), returning those stored.
         try:
             cursor.execute(sql, params)
             stored += chunk
