@@ -19,7 +19,7 @@ from server.schemas import MetricPointIn
 from server.services import sweeps
 from server.services.metrics.postgres_writer import store_batch
 from server.services.metrics.rollups import ROLLUP_WIDTHS
-from server.services.metrics.sqlite_writer import PointRow, store_rows
+from server.services.metrics.sqlite_writer import PointRow, RawStatement, bind_time, store_rows
 from server.services.runs import now
 from server.tables import Project, Run
 from trainboard.metric_keys import is_checked, value_problem
@@ -35,6 +35,8 @@ _HEARTBEAT = (
     .where(Run.__table__.c.id == bindparam("run_id"), Run.__table__.c.status == "running")
     .values(heartbeat_at=bindparam("stamp"))
 )
+_SQLITE_RUN_STATE, _SQLITE_HEARTBEAT = RawStatement(_RUN_STATE), RawStatement(_HEARTBEAT)
+_ALIASES = Project.__table__.c.metric_aliases.type
 
 
 def ingest_metrics(
@@ -158,7 +160,14 @@ def _ingest_checked(
     run's status and sweep, and how many points were new."""
     # Only the columns a batch needs, with Core: loading the Run as an ORM object (its JSON columns,
     # and its flush at commit) cost about 1 ms of CPU per batch. Sweep trials load it below.
-    found = session.connection().execute(_RUN_STATE, {"run_id": run_id}).one_or_none()
+    on_sqlite = session.connection().dialect.name == "sqlite"
+    if on_sqlite:
+        found = _SQLITE_RUN_STATE.execute(session, run_id=run_id).fetchone()
+        if found is not None:  # the JSON column's text, read as SQLAlchemy reads it
+            process = _ALIASES.result_processor(session.get_bind().dialect, None)
+            found = (*found[:2], process(found[2]) if process else found[2])
+    else:
+        found = session.connection().execute(_RUN_STATE, {"run_id": run_id}).one_or_none()
     if found is None:
         raise NotFound("Run", run_id)
     status, sweep_id, aliases = found
@@ -175,7 +184,7 @@ def _ingest_checked(
             "(finish the run as 'diverged' to report a blown-up loss)",
         )
     # Plain tuples, not ORM objects or dicts: the per-point cost is what limits a batch's throughput.
-    if session.connection().dialect.name == "postgresql":
+    if not on_sqlite:
         rows = first_per_step(finite, stamp)
         result = store_batch(session.connection(), run_id, rows, ROLLUP_WIDTHS, stamp, renamed=True)
         if result is None:
@@ -186,7 +195,7 @@ def _ingest_checked(
         # come from stored points only: a resent one changes nothing.
         new = store_rows(session, run_id, finite, stamp)
         if status == "running":
-            session.connection().execute(_HEARTBEAT, {"run_id": run_id, "stamp": stamp})
+            _SQLITE_HEARTBEAT.execute(session, run_id=run_id, stamp=bind_time(session, stamp))
     session.commit()
     _expire_heartbeat(session, run_id)
     return status, sweep_id, new
