@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from annotated_types import Ge, Le, MaxLen
 from fastapi import Request
@@ -43,8 +43,8 @@ _STEP_FIELD = MetricPointIn.model_fields["step"]
 #: The key pattern, anchored by fullmatch (Python's `$` would let a trailing newline through).
 _KEY = re.compile(next(m.pattern for m in _KEY_FIELD.metadata if hasattr(m, "pattern")).strip("^$"))
 _KEY_MAX = int(_metadata(_KEY_FIELD, MaxLen).max_length)
-_STEP_MIN = int(_metadata(_STEP_FIELD, Ge).ge)  # type: ignore[call-overload]
-_STEP_MAX = int(_metadata(_STEP_FIELD, Le).le)  # type: ignore[call-overload]
+_STEP_MIN = cast(int, _metadata(_STEP_FIELD, Ge).ge)
+_STEP_MAX = cast(int, _metadata(_STEP_FIELD, Le).le)
 _POINTS_MAX = int(_metadata(MetricsIn.model_fields["metrics"], MaxLen).max_length)
 #: What a client library sends: date, time, up to microseconds, and an offset (naive times go to pydantic).
 _STAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,6})?(?:Z|[+-]\d\d:\d\d)")

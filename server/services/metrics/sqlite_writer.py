@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
@@ -49,11 +49,13 @@ class RawStatement:
 
     def execute(self, session: Session, **values: object) -> sqlite3.Cursor:
         params = [values[name] if name in values else self.defaults[name] for name in self.names]
-        return _cursor(session).execute(self.sql, params)  # type: ignore[no-any-return]
+        return _cursor(session).execute(self.sql, params)
 
 
-def _cursor(session: Session) -> Any:
-    return session.connection().connection.dbapi_connection.cursor()  # type: ignore[union-attr]  # checked out: never None
+def _cursor(session: Session) -> sqlite3.Cursor:
+    """The DB-API cursor, inside the session's transaction."""
+    connection = session.connection().connection.dbapi_connection
+    return cast(sqlite3.Cursor, connection.cursor())  # type: ignore[union-attr]  # checked out: never None
 
 
 def bind_time(session: Session, when: datetime) -> object:
