@@ -3,7 +3,14 @@ bare limit: executemany, and COPY on PostgreSQL, one transaction per batch) and 
 API (closed-loop clients of bench/load.py) with 1, 2 and 4 server processes on PostgreSQL and 1 on SQLite,
 in the same run and batch size; prints each figure and its ratio to the bare limit.
 
+On SQLite the bare writer runs with the server's own settings (server.db.make_engine: WAL,
+synchronous=NORMAL, foreign keys), the limit the server could reach; SQLite's defaults (a rollback journal
+and an fsync per commit, about half as fast) are printed too, for the figures measured before. `--checkout`
+(repeatable) serves another checkout's code for the REST figures, so a branch and main are compared in the
+same run against the same bare limit.
+
     .venv/bin/python bench/ingest_limit.py [--batch 1000] [--seconds 20] [--clients 8] [--processes 1,2,4]
+        [--databases sqlite,postgresql] [--checkout DIR ...]
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from sqlalchemy.orm import Session
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench import _harness as h  # noqa: E402
 from bench.load import KEYS, client_process  # noqa: E402
+from server.db import make_engine  # noqa: E402
 from server.migrate import upgrade  # noqa: E402
 from server.tables import Project, Run  # noqa: E402
 
@@ -42,9 +50,12 @@ def rows(run_id: int, first_step: int, steps: int) -> list[dict[str, object]]:
     ]
 
 
-def bare_limit(database_url: str, batch: int, seconds: float, copy: bool) -> float:
-    """Points/s written straight into metric_points, one transaction per `batch` rows, for `seconds`."""
-    engine = h.engine_for(database_url)
+def bare_limit(
+    database_url: str, batch: int, seconds: float, copy: bool, server_settings: bool = True
+) -> float:
+    """Points/s written straight into metric_points, one transaction per `batch` rows, for `seconds`; with
+    `server_settings`, through an engine made as the server makes its own."""
+    engine = make_engine(database_url) if server_settings else h.engine_for(database_url)
     upgrade(engine)
     with Session(engine) as session:  # the points' run (SQLite keeps the foreign key)
         project = Project(name="bare", dataset="external", satisficing=[])
@@ -92,9 +103,11 @@ def bare_limit(database_url: str, batch: int, seconds: float, copy: bool) -> flo
     return written / elapsed
 
 
-def rest(database_url: str, work: Path, processes: int, args: argparse.Namespace) -> float:
-    """Points/s through POST /runs/{id}/metrics from `args.clients` closed-loop clients."""
+def rest(database_url: str, work: Path, processes: int, args: argparse.Namespace, checkout: Path) -> float:
+    """Points/s through POST /runs/{id}/metrics from `args.clients` closed-loop clients, served by the code
+    of `checkout`."""
     name = uuid.uuid4().hex[:6]
+    h.ROOT = checkout  # our_server runs `python -m trainboard.cli` there: that checkout's code
     with h.our_server(
         database_url, work / f"home-{name}", work / f"server-{name}.log", workers=processes
     ) as server:
@@ -126,25 +139,35 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--client-processes", type=int, default=2)
     parser.add_argument("--processes", default="1,2,4", help="server process counts to try on PostgreSQL")
+    parser.add_argument("--databases", default="sqlite,postgresql")
+    parser.add_argument("--checkout", action="append", type=Path, help="checkouts to serve (default: this)")
     args = parser.parse_args()
+    checkouts = [c.resolve() for c in args.checkout or [h.ROOT]]
     print(f"machine: {h.machine()}")
     print(f"batch {args.batch} points, {args.seconds:g} s each, {args.clients} REST clients\n")
     work = h.workdir()
-    print(f"{'database':10} {'writer':28} {'points/s':>10} {'of bare':>8}")
-    for kind in ("sqlite", "postgresql"):
+    print(f"{'database':10} {'writer':44} {'points/s':>10} {'of bare':>8}")
+    for kind in args.databases.split(","):
         with h.backend(kind, work, "bare") as db:
             bare = bare_limit(db.url, args.batch, args.seconds, copy=False)
-        print(f"{kind:10} {'bare executemany':28} {bare:>10,.0f} {'100 %':>8}")
+        print(f"{kind:10} {'bare executemany':44} {bare:>10,.0f} {'100 %':>8}")
+        if kind == "sqlite":
+            with h.backend(kind, work, "bare-defaults") as db:
+                plain = bare_limit(db.url, args.batch, args.seconds, copy=False, server_settings=False)
+            print(f"{kind:10} {'bare executemany, SQLite defaults':44} {plain:>10,.0f} {plain / bare:>7.0%}")
         if kind == "postgresql":
             with h.backend(kind, work, "copy") as db:
                 copied = bare_limit(db.url, args.batch, args.seconds, copy=True)
-            print(f"{kind:10} {'bare COPY':28} {copied:>10,.0f} {copied / bare:>7.0%}")
+            print(f"{kind:10} {'bare COPY':44} {copied:>10,.0f} {copied / bare:>7.0%}")
             bare = max(bare, copied)
         for processes in [1] if kind == "sqlite" else [int(p) for p in args.processes.split(",")]:
-            with h.backend(kind, work, f"rest{processes}") as db:
-                served = rest(db.url, work, processes, args)
-            label = f"REST, {processes} server process{'es' if processes > 1 else ''}"
-            print(f"{kind:10} {label:28} {served:>10,.0f} {served / bare:>7.0%}")
+            for checkout in checkouts:
+                with h.backend(kind, work, f"rest{processes}") as db:
+                    served = rest(db.url, work, processes, args, checkout)
+                label = f"REST, {processes} server process{'es' if processes > 1 else ''}"
+                if len(checkouts) > 1:
+                    label += f" ({checkout.name})"
+                print(f"{kind:10} {label:44} {served:>10,.0f} {served / bare:>7.0%}")
 
 
 if __name__ == "__main__":

@@ -57,15 +57,21 @@ def list_cap(model: type[BaseModel], field: str) -> int:
     return next(m.max_length for m in model.model_fields[field].metadata if isinstance(m, MaxLen))
 
 
+def refuse_too_many_values(body: bytes, max_values: int) -> None:
+    """413 for a body of more than `max_values` commas (JSON values), before it is parsed."""
+    if body.count(b",") >= max_values:
+        raise TooManyValues(
+            f"The body holds more than {max_values:,} JSON values: send fewer items per request"
+        )
+
+
 def parse_json_body(model: type[M], body: bytes, *, max_values: int | None = None) -> M:
     """`body` validated as `model`; first, more than `max_values` commas (JSON values) is refused unparsed.
 
     Pydantic builds the whole JSON tree before it checks a list's length: 32 MiB of numbers cost 1 GB and
     2 s before the refusal. Commas bound the tree's size at the cost of counting bytes."""
-    if max_values is not None and body.count(b",") >= max_values:
-        raise TooManyValues(
-            f"The body holds more than {max_values:,} JSON values: send fewer items per request"
-        )
+    if max_values is not None:
+        refuse_too_many_values(body, max_values)
     try:
         return model.model_validate_json(body)
     except ValidationError as exc:

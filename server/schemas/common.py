@@ -48,9 +48,10 @@ def as_utc(value: datetime | None) -> datetime | None:
 UTCDatetime = Annotated[datetime, AfterValidator(as_utc)]
 #: A time a client sends: a day inside years 1 to 9999 in any offset, so that it stays there in UTC
 #: (compared in Rust, nearly free per metric point, where converting each point cost a tenth of a batch).
+SENT_MIN, SENT_MAX = datetime(1, 1, 2, tzinfo=UTC), datetime(9999, 12, 30, tzinfo=UTC)
 SentDatetime = Annotated[
     datetime,
-    Field(ge=datetime(1, 1, 2, tzinfo=UTC), le=datetime(9999, 12, 30, tzinfo=UTC)),
+    Field(ge=SENT_MIN, le=SENT_MAX),
     AfterValidator(as_utc),
 ]
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 from collections import Counter
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import ValidationError
@@ -22,7 +23,6 @@ from server.queue import RunQueue
 from server.schemas import (
     TERMINAL_STATUSES,
     EarlyStopping,
-    MetricPointIn,
     RunConfig,
     SweepCreate,
 )
@@ -296,7 +296,7 @@ def _rule(config: dict[str, Any]) -> search.AshaRule | search.MedianRule:
     return search.AshaRule(min_epochs=options.min_epochs, eta=options.eta)
 
 
-def on_metrics(*, session: Session, run: Run, points: list[MetricPointIn]) -> bool:
+def on_metrics(*, session: Session, run: Run, points: Sequence[Sequence[Any]]) -> bool:
     """Decide, for a running trial that just logged its dev error, whether to stop it; True if stopped.
 
     A stopped trial becomes "cancelled" with stopped_early set; its worker stops at its next progress report.
@@ -307,7 +307,8 @@ def on_metrics(*, session: Session, run: Run, points: list[MetricPointIn]) -> bo
     if sweep is None or not sweep.early_stopping:
         return False
     rule = _rule(sweep.early_stopping)
-    epochs = sorted({p.step for p in points if p.key == EARLY_STOPPING_METRIC and p.step >= 1})
+    # (key, step, value, ...) rows
+    epochs = sorted({p[1] for p in points if p[0] == EARLY_STOPPING_METRIC and p[1] >= 1})
     if not epochs:
         return False
     if isinstance(rule, search.AshaRule):

@@ -11,7 +11,13 @@
 - ``reads``: one series in step order (through ``series``); a run's metric keys.
 """
 
-from server.services.metrics.ingest import Stored, first_per_step, ingest_metrics, store_metrics
+from server.services.metrics.ingest import (
+    Stored,
+    first_per_step,
+    ingest_metrics,
+    store_metric_rows,
+    store_metrics,
+)
 from server.services.metrics.reads import metric_keys, read_series
 from server.services.metrics.rollups import ROLLUP_WIDTHS
 from server.services.metrics.sqlite_writer import SQLITE_ROWS, PointRow
@@ -25,5 +31,6 @@ __all__ = [
     "ingest_metrics",
     "metric_keys",
     "read_series",
+    "store_metric_rows",
     "store_metrics",
 ]

@@ -19,7 +19,7 @@ from server.schemas import MetricPointIn
 from server.services import sweeps
 from server.services.metrics.postgres_writer import store_batch
 from server.services.metrics.rollups import ROLLUP_WIDTHS
-from server.services.metrics.sqlite_writer import PointRow, store_rows
+from server.services.metrics.sqlite_writer import PointRow, RawStatement, bind_time, store_rows
 from server.services.runs import now
 from server.tables import Project, Run
 from trainboard.metric_keys import is_checked, value_problem
@@ -35,6 +35,8 @@ _HEARTBEAT = (
     .where(Run.__table__.c.id == bindparam("run_id"), Run.__table__.c.status == "running")
     .values(heartbeat_at=bindparam("stamp"))
 )
+_SQLITE_RUN_STATE, _SQLITE_HEARTBEAT = RawStatement(_RUN_STATE), RawStatement(_HEARTBEAT)
+_ALIASES = Project.__table__.c.metric_aliases.type
 
 
 def ingest_metrics(
@@ -63,12 +65,21 @@ def store_metrics(
     *, session: Session, run_id: int, points: list[MetricPointIn], queue: RunQueue | None = None
 ) -> Stored:
     """`ingest_metrics`, also telling the sender whether its run should stop."""
+    rows = [(p.key, p.step, p.value, p.timestamp) for p in points]
+    return store_metric_rows(session=session, run_id=run_id, rows=rows, queue=queue)
+
+
+def store_metric_rows(
+    *, session: Session, run_id: int, rows: list[PointRow], queue: RunQueue | None = None
+) -> Stored:
+    """`store_metrics` for points already read into (key, step, value, timestamp) rows (the REST route's
+    body reader makes those straight from the JSON: no per-point objects)."""
     stamp = now()
-    finite = [p for p in points if math.isfinite(p.value)]
-    if session.get_bind().dialect.name == "postgresql" and len(finite) == len(points):
-        status, sweep_id, stored = _ingest_postgres(session, run_id, points, stamp)
+    finite = [r for r in rows if math.isfinite(r[2])]
+    if session.get_bind().dialect.name == "postgresql" and len(finite) == len(rows):
+        status, sweep_id, stored = _ingest_postgres(session, run_id, rows, stamp)
     else:
-        status, sweep_id, stored = _ingest_checked(session, run_id, points, finite, stamp)
+        status, sweep_id, stored = _ingest_checked(session, run_id, rows, finite, stamp)
     # Counted here, so points from every route (REST, MLflow's log-batch, imports) reach /metrics.
     observability.POINTS_INGESTED.inc(stored)
     stopped = status == "cancelled"
@@ -83,41 +94,42 @@ def store_metrics(
     return Stored(stored, stopped)
 
 
-def first_per_step(points: list[MetricPointIn], stamp: datetime | None) -> list[PointRow]:
+def first_per_step(rows: list[PointRow], stamp: datetime | None) -> list[PointRow]:
     """One (key, step, value, timestamp or `stamp`) row per (key, step): the batch's first point for it,
     as a stored point wins over a resent one. A dict built from the end keeps the first (as fast as one
     built from the start, which kept the last); reversed back, a batch without repeats keeps its order."""
-    rows = list(
-        {(p.key, p.step): (p.key, p.step, p.value, p.timestamp or stamp) for p in reversed(points)}.values()
-    )
-    rows.reverse()
-    return rows
+    kept = list({(r[0], r[1]): r for r in reversed(rows)}.values())
+    kept.reverse()
+    if stamp is None:
+        return kept
+    # Rows are shared with the caller: one without a time gets a new tuple, the others stay as they are.
+    return [r if r[3] is not None else (r[0], r[1], r[2], stamp) for r in kept]
 
 
-def _rename(points: list[MetricPointIn], aliases: dict[str, str] | None) -> None:
-    """Give the points logged under one of the project's metric aliases their canonical key, in place."""
-    if not aliases:
-        return
-    for point in points:
-        canonical = aliases.get(point.key)
-        if canonical is not None:
-            point.key = canonical
+def _rename(rows: list[PointRow], aliases: dict[str, str] | None) -> list[PointRow]:
+    """The rows, those logged under one of the project's metric aliases under their canonical key."""
+    if not aliases or not aliases.keys() & {r[0] for r in rows}:
+        return rows
+    return [(aliases.get(r[0], r[0]), r[1], r[2], r[3]) for r in rows]
 
 
-def _check_canonical_values(points: list[MetricPointIn]) -> None:
+def _check_canonical_values(rows: list[PointRow]) -> None:
     """422 for an error rate outside [0, 1] or a split size that is no whole number (trainboard.metric_keys).
 
     Stored, a percentage under ``dev_error`` read as 800 % on every page; refused, the script learns at once.
-    Non-finite values are left to the run-status rule below."""
-    for index, point in enumerate(points):
-        if is_checked(point.key) and math.isfinite(point.value):
-            problem = value_problem(point.key, point.value)
+    Non-finite values are left to the run-status rule below. A batch has few keys: each is looked up once."""
+    checked = {key for key in {r[0] for r in rows} if is_checked(key)}
+    if not checked:
+        return
+    for index, (key, _, value, _) in enumerate(rows):
+        if key in checked and math.isfinite(value):
+            problem = value_problem(key, value)
             if problem is not None:
                 raise InvalidInput(["body", "metrics", index, "value"], problem)
 
 
 def _ingest_postgres(
-    session: Session, run_id: int, points: list[MetricPointIn], stamp: datetime
+    session: Session, run_id: int, points: list[PointRow], stamp: datetime
 ) -> tuple[str, int | None, int]:
     """A batch of finite points on PostgreSQL; returns the run's status and sweep, and how many points
     were new.
@@ -130,7 +142,7 @@ def _ingest_postgres(
     # Timestamps stay None here: the statement stamps those with `stamp` itself.
     result = store_batch(connection, run_id, first_per_step(points, None), ROLLUP_WIDTHS, stamp)
     if result is not None and result.held_for is not None:
-        _rename(points, result.held_for)
+        points = _rename(points, result.held_for)
         _check_canonical_values(points)
         rows = first_per_step(points, None)
         result = store_batch(connection, run_id, rows, ROLLUP_WIDTHS, stamp, renamed=True)
@@ -142,40 +154,48 @@ def _ingest_postgres(
 
 
 def _ingest_checked(
-    session: Session, run_id: int, points: list[MetricPointIn], finite: list[MetricPointIn], stamp: datetime
+    session: Session, run_id: int, points: list[PointRow], finite: list[PointRow], stamp: datetime
 ) -> tuple[str, int | None, int]:
     """The batch on SQLite, or one with non-finite values (which the run's status decides on); returns the
     run's status and sweep, and how many points were new."""
     # Only the columns a batch needs, with Core: loading the Run as an ORM object (its JSON columns,
     # and its flush at commit) cost about 1 ms of CPU per batch. Sweep trials load it below.
-    found = session.connection().execute(_RUN_STATE, {"run_id": run_id}).one_or_none()
+    on_sqlite = session.connection().dialect.name == "sqlite"
+    if on_sqlite:
+        found = _SQLITE_RUN_STATE.execute(session, run_id=run_id).fetchone()
+        if found is not None:  # the JSON column's text, read as SQLAlchemy reads it
+            process = _ALIASES.result_processor(session.get_bind().dialect, None)
+            found = (*found[:2], process(found[2]) if process else found[2])
+    else:
+        found = session.connection().execute(_RUN_STATE, {"run_id": run_id}).one_or_none()
     if found is None:
         raise NotFound("Run", run_id)
     status, sweep_id, aliases = found
-    _rename(points, aliases)
+    if aliases:
+        points, finite = _rename(points, aliases), _rename(finite, aliases)
     _check_canonical_values(points)
     # Non-finite points are refused, except from a run already marked diverged: those are dropped.
     if len(finite) != len(points) and status != "diverged":
-        index = next(i for i, p in enumerate(points) if not math.isfinite(p.value))
-        bad = points[index]
+        index = next(i for i, r in enumerate(points) if not math.isfinite(r[2]))
+        key, step, value, _ = points[index]
         raise InvalidInput(
             ["body", "metrics", index, "value"],
-            f"{bad.key} at step {bad.step} is {bad.value}: metric values must be finite "
+            f"{key} at step {step} is {value}: metric values must be finite "
             "(finish the run as 'diverged' to report a blown-up loss)",
         )
     # Plain tuples, not ORM objects or dicts: the per-point cost is what limits a batch's throughput.
-    rows = first_per_step(finite, stamp)
-    if session.connection().dialect.name == "postgresql":
+    if not on_sqlite:
+        rows = first_per_step(finite, stamp)
         result = store_batch(session.connection(), run_id, rows, ROLLUP_WIDTHS, stamp, renamed=True)
         if result is None:
             raise NotFound("Run", run_id)  # deleted since the read above
         new = result.stored
     else:
-        new = store_rows(
-            session, run_id, rows
-        )  # summaries from stored points only: a resent one changes nothing
+        # No first_per_step: SQLite's INSERT keeps a batch's first point per (key, step) itself. Summaries
+        # come from stored points only: a resent one changes nothing.
+        new = store_rows(session, run_id, finite, stamp)
         if status == "running":
-            session.connection().execute(_HEARTBEAT, {"run_id": run_id, "stamp": stamp})
+            _SQLITE_HEARTBEAT.execute(session, run_id=run_id, stamp=bind_time(session, stamp))
     session.commit()
     _expire_heartbeat(session, run_id)
     return status, sweep_id, new

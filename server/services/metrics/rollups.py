@@ -65,7 +65,12 @@ def rollups(points: Iterable[Sequence[Any]], widths: Sequence[int]) -> list[Roll
         if group is None:
             fine[key, step // finest] = [1, step, value, step, value]
             continue
-        _merge(group, 1, step, value, step, value)
+        # `_merge` of a one-point group, inlined: a call per point was a third of this function's time.
+        group[0] += 1
+        if value < group[2] or (value == group[2] and step < group[1]):
+            group[1], group[2] = step, value
+        if value > group[4] or (value == group[4] and step > group[3]):
+            group[3], group[4] = step, value
     rows: list[Rollup] = []
     # Each width merges the groups of the finer width before it when it is a multiple of that one (so 16
     # widths cost little more than the finest), else the finest groups.
@@ -110,6 +115,7 @@ def latest(points: Iterable[Sequence[Any]]) -> dict[str, tuple[int, float]]:
     found: dict[str, tuple[int, float]] = {}
     for point in points:
         key, step = point[0], point[1]
-        if key not in found or step >= found[key][0]:
+        kept = found.get(key)
+        if kept is None or step >= kept[0]:
             found[key] = (step, point[2])
     return found

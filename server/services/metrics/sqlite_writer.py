@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import sqlite3
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import ClauseElement
 
 from server.services.metrics.rollups import (
     ROLLUP_ON_CONFLICT,
@@ -21,31 +23,64 @@ from server.tables import MetricPoint
 # Rows per multi-row INSERT on SQLite: 5 bound parameters each, under its 32,766-parameter limit.
 SQLITE_ROWS = 6000
 
-# Upserts of one row each, run by executemany.
+# Upserts of one row each, run by executemany with positional parameters (tuples: no dict per row).
 _ROLLUP_UPSERT = (
     "INSERT INTO metric_rollups (run_id, key, width, bucket, n, min_step, min_value, max_step, max_value) "  # noqa: S608
-    "VALUES (:run_id, :key, :width, :bucket, :n, :min_step, :min_value, :max_step, :max_value) "
-    + ROLLUP_ON_CONFLICT
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) " + ROLLUP_ON_CONFLICT
 )
 _SUMMARY_UPSERT = (
-    "INSERT INTO run_summaries (run_id, key, step, value) VALUES (:run_id, :key, :step, :value) "  # noqa: S608
+    "INSERT INTO run_summaries (run_id, key, step, value) VALUES (?, ?, ?, ?) "  # noqa: S608
     + SUMMARY_ON_CONFLICT
 )
 
-PointRow = tuple[str, int, float, datetime | None]  # key, step, value, timestamp (None: the batch's time)
+PointRow = tuple[str, int, float, datetime | None]
 
 
-def store_rows(session: Session, run_id: int, rows: list[PointRow]) -> int:
-    """Store the points that are new, and update the rollups and summaries from those only (a re-sent
-    point changes nothing); returns how many were new."""
-    stored = _insert_points(session, run_id, rows)
+class RawStatement:
+    """A Core statement compiled once for SQLite and run on the DB-API cursor: SQLAlchemy's execute,
+    result and parameter handling cost about 0.1 ms per small statement, a batch's two of them
+    (the run's state, its heartbeat) a few per cent of its CPU."""
+
+    def __init__(self, statement: ClauseElement) -> None:
+        compiled = statement.compile(dialect=sqlite.dialect())
+        self.sql = compiled.string
+        self.names = compiled.positiontup or []  # type: ignore[attr-defined]  # a SQLCompiler's
+        self.defaults = compiled.params
+
+    def execute(self, session: Session, **values: object) -> sqlite3.Cursor:
+        params = [values[name] if name in values else self.defaults[name] for name in self.names]
+        return _cursor(session).execute(self.sql, params)
+
+
+def _cursor(session: Session) -> sqlite3.Cursor:
+    """The DB-API cursor, inside the session's transaction."""
+    connection = session.connection().connection.dbapi_connection
+    return cast(sqlite3.Cursor, connection.cursor())  # type: ignore[union-attr]  # checked out: never None
+
+
+def bind_time(session: Session, when: datetime) -> object:
+    """`when` (aware) as SQLAlchemy stores a DateTime on SQLite: its UTC wall-clock time, as text."""
+    dialect = session.get_bind().dialect
+    process = MetricPoint.__table__.c.timestamp.type.dialect_impl(dialect).bind_processor(dialect)
+    utc = when.astimezone(UTC)
+    return process(utc) if process else utc  # key, step, value, timestamp (None: the batch's time)
+
+
+def store_rows(session: Session, run_id: int, rows: list[PointRow], stamp: datetime) -> int:
+    """Store the points that are new (a batch's first per (key, step), `stamp` for those without a time),
+    and update the rollups and summaries from those only (a re-sent point changes nothing); returns how
+    many were new."""
+    stored = _insert_points(session, run_id, rows, stamp)
     _update_rollups(session, run_id, stored)
     _update_summaries(session, run_id, stored)
     return len(stored)
 
 
-def _insert_points(session: Session, run_id: int, rows: list[PointRow]) -> list[tuple[Any, ...]]:
-    """Store the points that are new; returns (key, step, value, ...) of those (stored ones are skipped)."""
+def _insert_points(
+    session: Session, run_id: int, rows: list[PointRow], stamp: datetime
+) -> list[tuple[Any, ...]]:
+    """Store the points that are new; returns (key, step, value, ...) of those (stored ones, and repeats
+    within the batch after the first, are skipped)."""
     if not rows:
         return []
     connection = session.connection()
@@ -56,27 +91,28 @@ def _insert_points(session: Session, run_id: int, rows: list[PointRow]) -> list[
     # SQLite keeps the wall-clock time only, so each is converted to UTC first (+02:00 would be lost).
     column_type = MetricPoint.__table__.c.timestamp.type
     process = column_type.dialect_impl(connection.dialect).bind_processor(connection.dialect)
-    last: datetime | None = None
+    last: object = object()  # no time yet: the first row converts its own (or `stamp`)
     kept: object = None
     stored: list[tuple[Any, ...]] = []
     # The DB-API cursor, inside the session's transaction: no per-row bookkeeping, RETURNING as tuples.
-    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]  # checked out: never None
+    cursor = _cursor(session)
     for start in range(0, len(rows), SQLITE_ROWS):
         chunk = rows[start : start + SQLITE_ROWS]
         params: list[object] = []
         for key, step, value, when in chunk:
             if when is not last and when != last:
                 last = when
-                utc = when.astimezone(UTC) if when is not None else None
-                kept = process(utc) if process and utc is not None else utc
+                utc = (when if when is not None else stamp).astimezone(UTC)
+                kept = process(utc) if process else utc
             params += (run_id, key, step, value, kept)
         sql = (
             "INSERT INTO metric_points (run_id, key, step, value, timestamp) VALUES "  # noqa: S608
             + ", ".join(["(?, ?, ?, ?, ?)"] * len(chunk))
         )
         # Points are nearly always new: a plain INSERT stores them all, and a quarter of a batch's time
-        # went to ON CONFLICT ... RETURNING. One that meets a stored point fails as a whole (SQLite undoes
-        # that statement only) and goes again skipping the stored ones, returning those it stored.
+        # went to ON CONFLICT ... RETURNING. One that meets a stored point, or repeats one of the batch,
+        # fails as a whole (SQLite undoes that statement only) and goes again skipping the stored ones
+        # (rows are inserted in order: a batch's first point per (key, step) stays), returning those stored.
         try:
             cursor.execute(sql, params)
             stored += chunk
@@ -91,26 +127,20 @@ def _insert_points(session: Session, run_id: int, rows: list[PointRow]) -> list[
 
 def _update_rollups(session: Session, run_id: int, stored: list[tuple[Any, ...]]) -> None:
     """Merge the new points into each width's per-bucket minimum and maximum (and count)."""
-    names = ("key", "width", "bucket", "n", "min_step", "min_value", "max_step", "max_value")
-    params = [
-        {"run_id": run_id, **dict(zip(names, row, strict=True))} for row in rollups(stored, ROLLUP_WIDTHS)
-    ]
+    params = [(run_id, *row) for row in rollups(stored, ROLLUP_WIDTHS)]
     if params:
         _execute_many(session, _ROLLUP_UPSERT, params)
 
 
-def _execute_many(session: Session, sql: str, params: list[dict[str, object]]) -> None:
-    """Run one statement (named :params) for many rows: SQLite's own executemany skips SQLAlchemy's
-    per-row bookkeeping, a few microseconds a row."""
-    cursor = session.connection().connection.dbapi_connection.cursor()  # type: ignore[union-attr]  # checked out: never None
+def _execute_many(session: Session, sql: str, params: list[tuple[Any, ...]]) -> None:
+    """Run one statement for many rows: SQLite's own executemany skips SQLAlchemy's per-row bookkeeping,
+    a few microseconds a row."""
+    cursor = _cursor(session)
     cursor.executemany(sql, params)
     cursor.close()
 
 
 def _update_summaries(session: Session, run_id: int, rows: list[tuple[Any, ...]]) -> None:
-    params = [
-        {"run_id": run_id, "key": key, "step": step, "value": value}
-        for key, (step, value) in latest(rows).items()
-    ]
+    params = [(run_id, key, step, value) for key, (step, value) in latest(rows).items()]
     if params:
         _execute_many(session, _SUMMARY_UPSERT, params)

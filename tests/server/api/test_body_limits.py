@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from server.api.deps import parse_json_body
-from server.api.v1.runs import METRICS_MAX_VALUES
+from server.api.metrics_body import METRICS_MAX_VALUES
 from server.auth import SAFE_METHODS, current_principal
 from server.body_guard import BATCH_BODY_BYTES, DEFAULT_BODY_BYTES
 from server.schemas import MetricsIn
