@@ -1,4 +1,5 @@
-"""Routes that serve files (static assets and the vendored Plotly, dataset files, checkpoints, example images, gradient
+"""Routes that serve files (static assets with the vendored Plotly, dataset files, checkpoints, example
+images, gradient
 checks) never read outside their folder: '..', its percent-encodings, absolute paths and symlinks all get
 a 4xx, never the file.
 
