@@ -1,7 +1,6 @@
 """Routes that serve files (static assets with the vendored Plotly, dataset files, checkpoints, example
-images, gradient
-checks) never read outside their folder: '..', its percent-encodings, absolute paths and symlinks all get
-a 4xx, never the file.
+images, gradient checks) never read outside their folder: '..', its percent-encodings, absolute paths and
+symlinks all get a 4xx, never the file.
 
 httpx (under TestClient) removes '..' segments before sending, as browsers do; an attacker's raw request
 does not. So the requests go straight to the ASGI app with the path as uvicorn hands it over: the raw
