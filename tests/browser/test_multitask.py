@@ -46,7 +46,7 @@ def test_task_picker_and_single_task_comparison(page, live_server: str) -> None:
 
     page.goto(f"/runs/{run['id']}")
     page.locator("#task-picker").get_by_role("link", name="prime").click()
-    expect(page.locator("#ladder-task")).to_have_text("task prime")
+    expect(page.locator("#ladder-task")).to_have_text("task prime", timeout=15_000)  # a page load, on busy CI
     expect(page.locator("#diagnosis-summary")).to_contain_text("Variance dominates")
     page.locator("#diagnosis").scroll_into_view_if_needed()
     screenshot(page, "64-multitask-task-ladder")
