@@ -8,6 +8,7 @@ only makes a duplicate that the worker drops.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -20,6 +21,9 @@ from server.services.runs.attempts import close_attempt
 from server.tables import Run
 
 logger = logging.getLogger(__name__)
+
+#: How long the reaper waits before it looks at the broker again to confirm that a run's message is lost.
+LOST_RECHECK_S = 0.25
 
 
 @dataclass(frozen=True)
@@ -132,8 +136,22 @@ def resend_lost_runs(*, session: Session, queue: RunQueue, older_than: datetime)
     held = queue.held_run_ids()
     if held is None:
         return []
+    missing = [run.id for run in waiting if run.id not in held]
+    if not missing:
+        return []
+    # A message a worker is taking at this instant is in neither of the places the broker is read from
+    # (Redis: between its BRPOP and its entry among the unacknowledged), and its run is not claimed yet: look
+    # again a moment later, at the broker and then at the runs (in a new transaction, so the claims made
+    # meanwhile show), before calling it lost. Without this a busy worker's run was sometimes sent twice.
+    session.commit()
+    time.sleep(LOST_RECHECK_S)
+    held = queue.held_run_ids()
+    if held is None:
+        return []
     lost = []
-    for run in waiting:
+    for run in session.scalars(
+        select(Run).where(Run.id.in_(missing), Run.status == "queued").order_by(Run.id)
+    ):
         if run.id not in held and queue.enqueue(run.id):
             run.enqueued_at = now()
             lost.append(run.id)

@@ -61,6 +61,39 @@ def test_queued_runs_the_broker_lost_are_sent_again_once(session: Session) -> No
     assert queue.sent == [lost.id] and just_sent.id not in queue.sent
 
 
+class BrokerMidTake(InspectableQueue):
+    """A broker read twice: the first time, the messages of `taking` are between the queue and a worker
+    (in neither place the broker is read from); the second time they are among the unacknowledged, and
+    `claim` has been claimed meanwhile."""
+
+    def __init__(self, held: set[int], taking: set[int], claim: Run, session: Session) -> None:
+        super().__init__(held)
+        self.taking, self.claim, self.session, self.reads = taking, claim, session, 0
+
+    def held_run_ids(self) -> set[int] | None:
+        self.reads += 1
+        if self.reads == 1:
+            return set(self.held or ())
+        self.session.execute(update(Run).where(Run.id == self.claim.id).values(status="running"))
+        return set(self.held or ()) | self.taking
+
+
+def test_a_message_a_worker_is_taking_is_not_called_lost(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("server.services.reaper.LOST_RECHECK_S", 0.0)
+    project = make_project(session)
+    at = datetime.now(UTC)
+    long_ago = at - timedelta(seconds=300)
+    taken = make_run(session, project, status="queued", enqueued_at=long_ago)
+    claimed = make_run(session, project, status="queued", enqueued_at=long_ago)
+    lost = make_run(session, project, status="queued", enqueued_at=long_ago)
+    queue = BrokerMidTake(held=set(), taking={taken.id}, claim=claimed, session=session)
+
+    assert reap(session, queue, at) == [lost.id]  # neither the message in flight nor the run just claimed
+    assert queue.sent == [lost.id] and queue.reads == 2
+
+
 def test_a_broker_that_cannot_be_inspected_is_trusted(session: Session) -> None:
     project = make_project(session)
     at = datetime.now(UTC)
