@@ -27,7 +27,7 @@ from server.schemas import (
     SweepCreate,
 )
 from server.services.run_setup import dataset_version, enqueue_run, resolve_config
-from server.services.runs.attempts import close_attempt
+from server.services.runs.attempts import close_attempt, close_attempts
 from server.tables import MetricPoint, Project, Run, Sweep, utcnow
 from trainboard.params import flatten
 
@@ -424,10 +424,12 @@ def cancel_sweep(*, session: Session, sweep_id: int) -> Sweep:
     if sweep.status in ("cancelled", "finished"):
         raise Conflict(f"Sweep {sweep_id} is already {sweep.status}")
     sweep.status, sweep.finished_at = "cancelled", utcnow()
+    stopped = []
     for run in session.scalars(
         select(Run).where(Run.sweep_id == sweep_id, Run.status.in_(("queued", "running")))
     ):
         run.status, run.finished_at, run.error = "cancelled", utcnow(), "the sweep was cancelled"
-        close_attempt(session=session, run_id=run.id, outcome="cancelled", reason=run.error)
+        stopped.append(run.id)
+    close_attempts(session=session, run_ids=stopped, outcome="cancelled", reason="the sweep was cancelled")
     session.commit()
     return sweep

@@ -6,10 +6,11 @@ page's history and GET /api/v1/runs/{id}/attempts read these rows."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from server.schemas import TERMINAL_STATUSES, as_utc
@@ -55,14 +56,27 @@ def close_attempt(
     *, session: Session, run_id: int, outcome: str, reason: str | None = None, at: datetime | None = None
 ) -> None:
     """End the run's open attempt, if any, with `outcome` (a key of OUTCOMES). No commit."""
+    close_attempts(session=session, run_ids=[run_id], outcome=outcome, reason=reason, at=at)
+
+
+def close_attempts(
+    *,
+    session: Session,
+    run_ids: Collection[int],
+    outcome: str,
+    reason: str | None = None,
+    at: datetime | None = None,
+) -> None:
+    """End the open attempts of `run_ids` with `outcome`, in one statement. No commit."""
     if outcome not in OUTCOMES:
         raise ValueError(f"outcome must be one of {sorted(OUTCOMES)}, but got {outcome=}")
-    open_ = session.scalars(
-        select(RunAttempt).where(RunAttempt.run_id == run_id, RunAttempt.ended_at.is_(None))
-    ).all()
-    for attempt in open_:
-        attempt.ended_at, attempt.outcome, attempt.reason = at or now(), outcome, reason
-    session.flush()
+    if not run_ids:
+        return
+    session.execute(
+        update(RunAttempt)
+        .where(RunAttempt.run_id.in_(run_ids), RunAttempt.ended_at.is_(None))
+        .values(ended_at=at or now(), outcome=outcome, reason=reason)
+    )
 
 
 def list_attempts(*, session: Session, run_id: int) -> list[RunAttempt]:
