@@ -162,5 +162,6 @@
     Array.prototype.forEach.call(curves, drawDataSize);
   }
 
-  drawAll();
+  // On the run page, after the charts at its top (run.js sets the promise; it runs before this script).
+  if (window.TrainboardFirstCharts) { window.TrainboardFirstCharts.then(drawAll); } else { drawAll(); }
 })();

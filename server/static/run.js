@@ -42,6 +42,8 @@
     document.addEventListener("DOMContentLoaded", resolve);
     window.addEventListener("load", resolve);
   });
+  var markFirstDrawn;
+  var firstChartsDrawn = new Promise(function (resolve) { markFirstDrawn = resolve; });
   var observer = "IntersectionObserver" in window ? new IntersectionObserver(onVisible, { rootMargin: "300px" }) : null;
 
   function loadControls() {
@@ -425,18 +427,25 @@
   }
 
   function refreshCharts(initial) {
-    buildPanels();
-    if (!initial) { return fetchNew(logged).then(function () { return drawCharts(); }); }
+    if (!initial) {
+      buildPanels();
+      return fetchNew(logged).then(function () { return drawCharts(); });
+    }
     // The first answer draws every chart (those without points say so), each later one its own keys'.
+    // The per-key panels (up to hundreds of cards, below the canonical charts) are built after those are
+    // drawn: built first, every layout Plotly forces while drawing the first chart laid them out too. Their
+    // charts are drawn as they scroll into view, from the answers that are in by then.
     var drawn = false;
     return fetchWhole(logged, function (keys) {
       return ready.then(function () {
         var first = !drawn;
         drawn = true;
-        return drawCharts(first ? undefined : keys);
+        return drawCharts(first ? undefined : keys).then(function () {
+          if (first) { buildPanels(); markFirstDrawn(); }
+        });
       });
     }).then(function () { return ready; }).then(function () {
-      if (!drawn) { return drawCharts(); } // nothing logged: say so in each chart
+      if (!drawn) { buildPanels(); return drawCharts(); } // nothing logged: say so in each chart
     });
   }
 
@@ -533,7 +542,16 @@
   }
 
   bindControls();
-  refreshCharts(true).then(function () {
+  var firstCharts = refreshCharts(true);
+  // The page's other charts (diagnosis.js: the error ladder, the learning curve over data size, further
+  // down) wait for these: the first Plotly draw on a page pays Plotly's one-time set-up, which would
+  // otherwise hold back the charts at the top. Drawn when the first answer is drawn, or after 3 s at most.
+  window.TrainboardFirstCharts = Promise.race([
+    firstChartsDrawn,
+    firstCharts,
+    new Promise(function (resolve) { window.setTimeout(resolve, 3000); })
+  ]);
+  firstCharts.then(function () {
     if (run.active) { window.setTimeout(poll, INTERVAL_MS); }
   });
 })();

@@ -14,6 +14,16 @@ from tests.browser.conftest import screenshot
 pytestmark = pytest.mark.browser
 
 EPOCHS = 12
+# Records the ids of the charts in the order they first get data-state="drawn".
+DRAW_ORDER_SCRIPT = """
+window.__drawOrder = [];
+new MutationObserver(function (records) {
+  records.forEach(function (r) {
+    if (r.target.dataset && r.target.dataset.state === "drawn" && r.target.id
+        && window.__drawOrder.indexOf(r.target.id) < 0) { window.__drawOrder.push(r.target.id); }
+  });
+}).observe(document, {attributes: true, attributeFilter: ["data-state"], subtree: true});
+"""
 
 
 def _train_like_a_script(
@@ -56,9 +66,15 @@ def test_ladder_and_try_next(page, live_server: str) -> None:  # type: ignore[no
     sizes = {"train_examples": 1078, "train_dev_examples": 180, "dev_examples": 270, "test_examples": 270}
     _train_like_a_script(api, run["id"], train=0.01, train_dev=0.07, dev=0.09, **sizes)
 
+    # The order the charts are drawn in: the curves at the top of the page first, the ladder further down
+    # after them (the first Plotly draw of a page pays its set-up; it should not delay the first chart).
+    page.add_init_script(DRAW_ORDER_SCRIPT)
     page.goto(f"/runs/{run['id']}")
     expect(page.locator("#ladder-chart svg.main-svg").first).to_be_visible()
     expect(page.locator("#ladder-chart")).to_have_attribute("data-state", "drawn")
+    order = page.evaluate("window.__drawOrder")
+    assert order.index("error-chart") < order.index("ladder-chart"), order
+    assert order.index("loss-chart") < order.index("ladder-chart"), order
     expect(page.locator("#ladder-chart")).to_contain_text("Variance")
     expect(page.locator("#ladder-chart")).to_contain_text("(noise)")  # data mismatch, 2 points on 180 and 270
     expect(page.locator("#ladder-chart .errorbar")).to_have_count(4)  # an interval on each of the four bars
