@@ -3,10 +3,15 @@ one definition (trainboard.metric_keys), and the smoothing slider's bound (serve
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
+from urllib.parse import quote
 
 from server.chart_math import MAX_BETA
 from trainboard.metric_keys import ERROR_KEYS, LOSS_KEYS
+
+#: A run with at most this many keys has all its charts in the page's first read.
+FIRST_READ_KEYS = 18
 
 #: The prefix of the system metrics (trainboard.system_metrics): their panel comes last.
 SYSTEM_PREFIX = "system/"
@@ -21,3 +26,19 @@ def chart_keys() -> dict[str, Any]:
         "system_prefix": SYSTEM_PREFIX,
         "max_beta": MAX_BETA,
     }
+
+
+def first_read(series_url: str, logged: Collection[str], max_points: int) -> dict[str, Any] | None:
+    """The run page's first series read, as the keys and the URL that static/run.js fetches: every key when
+    the run logged at most FIRST_READ_KEYS (one request fills the page), else the canonical errors and losses
+    it logged (its first screen's charts; the rest follow). None when neither applies: run.js then reads the
+    first per-key charts in page order first. The page preloads the URL from its head, so the read is under
+    way while the browser parses the page and Plotly; run.js asks for the same URL (with the timestamps
+    added when its x-axis is time)."""
+    canonical = [key for key in (*ERROR_KEYS, *LOSS_KEYS) if key in logged]
+    others = sorted(key for key in logged if key not in canonical)
+    keys = canonical + others if len(logged) <= FIRST_READ_KEYS else canonical
+    if not keys:
+        return None
+    url = f"{series_url}?keys={','.join(quote(key, safe='') for key in keys)}&max_points={max_points}"
+    return {"keys": keys, "url": url}

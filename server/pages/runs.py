@@ -20,7 +20,7 @@ from server.datasets import DatasetInfo, get_dataset
 from server.db import SessionDep
 from server.errors import Conflict, InvalidInput
 from server.ids import MAX_ID
-from server.pages.charts import chart_keys
+from server.pages.charts import chart_keys, first_read
 from server.pages.common import (
     FormData,
     FormErrors,
@@ -466,6 +466,7 @@ def _run_context(
             "series_url": f"/api/v1/runs/{read.id}/metrics",  # ?keys=...: every chart in one request
             "metric_keys": sorted(read.summary),  # one summary value per logged key
             "max_points": MAX_POINTS,
+            "first_read": first_read(f"/api/v1/runs/{read.id}/metrics", read.summary, MAX_POINTS),
             "human_level_error": project.human_level_error,
             **chart_keys(),
         },

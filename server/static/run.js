@@ -85,23 +85,32 @@
 
   // Every key, reduced by the server to at most max_points points each, and `drawn` (when given) called
   // with the keys each request brought as soon as it is in. The first request holds only what the first
-  // screen shows (the canonical keys, then the first FIRST_KEYS charts in page order), so those charts do
-  // not wait for the server to read, and the browser to parse, every other series (200 keys x 2,000 points
-  // is 6.5 MB); the rest follow once it is in, in requests of at most MAX_SERIES keys.
-  function fetchWhole(keys, drawn) {
-    var canonical = keys.filter(function (key) { return CANONICAL.indexOf(key) >= 0; });
-    var others = keys.filter(function (key) { return CANONICAL.indexOf(key) < 0; }).sort(pageOrder);
-    var first = canonical.concat(others.slice(0, FIRST_KEYS));
-    var rest = others.slice(FIRST_KEYS);
+  // screen shows, so those charts do not wait for the server to read, and the browser to parse, every other
+  // series (200 keys x 2,000 points is 6.5 MB): `preloaded` (the page's first read, run.first_read: the
+  // canonical keys, already asked for by the page's head) when given, else the canonical keys and the first
+  // FIRST_KEYS charts in page order. The rest follow once it is in, in requests of at most MAX_SERIES keys.
+  function fetchWhole(keys, drawn, preloaded) {
+    var first, rest;
+    if (preloaded) {
+      first = preloaded.keys;
+      rest = keys.filter(function (key) { return first.indexOf(key) < 0; }).sort(pageOrder);
+    } else {
+      var canonical = keys.filter(function (key) { return CANONICAL.indexOf(key) >= 0; });
+      var others = keys.filter(function (key) { return CANONICAL.indexOf(key) < 0; }).sort(pageOrder);
+      first = canonical.concat(others.slice(0, FIRST_KEYS));
+      rest = others.slice(FIRST_KEYS);
+    }
     keys.forEach(function (key) { pending[key] = true; });
     function read(part) {
-      return getJson(seriesUrl(part)).then(function (answer) {
+      // The preloaded URL as the page's head wrote it, so that the browser hands over its answer.
+      var url = preloaded && part === first && !timed() ? preloaded.url : seriesUrl(part);
+      return getJson(url).then(function (answer) {
         part.forEach(function (key) { delete pending[key]; });
         if (answer) { answer.series.forEach(function (series) { held[series.key] = series; }); }
         if (drawn) { return drawn(part); }
       });
     }
-    return Promise.all(chunks(first).map(read)).then(function () {
+    return Promise.all((preloaded ? [first] : chunks(first)).map(read)).then(function () {
       return Promise.all(chunks(rest).map(read));
     });
   }
@@ -444,7 +453,7 @@
           if (first) { buildPanels(); markFirstDrawn(); }
         });
       });
-    }).then(function () { return ready; }).then(function () {
+    }, run.first_read).then(function () { return ready; }).then(function () {
       if (!drawn) { buildPanels(); return drawCharts(); } // nothing logged: say so in each chart
     });
   }

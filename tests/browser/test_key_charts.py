@@ -76,6 +76,9 @@ def test_run_page_charts_every_key_in_panels_with_smoothing_log_and_time_axes(pa
         page.locator(f'.key-chart[data-key="{key}"]').scroll_into_view_if_needed()
         expect(page.locator(f'.key-chart[data-key="{key}"]')).to_have_attribute("data-state", "drawn")
     assert len(asked) == 1 and "with_time" not in asked[0], asked
+    # ... the read the page's head preloaded: the browser sent it once, early, and handed run.js its answer.
+    preload = page.locator('link[rel="preload"][as="fetch"]').get_attribute("href")
+    assert asked[0].endswith(preload), (asked, preload)
     for key, shown in (("param_count", "4,810"), ("latency_ms_b256", "0.0002036")):
         single = page.locator(f'.key-chart[data-key="{key}"]')
         single.scroll_into_view_if_needed()

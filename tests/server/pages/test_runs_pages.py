@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -13,6 +14,11 @@ from server.datasets import BUILTIN_DATASETS
 from server.tables import Run
 from tests.factories import log_points, log_predictions, make_project, make_run
 from tests.server.pages.html import attrs_of, csrf_token, table_rows, texts
+
+
+def _page_data(html: str) -> dict:  # type: ignore[type-arg]
+    block = html.split('<script type="application/json" id="run-data">', 1)[1].split("</script>", 1)[0]
+    return json.loads(block)  # type: ignore[no-any-return]
 
 
 def _value(html: str, name: str) -> str | None:
@@ -203,9 +209,36 @@ def test_run_page_shows_status_config_summary_and_charts(client: TestClient, ses
         "/static/diagnosis.js",
     ]
     assert '<script type="application/json" id="run-data">' in response.text
+    # A run with few keys: the head preloads the one read that fills every chart, which run.js then makes.
+    (preload,) = [a for a in attrs_of(response.text, "link") if a.get("rel") == "preload"]
+    first = _page_data(response.text)["first_read"]
+    assert first["keys"] == ["train_error", "dev_error", "train_loss", "dev_loss"]
+    assert preload["href"] == first["url"] and preload["as"] == "fetch"
+    read = client.get(first["url"])
+    assert read.status_code == 200
+    assert [series["key"] for series in read.json()["series"]] == first["keys"]
     assert f'href="/runs/{parent.id}"' in response.text and f'href="/projects/{project.id}"' in response.text
     assert "digits &lt;b&gt;bold&lt;/b&gt;" in response.text
     assert f'action="/runs/{run.id}/cancel"' not in response.text  # no cancel button once finished
+
+
+def test_run_page_with_many_keys_preloads_its_canonical_keys_only(
+    client: TestClient, session: Session
+) -> None:
+    project = make_project(session)
+    many = make_run(session, project, name="many")
+    log_points(session, many, {"dev_error": [0.3, 0.2], **{f"layer/{i:02d}": [1.0, 0.5] for i in range(30)}})
+    none_canonical = make_run(session, project, name="own keys")
+    log_points(session, none_canonical, {f"layer/{i:02d}": [1.0, 0.5] for i in range(30)})
+
+    first = _page_data(client.get(f"/runs/{many.id}").text)["first_read"]
+    # 31 keys: the first read (and the preload) holds the error chart's keys; the 30 others follow.
+    assert first["keys"] == ["dev_error"]
+    assert first["url"] == f"/api/v1/runs/{many.id}/metrics?keys=dev_error&max_points=2000"
+    page = client.get(f"/runs/{none_canonical.id}").text
+    # No canonical key and too many to read at once: run.js picks its first charts; nothing is preloaded.
+    assert _page_data(page)["first_read"] is None
+    assert not [a for a in attrs_of(page, "link") if a.get("rel") == "preload"]
 
 
 def test_run_page_of_running_run_has_progress_and_cancel(client: TestClient, session: Session) -> None:
