@@ -30,7 +30,7 @@ from typing import Annotated, Any
 import numpy as np
 from fastapi import Query
 from pydantic_core import to_json
-from sqlalchemy import ColumnElement, Connection, and_, func, or_, select
+from sqlalchemy import ColumnElement, Connection, and_, bindparam, func, or_, select
 
 from server.errors import InvalidInput, NotFound
 from server.learning_curves import downsample_minmax, merge_extremes
@@ -448,44 +448,43 @@ def _by_width(plan: dict[SeriesId, int]) -> dict[int, list[SeriesId]]:
     return dict(sorted(grouped.items()))
 
 
+#: One series' buckets of one width after a bucket, in bucket order (steps are >= 0, so bucket > -1 is all).
+_SERIES_BUCKETS = (
+    select(_ROLLUPS.n, _ROLLUPS.min_step, _ROLLUPS.min_value, _ROLLUPS.max_step, _ROLLUPS.max_value)
+    .where(
+        _ROLLUPS.run_id == bindparam("run_id"),
+        _ROLLUPS.key == bindparam("key"),
+        _ROLLUPS.width == bindparam("width"),
+        _ROLLUPS.bucket > bindparam("after_bucket"),
+    )
+    .order_by(_ROLLUPS.bucket)
+)
+
+
 def _bucket_rows(
     connection: Connection, members: list[SeriesId], width: int, after_step: int | None
 ) -> dict[SeriesId, BucketColumns]:
-    """The series' buckets of one width (after the one holding `after_step`), read as rows in one query."""
-    query = select(
-        _ROLLUPS.run_id,
-        _ROLLUPS.key,
-        _ROLLUPS.n,
-        _ROLLUPS.min_step,
-        _ROLLUPS.min_value,
-        _ROLLUPS.max_step,
-        _ROLLUPS.max_value,
-    ).where(_in(_ROLLUPS, members), _ROLLUPS.width == width)
-    if after_step is not None:  # whole buckets after the step; the one holding it comes from its points
-        query = query.where(_ROLLUPS.bucket > after_step // width)
-    # In no order: sorting 20,000 rows by key (a collated text) was a third of PostgreSQL's time; numpy
-    # orders them by series and step below (buckets are disjoint, so a bucket's minimum step orders it).
-    rows = connection.execute(query).all()
-    if not rows:
-        return {}
-    run_ids, keys, *numbers = zip(*rows, strict=True)  # columns, at C speed
-    position = {ident: i for i, ident in enumerate(members)}
-    series = np.fromiter(map(position.__getitem__, zip(run_ids, keys, strict=True)), np.int64, len(rows))
-    order = np.lexsort((np.array(numbers[1], dtype=np.int64), series))
-    series = series[order]
-    counts = np.array(numbers[0], dtype=np.int64)[order]
-    columns = [
-        np.array(c, dtype=np.int64 if i % 2 == 0 else np.float64)[order] for i, c in enumerate(numbers[1:])
-    ]
-    starts = np.flatnonzero(np.diff(series, prepend=-1))
-    stops = np.append(starts[1:], len(series))
-    return {
-        members[int(series[start])]: (
-            int(counts[start:stop].sum()),
-            [column[start:stop] for column in columns],
+    """The series' buckets of one width (after the one holding `after_step`): one indexed range per series,
+    in the primary key's order, numbers only. (One query for all of them returned each row's run id and key
+    and needed sorting: 50 series of 100,000 points, 19,550 rows, took 50-77 ms on SQLite against 32-55.)"""
+    after_bucket = -1 if after_step is None else after_step // width
+    found: dict[SeriesId, BucketColumns] = {}
+    for run_id, key in members:
+        params = {"run_id": run_id, "key": key, "width": width, "after_bucket": after_bucket}
+        rows = connection.execute(_SERIES_BUCKETS, params).all()
+        if not rows:
+            continue
+        counts, min_steps, min_values, max_steps, max_values = zip(*rows, strict=True)  # columns, at C speed
+        found[run_id, key] = (
+            sum(counts),
+            [
+                np.array(min_steps, dtype=np.int64),
+                np.array(min_values, dtype=np.float64),
+                np.array(max_steps, dtype=np.int64),
+                np.array(max_values, dtype=np.float64),
+            ],
         )
-        for start, stop in zip(starts.tolist(), stops.tolist(), strict=True)
-    }
+    return found
 
 
 def _partial_bucket(
