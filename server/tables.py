@@ -154,9 +154,12 @@ class MetricPoint(Base):
 class MetricRollup(Base):
     """Minimum and maximum (with their steps) of one series within one bucket of ``width`` steps.
 
-    Kept on write at a few widths, so a chart of a million-point series reads a few thousand rows."""
+    Kept on write at a few widths, so a chart of a million-point series reads a few thousand rows. On SQLite
+    the rows are stored in the primary key's order (WITHOUT ROWID): a series' buckets of one width sit
+    together, where a rowid table spread them over as many pages as the batches that wrote them."""
 
     __tablename__ = "metric_rollups"
+    __table_args__ = {"sqlite_with_rowid": False}
 
     run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
     key: Mapped[str] = mapped_column(String(250), primary_key=True)
