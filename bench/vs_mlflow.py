@@ -6,8 +6,12 @@ script imports nothing from MLflow. It expects MLflow in bench/.venv-mlflow (`ma
 Workloads, each on SQLite and then on PostgreSQL (a throw-away schema):
   1. ingestion: metric points per second in batches, one client and four concurrent clients
      (MLflow runs/log-batch with its 1000-metric cap; ours at 1000 and at our best batch size);
-  2. series read: a 1,000,000-point metric; MLflow metrics/get-history (all pages) vs ours ?max_points=2000
-     (plus MLflow's own sampled chart endpoint, get-history-bulk-interval, for reference);
+  2. series read: a 1,000,000-point metric (or each length --series-points lists); MLflow
+     metrics/get-history (all pages) vs ours ?max_points=2000 (plus MLflow's own sampled chart endpoint,
+     get-history-bulk-interval, for reference);
+  2b. all of a run's charts (workload "keys"): --many-keys series of --many-steps points; ours in one
+     request (GET /runs/{id}/metrics?keys=...&max_points=2000) vs MLflow's chart endpoint once per key (its
+     UI asks per metric; it has no request for several keys);
   3. run list: 10,000 runs with 5 params and 5 metrics, 50 best by dev_error
      (MLflow runs/search ordered by metrics.dev_error vs ours GET /api/v1/runs?sort=dev_error&limit=50);
   4. client: the same MLflow client script (bench/mlflow_client_script.py) against MLflow's server and
@@ -19,7 +23,8 @@ one template run, whose rows are then copied with SQL into its own tables (runs,
 latest_metrics, tags), because 20,000 API calls or 1M points through log-batch would take many minutes.
 
     .venv/bin/python bench/vs_mlflow.py [--backends sqlite,postgresql] [--repeats 5] [--seconds 4]
-        [--series-points 1000000] [--runs 10000] [--skip-mlflow] [--workloads ingest,series,list,client]
+        [--series-points 1e6 | 1e3,1e4,1e5,1e6] [--runs 10000] [--skip-mlflow]
+        [--workloads ingest,series,keys,list,client] [--many-keys 50] [--many-steps 10000]
         [--clients 1,4] [--our-batches 5000,10000,20000] [--warmup 3] [--list-warmup 5] [--list-samples 20]
         [--list-burst 10] [--list-pause 0]
 
@@ -235,8 +240,8 @@ def vacuum(backend: h.Backend) -> None:
         conn.execute("VACUUM ANALYZE")
 
 
-def mlflow_fill_series(api: Mlflow, backend: h.Backend, n: int) -> str:
-    """A run with one n-point metric: its first point by the API, the rest copied with SQL."""
+def mlflow_fill_series(api: Mlflow, backend: h.Backend, n: int, keys: tuple[str, ...] = ("loss",)) -> str:
+    """A run with an n-point metric per key: a first point by the API, the rest copied with SQL."""
     run = api.new_run("series")
     api.http.post(
         "/runs/log-batch",
@@ -252,8 +257,10 @@ def mlflow_fill_series(api: Mlflow, backend: h.Backend, n: int) -> str:
     stamp = int(time.time() * 1000)
 
     def rows() -> Iterator[tuple[object, ...]]:
-        for s, v in zip(steps.tolist(), values.tolist(), strict=True):
-            yield tuple({**template, "step": s, "value": v, "timestamp": stamp + s}[c] for c in names)
+        for key in keys:
+            for s, v in zip(steps.tolist(), values.tolist(), strict=True):
+                row = {**template, "key": key, "step": s, "value": v, "timestamp": stamp + s}
+                yield tuple(row[c] for c in names)
 
     if backend.kind == "sqlite":
         marks = ", ".join("?" for _ in names)
@@ -442,7 +449,10 @@ def run_backend(kind: str, args: argparse.Namespace, rows: list[Row], notes: lis
         if "ingest" in args.workloads:
             run_ingest(kind, args, ours, mlflow, rows)
         if "series" in args.workloads:
-            run_series(kind, args, ours, mlflow, mlflow_db, server.url, rows, notes)
+            for points in args.series_points:
+                run_series(kind, args, points, ours, mlflow, mlflow_db, server.url, rows, notes)
+        if "keys" in args.workloads:
+            run_many_keys(kind, args, ours, mlflow, mlflow_db, server.url, rows)
         if "list" in args.workloads:
             engine = h.engine_for(ours_db.url)
             h.fill_runs(engine, ours.project_id, args.runs)
@@ -583,6 +593,7 @@ def run_client(
 def run_series(
     kind: str,
     args: argparse.Namespace,
+    points: int,
     ours: Ours,
     mlflow: Mlflow | None,
     mlflow_db: h.Backend,
@@ -592,7 +603,7 @@ def run_series(
 ) -> None:
     series_run = ours.new_run()
     # Through our API (so the rollups are built as in production): part of the fill, not timed here.
-    h.post_series(httpx.Client(base_url=url, timeout=600), series_run, ["loss"], args.series_points)
+    h.post_series(httpx.Client(base_url=url, timeout=600), series_run, ["loss"], points)
     mine = h.median_s(
         lambda: ours.http.get(
             f"/runs/{series_run}/metrics/loss", params={"max_points": 2000}
@@ -601,15 +612,15 @@ def run_series(
     )
     m: dict[str, float] = {}
     if mlflow is not None:
-        run = mlflow_fill_series(mlflow, mlflow_db, args.series_points)
+        run = mlflow_fill_series(mlflow, mlflow_db, points)
         count = mlflow_read_history(mlflow, run, "loss")
-        if count != args.series_points:
-            notes.append(f"{kind}: MLflow get-history returned {count:,} of {args.series_points:,} points")
+        if count != points:
+            notes.append(f"{kind}: MLflow get-history returned {count:,} of {points:,} points")
         m["series"] = h.median_s(
             lambda: mlflow_read_history(mlflow, run, "loss"), max(1, args.repeats // 2), warmup=0
         )
         m["sampled"] = h.median_s(lambda: mlflow_read_sampled(mlflow, run, "loss", 2000), args.repeats)
-    n = f"{args.series_points / 1e6:g}M" if args.series_points >= 1e6 else f"{args.series_points:,}"
+    n = f"{points / 1e6:g}M" if points >= 1e6 else f"{points:,}"
     rows.append(
         (f"read {n}-pt series (ours max_points=2000; MLflow get-history)", kind, fmt_ms(mine),
          fmt_ms(m["series"]) if "series" in m else "-", ratio(m.get("series"), mine))
@@ -620,6 +631,39 @@ def run_series(
     )  # fmt: skip
 
 
+def run_many_keys(
+    kind: str,
+    args: argparse.Namespace,
+    ours: Ours,
+    mlflow: Mlflow | None,
+    mlflow_db: h.Backend,
+    url: str,
+    rows: list[Row],
+) -> None:
+    """Every chart of a run: --many-keys series of --many-steps points, at most 2,000 points each."""
+    keys = [f"m/{i:03d}" for i in range(args.many_keys)]
+    run_id = ours.new_run()
+    h.post_series(httpx.Client(base_url=url, timeout=600), run_id, keys, args.many_steps)
+    params = {"keys": ",".join(keys), "max_points": 2000}
+    mine = h.median_s(
+        lambda: ours.http.get(f"/runs/{run_id}/metrics", params=params).raise_for_status(), args.repeats * 2
+    )
+    theirs = None
+    if mlflow is not None:
+        run = mlflow_fill_series(mlflow, mlflow_db, args.many_steps, tuple(keys))
+
+        def every_chart() -> None:
+            for key in keys:
+                mlflow_read_sampled(mlflow, run, key, 2000)
+
+        theirs = h.median_s(every_chart, args.repeats)
+    what = f"all charts of a run, {args.many_keys} keys x {args.many_steps:,} steps"
+    rows.append(
+        (f"{what} (ours: 1 request; MLflow: get-history-bulk-interval per key)", kind, fmt_ms(mine),
+         fmt_ms(theirs) if theirs else "-", ratio(theirs, mine))
+    )  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -627,14 +671,21 @@ def main() -> None:
     parser.add_argument("--backends", default="sqlite,postgresql")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--seconds", type=float, default=4.0, help="duration of one ingestion measurement")
-    parser.add_argument("--series-points", type=int, default=1_000_000)
+    parser.add_argument(
+        "--series-points",
+        type=lambda text: [int(float(x)) for x in text.split(",")],
+        default=[1_000_000],
+        help="series lengths to read, comma-separated (e.g. 1e3,1e4,1e5,1e6)",
+    )
     parser.add_argument("--runs", type=int, default=10_000)
     parser.add_argument("--skip-mlflow", action="store_true")
     parser.add_argument(
         "--workloads",
-        default="ingest,series,list,client",
-        help="comma-separated: ingest, series, list, client",
+        default="ingest,series,keys,list,client",
+        help="comma-separated: ingest, series, keys, list, client",
     )
+    parser.add_argument("--many-keys", type=int, default=50, help="keys of the run in workload keys")
+    parser.add_argument("--many-steps", type=int, default=10_000, help="points per key in workload keys")
     parser.add_argument("--clients", default="1,4", help="concurrent ingestion clients, comma-separated")
     parser.add_argument(
         "--warmup", type=float, default=3.0, help="seconds of untimed ingestion per side first"
