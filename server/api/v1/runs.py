@@ -283,7 +283,7 @@ def read_metric_keys(
 
 
 # `times` only comes with the batch reads' with_time: left out here, as the batch read leaves it out.
-@router.get("/{run_id}/metrics/{key:path}", response_model_exclude_none=True)
+@router.get("/{run_id}/metrics/{key:path}", response_model=MetricSeries, response_model_exclude_none=True)
 def read_metric(
     run_id: IdPath,
     key: Text,
@@ -291,12 +291,13 @@ def read_metric(
     _: ApiAuth,
     max_points: series_reads.MaxPointsQuery = None,
     after_step: series_reads.AfterStepQuery = None,
-) -> MetricSeries:
+) -> Response:
     """One metric's series; with max_points, reduced so that minima and maxima survive; with after_step,
     only the points after that step."""
-    return metrics.read_series(
+    series = metrics.read_series(
         session=session, run_id=run_id, key=key, max_points=max_points, after_step=after_step
     )
+    return Response(series_reads.one_series_json(series), media_type="application/json")
 
 
 @router.post("/{run_id}/predictions", openapi_extra=json_body_doc(PredictionsIn))
