@@ -441,6 +441,7 @@ def _run_context(
         session=session, run_id=run.id, split="dev", task=errors_task, limit=ERRORS_SHOWN
     )
     active = read.status not in TERMINAL_STATUSES
+    series_url = f"/api/v1/runs/{read.id}/metrics"
     config = read.config or {}
     model, hparams = _with_defaults_shown(config.get("model") or {}, config.get("hparams") or {})
     return RunContext(
@@ -463,10 +464,10 @@ def _run_context(
             "active": active,
             "run_url": f"/api/v1/runs/{read.id}",
             "metrics_url": f"/api/v1/runs/{read.id}/metrics/",
-            "series_url": f"/api/v1/runs/{read.id}/metrics",  # ?keys=...: every chart in one request
+            "series_url": series_url,  # ?keys=...: every chart in one request
             "metric_keys": sorted(read.summary),  # one summary value per logged key
             "max_points": MAX_POINTS,
-            "first_read": first_read(f"/api/v1/runs/{read.id}/metrics", read.summary, MAX_POINTS),
+            "first_read": first_read(series_url, read.summary, MAX_POINTS),
             "human_level_error": project.human_level_error,
             **chart_keys(),
         },

@@ -33,8 +33,8 @@
   var controls = loadControls();
   var visible = {}; // per-key charts drawn once scrolled into view
   var pending = {}; // keys asked for whole and not answered yet: their charts say "Loading…"
-  // plotly.min.js comes after this script, so that the first read is under way while the browser parses
-  // it: every deferred script has run by DOMContentLoaded.
+  // plotly.min.js comes after this script, so that a first read the page's head did not preload is under
+  // way while the browser parses it: every deferred script has run by DOMContentLoaded.
   // (A deferred script runs while readyState is already "interactive", before that event: wait for it, or
   // for load where this script came later.)
   var ready = new Promise(function (resolve) {
@@ -454,7 +454,7 @@
         });
       });
     }, run.first_read).then(function () { return ready; }).then(function () {
-      if (!drawn) { buildPanels(); return drawCharts(); } // nothing logged: say so in each chart
+      if (!drawn) { buildPanels(); return drawCharts().then(markFirstDrawn); } // nothing logged: say so
     });
   }
 
@@ -551,16 +551,14 @@
   }
 
   bindControls();
-  var firstCharts = refreshCharts(true);
   // The page's other charts (diagnosis.js: the error ladder, the learning curve over data size, further
   // down) wait for these: the first Plotly draw on a page pays Plotly's one-time set-up, which would
   // otherwise hold back the charts at the top. Drawn when the first answer is drawn, or after 3 s at most.
   window.TrainboardFirstCharts = Promise.race([
     firstChartsDrawn,
-    firstCharts,
     new Promise(function (resolve) { window.setTimeout(resolve, 3000); })
   ]);
-  firstCharts.then(function () {
+  refreshCharts(true).then(function () {
     if (run.active) { window.setTimeout(poll, INTERVAL_MS); }
   });
 })();

@@ -35,7 +35,7 @@ from sqlalchemy import ColumnElement, Connection, and_, bindparam, func, or_, se
 from server.errors import InvalidInput, NotFound
 from server.learning_curves import downsample_minmax, merge_extremes
 from server.schemas import MetricSeries, Text
-from server.services.metrics.packed import BucketColumns, bucket_columns, point_columns
+from server.services.metrics.packed import NO_STEP, BucketColumns, bucket_columns, point_columns
 from server.services.metrics.rollups import LEGACY_ROLLUP_WIDTHS, ROLLUP_WIDTHS
 from server.tables import MetricPoint, MetricRollup, Run, RunSummary
 
@@ -418,12 +418,8 @@ def _read_buckets(
     every point (logged before the width was kept), to be read another way."""
     if not plan:
         return {}, []
-    if connection.dialect.name in PACKED_DIALECTS:
-        columns = bucket_columns(connection, list(plan.items()), after_step)
-    else:
-        columns = {}
-        for width, members in _by_width(plan).items():
-            columns |= _bucket_rows(connection, members, width, after_step)
+    read = bucket_columns if connection.dialect.name in PACKED_DIALECTS else _bucket_rows
+    columns = read(connection, list(plan.items()), after_step)
     partial: dict[SeriesId, list[tuple[int, float]]] = {}
     if after_step is not None:
         for width, members in _by_width(plan).items():
@@ -456,7 +452,7 @@ def _by_width(plan: dict[SeriesId, int]) -> dict[int, list[SeriesId]]:
     return dict(sorted(grouped.items()))
 
 
-#: One series' buckets of one width after a bucket, in bucket order (steps are >= 0, so bucket > -1 is all).
+#: One series' buckets of one width after a bucket (NO_STEP: all of them), in bucket order.
 _SERIES_BUCKETS = (
     select(_ROLLUPS.n, _ROLLUPS.min_step, _ROLLUPS.min_value, _ROLLUPS.max_step, _ROLLUPS.max_value)
     .where(
@@ -470,14 +466,15 @@ _SERIES_BUCKETS = (
 
 
 def _bucket_rows(
-    connection: Connection, members: list[SeriesId], width: int, after_step: int | None
+    connection: Connection, plan: Sequence[tuple[SeriesId, int]], after_step: int | None
 ) -> dict[SeriesId, BucketColumns]:
-    """The series' buckets of one width (after the one holding `after_step`): one indexed range per series,
-    in the primary key's order, numbers only. (One query for all of them returned each row's run id and key
-    and needed sorting: 50 series of 100,000 points, 19,550 rows, took 50-77 ms on SQLite against 32-55.)"""
-    after_bucket = -1 if after_step is None else after_step // width
+    """packed.bucket_columns read as rows: each planned (series, width)'s buckets after the one holding
+    `after_step`, one indexed range per series, in the primary key's order, numbers only. (One query for all
+    of them returned each row's run id and key and needed sorting: 50 series of 100,000 points, 19,550 rows,
+    took 50-77 ms on SQLite against 32-55.)"""
     found: dict[SeriesId, BucketColumns] = {}
-    for run_id, key in members:
+    for (run_id, key), width in plan:
+        after_bucket = NO_STEP if after_step is None else after_step // width
         params = {"run_id": run_id, "key": key, "width": width, "after_bucket": after_bucket}
         rows = connection.execute(_SERIES_BUCKETS, params).all()
         if not rows:

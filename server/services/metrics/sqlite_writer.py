@@ -4,10 +4,12 @@ the run's summaries upserted with the same conflict rules as PostgreSQL's statem
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, cast
 
 from sqlalchemy.dialects import sqlite
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ClauseElement
 
@@ -33,7 +35,7 @@ _SUMMARY_UPSERT = (
     + SUMMARY_ON_CONFLICT
 )
 
-PointRow = tuple[str, int, float, datetime | None]
+PointRow = tuple[str, int, float, datetime | None]  # key, step, value, timestamp (None: the batch's time)
 
 
 class RawStatement:
@@ -58,12 +60,21 @@ def _cursor(session: Session) -> sqlite3.Cursor:
     return cast(sqlite3.Cursor, connection.cursor())  # type: ignore[union-attr]  # checked out: never None
 
 
+def _time_binder(dialect: Dialect) -> Callable[[datetime], object]:
+    """What stores an aware time as SQLAlchemy stores a DateTime there: on SQLite its UTC wall-clock time
+    as text (SQLite keeps the wall-clock time only, so +02:00 would be lost without the conversion)."""
+    process = MetricPoint.__table__.c.timestamp.type.dialect_impl(dialect).bind_processor(dialect)
+
+    def bind(when: datetime) -> object:
+        utc = when.astimezone(UTC)
+        return process(utc) if process else utc
+
+    return bind
+
+
 def bind_time(session: Session, when: datetime) -> object:
     """`when` (aware) as SQLAlchemy stores a DateTime on SQLite: its UTC wall-clock time, as text."""
-    dialect = session.get_bind().dialect
-    process = MetricPoint.__table__.c.timestamp.type.dialect_impl(dialect).bind_processor(dialect)
-    utc = when.astimezone(UTC)
-    return process(utc) if process else utc  # key, step, value, timestamp (None: the batch's time)
+    return _time_binder(session.get_bind().dialect)(when)
 
 
 def store_rows(session: Session, run_id: int, rows: list[PointRow], stamp: datetime) -> int:
@@ -88,9 +99,7 @@ def _insert_points(
         raise RuntimeError(f"unsupported database dialect {connection.dialect.name!r}")
     # Store timestamps exactly as SQLAlchemy would, converted once per run of equal ones (a client stamps
     # each step's points alike; comparing neighbours is cheaper than hashing fresh aware datetimes).
-    # SQLite keeps the wall-clock time only, so each is converted to UTC first (+02:00 would be lost).
-    column_type = MetricPoint.__table__.c.timestamp.type
-    process = column_type.dialect_impl(connection.dialect).bind_processor(connection.dialect)
+    bind = _time_binder(connection.dialect)
     last: object = object()  # no time yet: the first row converts its own (or `stamp`)
     kept: object = None
     stored: list[tuple[Any, ...]] = []
@@ -102,8 +111,7 @@ def _insert_points(
         for key, step, value, when in chunk:
             if when is not last and when != last:
                 last = when
-                utc = (when if when is not None else stamp).astimezone(UTC)
-                kept = process(utc) if process else utc
+                kept = bind(when if when is not None else stamp)
             params += (run_id, key, step, value, kept)
         sql = (
             "INSERT INTO metric_points (run_id, key, step, value, timestamp) VALUES "  # noqa: S608
