@@ -6,6 +6,7 @@ import json
 import math
 import re
 import sys
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -13,6 +14,17 @@ import pytest
 
 import trainboard
 from trainboard.client import Client, Run, TrainboardError
+
+
+def sent_points(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """The points of a metric batch in either form (the client sends columns per key; older ones objects)."""
+    if "metrics" in body:
+        return list(body["metrics"])
+    return [
+        {"key": series["key"], "step": step, "value": value}
+        for series in body["series"]
+        for step, value in zip(series["steps"], series["values"], strict=True)
+    ]
 
 
 class FakeApi:
@@ -27,6 +39,7 @@ class FakeApi:
         self.failures: list[int | Exception] = []  # served before the real answer, first first
         self.runs: dict[int, dict[str, Any]] = {}  # by id; the first created is 7
         self.keys: dict[str, int] = {}  # Idempotency-Key -> run id
+        self.series_form = True  # False: refuse batches of columns, as a server from before them
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
@@ -72,13 +85,24 @@ class FakeApi:
             return httpx.Response(200, json={**run, "last_step": max(steps, default=None)})
         if path.endswith("/metrics"):
             run_id = int(path.split("/")[2])
-            for point in body["metrics"]:
+            if "series" in body and not self.series_form:  # what an older server's schema answered
+                detail = [
+                    {"loc": ["body", "metrics"], "msg": "Field required", "type": "missing"},
+                    {
+                        "loc": ["body", "series"],
+                        "msg": "Extra inputs are not permitted",
+                        "type": "extra_forbidden",
+                    },
+                ]
+                return httpx.Response(422, json={"detail": detail})
+            points = sent_points(body)
+            for point in points:
                 if not math.isfinite(point["value"]):
                     return httpx.Response(422, json={"detail": "value must be finite"})
                 # The first value of a (run, key, step) stays, as on the server.
                 self.metrics.setdefault((run_id, point["key"], point["step"]), point["value"])
-            self.metric_posts.append(len(body["metrics"]))
-            return httpx.Response(200, json={"accepted": len(body["metrics"])})
+            self.metric_posts.append(len(points))
+            return httpx.Response(200, json={"accepted": len(points)})
         if path.endswith("/predictions"):
             return httpx.Response(200, json={"accepted": len(body["predictions"])})
         if path.endswith("/finish"):
@@ -151,6 +175,33 @@ def test_client_never_retries_4xx(api: FakeApi, client: Client) -> None:
         client.create_project("p")
     assert info.value.status_code == 422 and info.value.detail == "boom"
     assert len(api.requests) == 1
+
+
+def test_metric_batches_go_as_columns_per_key_with_exact_times(api: FakeApi, client: Client) -> None:
+    stamp = "2026-12-05T12:00:00.123457+01:00"
+    points = [
+        {"key": key, "step": step, "value": step / 3, "timestamp": stamp} for step in range(3) for key in "ab"
+    ]
+    assert client.log_metrics(7, [*points, {"key": "c", "step": 1, "value": 2.0}]) == 7
+    body = json.loads(api.requests[-1].content)
+    assert [s["key"] for s in body["series"]] == ["a", "b", "c"]
+    assert body["series"][0]["steps"] == [0, 1, 2] and body["series"][1]["values"] == [0.0, 1 / 3, 2 / 3]
+    assert "timestamps" not in body["series"][2], "the server stamps points sent without a time"
+    # Seconds since the epoch, read back by the server to the same microsecond.
+    sent = datetime.fromtimestamp(body["series"][0]["timestamps"][0], UTC)
+    assert sent == datetime.fromisoformat(stamp)
+    far = {"key": "d", "step": 1, "value": 1.0, "timestamp": "9999-01-01T00:00:00.000001+00:00"}
+    client.log_metrics(7, [far])
+    assert json.loads(api.requests[-1].content)["series"][0]["timestamps"] == [far["timestamp"]]
+
+
+def test_a_server_that_predates_columns_gets_points_from_then_on(api: FakeApi, client: Client) -> None:
+    api.series_form = False
+    assert client.log_metrics(7, [{"key": "a", "step": 1, "value": 1.0}]) == 1
+    assert client.log_metrics(7, [{"key": "a", "step": 2, "value": 2.0}]) == 1
+    sent = [json.loads(r.content) for r in api.requests]
+    assert [list(body) for body in sent] == [["series"], ["metrics"], ["metrics"]]
+    assert api.metrics == {(7, "a", 1): 1.0, (7, "a", 2): 2.0}
 
 
 def test_get_checkpoint_returns_none_when_missing(client: Client) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.test_client import FakeApi
+from tests.test_client import FakeApi, sent_points
 from trainboard._spool import PointBuffer
 from trainboard.client import Client, Run, TrainboardError
 
@@ -35,7 +35,7 @@ class FlakyApi(FakeApi):
                 raise httpx.ConnectError("connection refused")
         response = super().__call__(request)
         if request.url.path.endswith("/metrics") and response.status_code == 200:
-            self.sent_steps += [p["step"] for p in json.loads(request.content)["metrics"]]
+            self.sent_steps += [p["step"] for p in sent_points(json.loads(request.content))]
         return response
 
 

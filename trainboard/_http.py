@@ -7,6 +7,7 @@ import math
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -69,6 +70,55 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def series_body(points: list[dict[str, Any]]) -> dict[str, Any]:
+    """A batch of points {"key", "step", "value", "timestamp"?} in the server's compact form: one object of
+    columns per key (its steps, values and timestamps), in the order the keys first appear. The server reads
+    each key and column once: half the bytes and half the parsing of one object per point."""
+    series: dict[str, dict[str, Any]] = {}
+    seconds: dict[Any, Any] = {}
+    for point in points:
+        key = point["key"]
+        columns = series.get(key)
+        if columns is None:
+            columns = series[key] = {"key": key, "steps": [], "values": [], "timestamps": []}
+        columns["steps"].append(point["step"])
+        columns["values"].append(point["value"])
+        stamp = point.get("timestamp")
+        if stamp not in seconds:
+            seconds[stamp] = _epoch_seconds(stamp)
+        columns["timestamps"].append(seconds[stamp])
+    for columns in series.values():
+        if not any(columns["timestamps"]):
+            del columns["timestamps"]  # the server stamps them on arrival
+    return {"series": list(series.values())}
+
+
+def _epoch_seconds(stamp: Any) -> Any:
+    """An ISO 8601 time with an offset as seconds since the epoch, where that number reads back as the same
+    microsecond (the server rounds to the nearest, as `fromtimestamp`; a double holds a microsecond exactly
+    until about 2286) and is read as seconds (the server reads numbers past 2e10 as milliseconds); anything
+    else as sent."""
+    if type(stamp) is not str:
+        return stamp
+    try:
+        when = datetime.fromisoformat(stamp)
+    except ValueError:
+        return stamp
+    if when.utcoffset() is None:
+        return stamp
+    number = when.timestamp()
+    if not 0 <= number < 1e10 or datetime.fromtimestamp(number, UTC) != when:
+        return stamp
+    return number
+
+
+def _refuses_series(exc: TrainboardError) -> bool:
+    """A server from before the series form: it refuses the field as unknown."""
+    return exc.status_code == 422 and any(
+        isinstance(error, dict) and error.get("loc") == ["body", "series"] for error in exc.detail or []
+    )
+
+
 def _idempotent(key: str | None = None) -> dict[str, str]:
     """An Idempotency-Key (`key`, else a fresh one): every retry of one logical POST carries the same one,
     so it creates once."""
@@ -112,6 +162,7 @@ class Client:
         # 8 retries back off 0.5, 1, 2 ... 30 s: about 90 s, enough for a server or database restart.
         self.retries, self.backoff_s, self.max_backoff_s = retries, backoff_s, max_backoff_s
         self._sleep = sleep
+        self._series = True  # metric batches in the compact form, until a server refuses it
         self._http = httpx.Client(
             base_url=self.base_url, headers=headers, timeout=timeout, transport=transport
         )
@@ -332,8 +383,25 @@ class Client:
         stored as new (a (key, step) it already had keeps its first value and is not counted)."""
         accepted = 0
         for batch in _chunks(_plain(points), METRICS_BATCH):
-            accepted += self._json("POST", f"/runs/{run_id}/metrics", json={"metrics": batch})["accepted"]
+            response = self.post_metrics(run_id, batch)
+            assert response is not None
+            accepted += response.json()["accepted"]
         return accepted
+
+    def post_metrics(
+        self, run_id: int, points: list[dict[str, Any]], *, retries: int | None = None
+    ) -> httpx.Response | None:
+        """Send one batch of points in the compact series form; to a server that predates it, as one object
+        per point (from then on)."""
+        path = f"/runs/{run_id}/metrics"
+        if self._series:
+            try:
+                return self.request("POST", path, json=series_body(points), retries=retries)
+            except TrainboardError as exc:
+                if not _refuses_series(exc):
+                    raise
+                self._series = False
+        return self.request("POST", path, json={"metrics": points}, retries=retries)
 
     def log_predictions(self, run_id: int, split: str, predictions: Iterable[dict[str, Any]]) -> int:
         """Send per-example predictions for a split in batches of at most 5000."""

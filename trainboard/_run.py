@@ -191,9 +191,7 @@ class Run(BaseRun):
         with self._send_lock:
             while batch := self._buffer.peek(self.batch_size):
                 try:
-                    response = self.client.request(
-                        "POST", f"/runs/{self.id}/metrics", json={"metrics": batch}, retries=retries
-                    )
+                    response = self.client.post_metrics(self.id, batch, retries=retries)
                     # The reply is {"accepted": n}, with "should_stop": true once the run was stopped.
                     if response is not None and b"should_stop" in response.content:
                         if response.json().get("should_stop"):

@@ -72,11 +72,14 @@ from server.schemas.datasets import (
 )
 from server.schemas.metrics import (
     Accepted,
+    Locate,
     MetricPointIn,
     MetricsAccepted,
     MetricSeries,
+    MetricSeriesIn,
     MetricSeriesList,
     MetricsIn,
+    PointRow,
     RunMetricSeries,
     RunsMetricSeriesList,
 )
@@ -194,7 +197,10 @@ __all__ = [
     "MemberSet",
     "MetricAliases",
     "MetricKey",
+    "Locate",
     "MetricPointIn",
+    "MetricSeriesIn",
+    "PointRow",
     "MetricSeries",
     "MetricSeriesList",
     "MetricsAccepted",

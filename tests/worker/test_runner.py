@@ -11,6 +11,7 @@ import httpx
 import pytest
 import torch
 
+from tests.test_client import sent_points
 from trainboard.client import Client
 from worker import runner
 from worker.reporting import ApiReporter, describe_error
@@ -61,8 +62,9 @@ class WorkerApi:
                 self.run["status"] = "cancelled"
             return httpx.Response(200, json={"status": self.run["status"]})
         if action == "metrics":
-            self.metrics.update({(p["key"], p["step"]): p["value"] for p in body["metrics"]})
-            return httpx.Response(200, json={"accepted": len(body["metrics"])})
+            points = sent_points(body)
+            self.metrics.update({(p["key"], p["step"]): p["value"] for p in points})
+            return httpx.Response(200, json={"accepted": len(points)})
         if action == "predictions":
             self.predictions.setdefault(body["split"], []).extend(body["predictions"])
             return httpx.Response(200, json={"accepted": len(body["predictions"])})

@@ -19,7 +19,7 @@ from server.api.deps import (
     json_body_doc,
     list_cap,
 )
-from server.api.metrics_body import metric_rows
+from server.api.metrics_body import Batch, metric_rows
 from server.auth import ApiAuth
 from server.body_guard import BATCH_BODY_BYTES, body_limit
 from server.db import ReadSessionDep, SessionDep
@@ -57,7 +57,6 @@ from server.services import (
     predictions,
     runs,
 )
-from server.services.metrics import PointRow
 from server.services.metrics import series as series_reads
 from server.services.runs import attempts
 from trainboard.settings import get_settings
@@ -239,7 +238,7 @@ def heartbeat(run_id: IdPath, session: SessionDep, _: ApiAuth) -> StatusRead:
 @body_limit(BATCH_BODY_BYTES)
 def log_metrics(
     run_id: IdPath,
-    rows: Annotated[list[PointRow], Depends(metric_rows)],
+    batch: Annotated[Batch, Depends(metric_rows)],
     session: SessionDep,
     queue: QueueDep,
     _: ApiAuth,
@@ -247,7 +246,8 @@ def log_metrics(
     """Store metric points; idempotent on (run, key, step). A sweep trial may be stopped early here, and
     `should_stop` then tells its script to end."""
     # The service advances the sweep itself when the trial stops: loading the run again here cost two queries.
-    stored = metrics.store_metric_rows(session=session, run_id=run_id, rows=rows, queue=queue)
+    rows, locate = batch
+    stored = metrics.store_metric_rows(session=session, run_id=run_id, rows=rows, queue=queue, locate=locate)
     reply = MetricsAccepted(accepted=stored.accepted, should_stop=stored.should_stop)
     # A response returned as such skips FastAPI's validation and serialization of the response model: a
     # tenth of a 1,000-point batch's CPU went there, for one number.

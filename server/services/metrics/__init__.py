@@ -11,6 +11,7 @@
 - ``reads``: one series in step order (through ``series``); a run's metric keys.
 """
 
+from server.schemas.metrics import PointRow
 from server.services.metrics.ingest import (
     Stored,
     first_per_step,
@@ -20,7 +21,7 @@ from server.services.metrics.ingest import (
 )
 from server.services.metrics.reads import metric_keys, read_series
 from server.services.metrics.rollups import ROLLUP_WIDTHS
-from server.services.metrics.sqlite_writer import SQLITE_ROWS, PointRow
+from server.services.metrics.sqlite_writer import SQLITE_ROWS
 
 __all__ = [
     "ROLLUP_WIDTHS",

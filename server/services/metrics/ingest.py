@@ -15,11 +15,12 @@ from server import observability
 from server.db import autocommit_connection
 from server.errors import InvalidInput, NotFound
 from server.queue import RunQueue
-from server.schemas import MetricPointIn
+from server.schemas import Locate, MetricPointIn, PointRow
+from server.schemas.metrics import point_location
 from server.services import sweeps
 from server.services.metrics.postgres_writer import store_batch
 from server.services.metrics.rollups import ROLLUP_WIDTHS
-from server.services.metrics.sqlite_writer import PointRow, RawStatement, bind_time, store_rows
+from server.services.metrics.sqlite_writer import RawStatement, bind_time, store_rows
 from server.services.runs import now
 from server.tables import Project, Run
 from trainboard.metric_keys import is_checked, value_problem
@@ -70,16 +71,22 @@ def store_metrics(
 
 
 def store_metric_rows(
-    *, session: Session, run_id: int, rows: list[PointRow], queue: RunQueue | None = None
+    *,
+    session: Session,
+    run_id: int,
+    rows: list[PointRow],
+    queue: RunQueue | None = None,
+    locate: Locate = point_location,
 ) -> Stored:
     """`store_metrics` for points already read into (key, step, value, timestamp) rows (the REST route's
-    body reader makes those straight from the JSON: no per-point objects)."""
+    body reader makes those straight from the JSON: no per-point objects); `locate` names a refused row's
+    field in the body it came from."""
     stamp = now()
     finite = [r for r in rows if math.isfinite(r[2])]
     if session.get_bind().dialect.name == "postgresql" and len(finite) == len(rows):
-        status, sweep_id, stored = _ingest_postgres(session, run_id, rows, stamp)
+        status, sweep_id, stored = _ingest_postgres(session, run_id, rows, stamp, locate)
     else:
-        status, sweep_id, stored = _ingest_checked(session, run_id, rows, finite, stamp)
+        status, sweep_id, stored = _ingest_checked(session, run_id, rows, finite, stamp, locate)
     # Counted here, so points from every route (REST, MLflow's log-batch, imports) reach /metrics.
     observability.POINTS_INGESTED.inc(stored)
     stopped = status == "cancelled"
@@ -113,7 +120,7 @@ def _rename(rows: list[PointRow], aliases: dict[str, str] | None) -> list[PointR
     return [(aliases.get(r[0], r[0]), r[1], r[2], r[3]) for r in rows]
 
 
-def _check_canonical_values(rows: list[PointRow]) -> None:
+def _check_canonical_values(rows: list[PointRow], locate: Locate) -> None:
     """422 for an error rate outside [0, 1] or a split size that is no whole number (trainboard.metric_keys).
 
     Stored, a percentage under ``dev_error`` read as 800 % on every page; refused, the script learns at once.
@@ -125,11 +132,11 @@ def _check_canonical_values(rows: list[PointRow]) -> None:
         if key in checked and math.isfinite(value):
             problem = value_problem(key, value)
             if problem is not None:
-                raise InvalidInput(["body", "metrics", index, "value"], problem)
+                raise InvalidInput(["body", *locate(index)], problem)
 
 
 def _ingest_postgres(
-    session: Session, run_id: int, points: list[PointRow], stamp: datetime
+    session: Session, run_id: int, points: list[PointRow], stamp: datetime, locate: Locate
 ) -> tuple[str, int | None, int]:
     """A batch of finite points on PostgreSQL; returns the run's status and sweep, and how many points
     were new.
@@ -137,13 +144,13 @@ def _ingest_postgres(
     One statement checks the run, stores the batch and moves the heartbeat (postgres_writer), in autocommit: a
     request makes one round trip besides the pool's ping, instead of five. For a project with metric
     aliases that statement stores nothing and returns them; the batch goes again, renamed and re-checked."""
-    _check_canonical_values(points)  # a canonical key is never an alias: renaming cannot clear it
+    _check_canonical_values(points, locate)  # a canonical key is never an alias: renaming cannot clear it
     connection = autocommit_connection(session)
     # Timestamps stay None here: the statement stamps those with `stamp` itself.
     result = store_batch(connection, run_id, first_per_step(points, None), ROLLUP_WIDTHS, stamp)
     if result is not None and result.held_for is not None:
         points = _rename(points, result.held_for)
-        _check_canonical_values(points)
+        _check_canonical_values(points, locate)
         rows = first_per_step(points, None)
         result = store_batch(connection, run_id, rows, ROLLUP_WIDTHS, stamp, renamed=True)
     session.commit()  # ends the autocommit "transaction"; a sweep's work below gets a real one
@@ -154,7 +161,12 @@ def _ingest_postgres(
 
 
 def _ingest_checked(
-    session: Session, run_id: int, points: list[PointRow], finite: list[PointRow], stamp: datetime
+    session: Session,
+    run_id: int,
+    points: list[PointRow],
+    finite: list[PointRow],
+    stamp: datetime,
+    locate: Locate,
 ) -> tuple[str, int | None, int]:
     """The batch on SQLite, or one with non-finite values (which the run's status decides on); returns the
     run's status and sweep, and how many points were new."""
@@ -173,13 +185,13 @@ def _ingest_checked(
     status, sweep_id, aliases = found
     if aliases:
         points, finite = _rename(points, aliases), _rename(finite, aliases)
-    _check_canonical_values(points)
+    _check_canonical_values(points, locate)
     # Non-finite points are refused, except from a run already marked diverged: those are dropped.
     if len(finite) != len(points) and status != "diverged":
         index = next(i for i, r in enumerate(points) if not math.isfinite(r[2]))
         key, step, value, _ = points[index]
         raise InvalidInput(
-            ["body", "metrics", index, "value"],
+            ["body", *locate(index)],
             f"{key} at step {step} is {value}: metric values must be finite "
             "(finish the run as 'diverged' to report a blown-up loss)",
         )

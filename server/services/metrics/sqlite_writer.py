@@ -13,6 +13,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ClauseElement
 
+from server.schemas.metrics import PointRow
 from server.services.metrics.rollups import (
     ROLLUP_ON_CONFLICT,
     ROLLUP_WIDTHS,
@@ -34,8 +35,6 @@ _SUMMARY_UPSERT = (
     "INSERT INTO run_summaries (run_id, key, step, value) VALUES (?, ?, ?, ?) "  # noqa: S608
     + SUMMARY_ON_CONFLICT
 )
-
-PointRow = tuple[str, int, float, datetime | None]  # key, step, value, timestamp (None: the batch's time)
 
 
 class RawStatement:

@@ -1,6 +1,6 @@
 """The metric batch's fast reader (server.api.metrics_body) against the schema it twins (MetricsIn): the same
 inputs accepted with the same values, the same refused, and through the route the same 422 field locations,
-on SQLite and PostgreSQL."""
+on SQLite and PostgreSQL; for both forms of a batch (one object per point, or columns per key)."""
 
 import json
 import random
@@ -13,10 +13,11 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from server.api.metrics_body import read_rows
+from server.api.metrics_body import read_batch
 from server.schemas import MetricsIn, as_utc
 from server.tables import MetricPoint
 from tests.factories import make_project, make_run
+from trainboard._http import series_body
 
 STAMP = "2026-01-02T03:04:05.123456+00:00"
 GOOD = {"key": "train/loss", "step": 3, "value": 0.25, "timestamp": STAMP}
@@ -89,6 +90,54 @@ BODIES: list[bytes] = [
 ]
 
 
+GOOD_SERIES = {"key": "train/loss", "steps": [3, 4], "values": [0.25, 0.5], "timestamps": [STAMP, STAMP]}
+# Each a series' column set to a value at an edge of the schema, or past it (replacing GOOD_SERIES's).
+SERIES_EDGES: list[tuple[str, Any]] = [
+    *[("key", value) for field, value in EDGES if field == "key"],
+    *[("steps", [value, 4]) for field, value in EDGES if field == "step"],
+    *[("values", [0.25, value]) for field, value in EDGES if field == "value"],
+    *[("timestamps", [STAMP, value]) for field, value in EDGES if field == "timestamp"],
+    ("steps", [3]),
+    ("steps", []),
+    ("steps", [4, 3]),
+    ("steps", [3, 3]),
+    ("steps", 3),
+    ("values", [0.25]),
+    ("values", [0.25, 0.5, 1.0]),
+    ("values", [1e308, 1e308]),
+    ("values", 0.25),
+    ("timestamps", None),
+    ("timestamps", [STAMP]),
+    ("timestamps", [None, None]),
+    ("timestamps", STAMP),
+    ("timestamps", [1700000000, 1700000000.5]),
+    ("timestamps", [1700000000123, 1700000000.123456]),
+    ("timestamps", [1.7e9 + 0.1234565, 1.7e9 + 0.9999996]),
+    ("timestamps", [0, -1]),
+    ("timestamps", [-62135596800, 253402214400]),
+    ("timestamps", [1e20, float("nan")]),
+    ("timestamps", [True, 1]),
+    ("timestamps", [1700000000, STAMP]),
+    ("unit", "s"),
+]
+SERIES_BODIES: list[bytes] = [
+    b'{"series": []}',
+    b'{"series": [], "metrics": []}',
+    b'{"series": [], "extra": 1}',
+    b'{"series": {}}',
+    b'{"series": null}',
+    b"{}",
+    b'{"series": [1]}',
+    b'{"series": [{"key": "a", "steps": [1]}]}',
+    b'{"series": [{"key": "a", "steps": [1], "values": [NaN]}]}',
+    b'{"series": [{"key": "a", "steps": [1], "values": [1e400]}]}',
+    b'{"series": [{"key": "a", "steps": [1, 2], "values": [1, 2]},'
+    b' {"key": "a", "steps": [2, 3], "values": [5, 6]}]}',
+    b'{"series": [{"key": "a", "steps": [1, 2], "values": [1, 2]},'
+    b' {"key": "b", "steps": [1, 2], "values": [3, 4]}]}',
+]
+
+
 def _bodies() -> list[bytes]:
     """Every edge as a one-point batch and second of two, the whole bodies, and seeded random mixes."""
     made = list(BODIES)
@@ -106,6 +155,22 @@ def _bodies() -> list[bytes]:
                 field, value = rng.choice(EDGES)
                 point[field] = value
         made.append(json.dumps({"metrics": points}).encode())
+    made += SERIES_BODIES
+    for field, value in SERIES_EDGES:
+        made.append(json.dumps({"series": [{**GOOD_SERIES, field: value}]}).encode())
+        made.append(json.dumps({"series": [GOOD_SERIES, {**GOOD_SERIES, field: value}]}).encode())
+    for _ in range(100):
+        series = []
+        for _ in range(rng.randrange(1, 4)):
+            steps = [rng.randrange(5) for _ in range(rng.randrange(0, 4))]
+            one = {"key": rng.choice(["a", "b"]), "steps": steps, "values": [s / 3 for s in steps]}
+            if rng.random() < 0.5:
+                one["timestamps"] = [rng.choice([STAMP, None, 1700000000.25]) for _ in steps]
+            if rng.random() < 0.3:
+                field, value = rng.choice(SERIES_EDGES)
+                one[field] = value
+            series.append(one)
+        made.append(json.dumps({"series": series}).encode())
     return made
 
 
@@ -115,10 +180,10 @@ Row = tuple[str, int, float, datetime | None]
 def _pydantic(body: bytes) -> tuple[list[Row] | None, list[tuple[Any, ...]]]:
     """MetricsIn's rows for `body` and no errors, or None and its errors' locations."""
     try:
-        points = MetricsIn.model_validate_json(body).metrics
+        rows, _ = MetricsIn.model_validate_json(body).rows()
     except ValidationError as exc:
         return None, [error["loc"] for error in exc.errors()]
-    return [(p.key, p.step, p.value, p.timestamp) for p in points], []
+    return rows, []
 
 
 def _same_rows(fast: list[Row], slow: list[Row] | None) -> bool:
@@ -135,10 +200,12 @@ def _same_rows(fast: list[Row], slow: list[Row] | None) -> bool:
 
 @pytest.mark.parametrize("body", _bodies())
 def test_the_fast_reader_accepts_only_what_metricsin_accepts_with_the_same_values(body: bytes) -> None:
-    fast = read_rows(body)
+    fast = read_batch(body)
     if fast is not None:  # None: the route asks MetricsIn, whatever it answers
         slow, errors = _pydantic(body)
-        assert _same_rows(fast, slow), errors
+        assert _same_rows(fast[0], slow), errors
+        rows, locate = MetricsIn.model_validate_json(body).rows()
+        assert [fast[1](i) for i in range(len(rows))] == [locate(i) for i in range(len(rows))]
 
 
 def test_the_fast_reader_takes_a_client_librarys_batch() -> None:
@@ -146,8 +213,13 @@ def test_the_fast_reader_takes_a_client_librarys_batch() -> None:
         {"key": f"m{k}", "step": s, "value": s / 7, "timestamp": STAMP} for s in range(100) for k in range(10)
     ]
     body = json.dumps({"metrics": points}).encode()
-    fast = read_rows(body)
-    assert fast is not None and _same_rows(fast, _pydantic(body)[0])
+    fast = read_batch(body)
+    assert fast is not None and _same_rows(fast[0], _pydantic(body)[0])
+    series = json.dumps(series_body(points)).encode()
+    compact = read_batch(series)
+    assert compact is not None, "the client library's series batch takes the fast path"
+    assert compact[0] == fast[0], "the same rows, in the same order, as the points they came from"
+    assert len(series) < len(body) / 2
 
 
 @pytest.fixture
@@ -155,7 +227,17 @@ def run_id(session: Session) -> int:
     return make_run(session, make_project(session), status="running").id
 
 
-@pytest.mark.parametrize("body", _bodies()[: len(BODIES) + 2 * len(EDGES) + 1])
+def _route_bodies() -> list[bytes]:
+    """The whole bodies and each edge in both forms (not the random mixes: the route is slower)."""
+    bodies = _bodies()
+    points = bodies[: len(BODIES) + 2 * len(EDGES) + 1]
+    series = SERIES_BODIES + [
+        json.dumps({"series": [{**GOOD_SERIES, f: v}]}).encode() for f, v in SERIES_EDGES
+    ]
+    return points + series
+
+
+@pytest.mark.parametrize("body", _route_bodies())
 def test_the_route_answers_as_metricsin_decides(
     client: TestClient, session: Session, run_id: int, body: bytes
 ) -> None:
@@ -168,9 +250,11 @@ def test_the_route_answers_as_metricsin_decides(
         assert [tuple(e["loc"]) for e in response.json()["detail"]] == [("body", *loc) for loc in errors]
         return
     finite = [row for row in expected if row[2] - row[2] == 0]
-    if len(finite) != len(expected):  # non-finite: refused by the run-status rule, naming the point
+    if len(finite) != len(expected):  # non-finite: refused by the run-status rule, naming the value
+        _, locate = MetricsIn.model_validate_json(body).rows()
+        first = next(i for i, row in enumerate(expected) if row[2] - row[2] != 0)
         assert response.status_code == 422
-        assert response.json()["detail"][0]["loc"][:2] == ["body", "metrics"]
+        assert response.json()["detail"][0]["loc"] == ["body", *locate(first)]
         return
     firsts = {(row[0], row[1]): row for row in reversed(expected)}
     assert response.status_code == 200, response.text
