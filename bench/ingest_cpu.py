@@ -34,16 +34,16 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from bench import _harness as h  # noqa: E402
 from bench.ingest_limit import INSERT_SQLITE, rows  # noqa: E402
-from bench.load import KEYS, batch_body  # noqa: E402
+from bench.load import KEYS, WIRES, batch_body  # noqa: E402
 
 WARMUP = 50
 
 
-def server_cpu_ms(checkout: Path, kind: str, batches: int, points: int = 1000) -> float:
+def server_cpu_ms(checkout: Path, kind: str, batches: int, points: int = 1000, wire: str = "series") -> float:
     """Median over chunks of `batches` / 4 requests of the server's CPU milliseconds per batch."""
     work = h.workdir()
     steps = max(points // len(KEYS), 1)
-    bodies = [batch_body(1 + i * steps, steps) for i in range(WARMUP + batches)]
+    bodies = [batch_body(1 + i * steps, steps, wire) for i in range(WARMUP + batches)]
     with h.backend(kind, work, "cpu") as db:
         env_root = h.ROOT
         h.ROOT = checkout  # the server runs the checkout's code (cwd first on sys.path with -m)
@@ -157,6 +157,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per checkout")
     parser.add_argument("--points", type=int, default=1000, help="points per batch (a multiple of 10)")
     parser.add_argument("--database", default="sqlite", choices=["sqlite", "postgresql"])
+    parser.add_argument(
+        "--wire",
+        action="append",
+        choices=WIRES,
+        help="batch forms to compare (default: series, the client's)",
+    )
     parser.add_argument("--profile", help="write a cProfile of the in-process app here instead")
     args = parser.parse_args()
     if args.profile:
@@ -166,23 +172,25 @@ def main() -> None:
     print(f"machine: {h.machine()}")
     git = ["git", "rev-parse", "--short", "HEAD"]
     commits = {c: subprocess.run(git, cwd=c, capture_output=True, text=True).stdout for c in checkouts}
-    results: dict[Path, list[float]] = {c: [] for c in checkouts}
+    wires = args.wire or ["series"]
+    results: dict[tuple[Path, str], list[float]] = {(c, w): [] for c in checkouts for w in wires}
     bare: list[float] = []
     for _ in range(args.rounds):
         if args.database == "sqlite" and args.points == 1000:
             bare.append(bare_cpu_ms(args.batches))
-        for checkout in checkouts:
-            results[checkout].append(server_cpu_ms(checkout, args.database, args.batches, args.points))
+        for checkout, wire in results:
+            figure = server_cpu_ms(checkout, args.database, args.batches, args.points, wire)
+            results[checkout, wire].append(figure)
     if bare:
         shown = ", ".join(f"{f:.2f}" for f in bare)
         print(
             f"sqlite bare executemany: CPU per 1,000-row batch "
             f"median {statistics.median(bare):.2f} ms (rounds: {shown})"
         )
-    for checkout, figures in results.items():
+    for (checkout, wire), figures in results.items():
         shown = ", ".join(f"{f:.2f}" for f in figures)
         print(
-            f"{args.database} {checkout} ({commits[checkout].strip()}): "
+            f"{args.database} {checkout} ({commits[checkout].strip()}), batches as {wire}: "
             f"server CPU per {args.points:,}-point batch "
             f"median {statistics.median(figures):.2f} ms (rounds: {shown})"
             + (

@@ -16,6 +16,7 @@ rows in metric_points and checks that every point sent is stored exactly once (P
 from __future__ import annotations
 
 import argparse
+import json
 import multiprocessing
 import os
 import sys
@@ -23,7 +24,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -32,6 +33,7 @@ from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench import _harness as h  # noqa: E402
+from trainboard._http import series_body  # noqa: E402
 
 KEYS = tuple(f"m{i}" for i in range(10))
 
@@ -45,14 +47,31 @@ class ClientResult:
     latencies_s: list[float] = field(default_factory=list)
 
 
-def batch_body(first_step: int, steps: int) -> bytes:
-    stamp = datetime.now(UTC).isoformat()
-    points = ",".join(
-        f'{{"key":"{k}","step":{s},"value":{1.0 / (s + 1)!r},"timestamp":"{stamp}"}}'
-        for s in range(first_step, first_step + steps)
+#: How a batch goes on the wire: "series", columns per key (what the client library sends), or "points",
+#: one object per point (the first form, and MLflow's).
+WIRES = ("series", "points")
+
+
+def batch_points(first_step: int, steps: int) -> list[dict[str, object]]:
+    """`steps` steps of every key in KEYS, each step stamped a millisecond after the one before, as a
+    script's `run.log` calls stamp them."""
+    start = datetime.now(UTC)
+    return [
+        {
+            "key": k,
+            "step": s,
+            "value": 1.0 / (s + 1),
+            "timestamp": (start + timedelta(milliseconds=i)).isoformat(),
+        }
+        for i, s in enumerate(range(first_step, first_step + steps))
         for k in KEYS
-    )
-    return f'{{"metrics":[{points}]}}'.encode()
+    ]
+
+
+def batch_body(first_step: int, steps: int, wire: str = "series") -> bytes:
+    """A batch's request body as the client library writes it (`wire="points"`: one object per point)."""
+    points = batch_points(first_step, steps)
+    return json.dumps(series_body(points) if wire == "series" else {"metrics": points}).encode()
 
 
 def one_client(url: str, run_id: int, batch: int, start_at: float, stop_at: float) -> ClientResult:

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import json
 import os
 import statistics
@@ -46,7 +47,6 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -54,6 +54,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench import _harness as h  # noqa: E402
+from bench import load  # noqa: E402
 
 MLFLOW_BIN = h.ROOT / "bench" / ".venv-mlflow" / "bin" / "mlflow"
 MLFLOW_CAP = 1000
@@ -71,6 +72,7 @@ class Ours:
 
     def __init__(self, url: str, database_url: str) -> None:
         self.url, self.database_url = url, database_url
+        self.wire = "series"
         self.http = httpx.Client(base_url=url + "/api/v1", timeout=600)
         self.project_id = self.http.post(
             "/projects", json={"name": f"bench-{uuid.uuid4().hex[:6]}", "dataset": "external"}
@@ -82,13 +84,8 @@ class Ours:
         return int(response.json()["id"])
 
     def batch_body(self, run: int, first_step: int, size: int) -> tuple[str, bytes]:
-        stamp = datetime.now(UTC).isoformat()
-        points = ",".join(
-            f'{{"key":"{k}","step":{s},"value":{1.0 / (s + 1)!r},"timestamp":"{stamp}"}}'
-            for s in range(first_step, first_step + size // len(KEYS))
-            for k in KEYS
-        )
-        return f"/runs/{run}/metrics", f'{{"metrics":[{points}]}}'.encode()
+        """The batch as the client library sends it (`wire`: "series", or "points", one object each)."""
+        return f"/runs/{run}/metrics", load.batch_body(first_step, size // len(KEYS), self.wire)
 
 
 class Mlflow:
@@ -111,10 +108,10 @@ class Mlflow:
         return str(response.json()["run"]["info"]["run_id"])
 
     def batch_body(self, run: str, first_step: int, size: int) -> tuple[str, bytes]:
-        stamp = int(time.time() * 1000)
+        stamp = int(time.time() * 1000)  # each step a millisecond after the one before, as ours
         metrics = ",".join(
-            f'{{"key":"{k}","step":{s},"value":{1.0 / (s + 1)!r},"timestamp":{stamp}}}'
-            for s in range(first_step, first_step + size // len(KEYS))
+            f'{{"key":"{k}","step":{s},"value":{1.0 / (s + 1)!r},"timestamp":{stamp + i}}}'
+            for i, s in enumerate(range(first_step, first_step + size // len(KEYS)))
             for k in KEYS
         )
         return "/runs/log-batch", f'{{"run_id":"{run}","metrics":[{metrics}]}}'.encode()
@@ -504,8 +501,9 @@ def run_backend(kind: str, args: argparse.Namespace, rows: list[Row], notes: lis
 def run_ingest(
     kind: str, args: argparse.Namespace, ours: Ours, mlflow: Mlflow | None, rows: list[Row]
 ) -> None:
-    for clients in args.clients:
-        who = "1 client" if clients == 1 else f"{clients} clients"
+    for clients, wire in itertools.product(args.clients, args.wires):
+        ours.wire = wire
+        who = ("1 client" if clients == 1 else f"{clients} clients") + f", ours as {wire}"
         # Untimed warm-up rounds: MLflow's first seconds on a fresh server run at a third of its steady
         # rate (lazy imports, statement compilation), which made it look slower than it is.
         for api in (ours, mlflow) if mlflow else (ours,):
@@ -688,6 +686,11 @@ def main() -> None:
     parser.add_argument("--many-steps", type=int, default=10_000, help="points per key in workload keys")
     parser.add_argument("--clients", default="1,4", help="concurrent ingestion clients, comma-separated")
     parser.add_argument(
+        "--wires",
+        default="series,points",
+        help="how our batches go: series (columns per key, as the client library) and/or points (one each)",
+    )
+    parser.add_argument(
         "--warmup", type=float, default=3.0, help="seconds of untimed ingestion per side first"
     )
     parser.add_argument("--list-warmup", type=int, default=5, help="untimed run-list requests per side first")
@@ -706,6 +709,9 @@ def main() -> None:
     args = parser.parse_args()
     args.workloads = set(args.workloads.split(","))
     args.clients = [int(c) for c in args.clients.split(",")]
+    args.wires = [w for w in args.wires.split(",") if w]
+    if not set(args.wires) <= set(load.WIRES):
+        parser.error(f"--wires takes {', '.join(load.WIRES)}")
     args.our_batches = [int(b) for b in args.our_batches.split(",") if b]
     if not args.skip_mlflow and not MLFLOW_BIN.exists():
         sys.exit(f"{MLFLOW_BIN} not found: run `make bench-deps` first")
