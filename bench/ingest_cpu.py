@@ -3,7 +3,12 @@
 by N. Less sensitive than wall time to other load on the machine, so checkouts can be compared on a busy
 one, side by side in one run (`--checkout` repeats; each serves its own code with this interpreter):
 
-    .venv/bin/python bench/ingest_cpu.py [--checkout DIR ...] [--batches 400] [--rounds 3] [--database sqlite]
+    .venv/bin/python bench/ingest_cpu.py [--checkout DIR ...] [--wire series --wire points] [--batches 400]
+        [--rounds 3] [--database sqlite]
+
+Batches go as the client library sends them (`--wire series`, columns per key) unless `--wire points` (one
+object per point) is asked for; several `--wire` compare the forms in the same run. Each line also gives
+the client's round trip per batch (one closed-loop client) and the points per second that makes.
 
 It also measures the bare limit's CPU per batch: the same 1,000 rows written straight into metric_points
 with executemany in one transaction, through an engine made as the server makes its own (WAL,
@@ -39,8 +44,11 @@ from bench.load import KEYS, WIRES, batch_body  # noqa: E402
 WARMUP = 50
 
 
-def server_cpu_ms(checkout: Path, kind: str, batches: int, points: int = 1000, wire: str = "series") -> float:
-    """Median over chunks of `batches` / 4 requests of the server's CPU milliseconds per batch."""
+def server_cpu_ms(
+    checkout: Path, kind: str, batches: int, points: int = 1000, wire: str = "series"
+) -> tuple[float, float]:
+    """Medians over chunks of `batches` / 4 requests of the server's CPU milliseconds per batch, and of the
+    client's wall-clock milliseconds per batch (one closed-loop client: the whole round trip)."""
     work = h.workdir()
     steps = max(points // len(KEYS), 1)
     bodies = [batch_body(1 + i * steps, steps, wire) for i in range(WARMUP + batches)]
@@ -55,20 +63,22 @@ def server_cpu_ms(checkout: Path, kind: str, batches: int, points: int = 1000, w
                     run = http.post("/runs", json={"project_id": project["id"], "external": True}).json()
                     url = f"/runs/{run['id']}/metrics"
                     headers = {"content-type": "application/json"}
-                    per_batch = []
+                    per_batch, wall = [], []
                     chunk = max(batches // 4, 1)
-                    start = 0.0
+                    start = began = 0.0
                     for i, body in enumerate(bodies):
                         if i >= WARMUP and (i - WARMUP) % chunk == 0:
                             if i > WARMUP:
                                 per_batch.append(_cpu(process) - start)
-                            start = _cpu(process)
+                                wall.append(time.perf_counter() - began)
+                            start, began = _cpu(process), time.perf_counter()
                         response = http.post(url, content=body, headers=headers)
                         assert response.status_code == 200, response.text
                     per_batch.append(_cpu(process) - start)
+                    wall.append(time.perf_counter() - began)
         finally:
             h.ROOT = env_root
-    return statistics.median(per_batch) / chunk * 1000
+    return statistics.median(per_batch) / chunk * 1000, statistics.median(wall) / chunk * 1000
 
 
 def bare_cpu_ms(batches: int) -> float:
@@ -173,7 +183,9 @@ def main() -> None:
     git = ["git", "rev-parse", "--short", "HEAD"]
     commits = {c: subprocess.run(git, cwd=c, capture_output=True, text=True).stdout for c in checkouts}
     wires = args.wire or ["series"]
-    results: dict[tuple[Path, str], list[float]] = {(c, w): [] for c in checkouts for w in wires}
+    results: dict[tuple[Path, str], list[tuple[float, float]]] = {
+        (c, w): [] for c in checkouts for w in wires
+    }
     bare: list[float] = []
     for _ in range(args.rounds):
         if args.database == "sqlite" and args.points == 1000:
@@ -187,12 +199,15 @@ def main() -> None:
             f"sqlite bare executemany: CPU per 1,000-row batch "
             f"median {statistics.median(bare):.2f} ms (rounds: {shown})"
         )
-    for (checkout, wire), figures in results.items():
+    for (checkout, wire), measured in results.items():
+        figures = [cpu for cpu, _ in measured]
         shown = ", ".join(f"{f:.2f}" for f in figures)
+        wall = statistics.median(w for _, w in measured)
         print(
             f"{args.database} {checkout} ({commits[checkout].strip()}), batches as {wire}: "
             f"server CPU per {args.points:,}-point batch "
-            f"median {statistics.median(figures):.2f} ms (rounds: {shown})"
+            f"median {statistics.median(figures):.2f} ms (rounds: {shown}); "
+            f"round trip {wall:.2f} ms, {args.points / wall * 1000:,.0f} points/s"
             + (
                 f"; bare / server CPU {statistics.median(bare) / statistics.median(figures):.0%}"
                 if bare
