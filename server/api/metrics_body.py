@@ -8,8 +8,8 @@ each distinct key and timestamp is checked once, and every point becomes a plain
 timestamp) tuple, the writer's row.
 
 The compact form, ``series`` (one object of columns per key), is read the same way: each key checked once,
-each column by type and range, each distinct timestamp read once (a number by the schema's own validator),
-and the rows laid out by the schema's own `series_rows`.
+each column by type and range, each distinct list of times read once (numbers by the schema's own
+validator), and the rows laid out by the schema's own `series_rows`.
 
 The twin accepts only input it is sure `MetricsIn` accepts, with the same values: UTF-8 JSON, an object
 holding only ``metrics`` or only ``series``, points or series with exactly the schema's fields, integer
@@ -53,8 +53,8 @@ _STEP_MIN = cast(int, _metadata(_STEP_FIELD, Ge).ge)
 _STEP_MAX = cast(int, _metadata(_STEP_FIELD, Le).le)
 _POINTS_MAX = int(_metadata(MetricsIn.model_fields["metrics"], MaxLen).max_length)
 _SERIES_MAX = int(_metadata(MetricsIn.model_fields["series"], MaxLen).max_length)
-#: A series' timestamp sent as a number (seconds or milliseconds since the epoch), read by the schema's own
-#: validator: once per distinct number, so its rules (which unit, the rounding, the bounds) stay pydantic's.
+#: A series' timestamps sent as numbers (seconds or milliseconds since the epoch), read by the schema's own
+#: validator, so that its rules (which unit, the rounding, the bounds) stay pydantic's.
 _SERIES_TIME = TypeAdapter(SeriesTimes)
 #: What a client library sends: date, time, up to microseconds, and an offset (naive times go to pydantic).
 _STAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,6})?(?:Z|[+-]\d\d:\d\d)")
