@@ -11,6 +11,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import Page
 
 from tests.browser.conftest import open_page, screenshot
 from tests.processes import server_process, trainboard_env
@@ -25,6 +27,16 @@ def server(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
     env = trainboard_env(tmp_path / "home")
     with server_process(env, tmp_path / "server.log") as url:
         yield url, {**env, "TRAINBOARD_SERVER_URL": url}
+
+
+def reload(page: Page) -> None:
+    """Reload the sweep page, unless it is reloading itself: its poll reloads it whenever the sweep changes,
+    and a reload asked for at that moment is aborted by the page's own."""
+    try:
+        page.reload()
+    except PlaywrightError as exc:
+        if "ERR_ABORTED" not in str(exc):
+            raise
 
 
 def run_agent(env: dict[str, str], command: str) -> str:
@@ -61,7 +73,7 @@ def test_sweep_a_script_from_the_form_and_try_next_on_its_best(browser, server) 
         command = page.locator("#agent-command").inner_text()
         screenshot(page, "script-sweep-02-command")
         run_agent(env, command)
-        page.reload()
+        reload(page)
         expect(page.locator("#sweep-status .badge")).to_have_text("finished", timeout=30_000)
         expect(page.locator("#trials tbody tr")).to_have_count(4)
         expect(page.locator("#agent")).to_have_count(0)  # nothing left to run
@@ -80,7 +92,7 @@ def test_sweep_a_script_from_the_form_and_try_next_on_its_best(browser, server) 
         screenshot(page, "script-sweep-05-try-next")
         output = run_agent(env, page.locator("#agent-command").inner_text())
         assert "trainboard agent: run #" in output
-        page.reload()
+        reload(page)
         expect(page.locator("#sweep-status .badge")).to_have_text("finished", timeout=30_000)
         child = page.locator("#trials tbody tr a").first
         child.click()
