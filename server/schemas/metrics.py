@@ -40,7 +40,7 @@ class MetricPointIn(BaseModel):
 
 class MetricSeriesIn(BaseModel):
     """One key's points as columns: `values[i]` (and `timestamps[i]`) at `steps[i]`. The compact form of a
-    batch that the client library sends: a third of the bytes of the same points as objects, and each key
+    batch that the client library sends: less than half the bytes of the same points as objects, and each key
     and number read once."""
 
     model_config = ConfigDict(extra="forbid")

@@ -207,7 +207,7 @@ def _ingest_checked(
         # come from stored points only: a resent one changes nothing.
         new = store_rows(session, run_id, finite, stamp)
         if status == "running":
-            _SQLITE_HEARTBEAT.execute(session, run_id=run_id, stamp=bind_time(session, stamp))
+            _SQLITE_HEARTBEAT.execute(session, run_id=run_id, stamp=bind_time(stamp))
     session.commit()
     _expire_heartbeat(session, run_id)
     return status, sweep_id, new

@@ -4,12 +4,10 @@ the run's summaries upserted with the same conflict rules as PostgreSQL's statem
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, cast
 
 from sqlalchemy.dialects import sqlite
-from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ClauseElement
 
@@ -21,7 +19,6 @@ from server.services.metrics.rollups import (
     latest,
     rollups,
 )
-from server.tables import MetricPoint
 
 # Rows per multi-row INSERT on SQLite: 5 bound parameters each, under its 32,766-parameter limit.
 SQLITE_ROWS = 6000
@@ -59,18 +56,10 @@ def _cursor(session: Session) -> sqlite3.Cursor:
     return cast(sqlite3.Cursor, connection.cursor())  # type: ignore[union-attr]  # checked out: never None
 
 
-def _time_binder(dialect: Dialect) -> Callable[[datetime], object]:
-    """What stores an aware time as SQLAlchemy stores a DateTime there: on SQLite its UTC wall-clock time
-    as text (SQLite keeps the wall-clock time only, so +02:00 would be lost without the conversion)."""
-    if dialect.name == "sqlite":
-        return lambda when: sqlite_time_text(when.astimezone(UTC))
-    process = MetricPoint.__table__.c.timestamp.type.dialect_impl(dialect).bind_processor(dialect)
-
-    def bind(when: datetime) -> object:
-        utc = when.astimezone(UTC)
-        return process(utc) if process else utc
-
-    return bind
+def bind_time(when: datetime) -> str:
+    """`when` (aware) as SQLAlchemy stores a DateTime on SQLite: its UTC wall-clock time as text (SQLite
+    keeps the wall-clock time only, so +02:00 would be lost without the conversion)."""
+    return sqlite_time_text(when.astimezone(UTC))
 
 
 def sqlite_time_text(utc: datetime) -> str:
@@ -78,11 +67,6 @@ def sqlite_time_text(utc: datetime) -> str:
     written by isoformat: its processor fills a format from a dict, 3.5 us a time, and a batch whose steps
     each carry their own time has a hundred. tests/server/test_sqlite_time_text.py holds the two equal."""
     return utc.replace(tzinfo=None).isoformat(" ", "microseconds")
-
-
-def bind_time(session: Session, when: datetime) -> object:
-    """`when` (aware) as SQLAlchemy stores a DateTime on SQLite: its UTC wall-clock time, as text."""
-    return _time_binder(session.get_bind().dialect)(when)
 
 
 def store_rows(session: Session, run_id: int, rows: list[PointRow], stamp: datetime) -> int:
@@ -107,7 +91,6 @@ def _insert_points(
         raise RuntimeError(f"unsupported database dialect {connection.dialect.name!r}")
     # Store timestamps exactly as SQLAlchemy would, converted once per run of equal ones (a client stamps
     # each step's points alike; comparing neighbours is cheaper than hashing fresh aware datetimes).
-    bind = _time_binder(connection.dialect)
     last: object = object()  # no time yet: the first row converts its own (or `stamp`)
     kept: object = None
     stored: list[tuple[Any, ...]] = []
@@ -119,7 +102,7 @@ def _insert_points(
         for key, step, value, when in chunk:
             if when is not last and when != last:
                 last = when
-                kept = bind(when if when is not None else stamp)
+                kept = bind_time(when if when is not None else stamp)
             params += (run_id, key, step, value, kept)
         sql = (
             "INSERT INTO metric_points (run_id, key, step, value, timestamp) VALUES "  # noqa: S608
