@@ -190,6 +190,9 @@ def test_metric_batches_go_as_columns_per_key_with_exact_times(api: FakeApi, cli
     # Seconds since the epoch, read back by the server to the same microsecond.
     sent = datetime.fromtimestamp(body["series"][0]["timestamps"][0], UTC)
     assert sent == datetime.fromisoformat(stamp)
+    epoch = {"key": "e", "step": 1, "value": 1.0, "timestamp": "1970-01-01T00:00:00+00:00"}
+    client.log_metrics(7, [epoch])
+    assert json.loads(api.requests[-1].content)["series"][0]["timestamps"] == [0.0], "a time, not none"
     far = {"key": "d", "step": 1, "value": 1.0, "timestamp": "9999-01-01T00:00:00.000001+00:00"}
     client.log_metrics(7, [far])
     assert json.loads(api.requests[-1].content)["series"][0]["timestamps"] == [far["timestamp"]]

@@ -88,7 +88,7 @@ def series_body(points: list[dict[str, Any]]) -> dict[str, Any]:
             seconds[stamp] = _epoch_seconds(stamp)
         columns["timestamps"].append(seconds[stamp])
     for columns in series.values():
-        if not any(columns["timestamps"]):
+        if all(stamp is None for stamp in columns["timestamps"]):
             del columns["timestamps"]  # the server stamps them on arrival
     return {"series": list(series.values())}
 
