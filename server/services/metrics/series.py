@@ -421,18 +421,20 @@ def _read_buckets(
     read = bucket_columns if connection.dialect.name in PACKED_DIALECTS else _bucket_rows
     columns = read(connection, list(plan.items()), after_step)
     partial: dict[SeriesId, list[tuple[int, float]]] = {}
+    whole: set[SeriesId] = set()  # with after_step: those whose width was kept from their first point on
     if after_step is not None:
         for width, members in _by_width(plan).items():
             partial |= _partial_bucket(connection, members, width, after_step)
+            whole |= _with_first_bucket(connection, members, width)
     found: dict[SeriesId, MetricSeries] = {}
-    for ident, width in plan.items():
+    for ident in plan:
         if ident not in columns:
             continue
         counted, chunk = columns[ident]
         end = ends[ident]
         if after_step is None and counted != end.total:
             continue  # some points predate this width
-        if after_step is not None and not _has_first_bucket(connection, ident, width):
+        if after_step is not None and ident not in whole:
             continue
         head = partial.get(ident)
         if head:  # the points of the bucket holding after_step, each a bucket of its own
@@ -508,19 +510,24 @@ def _partial_bucket(
     return found
 
 
-def _has_first_bucket(connection: Connection, ident: SeriesId, width: int) -> bool:
-    """Whether `width` was kept from the series' first point on (a run logged before it was added lacks
-    the bucket holding its first point)."""
-    first = select(func.min(_POINTS.step)).where(_POINTS.run_id == ident[0], _POINTS.key == ident[1])
-    found = connection.execute(
-        select(_ROLLUPS.n).where(
-            _ROLLUPS.run_id == ident[0],
-            _ROLLUPS.key == ident[1],
+def _with_first_bucket(connection: Connection, members: list[SeriesId], width: int) -> set[SeriesId]:
+    """Those of `members` whose `width` was kept from their first point on (a run logged before the width
+    was added lacks the bucket holding its first point), in one statement: each series' first step and its
+    bucket from indexes (primary keys' prefixes). Steps are at least 0, so floor division is the bucket."""
+    same = and_(_POINTS.run_id == _SUMMARIES.run_id, _POINTS.key == _SUMMARIES.key)
+    first = select(_POINTS.step).where(same).order_by(_POINTS.step).limit(1).scalar_subquery()
+    kept = (
+        select(_ROLLUPS.n)
+        .where(
+            _ROLLUPS.run_id == _SUMMARIES.run_id,
+            _ROLLUPS.key == _SUMMARIES.key,
             _ROLLUPS.width == width,
-            _ROLLUPS.bucket == first.scalar_subquery() / width,
+            _ROLLUPS.bucket == first // width,
         )
-    ).first()
-    return found is not None
+        .exists()
+    )
+    query = select(_SUMMARIES.run_id, _SUMMARIES.key).where(_in(_SUMMARIES, members), kept)
+    return {(run_id, key) for run_id, key in connection.execute(query)}
 
 
 def _merged(key: str, columns: list[np.ndarray], max_points: int, end: Ends, total: int) -> MetricSeries:

@@ -103,3 +103,35 @@ def test_packed_reads_equal_the_row_reads_for_runs_logged_before_the_new_widths(
     for after_step in (None, 5, 30_000):
         usual, rows = _both_ways(session, monkeypatch, wanted, 500, after_step)
         assert usual == rows and usual.count(b'"key"') == (1 if after_step == 30_000 else 2)
+
+
+def test_a_live_poll_reads_buckets_whatever_step_a_series_starts_at(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A poll (after_step) reads a series from its buckets when every width was kept from its first point.
+    Epochs start at 1, most scripts' steps too: the check compared the first step's bucket by true
+    division (1 / 10 = 0.1, no such bucket), so every such series fell back to reading raw points."""
+    run_id = make_run(session, make_project(session), status="running").id
+    starts = {"from0": 0, "from1": 1, "from7": 7}
+    for key, start in starts.items():
+        points = [MetricPointIn(key=key, step=start + i, value=float(i % 5)) for i in range(30_000)]
+        ingest_metrics(session=session, run_id=run_id, points=points)
+    wanted = [(run_id, key) for key in starts]
+    for width in ROLLUP_WIDTHS:
+        assert series._with_first_bucket(session.connection(), wanted, width) == set(wanted)
+    read_raw = series._read_raw
+    raw: list[series.SeriesId] = []
+    monkeypatch.setattr(series, "_read_raw", lambda c, w, *a, **k: raw.extend(w) or read_raw(c, w, *a, **k))
+    answer = series.read_many(session.connection(), wanted, 500, after_step=5)
+    assert raw == [] and len(answer) == 3
+    # A width added after the series began lacks the bucket of its first point: that series is read whole
+    # another way.
+    session.execute(
+        delete(MetricRollup).where(
+            MetricRollup.run_id == run_id, MetricRollup.key == "from1", MetricRollup.bucket == 0
+        )
+    )
+    for width in ROLLUP_WIDTHS:
+        assert series._with_first_bucket(session.connection(), wanted, width) == set(wanted) - {
+            (run_id, "from1")
+        }
