@@ -270,6 +270,26 @@ def test_run_sends_a_batch_when_the_buffer_is_full(api: FakeApi, client: Client)
     run.finish()
 
 
+@pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf])
+def test_a_non_finite_value_is_refused_by_name_before_a_batch_leaves(
+    api: FakeApi, client: Client, value: float
+) -> None:
+    """Points that did not come through `run.log` (an import, a sync) are checked as they are sent: JSON
+    has no NaN, and the server would refuse the whole batch."""
+    points = [{"key": "loss", "step": 1, "value": 0.5}, {"key": "acc", "step": 1, "value": value}]
+    with pytest.raises(ValueError, match="metric 'acc' holds"):
+        client.log_metrics(7, points)
+    assert api.metric_posts == []
+    big = [{"key": "x", "step": 1, "value": 1e308}, {"key": "x", "step": 2, "value": 1e308}]
+    assert client.log_metrics(7, big) == 2  # finite, though their sum is not
+
+
+def test_log_metrics_sends_a_long_list_in_requests_of_up_to_the_cap(api: FakeApi, client: Client) -> None:
+    points = [{"key": "loss", "step": step, "value": 0.5} for step in range(1, 12_001)]
+    assert client.log_metrics(7, points) == 12_000
+    assert api.metric_posts == [trainboard.client.METRICS_REQUEST_MAX, 2_000]
+
+
 def test_run_steps_auto_increment_from_one(api: FakeApi, client: Client) -> None:
     run = Run(client, {"id": 7}, flush_interval_s=None)
     run.log({"a": 1.0})
@@ -290,6 +310,49 @@ def test_run_flushes_in_the_background(api: FakeApi, client: Client) -> None:
         time.sleep(0.01)
     assert api.metric_posts == [1]
     run.finish()
+
+
+@pytest.mark.parametrize("key", ["val loss", "loss\n", "", "k" * 251, "top-1 acc"])
+def test_run_refuses_a_key_the_server_would_refuse_before_it_is_sent(
+    api: FakeApi, client: Client, key: str
+) -> None:
+    """The server refuses a whole batch for one bad key: up to METRICS_REQUEST_MAX points that came with it
+    would be lost. So the client refuses the key at `log`, naming it, and the other points still go."""
+    run = Run(client, {"id": 7}, flush_interval_s=None)
+    run.log({"loss": 0.5}, step=1)
+    with pytest.raises(ValueError, match=r"metric key .*(characters|allowed)"):
+        run.log({"loss": 0.4, key: 1.0}, step=2)
+    run.finish()
+    assert sorted(api.metrics) == [(7, "loss", 1)]
+
+
+def test_the_client_refuses_exactly_the_keys_the_server_refuses() -> None:
+    from pydantic import TypeAdapter, ValidationError
+
+    from server.schemas import MetricKey
+    from trainboard.metric_keys import key_problem
+
+    server = TypeAdapter(MetricKey)
+    keys = [
+        "loss",
+        "eval/acc:top-1.x",
+        "a" * 250,
+        "a" * 251,
+        "",
+        "val loss",
+        "loss\n",
+        "\nloss",
+        "é",
+        "x\x00",
+    ]
+    keys += [chr(c) for c in range(32, 127)]
+    for key in keys:
+        try:
+            server.validate_python(key)
+            accepted = True
+        except ValidationError:
+            accepted = False
+        assert (key_problem(key) is None) == accepted, key
 
 
 @pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf")])

@@ -12,7 +12,7 @@ import pytest
 
 from tests.test_client import FakeApi, sent_points
 from trainboard._spool import PointBuffer
-from trainboard.client import Client, Run, TrainboardError
+from trainboard.client import METRICS_REQUEST_MAX, Client, Run, TrainboardError
 
 
 class FlakyApi(FakeApi):
@@ -166,3 +166,22 @@ def test_points_peeked_from_memory_and_then_spooled_are_dropped_from_disk(tmp_pa
         rest += [p["step"] for p in batch]
         buffer.drop(len(batch))
     assert [p["step"] for p in in_flight] == [1, 2] and rest == [3, 4, 5, 6] and len(buffer) == 0
+
+
+def test_a_backlog_goes_in_requests_of_up_to_the_request_cap(tmp_path: Path) -> None:
+    """Points that piled up (kept while the server was away, or logged faster than the round trips) go in
+    requests of METRICS_REQUEST_MAX, not of batch_size each; logged slowly they still go at batch_size."""
+    api = FlakyApi()
+    api.down.set()
+    run = make_run(api, tmp_path, flush_interval_s=None, batch_size=10, max_buffered_points=100_000)
+    for step in range(1, 25_001):
+        run.log({"loss": 1.0}, step=step)
+    assert run.pending == 25_000 and api.metric_posts == []
+    api.down.clear()
+    run.flush()
+    assert api.metric_posts == [METRICS_REQUEST_MAX, METRICS_REQUEST_MAX, 5_000]
+    for step in range(25_001, 25_021):
+        run.log({"loss": 1.0}, step=step)
+    run.finish(timeout_s=5)
+    assert api.metric_posts[3:] == [10, 10]
+    assert api.sent_steps == list(range(1, 25_021))

@@ -15,7 +15,7 @@ from typing import Any
 
 from trainboard._config import Config, Summary
 from trainboard._http import _plain
-from trainboard.metric_keys import value_problem
+from trainboard.metric_keys import key_problem, value_problem
 
 logger = logging.getLogger("trainboard")
 
@@ -29,9 +29,13 @@ def one_line(exc: BaseException) -> str:
 
 
 def checked_value(key: str, value: Any) -> float:
-    """The value as a float; ValueError for what the server would refuse (non-finite, an error rate
-    outside [0, 1], a split size that is no whole number): refused here, not after the batch has left."""
-    number = float(_plain(value))
+    """The value as a float; ValueError for what the server would refuse (a key with a space or too long, a
+    non-finite value, an error rate outside [0, 1], a split size that is no whole number): refused here, not
+    after the batch has left, since the server refuses the whole batch that holds it."""
+    problem = key_problem(key)
+    if problem is not None:
+        raise ValueError(problem)
+    number = value if type(value) is float else float(_plain(value))  # most values are floats already
     if not math.isfinite(number):
         raise ValueError(f"metric {key!r} is {number}: only finite numbers can be logged")
     problem = value_problem(key, number)
@@ -97,7 +101,9 @@ class BaseRun:
 
     def log(self, metrics: Mapping[str, Any], step: int | None = None) -> None:
         """Record metric values at `step` (default: one after the last step; the first is 1)."""
-        values = [checked_value(str(key), value) for key, value in metrics.items()]
+        # Every value is checked before any is kept: a refused one leaves the call without effect.
+        names = [key if type(key) is str else str(key) for key in metrics]
+        values = [checked_value(name, value) for name, value in zip(names, metrics.values(), strict=True)]
         if step is None:
             step = self._next_step
         if step < 0:
@@ -105,11 +111,14 @@ class BaseRun:
         step = int(step)
         self._next_step = step + 1
         now = datetime.now(UTC).isoformat()
-        points = []
-        for key, value in zip(metrics, values, strict=True):
-            points.append({"key": str(key), "step": step, "value": value, "timestamp": now})
-            self.summary.note(str(key), value)
-            self._summary_steps[str(key)] = step
+        points = [
+            {"key": name, "step": step, "value": value, "timestamp": now}
+            for name, value in zip(names, values, strict=True)
+        ]
+        note, steps = self.summary.note, self._summary_steps
+        for name, value in zip(names, values, strict=True):
+            note(name, value)
+            steps[name] = step
         self._record(points)
 
     def _set_summary(self, key: str, value: float) -> None:

@@ -11,7 +11,14 @@ from pathlib import Path
 from typing import Any
 
 from trainboard._base import BaseRun, Point
-from trainboard._http import METRICS_BATCH, Client, TrainboardError, check_status, is_transient
+from trainboard._http import (
+    METRICS_BATCH,
+    METRICS_REQUEST_MAX,
+    Client,
+    TrainboardError,
+    check_status,
+    is_transient,
+)
 from trainboard._spool import PointBuffer
 from trainboard.settings import get_settings
 from trainboard.system_metrics import run_origin
@@ -189,7 +196,10 @@ class Run(BaseRun):
     def _send_pending(self, *, retries: int | None) -> None:
         """Send the buffered points oldest first; a transient failure raises and keeps the unsent ones."""
         with self._send_lock:
-            while batch := self._buffer.peek(self.batch_size):
+            # A backlog goes in requests of up to METRICS_REQUEST_MAX points, not batch_size each: a request
+            # costs the server a fixed part besides its points, and a script logging faster than the
+            # round trips would otherwise fall further behind.
+            while batch := self._buffer.peek(max(self.batch_size, METRICS_REQUEST_MAX)):
                 try:
                     response = self.client.post_metrics(self.id, batch, retries=retries)
                     # The reply is {"accepted": n}, with "should_stop": true once the run was stopped.

@@ -12,7 +12,15 @@ from __future__ import annotations
 from models.config import Hparams, RunConfig, RunConfigError
 from trainboard._base import BaseRun
 from trainboard._disabled import DisabledRun
-from trainboard._http import FINISHED, METRICS_BATCH, PREDICTIONS_BATCH, SPLITS, Client, TrainboardError
+from trainboard._http import (
+    FINISHED,
+    METRICS_BATCH,
+    METRICS_REQUEST_MAX,
+    PREDICTIONS_BATCH,
+    SPLITS,
+    Client,
+    TrainboardError,
+)
 from trainboard._offline import OfflineRun
 from trainboard._run import HEARTBEAT_INTERVAL_S, Run
 from trainboard._session import attach_to_agent_trial, finish, init, log
@@ -21,6 +29,7 @@ __all__ = [
     "FINISHED",
     "HEARTBEAT_INTERVAL_S",
     "METRICS_BATCH",
+    "METRICS_REQUEST_MAX",
     "PREDICTIONS_BATCH",
     "SPLITS",
     "BaseRun",

@@ -8,6 +8,7 @@ the diagnosis. Pure: no I/O, no third-party imports.
 from __future__ import annotations
 
 import math
+import re
 
 #: Fraction of examples misclassified on each split, one point per epoch (step = the epoch number).
 ERROR_KEYS = ("train_error", "train_dev_error", "dev_error", "test_error")
@@ -24,6 +25,10 @@ LR_KEY = "lr"
 #: Every key the diagnosis, the summary and the charts read by name: what a project's alias may map to.
 CANONICAL_KEYS = (*ERROR_KEYS, *LOSS_KEYS, LR_KEY, *SIZE_KEYS, BEST_EPOCH_KEY)
 
+#: What a metric key may hold (the server's schema reads these: one definition).
+KEY_PATTERN = r"^[A-Za-z0-9_.\-/:]+$"
+KEY_MAX_LENGTH = 250
+
 _ERROR_KEYS = frozenset(ERROR_KEYS)
 _SIZE_KEYS = frozenset(SIZE_KEYS)
 _CANONICAL_KEYS = frozenset(CANONICAL_KEYS)
@@ -32,6 +37,28 @@ _CANONICAL_KEYS = frozenset(CANONICAL_KEYS)
 def is_checked(key: str) -> bool:
     """Whether ``key`` is a key whose values :func:`value_problem` checks (cheap: one set lookup)."""
     return key in _ERROR_KEYS or key in _SIZE_KEYS
+
+
+_KEY = re.compile(KEY_PATTERN)
+_GOOD_KEYS: set[str] = set()  # keys found good, so that a script's few keys are matched once each
+_GOOD_KEYS_KEPT = 10_000
+
+
+def key_problem(key: str) -> str | None:
+    """Why ``key`` cannot name a metric, in one sentence; None when it can. (The server refuses a batch
+    holding one, so the client library refuses it at ``run.log``, before the batch leaves.)"""
+    if key in _GOOD_KEYS:
+        return None
+    if not 1 <= len(key) <= KEY_MAX_LENGTH:
+        return f"metric key {key[:40]!r} has {len(key)} characters: 1 to {KEY_MAX_LENGTH} are allowed"
+    if _KEY.fullmatch(key) is None:  # not match: `$` would let a trailing newline through
+        return (
+            f"metric key {key!r} holds characters the server refuses: letters, digits and _ . - / : only "
+            "(no spaces)"
+        )
+    if len(_GOOD_KEYS) < _GOOD_KEYS_KEPT:
+        _GOOD_KEYS.add(key)
+    return None
 
 
 def value_problem(key: str, value: float) -> str | None:

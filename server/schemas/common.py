@@ -12,6 +12,7 @@ from pydantic import (
 )
 
 from server import ids
+from trainboard.metric_keys import KEY_MAX_LENGTH, KEY_PATTERN
 from trainboard.storable import refuse_nul, refuse_unstorable
 
 #: Ids are INTEGER columns, 32-bit on PostgreSQL: a larger id is refused naming the field, before any query.
@@ -28,7 +29,7 @@ Int64 = Annotated[int, Field(ge=-MAX_BIGINT - 1, le=MAX_BIGINT)]
 RunStatus = Literal["queued", "running", "succeeded", "failed", "diverged", "cancelled"]
 TERMINAL_STATUSES: frozenset[str] = frozenset({"succeeded", "failed", "diverged", "cancelled"})
 Split = Literal["train", "train_dev", "dev", "test"]
-MetricKey = Annotated[str, Field(min_length=1, max_length=250, pattern=r"^[A-Za-z0-9_.\-/:]+$")]
+MetricKey = Annotated[str, Field(min_length=1, max_length=KEY_MAX_LENGTH, pattern=KEY_PATTERN)]
 Label = Int64 | Annotated[str, Field(min_length=1, max_length=200), NoNul]
 #: A project's optimizing metric: a metric key that fits its 100-character column.
 OptimizingMetric = Annotated[MetricKey, Field(max_length=100)]

@@ -64,13 +64,15 @@ def test_canonical_metrics_maps_names_and_turns_accuracy_into_error() -> None:
 
 def test_loggable_leaves_out_what_the_client_would_refuse_and_says_why() -> None:
     kept, problems = loggable(
-        {"dev_error": 8.0, "train_loss": math.nan, "dev_loss": 0.3, "dev_examples": 2.5}
+        {"dev_error": 8.0, "train_loss": math.nan, "dev_loss": 0.3, "dev_examples": 2.5, "val acc": 0.9}
     )
     assert kept == {"dev_loss": 0.3}
     assert problems == [
         "dev_error is 8.0: error rates are fractions in [0, 1], 0.08 meaning 8 % (for 8 %, log 0.08)",
         "train_loss is nan: only finite numbers can be logged",
         "dev_examples is 2.5: a split size is a whole number of examples, at least 1",
+        "metric key 'val acc' holds characters the server refuses: letters, digits and _ . - / : only "
+        "(no spaces)",
     ]
 
 

@@ -13,7 +13,7 @@ import math
 import re
 from collections.abc import Mapping
 
-from trainboard.metric_keys import CANONICAL_KEYS, value_problem
+from trainboard.metric_keys import CANONICAL_KEYS, key_problem, value_problem
 
 #: A metric name's first word -> the split it was measured on.
 SPLITS = {
@@ -73,13 +73,16 @@ def is_canonical(key: str) -> bool:
 def loggable(metrics: Mapping[str, float]) -> tuple[dict[str, float], list[str]]:
     """The metrics the client library accepts, and why each other one was left out.
 
-    An integration must not stop a training run because of one value: a NaN loss or a percentage under
-    an error key is reported and skipped, where ``run.log`` would raise."""
+    An integration must not stop a training run because of one value: a NaN loss, a percentage under an
+    error key or a name the server refuses (a space in it) is reported and skipped, where ``run.log`` would
+    raise."""
     kept: dict[str, float] = {}
     problems: list[str] = []
     for key, raw in metrics.items():
         value = float(raw)
-        if not math.isfinite(value):
+        if (problem := key_problem(key)) is not None:
+            problems.append(problem)
+        elif not math.isfinite(value):
             problems.append(f"{key} is {value}: only finite numbers can be logged")
         elif (problem := value_problem(key, value)) is not None:
             problems.append(problem)
