@@ -14,6 +14,11 @@ Workloads, each on SQLite and then on PostgreSQL (a throw-away schema):
      UI asks per metric; it has no request for several keys);
   3. run list: 10,000 runs with 5 params and 5 metrics, 50 best by dev_error
      (MLflow runs/search ordered by metrics.dev_error vs ours GET /api/v1/runs?sort=dev_error&limit=50);
+  3b. script (workload "script"): a training script's firehose through our client library (`Run.log` of
+     10 keys a step, as fast as it can, then `finish`), points/s from the first log to finish's return,
+     with its requests capped at 1,000 points (as before the backlog went in larger requests) and as it
+     ships (METRICS_REQUEST_MAX), against MLflow's log-batch at its cap (formatted before the clock, so
+     MLflow's side pays no client library at all);
   4. client: the same MLflow client script (bench/mlflow_client_script.py) against MLflow's server and
      against Trainboard's MLflow API: log_batch at 1,000 points, search_runs, get_metric_history.
 
@@ -24,7 +29,7 @@ latest_metrics, tags), because 20,000 API calls or 1M points through log-batch w
 
     .venv/bin/python bench/vs_mlflow.py [--backends sqlite,postgresql] [--repeats 5] [--seconds 4]
         [--series-points 1e6 | 1e3,1e4,1e5,1e6] [--runs 10000] [--skip-mlflow]
-        [--workloads ingest,series,keys,list,client] [--many-keys 50] [--many-steps 10000]
+        [--workloads ingest,series,keys,list,script,client] [--many-keys 50] [--many-steps 10000]
         [--clients 1,4] [--our-batches 5000,10000,20000] [--warmup 3] [--list-warmup 5] [--list-samples 20]
         [--list-burst 10] [--list-pause 0]
 
@@ -491,6 +496,8 @@ def run_backend(kind: str, args: argparse.Namespace, rows: list[Row], notes: lis
                 (f"run list, {args.runs:,} runs, 50 by dev_error, bursts of {args.list_burst}", kind,
                  fmt_ms(mine), fmt_ms(theirs) if theirs else "-", ratio(theirs, mine))
             )  # fmt: skip
+        if "script" in args.workloads:
+            run_script(kind, args, ours, mlflow, work, rows)
         if "client" in args.workloads:
             run_client(kind, args, server.url, mlflow.url if mlflow else None, rows)
         notes.append(
@@ -526,6 +533,66 @@ def run_ingest(
                 (f"ingest, ours batch {size} vs 1000, {who}", kind, fmt_rate(best),
                  fmt_rate(theirs) if theirs else "-", ratio(best, theirs))
             )  # fmt: skip
+
+
+#: Steps a script logs in one measurement (10 keys each): within the client's memory buffer, so that
+#: the measurement is of the wire and the server, not of spooling to disk.
+SCRIPT_STEPS = 8_000
+
+
+def script_rate(ours: Ours, request_max: int, spool: Path) -> float:
+    """Points per second from a script's first `run.log` to its `finish()` returning: SCRIPT_STEPS steps of
+    the 10 keys logged as fast as the loop goes, sent by the client library's own thread, with each
+    request capped at `request_max` points."""
+    from trainboard import _run
+    from trainboard.client import Client, Run
+
+    run_id = ours.new_run()
+    client = Client(ours.url, token="", timeout=600)
+    run = Run(
+        client, {"id": run_id, "status": "running"}, heartbeat_interval_s=None, spool_dir=spool,
+        max_buffered_points=10 * SCRIPT_STEPS * len(KEYS),
+    )  # fmt: skip
+    shipped, _run.METRICS_REQUEST_MAX = _run.METRICS_REQUEST_MAX, request_max
+    try:
+        start = time.perf_counter()
+        for step in range(1, SCRIPT_STEPS + 1):
+            run.log({key: 1.0 / step for key in KEYS}, step=step)
+        run.finish(timeout_s=600)
+        elapsed = time.perf_counter() - start
+    finally:
+        _run.METRICS_REQUEST_MAX = shipped
+        client.close()
+    stored = ours.http.get(f"/runs/{run_id}/metrics/{KEYS[-1]}").json()["total_points"]
+    if stored != SCRIPT_STEPS:
+        raise RuntimeError(f"the script's run stored {stored} points of {KEYS[-1]}, not {SCRIPT_STEPS}")
+    return SCRIPT_STEPS * len(KEYS) / elapsed
+
+
+def run_script(
+    kind: str, args: argparse.Namespace, ours: Ours, mlflow: Mlflow | None, work: Path, rows: list[Row]
+) -> None:
+    from trainboard.client import METRICS_REQUEST_MAX
+
+    spool = work / "spool"
+    for request_max in (MLFLOW_CAP, METRICS_REQUEST_MAX):
+        script_rate(ours, request_max, spool)  # untimed, as the ingestion rounds' warm-up
+    if mlflow is not None:
+        ingest_rate(mlflow, MLFLOW_CAP, 1, args.warmup)
+    capped, theirs = interleaved(
+        lambda: script_rate(ours, MLFLOW_CAP, spool),
+        (lambda: ingest_rate(mlflow, MLFLOW_CAP, 1, args.seconds)) if mlflow else None,
+        args.repeats,
+    )
+    shipped = statistics.median(script_rate(ours, METRICS_REQUEST_MAX, spool) for _ in range(args.repeats))
+    for label, mine in (
+        ("requests of 1,000", capped),
+        (f"requests of up to {METRICS_REQUEST_MAX:,}", shipped),
+    ):
+        rows.append(
+            (f"script via our client library, {label}, vs log-batch at 1000", kind, fmt_rate(mine),
+             fmt_rate(theirs) if theirs else "-", ratio(mine, theirs))
+        )  # fmt: skip
 
 
 def client_figures(url: str, seconds: float) -> dict[str, float]:
