@@ -20,7 +20,7 @@ from server.datasets import DatasetInfo, get_dataset
 from server.db import SessionDep
 from server.errors import Conflict, InvalidInput
 from server.ids import MAX_ID
-from server.pages.charts import chart_keys, first_read
+from server.pages.charts import X_AXIS_COOKIE, chart_keys, first_read, timed_axis
 from server.pages.common import (
     FormData,
     FormErrors,
@@ -430,6 +430,7 @@ def _run_context(
     notes_form: dict[str, str] | None = None,
     notes_errors: FormErrors | None = None,
     task: str | None = None,
+    timed: bool = False,
 ) -> RunContext:
     run = runs.get_run(session=session, run_id=run_id)
     read = runs.to_read(run)
@@ -467,7 +468,8 @@ def _run_context(
             "series_url": series_url,  # ?keys=...: every chart in one request
             "metric_keys": sorted(read.summary),  # one summary value per logged key
             "max_points": MAX_POINTS,
-            "first_read": first_read(series_url, read.summary, MAX_POINTS),
+            "first_read": first_read(series_url, read.summary, MAX_POINTS, with_time=timed),
+            "x_cookie": X_AXIS_COOKIE,
             "human_level_error": project.human_level_error,
             **chart_keys(),
         },
@@ -504,7 +506,8 @@ def read_run(
 ) -> Response:
     """One run: status, progress, config, summary, learning curves and misclassified dev examples; a
     multi-task run's ladder for one `task`."""
-    context = _run_context(session, run_id, request.state.principal, task=task)
+    timed = timed_axis(request.cookies)
+    context = _run_context(session, run_id, request.state.principal, task=task, timed=timed)
     return render(request, "runs/detail.html", context)
 
 
@@ -557,7 +560,12 @@ def update_notes(request: Request, run_id: IdPath, session: SessionDep, form: Fo
         )
         shown = {name: value or "" for name, value in typed.items()}  # what was typed, shown back
         context = _run_context(
-            session, run_id, request.state.principal, notes_form=shown, notes_errors=errors
+            session,
+            run_id,
+            request.state.principal,
+            notes_form=shown,
+            notes_errors=errors,
+            timed=timed_axis(request.cookies),
         )
         return render(request, "runs/detail.html", context, status_code=422)
     runs.update_run(session=session, run_id=run_id, data=data)

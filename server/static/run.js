@@ -31,6 +31,7 @@
   // What the charts show, per key: the reduced series as the server sent it, plus the points logged since.
   var held = {};
   var controls = loadControls();
+  rememberAxis(); // a choice saved before the cookie was kept
   var visible = {}; // per-key charts drawn once scrolled into view
   var pending = {}; // keys asked for whole and not answered yet: their charts say "Loading…"
   // plotly.min.js comes after this script, so that a first read the page's head did not preload is under
@@ -59,6 +60,13 @@
 
   function saveControls() {
     try { window.localStorage.setItem(STORE, JSON.stringify(controls)); } catch (e) { /* private mode */ }
+    rememberAxis();
+  }
+
+  // The x-axis in a cookie too: the server then preloads the page's first read with the timestamps a time
+  // axis needs (server/pages/charts.py, X_AXIS_COOKIE), instead of a read this page would not use.
+  function rememberAxis() {
+    document.cookie = run.x_cookie + "=" + controls.x + "; path=/runs; max-age=31536000; SameSite=Lax";
   }
 
   function timed() { return controls.x !== "step"; }
@@ -103,7 +111,7 @@
     keys.forEach(function (key) { pending[key] = true; });
     function read(part) {
       // The preloaded URL as the page's head wrote it, so that the browser hands over its answer.
-      var url = preloaded && part === first && !timed() ? preloaded.url : seriesUrl(part);
+      var url = preloaded && part === first && preloaded.with_time === timed() ? preloaded.url : seriesUrl(part);
       return getJson(url).then(function (answer) {
         part.forEach(function (key) { delete pending[key]; });
         if (answer) { answer.series.forEach(function (series) { held[series.key] = series; }); }

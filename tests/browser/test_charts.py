@@ -108,3 +108,39 @@ def test_run_page_reads_the_first_screen_before_the_other_keys(page, live_server
     rest = [k for url in asked[1:] for k in url.split("keys=")[1].split("&")[0].split(",")]
     assert rest == ["lr", *(f"layer%2F{i:02d}" for i in range(30)), "system%2Fcpu"], asked
     assert page.problems == []  # type: ignore[attr-defined]
+
+
+def test_a_time_axis_is_preloaded_with_its_timestamps(page, live_server: str) -> None:  # type: ignore[no-untyped-def]
+    """The x-axis choice lives in the browser; a cookie tells the server, whose page head then preloads the
+    first read with timestamps. Without it the preloaded read (steps only) went unused and the charts
+    asked again."""
+    import httpx
+    from playwright.sync_api import expect
+
+    api = httpx.Client(base_url=f"{live_server}/api/v1")
+    project = api.post("/projects", json={"name": "time-axis-preload", "dataset": "digits"}).json()
+    run = api.post("/runs", json={"project_id": project["id"], "external": True}).json()
+    points = [
+        {"key": k, "step": s, "value": 0.5 / s} for k in ("dev_error", "train_loss") for s in range(1, 9)
+    ]
+    api.post(f"/runs/{run['id']}/metrics", json={"metrics": points}).raise_for_status()
+    api.post(f"/runs/{run['id']}/finish", json={"status": "succeeded"}).raise_for_status()
+
+    page.goto(f"/runs/{run['id']}")
+    page.select_option("#x-axis", "wall")
+    expect(page.locator("#error-chart")).to_have_attribute("data-x", "wall")
+    asked = _series_requests(page)
+    page.goto(f"/runs/{run['id']}")
+    expect(page.locator("#error-chart")).to_have_attribute("data-state", "drawn")
+    expect(page.locator("#error-chart")).to_have_attribute("data-x", "wall")
+    preloaded = page.locator('link[rel="preload"]').get_attribute("href")
+    assert preloaded and "with_time=1" in preloaded
+    assert len(asked) == 1 and asked[0].endswith(preloaded), asked  # the preload, used: no second read
+    assert page.evaluate("document.getElementById('error-chart').layout.xaxis.type") == "date"
+
+    page.select_option("#x-axis", "step")  # back to steps: the next page preloads without timestamps
+    expect(page.locator("#error-chart")).to_have_attribute("data-x", "step")
+    page.goto(f"/runs/{run['id']}")
+    expect(page.locator("#error-chart")).to_have_attribute("data-state", "drawn")
+    assert "with_time" not in (page.locator('link[rel="preload"]').get_attribute("href") or "with_time")
+    assert page.problems == []  # type: ignore[attr-defined]
