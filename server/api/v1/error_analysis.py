@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
@@ -130,6 +131,16 @@ def _task_part(task: str | None) -> str:
     return f"-{task}" if task else ""
 
 
+def _with_task(
+    header: Sequence[str], rows: list[list[object]], task: str | None
+) -> tuple[list[str], list[list[object]]]:
+    """A multi-task run's export with its task as the last column, so that files of several tasks can be
+    read together (a single-task run's has none)."""
+    if not task:
+        return list(header), rows
+    return [*header, "task"], [[*row, task] for row in rows]
+
+
 def _csv(text: str, filename: str) -> Response:
     return Response(
         text,
@@ -171,7 +182,7 @@ def export_errors(
         if offset >= page.total:
             break
     header = ["example_id", "label", "predicted", "confidence", "loss", "tags"]
-    return _csv(to_csv(header, rows), f"run-{run_id}-{split}{_task_part(task)}-errors.csv")
+    return _csv(to_csv(*_with_task(header, rows, task)), f"run-{run_id}-{split}{_task_part(task)}-errors.csv")
 
 
 @router.get("/runs/{run_id}/error-analysis.csv", response_class=Response)
@@ -186,7 +197,8 @@ def export_error_analysis(
     if counts.errors:
         rows.append(("(untagged)", counts.untagged))
     rows.append(("(all errors)", counts.all_errors))
+    table = [[name, *(getattr(share, c) for c in CSV_COLUMNS[1:])] for name, share in rows]
     return _csv(
-        to_csv(CSV_COLUMNS, [[name, *(getattr(share, c) for c in CSV_COLUMNS[1:])] for name, share in rows]),
+        to_csv(*_with_task(CSV_COLUMNS, table, task)),
         f"run-{run_id}-{split}{_task_part(task)}-error-analysis.csv",
     )

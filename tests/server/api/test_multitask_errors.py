@@ -160,8 +160,11 @@ def test_csv_exports_are_one_tasks(client: TestClient, session: Session) -> None
     assert f"run-{run_id}-dev-prime-errors.csv" in errors.headers["content-disposition"]
     lines = errors.text.strip().splitlines()
     assert [line.split(",")[0] for line in lines[1:]] == ["b", "a"]
+    # Each row names its task, so that several tasks' files can be read as one table.
+    assert lines[0].split(",")[-1] == "task" and {line.split(",")[-1] for line in lines[1:]} == {"prime"}
     counts = client.get(f"/api/v1/runs/{run_id}/error-analysis.csv?task=even").text.strip().splitlines()
-    assert counts[-1].startswith("(all errors),1,")
+    assert counts[-1].startswith("(all errors),1,") and counts[-1].endswith(",even")
+    assert counts[0].split(",")[-1] == "task"
 
 
 def test_label_corrections_and_gradient_checks_refuse_a_multi_task_dataset(
