@@ -14,11 +14,11 @@ Workloads, each on SQLite and then on PostgreSQL (a throw-away schema):
      UI asks per metric; it has no request for several keys);
   3. run list: 10,000 runs with 5 params and 5 metrics, 50 best by dev_error
      (MLflow runs/search ordered by metrics.dev_error vs ours GET /api/v1/runs?sort=dev_error&limit=50);
-  3b. script (workload "script"): a training script's firehose through our client library (`Run.log` of
-     10 keys a step, as fast as it can, then `finish`), points/s from the first log to finish's return,
-     with its requests capped at 1,000 points (as before the backlog went in larger requests) and as it
-     ships (METRICS_REQUEST_MAX), against MLflow's log-batch at its cap (formatted before the clock, so
-     MLflow's side pays no client library at all);
+  3b. script (workload "script"): --clients training scripts, each a process of its own, logging through
+     our client library as fast as they can (`Run.log` of 10 keys a step, then `finish`): points/s from
+     their first log to the last finish's return, with requests capped at 1,000 points (as before the
+     backlog went in larger requests) and as it ships (METRICS_REQUEST_MAX), against MLflow's log-batch at
+     its cap from as many clients (bodies formatted before the clock: MLflow pays no client library);
   4. client: the same MLflow client script (bench/mlflow_client_script.py) against MLflow's server and
      against Trainboard's MLflow API: log_batch at 1,000 points, search_runs, get_metric_history.
 
@@ -43,6 +43,7 @@ import argparse
 import contextlib
 import itertools
 import json
+import multiprocessing
 import os
 import statistics
 import subprocess
@@ -53,6 +54,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
@@ -540,33 +542,54 @@ def run_ingest(
 SCRIPT_STEPS = 8_000
 
 
-def script_rate(ours: Ours, request_max: int, spool: Path) -> float:
-    """Points per second from a script's first `run.log` to its `finish()` returning: SCRIPT_STEPS steps of
-    the 10 keys logged as fast as the loop goes, sent by the client library's own thread, with each
-    request capped at `request_max` points."""
+def _script(url: str, run_id: int, request_max: int, spool: str, ready: Any, go: Any, done: Any) -> None:
+    """One training script, in a process of its own: SCRIPT_STEPS steps of the 10 keys logged through the
+    client library as fast as the loop goes, then `finish()`; its requests capped at `request_max` points."""
     from trainboard import _run
     from trainboard.client import Client, Run
 
-    run_id = ours.new_run()
-    client = Client(ours.url, token="", timeout=600)
+    _run.METRICS_REQUEST_MAX = request_max
+    client = Client(url, token="", timeout=600)
     run = Run(
-        client, {"id": run_id, "status": "running"}, heartbeat_interval_s=None, spool_dir=spool,
+        client, {"id": run_id, "status": "running"}, heartbeat_interval_s=None, spool_dir=Path(spool),
         max_buffered_points=10 * SCRIPT_STEPS * len(KEYS),
     )  # fmt: skip
-    shipped, _run.METRICS_REQUEST_MAX = _run.METRICS_REQUEST_MAX, request_max
-    try:
-        start = time.perf_counter()
-        for step in range(1, SCRIPT_STEPS + 1):
-            run.log({key: 1.0 / step for key in KEYS}, step=step)
-        run.finish(timeout_s=600)
-        elapsed = time.perf_counter() - start
-    finally:
-        _run.METRICS_REQUEST_MAX = shipped
-        client.close()
-    stored = ours.http.get(f"/runs/{run_id}/metrics/{KEYS[-1]}").json()["total_points"]
-    if stored != SCRIPT_STEPS:
-        raise RuntimeError(f"the script's run stored {stored} points of {KEYS[-1]}, not {SCRIPT_STEPS}")
-    return SCRIPT_STEPS * len(KEYS) / elapsed
+    ready.wait()
+    go.wait()
+    for step in range(1, SCRIPT_STEPS + 1):
+        run.log({key: 1.0 / step for key in KEYS}, step=step)
+    run.finish(timeout_s=600)
+    done.put(time.monotonic())  # the system's monotonic clock: the parent's reads the same
+    client.close()
+
+
+def script_rate(ours: Ours, request_max: int, clients: int, spool: Path) -> float:
+    """Points per second that `clients` scripts, each a process logging to its own run, get stored: from
+    their first `run.log` (all started together, imported and connected beforehand) to the last one's
+    `finish()` returning (not to the processes' exit, which an interpreter's teardown would add)."""
+    context = multiprocessing.get_context("spawn")
+    ready, go, done = context.Barrier(clients + 1), context.Event(), context.Queue()
+    runs = [ours.new_run() for _ in range(clients)]
+    procs = [
+        context.Process(target=_script, args=(ours.url, run, request_max, str(spool), ready, go, done))
+        for run in runs
+    ]
+    for proc in procs:
+        proc.start()
+    ready.wait()
+    start = time.monotonic()
+    go.set()
+    ends = [done.get(timeout=600) for _ in procs]
+    for proc in procs:
+        proc.join()
+    elapsed = max(ends) - start
+    for run_id, proc in zip(runs, procs, strict=True):
+        stored = ours.http.get(f"/runs/{run_id}/metrics/{KEYS[-1]}").json()["total_points"]
+        if proc.exitcode != 0 or stored != SCRIPT_STEPS:
+            raise RuntimeError(
+                f"script of run {run_id} exited {proc.exitcode}, {stored} of {SCRIPT_STEPS} stored"
+            )
+    return clients * SCRIPT_STEPS * len(KEYS) / elapsed
 
 
 def run_script(
@@ -575,24 +598,25 @@ def run_script(
     from trainboard.client import METRICS_REQUEST_MAX
 
     spool = work / "spool"
-    for request_max in (MLFLOW_CAP, METRICS_REQUEST_MAX):
-        script_rate(ours, request_max, spool)  # untimed, as the ingestion rounds' warm-up
-    if mlflow is not None:
-        ingest_rate(mlflow, MLFLOW_CAP, 1, args.warmup)
-    capped, theirs = interleaved(
-        lambda: script_rate(ours, MLFLOW_CAP, spool),
-        (lambda: ingest_rate(mlflow, MLFLOW_CAP, 1, args.seconds)) if mlflow else None,
-        args.repeats,
-    )
-    shipped = statistics.median(script_rate(ours, METRICS_REQUEST_MAX, spool) for _ in range(args.repeats))
-    for label, mine in (
-        ("requests of 1,000", capped),
-        (f"requests of up to {METRICS_REQUEST_MAX:,}", shipped),
-    ):
-        rows.append(
-            (f"script via our client library, {label}, vs log-batch at 1000", kind, fmt_rate(mine),
-             fmt_rate(theirs) if theirs else "-", ratio(mine, theirs))
-        )  # fmt: skip
+    for clients in args.clients:
+        for request_max in (MLFLOW_CAP, METRICS_REQUEST_MAX):
+            script_rate(ours, request_max, clients, spool)  # untimed, as the ingestion rounds' warm-up
+        if mlflow is not None:
+            ingest_rate(mlflow, MLFLOW_CAP, clients, args.warmup)
+        capped, theirs = interleaved(
+            lambda: script_rate(ours, MLFLOW_CAP, clients, spool),  # noqa: B023 (called right here)
+            (lambda: ingest_rate(mlflow, MLFLOW_CAP, clients, args.seconds)) if mlflow else None,  # noqa: B023
+            args.repeats,
+        )
+        shipped = statistics.median(
+            script_rate(ours, METRICS_REQUEST_MAX, clients, spool) for _ in range(args.repeats)
+        )
+        who = "1 script" if clients == 1 else f"{clients} scripts"
+        for label, mine in (("requests of 1,000", capped), (f"up to {METRICS_REQUEST_MAX:,}", shipped)):
+            rows.append(
+                (f"{who} via our client library, {label}, vs log-batch at 1000", kind, fmt_rate(mine),
+                 fmt_rate(theirs) if theirs else "-", ratio(mine, theirs))
+            )  # fmt: skip
 
 
 def client_figures(url: str, seconds: float) -> dict[str, float]:
