@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 import trainboard
+from trainboard._http import series_body
 from trainboard.client import Client, Run, TrainboardError
 
 
@@ -282,6 +283,8 @@ def test_a_non_finite_value_is_refused_by_name_before_a_batch_leaves(
     assert api.metric_posts == []
     big = [{"key": "x", "step": 1, "value": 1e308}, {"key": "x", "step": 2, "value": 1e308}]
     assert client.log_metrics(7, big) == 2  # finite, though their sum is not
+    # No number at all is left to the server, whose 422 names the field.
+    assert series_body([{"key": "y", "step": 1, "value": "high"}])["series"][0]["values"] == ["high"]
 
 
 def test_log_metrics_sends_a_long_list_in_requests_of_up_to_the_cap(api: FakeApi, client: Client) -> None:

@@ -26,8 +26,8 @@ _JSON = {"Content-Type": "application/json"}
 METRICS_BATCH = 1000
 #: The most points one request carries: a backlog (a script logging faster than one request a batch, or
 #: points kept while the server was away) goes in requests of up to this many, not of METRICS_BATCH each.
-#: Measured on SQLite: one request of 10,000 points costs the server about half of ten of 1,000 apiece
-#: (bench/RESULTS.md); the server takes up to 100,000 (BATCH_POINTS_MAX).
+#: Per point, one request of 10,000 costs the server about half of what ten of 1,000 do (it stored 2.1x the
+#: points per second on SQLite and 1.7x on PostgreSQL, bench/RESULTS.md); it takes up to 100,000 a request.
 METRICS_REQUEST_MAX = 10_000
 PREDICTIONS_BATCH = 5000
 SPLITS = ("dev", "test", "train_dev", "train")
@@ -98,12 +98,21 @@ def series_body(points: list[dict[str, Any]]) -> dict[str, Any]:
     for columns in series.values():
         if all(stamp is None for stamp in columns["timestamps"]):
             del columns["timestamps"]  # the server stamps them on arrival
-        values = columns["values"]
-        # One C loop (a sum is finite when every number is, short of overflow); the slow look only then.
-        if not math.isfinite(sum(values)) and not all(map(math.isfinite, values)):
-            bad = next(value for value in values if not math.isfinite(value))
-            raise ValueError(f"metric {columns['key']!r} holds {bad}: only finite numbers can be sent")
+        _check_finite(columns["key"], columns["values"])
     return {"series": list(series.values())}
+
+
+def _check_finite(key: str, values: list[Any]) -> None:
+    """ValueError naming `key` if a value is NaN or infinite (JSON has neither, and the server would refuse
+    the whole batch). One C loop: a sum is finite when every number is, short of overflow; the slow look
+    only then. Values that are no numbers are left to the server, whose 422 names the field."""
+    try:
+        if math.isfinite(sum(values)) or all(map(math.isfinite, values)):
+            return
+    except TypeError:
+        return
+    bad = next(value for value in values if not math.isfinite(value))
+    raise ValueError(f"metric {key!r} holds {bad}: only finite numbers can be sent")
 
 
 def _epoch_seconds(stamp: Any) -> Any:
