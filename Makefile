@@ -14,7 +14,8 @@ PORT ?= 8000
 PIP_QUIET ?= -q
 # Test processes (pytest-xdist). Most of the suite's wall time is end-to-end tests waiting on real servers,
 # workers and browsers, so more processes than cores pays: on 2 cores 4 took the suite from 22 to 10 minutes.
-# TEST_WORKERS=0 runs it in one process.
+# Each module's tests stay together, in order, in one process (--dist loadscope): its module-scoped
+# fixtures are made once, as in one process. TEST_WORKERS=0 runs it in one process.
 TEST_WORKERS ?= 4
 
 .PHONY: install lock run test test-fast lint chromium bench bench-deps mlflow-client fuzz clean
@@ -51,7 +52,7 @@ chromium:
 
 # Lint first: CI runs exactly `make test`, so that is where the type check runs too.
 test: install chromium mlflow-client lint
-	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist worksteal
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadscope
 
 # Many more generated requests than the suite's bounded run: no 5xx, every 4xx with a detail.
 fuzz: install
