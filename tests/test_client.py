@@ -21,11 +21,15 @@ def sent_points(body: dict[str, Any]) -> list[dict[str, Any]]:
     """The points of a metric batch in either form (the client sends columns per key; older ones objects)."""
     if "metrics" in body:
         return list(body["metrics"])
-    return [
-        {"key": series["key"], "step": step, "value": value}
-        for series in body["series"]
-        for step, value in zip(series["steps"], series["values"], strict=True)
-    ]
+    points = []
+    for series in body["series"]:
+        times = series.get("timestamps")
+        for i, (step, value) in enumerate(zip(series["steps"], series["values"], strict=True)):
+            point = {"key": series["key"], "step": step, "value": value}
+            if times is not None:
+                point["timestamp"] = times[i]
+            points.append(point)
+    return points
 
 
 class FakeApi:

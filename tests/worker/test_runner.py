@@ -35,6 +35,7 @@ class WorkerApi:
             },
         }
         self.metrics: dict[tuple[str, int], float] = {}
+        self.times: dict[tuple[str, int], Any] = {}  # each point's timestamp as sent
         self.predictions: dict[str, list[dict[str, Any]]] = {}
         self.progress: list[dict[str, Any]] = []
         self.checkpoint: bytes | None = None
@@ -64,6 +65,7 @@ class WorkerApi:
         if action == "metrics":
             points = sent_points(body)
             self.metrics.update({(p["key"], p["step"]): p["value"] for p in points})
+            self.times.update({(p["key"], p["step"]): p.get("timestamp") for p in points})
             return httpx.Response(200, json={"accepted": len(points)})
         if action == "predictions":
             self.predictions.setdefault(body["split"], []).extend(body["predictions"])
@@ -103,6 +105,15 @@ def test_execute_trains_reports_and_finishes() -> None:
     assert {k: best["model"][k] for k in WINE_MODEL} == WINE_MODEL
     shapes = sorted(tuple(t.shape) for t in best["state_dict"].values())
     assert shapes == [(3,), (3, 16), (16,), (16, 13)]  # the trained MLP's weights, loadable as they are
+
+
+def test_each_epoch_is_stamped_when_it_ends() -> None:
+    """Epochs of a small model end within the same second: stamped to the second, a run page's wall-time
+    and relative-time charts drew every epoch at one instant."""
+    api = WorkerApi()
+    assert execute(api) == "succeeded"
+    times = [api.times[("dev_error", epoch)] for epoch in (1, 2, 3)]
+    assert None not in times and times == sorted(times) and len(set(times)) == 3, times
 
 
 def test_the_worker_says_what_it_trains_with_when_it_claims_the_run() -> None:
