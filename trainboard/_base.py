@@ -111,14 +111,11 @@ class BaseRun:
         step = int(step)
         self._next_step = step + 1
         now = datetime.now(UTC).isoformat()
-        points = [
-            {"key": name, "step": step, "value": value, "timestamp": now}
-            for name, value in zip(names, values, strict=True)
-        ]
-        note, steps = self.summary.note, self._summary_steps
+        points = []
         for name, value in zip(names, values, strict=True):
-            note(name, value)
-            steps[name] = step
+            points.append({"key": name, "step": step, "value": value, "timestamp": now})
+            self.summary.note(name, value)
+            self._summary_steps[name] = step
         self._record(points)
 
     def _set_summary(self, key: str, value: float) -> None:
