@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -29,6 +32,12 @@ METRICS_BATCH = 1000
 #: Per point, one request of 10,000 costs the server about half of what ten of 1,000 do (it stored 2.1x the
 #: points per second on SQLite and 1.7x on PostgreSQL, bench/RESULTS.md); it takes up to 100,000 a request.
 METRICS_REQUEST_MAX = 10_000
+#: How many of a backlog's requests may be in flight at once: while the database stores one request's
+#: points, the server reads the next one's body (bench/RESULTS.md). Only requests that can be stored in any
+#: order are in flight together (`MetricsBatch.follows`).
+METRICS_REQUESTS_IN_FLIGHT = 2
+#: What became of a request: the server's response, or the exception it ended with.
+Outcome = httpx.Response | None | Exception
 PREDICTIONS_BATCH = 5000
 SPLITS = ("dev", "test", "train_dev", "train")
 FINISHED = ("succeeded", "failed", "diverged", "cancelled")
@@ -100,6 +109,60 @@ def series_body(points: list[dict[str, Any]]) -> dict[str, Any]:
             del columns["timestamps"]  # the server stamps them on arrival
         _check_finite(columns["key"], columns["values"])
     return {"series": list(series.values())}
+
+
+@dataclass(frozen=True)
+class MetricsBatch:
+    """One request's points and its body, built once; `spans` holds each key's first and last step (None
+    when some step is no number: the server's 422 will name it)."""
+
+    points: list[dict[str, Any]]
+    body: bytes
+    spans: dict[str, tuple[Any, Any]] | None
+
+    def follows(self, earlier: Sequence[MetricsBatch]) -> bool:
+        """Whether each of this batch's keys starts after its last step in every `earlier` batch. Then no
+        (key, step) is in two of them, and storing them in any order stores the same points: the server
+        keeps the first value sent for a (key, step), and summaries and rollups do not depend on order."""
+        if self.spans is None:
+            return False
+        for batch in earlier:
+            if batch.spans is None:
+                return False
+            for key in batch.spans.keys() & self.spans.keys():
+                if not batch.spans[key][1] < self.spans[key][0]:
+                    return False
+        return True
+
+
+def metrics_batch(points: list[dict[str, Any]]) -> MetricsBatch:
+    """The batch of `points` with its series body (ValueError naming a key that holds NaN or infinity)."""
+    series = series_body(points)
+    try:
+        spans = {s["key"]: (min(s["steps"]), max(s["steps"])) for s in series["series"]}
+    except TypeError:
+        spans = None
+    return MetricsBatch(points, to_json(series), spans)
+
+
+class _InFlight:
+    """A batch being sent on a thread of its own."""
+
+    def __init__(self, batch: MetricsBatch, send: Callable[[], httpx.Response | None]) -> None:
+        self.batch = batch
+        self._outcome: Outcome = None
+        self._thread = threading.Thread(target=self._run, args=(send,), daemon=True)
+        self._thread.start()
+
+    def _run(self, send: Callable[[], httpx.Response | None]) -> None:
+        try:
+            self._outcome = send()
+        except Exception as exc:  # noqa: BLE001 (handed to whoever settles the batch)
+            self._outcome = exc
+
+    def outcome(self) -> Outcome:
+        self._thread.join()
+        return self._outcome
 
 
 def _check_finite(key: str, values: list[Any]) -> None:
@@ -403,11 +466,17 @@ class Client:
     def log_metrics(self, run_id: int, points: list[dict[str, Any]]) -> int:
         """Send metric points {"key", "step", "value", "timestamp"?} in batches; returns how many the server
         stored as new (a (key, step) it already had keeps its first value and is not counted)."""
-        accepted = 0
-        for batch in _chunks(_plain(points), METRICS_REQUEST_MAX):
-            response = self.post_metrics(run_id, batch)
-            assert response is not None
-            accepted += response.json()["accepted"]
+        points = _plain(points)
+        done, accepted = 0, 0
+
+        def settle(count: int, outcome: Outcome) -> None:
+            nonlocal done, accepted
+            if isinstance(outcome, Exception):
+                raise outcome
+            assert outcome is not None
+            done, accepted = done + count, accepted + outcome.json()["accepted"]
+
+        self.send_metrics(run_id, lambda n: points[done : done + n], settle, size=METRICS_REQUEST_MAX)
         return accepted
 
     def post_metrics(
@@ -415,18 +484,56 @@ class Client:
     ) -> httpx.Response | None:
         """Send one batch of points in the compact series form; to a server that predates it, as one object
         per point (from then on)."""
+        return self._post_batch(run_id, metrics_batch(points), retries)
+
+    def send_metrics(
+        self,
+        run_id: int,
+        peek: Callable[[int], list[dict[str, Any]]],
+        settle: Callable[[int, Outcome], object],
+        *,
+        size: int,
+        retries: int | None = None,
+    ) -> None:
+        """Send a run's points oldest first, in requests of up to `size`, up to METRICS_REQUESTS_IN_FLIGHT of
+        them at once (each from a thread of its own): a window that slides, so that the server reads one body
+        while its database stores another. `peek(n)` gives up to n of the oldest points not yet settled;
+        `settle(count, outcome)` is told, oldest request first, what became of each (its `count` points are
+        then settled, or it raises). Stops when `peek` has nothing more or `settle` raises; the requests still
+        in flight are waited for, and their points stay unsettled (sent again, the server keeps what it has).
+        """
+        window: deque[_InFlight] = deque()
+        try:
+            while True:
+                while len(window) < METRICS_REQUESTS_IN_FLIGHT:
+                    sent = sum(len(request.batch.points) for request in window)
+                    points = peek(sent + size)[sent:]
+                    if not points:
+                        break
+                    batch = metrics_batch(points)
+                    if window and not batch.follows([request.batch for request in window]):
+                        break  # it goes once those before it are stored
+                    window.append(_InFlight(batch, lambda b=batch: self._post_batch(run_id, b, retries)))
+                if not window:
+                    return
+                oldest = window.popleft()
+                settle(len(oldest.batch.points), oldest.outcome())
+        finally:
+            for request in window:
+                request.outcome()
+
+    def _post_batch(self, run_id: int, batch: MetricsBatch, retries: int | None) -> httpx.Response | None:
         path = f"/runs/{run_id}/metrics"
         if self._series:
             try:
-                # pydantic_core's JSON writer: 1.4 ms for 10,000 points where json.dumps (httpx's json=)
-                # took 10-12 ms, most of a script's own cost of sending them.
-                body = to_json(series_body(points))
-                return self.request("POST", path, content=body, headers=_JSON, retries=retries)
+                # The body was written by pydantic_core's JSON writer: 1.4 ms for 10,000 points where
+                # json.dumps (httpx's json=) took 10-12 ms, most of a script's own cost of sending them.
+                return self.request("POST", path, content=batch.body, headers=_JSON, retries=retries)
             except TrainboardError as exc:
                 if not _refuses_series(exc):
                     raise
                 self._series = False
-        return self.request("POST", path, json={"metrics": points}, retries=retries)
+        return self.request("POST", path, json={"metrics": batch.points}, retries=retries)
 
     def log_predictions(self, run_id: int, split: str, predictions: Iterable[dict[str, Any]]) -> int:
         """Send per-example predictions for a split in batches of at most 5000."""

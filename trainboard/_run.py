@@ -10,6 +10,8 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from trainboard._base import BaseRun, Point
 from trainboard._http import (
     METRICS_BATCH,
@@ -198,22 +200,28 @@ class Run(BaseRun):
         with self._send_lock:
             # A backlog goes in requests of up to METRICS_REQUEST_MAX points, not batch_size each: a request
             # costs the server a fixed part besides its points, and a script logging faster than the
-            # round trips would otherwise fall further behind.
-            while batch := self._buffer.peek(max(self.batch_size, METRICS_REQUEST_MAX)):
-                try:
-                    response = self.client.post_metrics(self.id, batch, retries=retries)
-                    # The reply is {"accepted": n}, with "should_stop": true once the run was stopped.
-                    if response is not None and b"should_stop" in response.content:
-                        if response.json().get("should_stop"):
-                            self._stopped_by_server("early stopping or a cancel")
-                except TrainboardError as exc:
-                    if is_transient(exc):
-                        raise
-                    logger.error("server refused %d metric points of run %d: %s", len(batch), self.id, exc)
-                self._buffer.drop(len(batch))
-                if self._failures:
-                    logger.info("run %d: the server answers again; sending the kept points", self.id)
-                    self._failures = 0
+            # round trips would otherwise fall further behind. Up to METRICS_REQUESTS_IN_FLIGHT of them are
+            # in flight at once (Client.send_metrics). Points leave the buffer in order: after a transient
+            # failure, the requests behind it keep theirs, even those stored meanwhile.
+            size = max(self.batch_size, METRICS_REQUEST_MAX)
+            self.client.send_metrics(self.id, self._buffer.peek, self._settle, size=size, retries=retries)
+
+    def _settle(self, count: int, outcome: object) -> None:
+        """Drop a sent batch's `count` points from the buffer, or raise what kept it from being sent."""
+        if isinstance(outcome, TrainboardError):
+            if is_transient(outcome):
+                raise outcome
+            logger.error("server refused %d metric points of run %d: %s", count, self.id, outcome)
+        elif isinstance(outcome, Exception):
+            raise outcome
+        # The reply is {"accepted": n}, with "should_stop": true once the run was stopped.
+        elif isinstance(outcome, httpx.Response) and b"should_stop" in outcome.content:
+            if outcome.json().get("should_stop"):
+                self._stopped_by_server("early stopping or a cancel")
+        self._buffer.drop(count)
+        if self._failures:
+            logger.info("run %d: the server answers again; sending the kept points", self.id)
+            self._failures = 0
 
     def _failed(self, exc: TrainboardError) -> float:
         """Count a transient failure; returns the back-off before the next try."""
