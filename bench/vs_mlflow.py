@@ -606,14 +606,11 @@ def run_script(
     # 1,000 one at a time (until 2026-12-05), of up to METRICS_REQUEST_MAX one at a time (until 2026-12-06),
     # and as it ships.
     cap = f"{METRICS_REQUEST_MAX:,}"
-    variants = {
-        (MLFLOW_CAP, 1): "requests of 1,000, one at a time",
-        (METRICS_REQUEST_MAX, 1): f"up to {cap}, one at a time",
-        (
-            METRICS_REQUEST_MAX,
-            METRICS_REQUESTS_IN_FLIGHT,
-        ): f"up to {cap}, {METRICS_REQUESTS_IN_FLIGHT} at a time",
-    }
+    variants = {(MLFLOW_CAP, 1): "requests of 1,000, one at a time"}
+    for in_flight in sorted({1, METRICS_REQUESTS_IN_FLIGHT, *args.in_flight}):
+        shipped = " (as shipped)" if in_flight == METRICS_REQUESTS_IN_FLIGHT else ""
+        at_once = "one at a time" if in_flight == 1 else f"{in_flight} at a time"
+        variants[METRICS_REQUEST_MAX, in_flight] = f"up to {cap}, {at_once}{shipped}"
     for clients in args.clients:
         for sends in variants:
             script_rate(ours, sends, clients, spool)  # untimed, as the ingestion rounds' warm-up
@@ -814,7 +811,11 @@ def main() -> None:
         default=",".join(map(str, OUR_BATCHES)),
         help="our larger batch sizes to try (empty: batch 1000 only)",
     )
+    parser.add_argument(
+        "--in-flight", default="", help="workload script: more counts of requests in flight to compare (2,3)"
+    )
     args = parser.parse_args()
+    args.in_flight = [int(n) for n in args.in_flight.split(",") if n]
     args.workloads = set(args.workloads.split(","))
     args.clients = [int(c) for c in args.clients.split(",")]
     args.wires = [w for w in args.wires.split(",") if w]
