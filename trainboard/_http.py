@@ -11,6 +11,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -513,7 +514,7 @@ class Client:
                     batch = metrics_batch(points)
                     if window and not batch.follows([request.batch for request in window]):
                         break  # it goes once those before it are stored
-                    window.append(_InFlight(batch, lambda b=batch: self._post_batch(run_id, b, retries)))
+                    window.append(_InFlight(batch, partial(self._post_batch, run_id, batch, retries)))
                 if not window:
                     return
                 oldest = window.popleft()
