@@ -27,12 +27,14 @@ def one_thread() -> Iterator[None]:
 def test_repeated_measurements_agree() -> None:
     torch.manual_seed(0)
     model = build_model({"name": "mlp", "hidden": [64, 64]}, input_shape=(1, 8, 8), n_classes=10)
-    results = [measure_latency(model, (1, 8, 8), torch.device("cpu")) for _ in range(7)]
+    results = [measure_latency(model, (1, 8, 8), torch.device("cpu")) for _ in range(9)]
     for key in KEYS:
         values = sorted(result[key] for result in results)
-        # The middle five: a burst of other load can slow one or two whole measurements (seen: two of five
-        # 50 % slower with load average 6-8), which says nothing of the method.
-        spread = (values[-2] - values[1]) / values[3]
+        # Five of nine, the second to the sixth fastest: other load only ever slows a measurement, and a
+        # burst of it can slow several whole ones (seen: two of five 50 % slower with load average 6-8, and
+        # two of seven 60 % slower with the suite's four processes on two cores), which says nothing of the
+        # method. Up to three slow ones and one fast one are left out.
+        spread = (values[5] - values[1]) / values[3]
         # Timing 30 and 5 passes once (0.6 and 0.3 ms in all) spread by 400 % to 1,800 % on a busy
         # 2-core machine; the fastest of 25 blocks of 2 ms, by 1 % to 7 %.
         assert spread < 0.5, f"{key}: {values}"
