@@ -45,6 +45,9 @@ def test_task_picker_and_single_task_comparison(page, live_server: str) -> None:
     api.post(f"/runs/{run['id']}/finish", json={"status": "succeeded"}).raise_for_status()
 
     page.goto(f"/runs/{run['id']}")
+    # The charts above the picker draw after the page's load event; on a busy machine a click sent while
+    # they still moved the page landed beside the link (seen once in CI: the page stayed on all tasks).
+    expect(page.locator("#ladder-chart svg.main-svg").first).to_be_visible(timeout=15_000)
     page.locator("#task-picker").get_by_role("link", name="prime").click()
     expect(page.locator("#ladder-task")).to_have_text("task prime", timeout=15_000)  # a page load, on busy CI
     expect(page.locator("#diagnosis-summary")).to_contain_text("Variance dominates")
