@@ -18,7 +18,7 @@ from tests.backends import postgres_schema
 from tests.processes import server_process, trainboard_env
 from tests.test_client import sent_points
 from tests.test_client_outages import FlakyApi, make_run
-from trainboard.client import METRICS_REQUEST_MAX, Client
+from trainboard.client import METRICS_REQUEST_MAX, Client, Run
 
 
 class InFlightApi(FlakyApi):
@@ -52,7 +52,7 @@ class InFlightApi(FlakyApi):
                 self.in_flight -= 1
 
 
-def backlog_run(api: FlakyApi, tmp_path: Path, steps: range, value: float = 1.0):  # type: ignore[no-untyped-def]
+def backlog_run(api: FlakyApi, tmp_path: Path, steps: range, value: float = 1.0) -> Run:
     """A run whose points for `steps` piled up while the server was away (it answers again on return)."""
     api.down.set()
     run = make_run(api, tmp_path, flush_interval_s=None, batch_size=10, max_buffered_points=100_000)

@@ -480,13 +480,6 @@ class Client:
         self.send_metrics(run_id, lambda n: points[done : done + n], settle, size=METRICS_REQUEST_MAX)
         return accepted
 
-    def post_metrics(
-        self, run_id: int, points: list[dict[str, Any]], *, retries: int | None = None
-    ) -> httpx.Response | None:
-        """Send one batch of points in the compact series form; to a server that predates it, as one object
-        per point (from then on)."""
-        return self._post_batch(run_id, metrics_batch(points), retries)
-
     def send_metrics(
         self,
         run_id: int,

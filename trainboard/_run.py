@@ -10,13 +10,12 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from trainboard._base import BaseRun, Point
 from trainboard._http import (
     METRICS_BATCH,
     METRICS_REQUEST_MAX,
     Client,
+    Outcome,
     TrainboardError,
     check_status,
     is_transient,
@@ -206,7 +205,7 @@ class Run(BaseRun):
             size = max(self.batch_size, METRICS_REQUEST_MAX)
             self.client.send_metrics(self.id, self._buffer.peek, self._settle, size=size, retries=retries)
 
-    def _settle(self, count: int, outcome: object) -> None:
+    def _settle(self, count: int, outcome: Outcome) -> None:
         """Drop a sent batch's `count` points from the buffer, or raise what kept it from being sent."""
         if isinstance(outcome, TrainboardError):
             if is_transient(outcome):
@@ -215,7 +214,7 @@ class Run(BaseRun):
         elif isinstance(outcome, Exception):
             raise outcome
         # The reply is {"accepted": n}, with "should_stop": true once the run was stopped.
-        elif isinstance(outcome, httpx.Response) and b"should_stop" in outcome.content:
+        elif outcome is not None and b"should_stop" in outcome.content:
             if outcome.json().get("should_stop"):
                 self._stopped_by_server("early stopping or a cancel")
         self._buffer.drop(count)
